@@ -1,0 +1,74 @@
+# sparkform build. Libraries are found with pkg-config; `make test` runs the
+# unit tests (Check) and the end-to-end tests, then both again under
+# AddressSanitizer and UndefinedBehaviorSanitizer.
+
+PKGS     := yaml-0.1 jansson libcurl libssh2 libgit2 libcrypto
+CC       ?= cc
+BUILD    ?= build
+SAN      ?=
+CFLAGS   ?= -O2 -g
+CFLAGS   += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wshadow -Wno-unused-parameter \
+            -pthread $(SAN) $(shell pkg-config --cflags $(PKGS) check)
+INCLUDES := -Iprovisioner -Iplans -Iproviders -Istate -Itests/testprov
+LDLIBS   := $(shell pkg-config --libs $(PKGS)) -pthread
+CHECKLIBS:= $(shell pkg-config --libs check)
+
+ENGINE_SRC := $(filter-out provisioner/main.c,$(wildcard provisioner/*.c)) \
+              $(wildcard plans/*.c) $(wildcard state/*.c) \
+              $(wildcard providers/*.c) $(wildcard providers/*/*.c)
+ENGINE_OBJ := $(patsubst %.c,$(BUILD)/obj/%.o,$(ENGINE_SRC))
+TESTPROV_OBJ := $(patsubst %.c,$(BUILD)/obj/%.o,$(wildcard tests/testprov/*.c))
+UNIT_SRC   := $(wildcard tests/unit/test_*.c)
+UNIT_BIN   := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
+
+.PHONY: all deps test test-unit test-e2e test-asan bench quickstart clean install
+all: $(BUILD)/sparkform $(BUILD)/sparkform-test
+
+deps:
+	@scripts/install-deps
+
+$(BUILD)/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(INCLUDES) -MMD -MP -c $< -o $@
+
+$(BUILD)/libsparkform.a: $(ENGINE_OBJ)
+	@mkdir -p $(dir $@)
+	rm -f $@ && ar rcs $@ $^
+
+$(BUILD)/sparkform: $(BUILD)/obj/provisioner/main.o $(BUILD)/libsparkform.a
+	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
+
+# The same command with the test provider (tests/testprov) registered.
+$(BUILD)/sparkform-test: $(TESTPROV_OBJ) $(BUILD)/libsparkform.a
+	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/tests/%: tests/unit/%.c $(filter-out $(BUILD)/obj/tests/testprov/main.o,$(TESTPROV_OBJ)) $(BUILD)/libsparkform.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(INCLUDES) -o $@ $^ $(CHECKLIBS) $(LDLIBS)
+
+test-unit: $(UNIT_BIN)
+	@set -e; for t in $(UNIT_BIN); do echo "== $$t"; CK_FORK=yes $$t; done
+
+test-e2e: all
+	@SPARKFORM=$(abspath $(BUILD)/sparkform) SPARKFORM_TEST=$(abspath $(BUILD)/sparkform-test) tests/e2e/run
+
+test-asan:
+	$(MAKE) BUILD=build/asan SAN="-fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer" CFLAGS="-O1 -g" test-unit test-e2e
+
+test: deps
+	$(MAKE) test-unit test-e2e
+	$(MAKE) test-asan
+
+bench: all
+	@SPARKFORM_TEST=$(abspath $(BUILD)/sparkform-test) tests/bench/run
+
+quickstart: deps all
+	@scripts/quickstart
+
+install: $(BUILD)/sparkform
+	install -D -m 0755 $(BUILD)/sparkform $(DESTDIR)/usr/local/bin/sparkform
+
+clean:
+	rm -rf build
+
+-include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)

@@ -1,0 +1,32 @@
+/*
+ * Private to providers/local: the two resource types and the file helpers
+ * they share (paths relative to the description, atomic writes that create
+ * missing parent directories).
+ */
+#ifndef SF_LOCAL_H
+#define SF_LOCAL_H
+
+#include <stddef.h>
+
+#include "provider.h"
+
+extern const struct sf_resource_type sf_local_file_type;
+extern const struct sf_resource_type sf_local_ssh_key_type;
+
+/* path itself when absolute or when c->config_dir is unset, else
+ * config_dir/path. Caller frees. */
+char *sf_local_path_resolve(const struct sf_call *c, const char *path);
+
+/* Create the missing directories leading to path (not path itself), 0755.
+ * Returns 0 or -1 with errno set. */
+int sf_local_mkdir_parents(const char *path);
+
+/* sf_write_file_atomic after sf_local_mkdir_parents; on failure adds an
+ * error naming path and the reason to c->diags and returns -1. */
+int sf_local_write(struct sf_call *c, const char *path, const void *data, size_t len,
+                   unsigned mode);
+
+/* Lowercase hex SHA-256 of data; caller frees. */
+char *sf_local_sha256_hex(const void *data, size_t len);
+
+#endif

@@ -1,0 +1,111 @@
+/*
+ * The provider contract. A provider is a table of resource types; each type
+ * declares an attribute schema and five operations. The engine does all the
+ * rest: diffing against the schema, ordering, parallelism, state, rendering.
+ *
+ * Values are jansson objects (attribute name -> value), see value.h.
+ * Operations run on worker threads, several at once, so they must not touch
+ * global mutable state.
+ */
+#ifndef SF_PROVIDER_H
+#define SF_PROVIDER_H
+
+#include <jansson.h>
+#include <stdbool.h>
+
+#include "diag.h"
+#include "value.h"
+
+enum sf_type { SF_STRING, SF_NUMBER, SF_BOOL, SF_LIST, SF_MAP, SF_OBJECT };
+
+enum {
+    SF_REQUIRED = 1u << 0,     /* must be set in the description */
+    SF_OPTIONAL = 1u << 1,     /* may be set; default_json when not */
+    SF_COMPUTED = 1u << 2,     /* set by the provider (with SF_OPTIONAL: either) */
+    SF_FORCE_NEW = 1u << 3,    /* a change replaces the object */
+    SF_SENSITIVE = 1u << 4,    /* never shown: plan, show, logs print "(sensitive value)" */
+    SF_IGNORE_DRIFT = 1u << 5, /* a change made outside sparkform is not a diff */
+};
+
+struct sf_attr {
+    const char *name;
+    enum sf_type type;
+    unsigned flags;
+    const char *default_json; /* JSON text of the default, or NULL */
+    const char *doc;          /* one line for `--help`-style listings */
+};
+
+/* What an operation gets besides the values. */
+struct sf_call {
+    const char *address;    /* "local_file.config" */
+    const char *type;       /* "local_file" */
+    const char *name;       /* "config" */
+    const char *stack;      /* the stack's metadata.name */
+    const char *lineage;    /* the state's lineage: tag created objects with it */
+    const char *config_dir; /* directory of the description; relative paths start here */
+    struct sf_diags *diags; /* report failures here (thread-safe), with address */
+    double deadline;        /* sf_now() value after which to give up; 0 = none */
+    /* Optional: a short status for progress lines ("waiting for ACTIVE"). */
+    void (*status)(struct sf_call *c, const char *text);
+    void *engine; /* the engine's own per-call data; providers leave it alone */
+};
+
+/*
+ * Every operation returns 0 on success, or a negative value after adding at
+ * least one error to c->diags. *out receives a new reference to the full
+ * attribute object (configured and computed attributes) that the state
+ * records. A create that fails after the object came to exist (a server
+ * that ended in ERROR) still sets *out: the engine records the object as
+ * tainted and the next plan replaces it. A create that fails leaving *out
+ * NULL keeps its recorded intent, so the next run asks adopt whether
+ * anything was left behind.
+ *
+ * read:   what exists now for the object recorded as prior; *out = NULL when
+ *         it is gone.
+ * adopt:  find an object this stack created but never recorded (a run killed
+ *         between create and the state write): match on the lineage and
+ *         address the object was tagged with. *out = NULL when none exists.
+ *         May be NULL when the type's objects cannot leak (nothing remote).
+ * create: make the object described by desired (all known values).
+ * update: change prior in place to match desired (only non-force-new
+ *         attributes differ).
+ * delete: remove the object; deleting what is already gone succeeds.
+ */
+struct sf_resource_type {
+    const char *name;            /* "local_file" */
+    const char *doc;             /* one line */
+    const struct sf_attr *attrs; /* terminated by an entry whose name is NULL */
+    int (*read)(struct sf_call *c, const json_t *prior, json_t **out);
+    int (*adopt)(struct sf_call *c, const json_t *desired, json_t **out);
+    int (*create)(struct sf_call *c, const json_t *desired, json_t **out);
+    int (*update)(struct sf_call *c, const json_t *prior, const json_t *desired, json_t **out);
+    int (*delete)(struct sf_call *c, const json_t *prior);
+};
+
+struct sf_provider {
+    const char *name;
+    const struct sf_resource_type *const *types; /* NULL-terminated */
+};
+
+/* Add a provider to the registry (the built-in ones are always there).
+ * Call before any run starts; not thread-safe. Returns 0, or -1 when one of
+ * its type names is taken already. */
+int sf_provider_register(const struct sf_provider *p);
+
+/* The resource type of that name, or NULL. */
+const struct sf_resource_type *sf_provider_find_type(const char *name);
+
+/* Every registered type name, NULL-terminated; a static array valid until
+ * the next sf_provider_register. */
+const char *const *sf_provider_type_names(void);
+
+/* The schema entry for an attribute, or NULL. */
+const struct sf_attr *sf_schema_attr(const struct sf_resource_type *rt, const char *name);
+
+/* "string", "number", "bool", "list", "map", "object". */
+const char *sf_type_name(enum sf_type t);
+
+/* The built-in providers, defined in their folders. */
+extern const struct sf_provider sf_provider_local;
+
+#endif

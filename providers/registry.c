@@ -1,0 +1,66 @@
+/*
+ * The registry of resource types: the built-in providers plus any
+ * registered at start-up (the test provider in tests/testprov). The engine
+ * looks types up by name when it loads a description.
+ */
+#include "provider.h"
+
+#include <string.h>
+
+#define MAX_PROVIDERS 16
+#define MAX_TYPES 256
+
+static const struct sf_provider *providers[MAX_PROVIDERS] = {&sf_provider_local};
+static size_t nproviders = 1;
+static const char *names[MAX_TYPES + 1];
+
+int sf_provider_register(const struct sf_provider *p)
+{
+    if (nproviders == MAX_PROVIDERS)
+        return -1;
+    for (size_t i = 0; p->types[i]; i++)
+        if (sf_provider_find_type(p->types[i]->name))
+            return -1;
+    providers[nproviders++] = p;
+    return 0;
+}
+
+const struct sf_resource_type *sf_provider_find_type(const char *name)
+{
+    for (size_t i = 0; i < nproviders; i++)
+        for (size_t j = 0; providers[i]->types[j]; j++)
+            if (strcmp(providers[i]->types[j]->name, name) == 0)
+                return providers[i]->types[j];
+    return NULL;
+}
+
+const char *const *sf_provider_type_names(void)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < nproviders; i++)
+        for (size_t j = 0; providers[i]->types[j] && n < MAX_TYPES; j++)
+            names[n++] = providers[i]->types[j]->name;
+    names[n] = NULL;
+    return names;
+}
+
+const struct sf_attr *sf_schema_attr(const struct sf_resource_type *rt, const char *name)
+{
+    for (const struct sf_attr *a = rt->attrs; a && a->name; a++)
+        if (strcmp(a->name, name) == 0)
+            return a;
+    return NULL;
+}
+
+const char *sf_type_name(enum sf_type t)
+{
+    switch (t) {
+    case SF_STRING: return "string";
+    case SF_NUMBER: return "number";
+    case SF_BOOL: return "bool";
+    case SF_LIST: return "list";
+    case SF_MAP: return "map";
+    case SF_OBJECT: return "object";
+    }
+    return "?";
+}

@@ -1,0 +1,768 @@
+/*
+ * The command line (see cli.h): flag parsing shared by every command, the
+ * help texts, and one function per command. Commands are thin: the work
+ * is in run.c (plan / apply / destroy), state/ and plans/.
+ *
+ * Flags follow Terraform's spelling (-auto-approve, -var NAME=VALUE,
+ * -target ADDR ...); --flag and -flag=value are accepted too. Errors go to
+ * stderr as diagnostics; plans, state and outputs go to stdout.
+ */
+#include "cli.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "diag.h"
+#include "plan.h"
+#include "run.h"
+#include "state.h"
+#include "ui.h"
+#include "util.h"
+
+#define DEFAULT_CONFIG "sparkform.yaml"
+#define DEFAULT_STATE "sparkform.state.json"
+
+enum {
+    C_VALIDATE = 1 << 0,
+    C_PLAN = 1 << 1,
+    C_APPLY = 1 << 2,
+    C_DESTROY = 1 << 3,
+    C_SHOW = 1 << 4,
+    C_OUTPUT = 1 << 5,
+    C_GRAPH = 1 << 6,
+    C_STATE = 1 << 7,
+    C_UNLOCK = 1 << 8,
+    C_VERSION = 1 << 9,
+};
+#define C_RUNS (C_PLAN | C_APPLY | C_DESTROY)
+#define C_CONFIG (C_VALIDATE | C_RUNS | C_GRAPH)
+#define C_ALL 0x3ff
+
+struct strv {
+    const char **v;
+    size_t n;
+};
+
+static void strv_add(struct strv *s, const char *x)
+{
+    s->v = sf_xrealloc(s->v, (s->n + 1) * sizeof(*s->v));
+    s->v[s->n++] = x;
+}
+
+struct args {
+    const char *file, *state, *out;
+    struct strv pos, vars, var_files, targets, replace;
+    int parallelism;
+    long lock_timeout_ms;
+    bool auto_approve, detailed, refresh, refresh_only, json, no_color, destroy, lock, raw, help;
+};
+
+struct flag {
+    const char *name;
+    unsigned cmds;
+    bool takes_value;
+    const char *help;
+};
+
+static const struct flag flags[] = {
+    {"f", C_CONFIG, true, "-f FILE            the service description (default " DEFAULT_CONFIG ")"},
+    {"state", C_ALL, true, "-state FILE        the state file (default " DEFAULT_STATE ")"},
+    {"var", C_CONFIG, true, "-var NAME=VALUE    set a variable (repeatable)"},
+    {"var-file", C_CONFIG, true, "-var-file FILE     variables from a YAML file (repeatable)"},
+    {"target", C_RUNS, true, "-target ADDR       limit to ADDR and what it needs (repeatable)"},
+    {"replace", C_PLAN | C_APPLY, true, "-replace ADDR      replace ADDR even if unchanged (repeatable)"},
+    {"parallelism", C_RUNS, true, "-parallelism N     at most N operations at once (default 10)"},
+    {"lock-timeout", C_RUNS | C_STATE, true, "-lock-timeout D    wait up to D (e.g. 30s) for the state lock"},
+    {"lock", C_RUNS | C_STATE, false, "-lock=false        do not take the state lock (dangerous)"},
+    {"refresh", C_RUNS, false, "-refresh=false     do not read what exists before planning"},
+    {"refresh-only", C_PLAN | C_APPLY, false, "-refresh-only      only record changes made outside sparkform"},
+    {"destroy", C_PLAN, false, "-destroy           plan the deletion of everything"},
+    {"out", C_PLAN, true, "-out FILE          save the plan to FILE for `apply FILE`"},
+    {"detailed-exitcode", C_PLAN, false, "-detailed-exitcode exit 0: no changes, 1: error, 2: changes"},
+    {"auto-approve", C_APPLY | C_DESTROY, false, "-auto-approve      do not ask for confirmation"},
+    {"json", C_PLAN | C_SHOW | C_OUTPUT | C_VALIDATE, false, "-json              machine-readable output (docs/json-format.md)"},
+    {"raw", C_OUTPUT, false, "-raw               print one output's value as is (a pipe or file only when sensitive)"},
+    {"no-color", C_ALL, false, "-no-color          no ANSI colors (NO_COLOR in the environment too)"},
+    {"help", C_ALL, false, "-help              this text"},
+    {NULL, 0, false, NULL},
+};
+
+static const struct {
+    const char *name;
+    unsigned bit;
+    const char *usage;
+    const char *summary;
+} commands[] = {
+    {"validate", C_VALIDATE, "validate [-f FILE] [FILE]", "check a description without touching anything"},
+    {"plan", C_PLAN, "plan [-f FILE] [flags]", "show what apply would change"},
+    {"apply", C_APPLY, "apply [-f FILE | PLANFILE] [flags]", "make the service match the description"},
+    {"destroy", C_DESTROY, "destroy [-f FILE] [flags]", "delete everything the state records"},
+    {"show", C_SHOW, "show [PLANFILE] [-json]", "show the state, or a saved plan"},
+    {"output", C_OUTPUT, "output [NAME] [-json | -raw]", "print the outputs recorded in the state"},
+    {"graph", C_GRAPH, "graph [-f FILE]", "print the resource graph as DOT (sparkform graph | dot -Tsvg)"},
+    {"state", C_STATE, "state list | show ADDR | rm ADDR... | mv FROM TO", "inspect or edit the state"},
+    {"force-unlock", C_UNLOCK, "force-unlock LOCK_ID", "remove a lock left by a run that died"},
+    {"version", C_VERSION, "version", "print the version"},
+};
+
+static void usage(FILE *out)
+{
+    fprintf(out, "Usage: sparkform COMMAND [flags]\n\nCommands:\n");
+    for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+        fprintf(out, "  %-14s %s\n", commands[i].name, commands[i].summary);
+    fprintf(out, "\nRun `sparkform COMMAND -help` for a command's flags.\n");
+}
+
+static void command_help(unsigned bit)
+{
+    for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+        if (commands[i].bit == bit)
+            printf("Usage: sparkform %s\n\n%s.\n", commands[i].usage, commands[i].summary);
+    printf("\nFlags:\n");
+    for (const struct flag *f = flags; f->name; f++)
+        if (f->cmds & bit)
+            printf("  %s\n", f->help);
+}
+
+/* Parse flags for command bit. Returns 0, or -1 after printing an error. */
+static int parse_args(int argc, char **argv, unsigned bit, const char *cmdname, struct args *a,
+                      struct sf_diags *d)
+{
+    a->parallelism = 10;
+    a->refresh = true;
+    a->lock = true;
+    for (int i = 0; i < argc; i++) {
+        const char *arg = argv[i];
+        if (arg[0] != '-' || strcmp(arg, "-") == 0) {
+            strv_add(&a->pos, arg);
+            continue;
+        }
+        if (strcmp(arg, "--") == 0) {
+            for (i++; i < argc; i++)
+                strv_add(&a->pos, argv[i]);
+            break;
+        }
+        const char *name = arg + 1 + (arg[1] == '-');
+        const char *eq = strchr(name, '=');
+        size_t nlen = eq ? (size_t)(eq - name) : strlen(name);
+        if ((nlen == 1 && name[0] == 'h') || (nlen == 4 && strncmp(name, "help", 4) == 0)) {
+            a->help = true;
+            continue;
+        }
+        const struct flag *f = NULL;
+        for (const struct flag *g = flags; g->name; g++)
+            if (strlen(g->name) == nlen && strncmp(g->name, name, nlen) == 0)
+                f = g;
+        if (!f || !(f->cmds & bit)) {
+            char *nm = sf_xstrndup(name, nlen);
+            const char *cands[64];
+            size_t nc = 0;
+            for (const struct flag *g = flags; g->name && nc < 63; g++)
+                if (g->cmds & bit)
+                    cands[nc++] = g->name;
+            cands[nc] = NULL;
+            const char *dym = sf_did_you_mean(nm, cands);
+            if (dym)
+                sf_error(d, NULL, "%s does not take -%s; did you mean -%s? (see sparkform %s -help)",
+                         cmdname, nm, dym, cmdname);
+            else
+                sf_error(d, NULL, "%s does not take -%s (see sparkform %s -help)", cmdname, nm,
+                         cmdname);
+            free(nm);
+            return -1;
+        }
+        const char *val = NULL;
+        if (f->takes_value) {
+            if (eq)
+                val = eq + 1;
+            else if (i + 1 < argc)
+                val = argv[++i];
+            else {
+                sf_error(d, NULL, "-%s needs a value", f->name);
+                return -1;
+            }
+        } else if (eq) {
+            if (strcmp(eq + 1, "true") != 0 && strcmp(eq + 1, "false") != 0) {
+                sf_error(d, NULL, "-%s takes true or false, not \"%s\"", f->name, eq + 1);
+                return -1;
+            }
+        }
+        bool on = !eq || strcmp(eq + 1, "false") != 0;
+        const char *n = f->name;
+        if (!strcmp(n, "f"))
+            a->file = val;
+        else if (!strcmp(n, "state"))
+            a->state = val;
+        else if (!strcmp(n, "out"))
+            a->out = val;
+        else if (!strcmp(n, "var")) {
+            if (!strchr(val, '=')) {
+                sf_error(d, NULL, "-var takes NAME=VALUE, got \"%s\"", val);
+                return -1;
+            }
+            strv_add(&a->vars, val);
+        } else if (!strcmp(n, "var-file"))
+            strv_add(&a->var_files, val);
+        else if (!strcmp(n, "target"))
+            strv_add(&a->targets, val);
+        else if (!strcmp(n, "replace"))
+            strv_add(&a->replace, val);
+        else if (!strcmp(n, "parallelism")) {
+            char *end;
+            long p = strtol(val, &end, 10);
+            if (*end || p < 1 || p > 1000) {
+                sf_error(d, NULL, "-parallelism takes a number from 1 to 1000, got \"%s\"", val);
+                return -1;
+            }
+            a->parallelism = (int)p;
+        } else if (!strcmp(n, "lock-timeout")) {
+            a->lock_timeout_ms = sf_parse_duration_ms(val);
+            if (a->lock_timeout_ms < 0) {
+                sf_error(d, NULL, "-lock-timeout takes a duration such as 30s, 5m or 1h, got \"%s\"",
+                         val);
+                return -1;
+            }
+        } else if (!strcmp(n, "lock"))
+            a->lock = on;
+        else if (!strcmp(n, "refresh"))
+            a->refresh = on;
+        else if (!strcmp(n, "refresh-only"))
+            a->refresh_only = on;
+        else if (!strcmp(n, "destroy"))
+            a->destroy = on;
+        else if (!strcmp(n, "detailed-exitcode"))
+            a->detailed = on;
+        else if (!strcmp(n, "auto-approve"))
+            a->auto_approve = on;
+        else if (!strcmp(n, "json"))
+            a->json = on;
+        else if (!strcmp(n, "raw"))
+            a->raw = on;
+        else if (!strcmp(n, "no-color"))
+            a->no_color = on;
+    }
+    return 0;
+}
+
+static void args_free(struct args *a)
+{
+    free(a->pos.v);
+    free(a->vars.v);
+    free(a->var_files.v);
+    free(a->targets.v);
+    free(a->replace.v);
+}
+
+static volatile sig_atomic_t interrupted;
+
+static void on_interrupt(int sig)
+{
+    (void)sig;
+    if (interrupted) {
+        /* A second interrupt: stop now. The journal keeps what is done. */
+        _exit(130);
+    }
+    interrupted = 1;
+    static const char msg[] =
+        "\nInterrupt received: waiting for running operations to finish (interrupt again to stop "
+        "now)...\n";
+    if (write(STDERR_FILENO, msg, sizeof(msg) - 1) < 0) {
+    }
+}
+
+static void run_opts(const struct args *a, const char *operation, struct sf_run_opts *o)
+{
+    memset(o, 0, sizeof(*o));
+    o->config_path = a->file ? a->file : a->pos.n ? a->pos.v[0] : DEFAULT_CONFIG;
+    o->state_path = a->state ? a->state : DEFAULT_STATE;
+    o->vars = a->vars.v;
+    o->n_vars = a->vars.n;
+    o->var_files = a->var_files.v;
+    o->n_var_files = a->var_files.n;
+    o->targets = a->targets.v;
+    o->n_targets = a->targets.n;
+    o->replace = a->replace.v;
+    o->n_replace = a->replace.n;
+    o->parallelism = a->parallelism;
+    o->refresh = a->refresh;
+    o->refresh_only = a->refresh_only;
+    o->destroy = a->destroy;
+    o->lock = a->lock;
+    o->lock_timeout_ms = a->lock_timeout_ms;
+    o->operation = operation;
+    o->stop = &interrupted;
+}
+
+static void print_json(const json_t *j)
+{
+    char *s = json_dumps(j, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+    if (s) {
+        puts(s);
+        free(s);
+    }
+}
+
+/* Ask on the terminal; without one, refuse (an unattended apply must say
+ * -auto-approve). Returns 1 when approved. */
+static int approve(const char *what, struct sf_diags *d)
+{
+    if (!isatty(STDIN_FILENO)) {
+        sf_error(d, NULL,
+                 "%s needs approval and there is no terminal to ask on; run it with "
+                 "-auto-approve",
+                 what);
+        return 0;
+    }
+    printf("\nDo you want to %s? Only 'yes' will be accepted to approve.\n\n  Enter a value: ",
+           what);
+    fflush(stdout);
+    char line[64];
+    if (!fgets(line, sizeof(line), stdin))
+        return 0;
+    line[strcspn(line, "\r\n")] = '\0';
+    if (strcmp(line, "yes") != 0) {
+        printf("\n%s cancelled.\n", what);
+        return -1;
+    }
+    printf("\n");
+    return 1;
+}
+
+static int cmd_validate(struct args *a, struct sf_diags *d)
+{
+    struct sf_run_opts o;
+    run_opts(a, "validate", &o);
+    int rc = sf_run_validate(&o, d);
+    if (a->json) {
+        json_t *j = json_pack("{s:b,s:i,s:i}", "valid", rc == 0, "error_count",
+                              (int)sf_diags_errors(d), "warning_count",
+                              (int)(d->n - sf_diags_errors(d)));
+        print_json(j);
+        json_decref(j);
+    } else if (rc == 0) {
+        printf("The description is valid.\n");
+    }
+    return rc == 0 ? 0 : 1;
+}
+
+static bool looks_like_plan(const char *path)
+{
+    size_t len;
+    char *s = sf_read_file(path, &len);
+    if (!s)
+        return false;
+    bool is = strstr(s, "\"sparkform_plan\"") != NULL && s[strspn(s, " \t\r\n")] == '{';
+    free(s);
+    return is;
+}
+
+/* plan, apply and destroy. */
+static int cmd_run(struct args *a, unsigned bit, struct sf_diags *d)
+{
+    struct sf_run_opts o;
+    struct sf_plan *plan = NULL, *saved = NULL;
+    struct sf_run *r = NULL;
+    const char *opname = bit == C_PLAN ? "plan" : bit == C_APPLY ? "apply" : "destroy";
+    run_opts(a, opname, &o);
+    if (bit == C_DESTROY)
+        o.destroy = true;
+    int status = 1;
+    bool from_saved = bit == C_APPLY && !a->file && a->pos.n == 1 && looks_like_plan(a->pos.v[0]);
+
+    if (from_saved) {
+        if (a->targets.n || a->replace.n || a->vars.n || a->var_files.n || a->refresh_only) {
+            sf_error(d, NULL, "a saved plan is applied as it is: -target, -replace, -var, "
+                              "-var-file and -refresh-only belong to the plan command");
+            return 1;
+        }
+        if (sf_plan_read(a->pos.v[0], &saved, d) < 0)
+            return 1;
+        o.config_path = saved->config_path;
+        if (sf_run_open_plan(&o, saved, &r, d) < 0)
+            goto out;
+        plan = saved;
+        saved = NULL;
+    } else {
+        if (a->pos.n > 1) {
+            sf_error(d, NULL, "%s takes one description file, got %zu arguments", opname, a->pos.n);
+            return 1;
+        }
+        if (sf_run_open(&o, &r, d) < 0)
+            goto out;
+        if (sf_run_plan(r, &plan, d) < 0)
+            goto out;
+    }
+
+    bool changes = sf_plan_has_changes(plan);
+    if (a->json && bit == C_PLAN) {
+        json_t *j = sf_plan_to_json(plan);
+        print_json(j);
+        json_decref(j);
+    } else {
+        sf_plan_render(stdout, plan, sf_ui_color());
+        fflush(stdout);
+    }
+    if (a->targets.n)
+        sf_warn(d, NULL, "resource targeting is in effect: the plan may be incomplete; use -target "
+                         "for exceptional situations only");
+
+    if (bit == C_PLAN) {
+        if (a->out) {
+            if (sf_plan_write(a->out, plan, d) < 0)
+                goto out;
+            if (!a->json)
+                printf("\nSaved the plan to %s. Apply exactly this plan with:\n  sparkform apply %s\n",
+                       a->out, a->out);
+        }
+        status = a->detailed && changes ? 2 : 0;
+        goto out;
+    }
+    if (!changes) {
+        status = 0;
+        goto out;
+    }
+    /* A saved plan was reviewed when it was made: apply it without asking. */
+    if (!a->auto_approve && !from_saved) {
+        int ok = approve(bit == C_DESTROY ? "destroy all these resources" : "perform these actions", d);
+        if (ok <= 0) {
+            status = ok < 0 ? 0 : 1;
+            goto out;
+        }
+    }
+    status = sf_run_apply(r, plan, d) == 0 ? 0 : 1;
+out:
+    if (saved)
+        sf_plan_free(saved);
+    if (plan)
+        sf_plan_free(plan);
+    sf_run_close(r);
+    return status;
+}
+
+static int load_state_ro(struct args *a, struct sf_state **st, struct sf_diags *d)
+{
+    return sf_state_load(a->state ? a->state : DEFAULT_STATE, st, d);
+}
+
+static int cmd_show(struct args *a, struct sf_diags *d)
+{
+    if (a->pos.n > 1) {
+        sf_error(d, NULL, "show takes at most one plan file");
+        return 1;
+    }
+    if (a->pos.n == 1) {
+        struct sf_plan *p;
+        if (sf_plan_read(a->pos.v[0], &p, d) < 0)
+            return 1;
+        if (a->json) {
+            json_t *j = sf_plan_to_json(p);
+            print_json(j);
+            json_decref(j);
+        } else {
+            sf_plan_render(stdout, p, sf_ui_color());
+        }
+        sf_plan_free(p);
+        return 0;
+    }
+    struct sf_state *st;
+    if (load_state_ro(a, &st, d) < 0)
+        return 1;
+    json_t *doc = sf_state_to_json(st);
+    if (a->json) {
+        json_t *j = sf_state_render_json(doc, sf_provider_find_type);
+        print_json(j);
+        json_decref(j);
+    } else {
+        sf_render_state(stdout, doc, sf_provider_find_type, sf_ui_color());
+    }
+    json_decref(doc);
+    sf_state_free(st);
+    return 0;
+}
+
+static int cmd_output(struct args *a, struct sf_diags *d)
+{
+    struct sf_state *st;
+    if (a->pos.n > 1) {
+        sf_error(d, NULL, "output takes at most one output name");
+        return 1;
+    }
+    if (load_state_ro(a, &st, d) < 0)
+        return 1;
+    int status = 0;
+    const char *want = a->pos.n ? a->pos.v[0] : NULL;
+    json_t *outs = st->outputs;
+    if (want && !json_object_get(outs, want)) {
+        sf_error(d, NULL, "no output named \"%s\" in the state", want);
+        status = 1;
+    } else if (a->raw) {
+        json_t *o = want ? json_object_get(outs, want) : NULL;
+        json_t *v = o ? json_object_get(o, "value") : NULL;
+        if (!want) {
+            sf_error(d, NULL, "-raw prints one output: give its name");
+            status = 1;
+        } else if (json_is_true(json_object_get(o, "sensitive")) && isatty(STDOUT_FILENO)) {
+            sf_error(d, NULL, "output \"%s\" is sensitive: -raw writes it only to a pipe or a file",
+                     want);
+            status = 1;
+        } else if (json_is_string(v)) {
+            fputs(json_string_value(v), stdout);
+        } else {
+            char *s = json_dumps(v, JSON_ENCODE_ANY);
+            fputs(s ? s : "null", stdout);
+            free(s);
+        }
+    } else if (a->json) {
+        json_t *j = json_object();
+        const char *k;
+        json_t *o;
+        json_object_foreach(outs, k, o)
+        {
+            if (want && strcmp(k, want) != 0)
+                continue;
+            bool s = json_is_true(json_object_get(o, "sensitive"));
+            json_t *e = json_pack("{s:b}", "sensitive", s);
+            if (!s)
+                json_object_set(e, "value", json_object_get(o, "value"));
+            json_object_set_new(j, k, e);
+        }
+        print_json(j);
+        json_decref(j);
+    } else {
+        const char *k;
+        json_t *o;
+        json_object_foreach(outs, k, o)
+        {
+            if (want && strcmp(k, want) != 0)
+                continue;
+            printf("%s = ", k);
+            if (json_is_true(json_object_get(o, "sensitive")))
+                printf("(sensitive value)\n");
+            else {
+                sf_render_value(stdout, json_object_get(o, "value"), 0);
+                printf("\n");
+            }
+        }
+    }
+    sf_state_free(st);
+    return status;
+}
+
+static int cmd_graph(struct args *a, struct sf_diags *d)
+{
+    struct sf_config *cfg;
+    const char *path = a->file ? a->file : a->pos.n ? a->pos.v[0] : DEFAULT_CONFIG;
+    if (sf_config_load(path, &cfg, d) < 0)
+        return 1;
+    struct sf_graph *g = sf_run_resource_graph(cfg, d);
+    if (!g) {
+        sf_config_free(cfg);
+        return 1;
+    }
+    struct sf_graph *red = sf_graph_reduce(g);
+    sf_graph_dot(red, stdout);
+    sf_graph_free(red);
+    sf_graph_free(g);
+    sf_config_free(cfg);
+    return 0;
+}
+
+static int cmp_str(const void *x, const void *y)
+{
+    return strcmp(*(const char *const *)x, *(const char *const *)y);
+}
+
+static int cmd_state(struct args *a, struct sf_diags *d)
+{
+    if (a->pos.n == 0) {
+        sf_error(d, NULL, "state needs a subcommand: list, show ADDR, rm ADDR..., mv FROM TO");
+        return 1;
+    }
+    const char *sub = a->pos.v[0];
+    struct sf_state *st = NULL;
+    int status = 1;
+    if (load_state_ro(a, &st, d) < 0)
+        return 1;
+    if (!strcmp(sub, "list")) {
+        size_t n = json_object_size(st->resources), i = 0;
+        const char **keys = sf_xcalloc(n ? n : 1, sizeof(*keys));
+        const char *k;
+        json_t *e;
+        json_object_foreach(st->resources, k, e) keys[i++] = k;
+        qsort(keys, n, sizeof(*keys), cmp_str);
+        for (i = 0; i < n; i++) {
+            bool match = a->pos.n == 1;
+            for (size_t j = 1; j < a->pos.n; j++)
+                match |= strncmp(keys[i], a->pos.v[j], strlen(a->pos.v[j])) == 0;
+            if (match)
+                printf("%s\n", keys[i]);
+        }
+        free(keys);
+        status = 0;
+    } else if (!strcmp(sub, "show")) {
+        if (a->pos.n != 2) {
+            sf_error(d, NULL, "state show takes one resource address");
+            goto out;
+        }
+        json_t *e = sf_state_get(st, a->pos.v[1]);
+        if (!e) {
+            sf_error(d, NULL, "no resource %s in the state", a->pos.v[1]);
+            goto out;
+        }
+        json_t *doc = sf_state_to_json(st);
+        json_t *one = json_object();
+        json_object_set(one, a->pos.v[1], e);
+        json_object_set_new(doc, "resources", one);
+        json_object_set_new(doc, "outputs", json_object());
+        sf_render_state(stdout, doc, sf_provider_find_type, sf_ui_color());
+        json_decref(doc);
+        status = 0;
+    } else if (!strcmp(sub, "rm") || !strcmp(sub, "mv")) {
+        bool mv = !strcmp(sub, "mv");
+        if ((mv && a->pos.n != 3) || (!mv && a->pos.n < 2)) {
+            sf_error(d, NULL, mv ? "state mv takes FROM and TO addresses"
+                                 : "state rm takes one or more resource addresses");
+            goto out;
+        }
+        for (size_t i = 1; i < (mv ? 2 : a->pos.n); i++)
+            if (!sf_state_get(st, a->pos.v[i])) {
+                sf_error(d, NULL, "no resource %s in the state", a->pos.v[i]);
+                goto out;
+            }
+        if (mv) {
+            const char *from = a->pos.v[1], *to = a->pos.v[2];
+            const char *dot = strchr(to, '.');
+            const char *type = json_string_value(json_object_get(sf_state_get(st, from), "type"));
+            if (!dot || dot == to || !dot[1]) {
+                sf_error(d, NULL, "\"%s\" is not a resource address (TYPE.NAME)", to);
+                goto out;
+            }
+            if (strncmp(to, type, (size_t)(dot - to)) != 0 || strlen(type) != (size_t)(dot - to)) {
+                sf_error(d, NULL, "cannot move %s to %s: the type must stay %s", from, to, type);
+                goto out;
+            }
+            if (sf_state_get(st, to)) {
+                sf_error(d, NULL, "cannot move %s to %s: %s is already in the state", from, to, to);
+                goto out;
+            }
+        }
+        if (a->lock && sf_state_lock(st, mv ? "state mv" : "state rm", a->lock_timeout_ms, d) < 0)
+            goto out;
+        if (sf_state_begin(st, d) < 0)
+            goto out;
+        if (mv) {
+            json_t *e = json_incref(sf_state_get(st, a->pos.v[1]));
+            if (sf_state_put(st, a->pos.v[2], e, d) == 0 && sf_state_remove(st, a->pos.v[1], d) == 0)
+                printf("Moved %s to %s\n", a->pos.v[1], a->pos.v[2]);
+            json_decref(e);
+        } else {
+            for (size_t i = 1; i < a->pos.n; i++)
+                if (sf_state_remove(st, a->pos.v[i], d) == 0)
+                    printf("Removed %s (the object itself is left alone)\n", a->pos.v[i]);
+        }
+        if (sf_state_commit(st, d) == 0 && !sf_diags_errors(d))
+            status = 0;
+    } else {
+        static const char *const subs[] = {"list", "show", "rm", "mv", NULL};
+        const char *dym = sf_did_you_mean(sub, subs);
+        if (dym)
+            sf_error(d, NULL, "unknown state subcommand \"%s\"; did you mean \"%s\"?", sub, dym);
+        else
+            sf_error(d, NULL, "unknown state subcommand \"%s\"; expected list, show, rm or mv", sub);
+    }
+out:
+    if (st->locked)
+        sf_state_unlock(st);
+    sf_state_free(st);
+    return status;
+}
+
+static int cmd_force_unlock(struct args *a, struct sf_diags *d)
+{
+    if (a->pos.n != 1) {
+        sf_error(d, NULL, "force-unlock takes the lock id (the error that named the lock shows it)");
+        return 1;
+    }
+    if (sf_state_force_unlock(a->state ? a->state : DEFAULT_STATE, a->pos.v[0], d) < 0)
+        return 1;
+    printf("The state lock %s was removed.\n", a->pos.v[0]);
+    return 0;
+}
+
+int sf_cli_main(int argc, char **argv)
+{
+    struct sf_diags d;
+    sf_diags_init(&d);
+    if (argc < 2) {
+        usage(stderr);
+        return 1;
+    }
+    const char *cmd = argv[1];
+    if (!strcmp(cmd, "-help") || !strcmp(cmd, "--help") || !strcmp(cmd, "-h") ||
+        !strcmp(cmd, "help")) {
+        usage(stdout);
+        return 0;
+    }
+    if (!strcmp(cmd, "-version") || !strcmp(cmd, "--version"))
+        cmd = "version";
+    unsigned bit = 0;
+    for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+        if (!strcmp(commands[i].name, cmd))
+            bit = commands[i].bit;
+    if (!bit) {
+        const char *names[16];
+        size_t n = 0;
+        for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+            names[n++] = commands[i].name;
+        names[n] = NULL;
+        const char *dym = sf_did_you_mean(cmd, names);
+        if (dym)
+            fprintf(stderr, "error: unknown command \"%s\"; did you mean \"%s\"?\n", cmd, dym);
+        else
+            fprintf(stderr, "error: unknown command \"%s\"\n", cmd);
+        usage(stderr);
+        sf_diags_free(&d);
+        return 1;
+    }
+    struct args a = {0};
+    int status;
+    if (parse_args(argc - 2, argv + 2, bit, cmd, &a, &d) < 0) {
+        sf_ui_init(a.no_color);
+        status = 1;
+        goto done;
+    }
+    sf_ui_init(a.no_color);
+    if (a.help) {
+        command_help(bit);
+        status = 0;
+        goto done;
+    }
+    struct sigaction sa = {0};
+    sa.sa_handler = on_interrupt;
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+
+    switch (bit) {
+    case C_VALIDATE: status = cmd_validate(&a, &d); break;
+    case C_PLAN:
+    case C_APPLY:
+    case C_DESTROY: status = cmd_run(&a, bit, &d); break;
+    case C_SHOW: status = cmd_show(&a, &d); break;
+    case C_OUTPUT: status = cmd_output(&a, &d); break;
+    case C_GRAPH: status = cmd_graph(&a, &d); break;
+    case C_STATE: status = cmd_state(&a, &d); break;
+    case C_UNLOCK: status = cmd_force_unlock(&a, &d); break;
+    default: printf("sparkform %s\n", SF_VERSION); status = 0; break;
+    }
+done:
+    fflush(stdout);
+    sf_diags_print(stderr, &d, sf_ui_color() && isatty(STDERR_FILENO));
+    if (status == 0 && sf_diags_errors(&d))
+        status = 1;
+    args_free(&a);
+    sf_diags_free(&d);
+    return status;
+}

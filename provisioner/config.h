@@ -1,0 +1,135 @@
+/*
+ * The description model: a `kind: Stack` file loaded from YAML (node.h),
+ * checked against the resource types' schemas, its ${...} references
+ * resolved to variables and resources. The engine builds the graph from
+ * this, and evaluates each resource's `with:` when it plans and applies.
+ *
+ *   apiVersion: sparkform/v1
+ *   kind: Stack
+ *   metadata: {name: demo}
+ *   variables:
+ *     greeting: {type: string, default: hello, description: ...}
+ *     token:    {env: TOKEN, sensitive: true}
+ *   resources:
+ *     - type: local_file
+ *       name: motd
+ *       with: {path: motd.txt, content: "${var.greeting}"}
+ *       depends_on: [local_ssh_key.deploy]
+ *       lifecycle: {prevent_destroy: false, create_before_destroy: false,
+ *                   ignore_changes: [content]}
+ *   outputs:
+ *     motd_path: "${local_file.motd.path}"
+ *     token: {value: "${var.token}", sensitive: true, description: ...}
+ */
+#ifndef SF_CONFIG_H
+#define SF_CONFIG_H
+
+#include <jansson.h>
+#include <stdbool.h>
+
+#include "diag.h"
+#include "expr.h"
+#include "node.h"
+#include "provider.h"
+
+struct sf_variable {
+    char *name;
+    struct sf_pos pos;
+    char *type; /* "string", "number", "bool", "list", "map" or "any" */
+    const struct sf_node *default_node; /* NULL when there is no default */
+    char *env;                          /* {env: NAME}, or NULL */
+    bool sensitive;
+    char *description;
+    json_t *value; /* set by sf_config_bind_vars */
+};
+
+struct sf_dep {
+    char *address;
+    struct sf_pos pos;
+};
+
+struct sf_lifecycle {
+    bool prevent_destroy;
+    bool create_before_destroy;
+    char **ignore_changes; /* attribute names */
+    size_t n_ignore;
+};
+
+struct sf_resource_cfg {
+    char *type, *name, *address; /* address = "TYPE.NAME" */
+    struct sf_pos pos;           /* the resource's entry in resources: */
+    const struct sf_resource_type *rt;
+    const struct sf_node *with; /* NULL when absent */
+    struct sf_dep *depends_on;  /* explicit depends_on entries */
+    size_t n_depends_on;
+    struct sf_ref *refs; /* every ${} reference in with: (variables and resources) */
+    size_t n_refs;
+    struct sf_lifecycle lifecycle;
+};
+
+struct sf_output_cfg {
+    char *name;
+    struct sf_pos pos;
+    const struct sf_node *value;
+    bool sensitive;
+    char *description;
+    struct sf_ref *refs;
+    size_t n_refs;
+};
+
+struct sf_config {
+    char *path;   /* as given */
+    char *dir;    /* its directory: relative paths in the description start here */
+    char *name;   /* metadata.name */
+    struct sf_doc *doc;
+    struct sf_variable *vars;
+    size_t n_vars;
+    struct sf_resource_cfg *resources;
+    size_t n_resources;
+    struct sf_output_cfg *outputs;
+    size_t n_outputs;
+    /* Private to config.c: hash indexes by address and variable name, so a
+     * description with thousands of resources resolves references in
+     * constant time. NULL in a config built by hand (lookups then scan). */
+    struct sf_config_index *index;
+};
+
+/* Load and check a description: YAML syntax, known keys (with "did you
+ * mean"), value types, resource types and their attribute names and types
+ * where they are literal, required attributes, duplicate addresses,
+ * references to undeclared variables / resources / attributes, and
+ * depends_on targets. Every error names file:line:col and what was
+ * expected. Returns 0 or -1 (errors in d); *out is the caller's to free. */
+int sf_config_load(const char *path, struct sf_config **out, struct sf_diags *d);
+/* The same from text already in memory (a saved plan carries its description). */
+int sf_config_load_text(const char *path, const char *text, struct sf_config **out,
+                        struct sf_diags *d);
+void sf_config_free(struct sf_config *c);
+
+const struct sf_resource_cfg *sf_config_find(const struct sf_config *c, const char *address);
+const struct sf_variable *sf_config_var(const struct sf_config *c, const char *name);
+
+/* Give every variable its value, by precedence: -var NAME=VALUE (last one
+ * wins; the text is converted to the declared type), -var-file files (YAML
+ * maps, later files win), {env: NAME}, then the default. An unknown name in
+ * -var or a var file, a value of the wrong type, or a variable left without
+ * a value is an error naming where it came from. Returns 0 or -1. */
+int sf_config_bind_vars(struct sf_config *c, const char *const *var_args, size_t n_var_args,
+                        const char *const *var_files, size_t n_var_files, struct sf_diags *d);
+
+/* Evaluate a resource's with: into its desired attribute object: every
+ * ${...} evaluated through sc (var.* references are answered from the bound
+ * variables; resource references go to sc->lookup), values converted to the
+ * schema's types (a number where a string is expected becomes its text),
+ * defaults applied for unset optional attributes. Values may be the unknown
+ * sentinel. *sensitive (when not NULL) receives a new array of the names of
+ * attributes whose values came from sensitive variables. Returns a new
+ * reference, or NULL after errors (with positions) in d. */
+json_t *sf_config_eval_resource(const struct sf_config *c, const struct sf_resource_cfg *r,
+                                const struct sf_scope *sc, json_t **sensitive, struct sf_diags *d);
+/* Evaluate an output's value the same way. *sensitive is set when the
+ * output is declared sensitive or a secret flowed into it. */
+json_t *sf_config_eval_output(const struct sf_config *c, const struct sf_output_cfg *o,
+                              const struct sf_scope *sc, bool *sensitive, struct sf_diags *d);
+
+#endif

@@ -1,0 +1,972 @@
+/*
+ * The ${...} expression language (grammar in expr.h). The loader calls
+ * sf_expr_refs to learn what each string refers to (for checking and for
+ * the graph's edges); plan and apply call sf_expr_eval with a scope that
+ * answers references. Both parse the string into a small tree first, so a
+ * syntax error is found at load time, at the exact column of the problem.
+ */
+#include "expr.h"
+
+#include <errno.h>
+#include <math.h>
+#include <openssl/evp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "util.h"
+#include "value.h"
+
+enum func_id { F_BASE64, F_SHA256, F_JOIN, F_FILE, F_DEFAULT, F_FORMAT };
+
+static const struct func {
+    const char *name;
+    int min, max; /* max -1: any number */
+} funcs[] = {
+    [F_BASE64] = {"base64", 1, 1}, [F_SHA256] = {"sha256", 1, 1},   [F_JOIN] = {"join", 2, 2},
+    [F_FILE] = {"file", 1, 1},     [F_DEFAULT] = {"default", 2, 2}, [F_FORMAT] = {"format", 1, -1},
+};
+#define N_FUNCS (sizeof(funcs) / sizeof(funcs[0]))
+static const char *const func_names[] = {"base64", "sha256", "join", "file", "default", "format", NULL};
+
+enum ast_kind { A_LIT, A_REF, A_CALL };
+
+struct step {
+    char *key;        /* .key, or NULL */
+    long index;       /* .N when key is NULL and expr is NULL */
+    struct ast *expr; /* [expr] */
+    const char *at;   /* where the step starts in the text */
+};
+
+struct ast {
+    enum ast_kind kind;
+    const char *at; /* where it starts in the text */
+    const char *end;
+    json_t *lit;
+    struct sf_ref ref;
+    struct step *steps;
+    size_t n_steps;
+    enum func_id func;
+    struct ast **args;
+    size_t n_args;
+};
+
+struct part {
+    char *lit;       /* literal text, or NULL */
+    struct ast *e;   /* an expression, or NULL */
+    const char *at;  /* the "${" */
+};
+
+struct parser {
+    const char *text;
+    const char *p;
+    const char *tmpl; /* the "${" being parsed */
+    const struct sf_pos *pos;
+    struct sf_diags *d;
+    bool failed;
+};
+
+static void ast_free(struct ast *a)
+{
+    if (!a)
+        return;
+    json_decref(a->lit);
+    free(a->ref.name);
+    free(a->ref.attr);
+    for (size_t i = 0; i < a->n_steps; i++) {
+        free(a->steps[i].key);
+        ast_free(a->steps[i].expr);
+    }
+    free(a->steps);
+    for (size_t i = 0; i < a->n_args; i++)
+        ast_free(a->args[i]);
+    free(a->args);
+    free(a);
+}
+
+static void parts_free(struct part *parts, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        free(parts[i].lit);
+        ast_free(parts[i].e);
+    }
+    free(parts);
+}
+
+/* The file position of a byte of text: columns count characters, as
+ * libyaml's do. Only meaningful for single-line scalars. */
+static struct sf_pos pos_at(const char *text, const struct sf_pos *pos, const char *at)
+{
+    struct sf_pos r = {NULL, 0, 0};
+    if (!pos)
+        return r;
+    r = *pos;
+    if (r.line <= 0)
+        return r;
+    int chars = 0;
+    for (const char *s = text; s < at && *s; s++)
+        if (((unsigned char)*s & 0xC0) != 0x80)
+            chars++;
+    r.col += chars;
+    return r;
+}
+
+static void perr(struct parser *ps, const char *at, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static void perr(struct parser *ps, const char *at, const char *fmt, ...)
+{
+    if (ps->failed)
+        return;
+    ps->failed = true;
+    va_list ap;
+    va_start(ap, fmt);
+    char *msg = sf_vasprintf(fmt, ap);
+    va_end(ap);
+    struct sf_pos p = pos_at(ps->text, ps->pos, at);
+    sf_error(ps->d, &p, "%s", msg);
+    free(msg);
+}
+
+static void unterminated(struct parser *ps)
+{
+    perr(ps, ps->tmpl, "unterminated \"${\": expected \"}\" before the end of the string");
+}
+
+static void skip_ws(struct parser *ps)
+{
+    while (*ps->p == ' ' || *ps->p == '\t' || *ps->p == '\n' || *ps->p == '\r')
+        ps->p++;
+}
+
+static bool ident_start(char c)
+{
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_';
+}
+
+static bool ident_char(char c)
+{
+    return ident_start(c) || (c >= '0' && c <= '9') || c == '-';
+}
+
+static bool is_digit(char c)
+{
+    return c >= '0' && c <= '9';
+}
+
+static struct ast *new_ast(enum ast_kind k, const char *at)
+{
+    struct ast *a = sf_xcalloc(1, sizeof(*a));
+    a->kind = k;
+    a->at = at;
+    return a;
+}
+
+static struct ast *parse_expr(struct parser *ps);
+
+static struct ast *parse_string(struct parser *ps)
+{
+    const char *start = ps->p;
+    struct sf_buf b = {0};
+    ps->p++;
+    for (;;) {
+        char c = *ps->p;
+        if (c == '\0') {
+            sf_buf_free(&b);
+            perr(ps, start, "unterminated string literal: expected a closing '\"'");
+            return NULL;
+        }
+        if (c == '"') {
+            ps->p++;
+            break;
+        }
+        if (c == '\\') {
+            char e = ps->p[1];
+            const char *rep = e == 'n' ? "\n" : e == 't' ? "\t" : e == 'r' ? "\r" : e == '"' ? "\"" : e == '\\' ? "\\" : NULL;
+            if (!rep) {
+                sf_buf_free(&b);
+                perr(ps, ps->p, "unknown escape \"\\%c\" in a string literal; use \\\", \\\\, \\n, \\t or \\r",
+                     e ? e : ' ');
+                return NULL;
+            }
+            sf_buf_puts(&b, rep);
+            ps->p += 2;
+            continue;
+        }
+        sf_buf_add(&b, &c, 1);
+        ps->p++;
+    }
+    struct ast *a = new_ast(A_LIT, start);
+    char *s = sf_buf_take(&b);
+    a->lit = json_string(s);
+    if (!a->lit)
+        a->lit = json_string_nocheck(s);
+    free(s);
+    return a;
+}
+
+static struct ast *parse_number(struct parser *ps)
+{
+    const char *start = ps->p;
+    const char *p = ps->p;
+    if (*p == '-')
+        p++;
+    while (is_digit(*p))
+        p++;
+    bool real = false;
+    if (*p == '.' && is_digit(p[1])) {
+        real = true;
+        p++;
+        while (is_digit(*p))
+            p++;
+    }
+    if ((*p == 'e' || *p == 'E') && (is_digit(p[1]) || ((p[1] == '-' || p[1] == '+') && is_digit(p[2])))) {
+        real = true;
+        p += 2;
+        while (is_digit(*p))
+            p++;
+    }
+    char *txt = sf_xstrndup(start, (size_t)(p - start));
+    struct ast *a = new_ast(A_LIT, start);
+    errno = 0;
+    long long iv = real ? 0 : strtoll(txt, NULL, 10);
+    if (!real && errno == 0)
+        a->lit = json_integer(iv);
+    else
+        a->lit = json_real(strtod(txt, NULL));
+    free(txt);
+    ps->p = p;
+    return a;
+}
+
+static void append_step(struct ast *a, struct step st)
+{
+    a->steps = sf_xrealloc(a->steps, (a->n_steps + 1) * sizeof(*a->steps));
+    a->steps[a->n_steps++] = st;
+}
+
+/* After an identifier that is not a call: a reference with its steps. */
+static struct ast *parse_reference(struct parser *ps, const char *start, char *first)
+{
+    /* Collect the leading .name segments, then classify. */
+    struct ast *a = new_ast(A_REF, start);
+    a->ref.pos = pos_at(ps->text, ps->pos, start);
+    char *segs[3] = {first, NULL, NULL};
+    size_t nseg = 1;
+    size_t need = strcmp(first, "var") == 0 ? 2 : 3;
+
+    while (nseg < need && *ps->p == '.' && ident_start(ps->p[1])) {
+        const char *s = ++ps->p;
+        while (ident_char(*ps->p))
+            ps->p++;
+        segs[nseg++] = sf_xstrndup(s, (size_t)(ps->p - s));
+    }
+    if (nseg < need) {
+        int len = (int)(ps->p - start);
+        if (need == 2)
+            perr(ps, start, "\"%.*s\" is not a valid reference; a variable is referred to as var.NAME",
+                 len, start);
+        else
+            perr(ps, start,
+                 "\"%.*s\" is not a valid reference; references look like var.NAME or "
+                 "TYPE.NAME.ATTR (e.g. local_file.motd.path)",
+                 len, start);
+        for (size_t i = 0; i < nseg; i++)
+            free(segs[i]);
+        ast_free(a);
+        return NULL;
+    }
+    if (need == 2) {
+        a->ref.kind = SF_REF_VAR;
+        a->ref.name = segs[1];
+        free(segs[0]);
+    } else {
+        a->ref.kind = SF_REF_RESOURCE;
+        a->ref.name = sf_asprintf("%s.%s", segs[0], segs[1]);
+        a->ref.attr = segs[2];
+        free(segs[0]);
+        free(segs[1]);
+    }
+
+    for (;;) {
+        if (*ps->p == '.') {
+            const char *at = ps->p++;
+            struct step st = {.at = at};
+            if (ident_start(*ps->p)) {
+                const char *s = ps->p;
+                while (ident_char(*ps->p))
+                    ps->p++;
+                st.key = sf_xstrndup(s, (size_t)(ps->p - s));
+            } else if (is_digit(*ps->p)) {
+                char *end;
+                st.index = strtol(ps->p, &end, 10);
+                ps->p = end;
+            } else {
+                if (*ps->p == '\0')
+                    unterminated(ps);
+                else
+                    perr(ps, ps->p, "expected a name or an index after \".\"");
+                ast_free(a);
+                return NULL;
+            }
+            append_step(a, st);
+        } else if (*ps->p == '[') {
+            const char *at = ps->p++;
+            struct ast *ix = parse_expr(ps);
+            if (!ix) {
+                ast_free(a);
+                return NULL;
+            }
+            skip_ws(ps);
+            if (*ps->p != ']') {
+                ast_free(ix);
+                if (*ps->p == '\0')
+                    unterminated(ps);
+                else
+                    perr(ps, ps->p, "expected \"]\" to close the \"[\" at column %d",
+                         pos_at(ps->text, ps->pos, at).col);
+                ast_free(a);
+                return NULL;
+            }
+            ps->p++;
+            append_step(a, (struct step){.expr = ix, .at = at});
+        } else {
+            break;
+        }
+    }
+    a->end = ps->p;
+    return a;
+}
+
+static struct ast *parse_call(struct parser *ps, const char *start, char *name)
+{
+    size_t f;
+    for (f = 0; f < N_FUNCS; f++)
+        if (strcmp(funcs[f].name, name) == 0)
+            break;
+    if (f == N_FUNCS) {
+        const char *dym = sf_did_you_mean(name, func_names);
+        if (dym)
+            perr(ps, start, "unknown function \"%s\"; did you mean \"%s\"?", name, dym);
+        else
+            perr(ps, start,
+                 "unknown function \"%s\"; the functions are base64, sha256, join, file, default "
+                 "and format",
+                 name);
+        free(name);
+        return NULL;
+    }
+    free(name);
+    struct ast *a = new_ast(A_CALL, start);
+    a->func = (enum func_id)f;
+    ps->p++; /* ( */
+    skip_ws(ps);
+    if (*ps->p == ')') {
+        ps->p++;
+    } else {
+        for (;;) {
+            struct ast *arg = parse_expr(ps);
+            if (!arg) {
+                ast_free(a);
+                return NULL;
+            }
+            a->args = sf_xrealloc(a->args, (a->n_args + 1) * sizeof(*a->args));
+            a->args[a->n_args++] = arg;
+            skip_ws(ps);
+            if (*ps->p == ',') {
+                ps->p++;
+                continue;
+            }
+            if (*ps->p == ')') {
+                ps->p++;
+                break;
+            }
+            if (*ps->p == '\0')
+                unterminated(ps);
+            else
+                perr(ps, ps->p, "expected \",\" or \")\" in the arguments of %s()", funcs[f].name);
+            ast_free(a);
+            return NULL;
+        }
+    }
+    const struct func *fn = &funcs[f];
+    int n = (int)a->n_args;
+    if (n < fn->min || (fn->max >= 0 && n > fn->max)) {
+        if (fn->max < 0)
+            perr(ps, start, "%s() takes at least %d argument%s, got %d", fn->name, fn->min,
+                 fn->min == 1 ? "" : "s", n);
+        else
+            perr(ps, start, "%s() takes %d argument%s, got %d", fn->name, fn->min,
+                 fn->min == 1 ? "" : "s", n);
+        ast_free(a);
+        return NULL;
+    }
+    a->end = ps->p;
+    return a;
+}
+
+static struct ast *parse_expr(struct parser *ps)
+{
+    skip_ws(ps);
+    char c = *ps->p;
+    const char *start = ps->p;
+    if (c == '\0') {
+        unterminated(ps);
+        return NULL;
+    }
+    if (c == '"')
+        return parse_string(ps);
+    if (is_digit(c) || (c == '-' && is_digit(ps->p[1])))
+        return parse_number(ps);
+    if (ident_start(c)) {
+        while (ident_char(*ps->p))
+            ps->p++;
+        char *id = sf_xstrndup(start, (size_t)(ps->p - start));
+        const char *after = ps->p;
+        skip_ws(ps);
+        if (*ps->p == '(')
+            return parse_call(ps, start, id);
+        ps->p = after;
+        if (*ps->p != '.' && *ps->p != '[') {
+            json_t *lit = strcmp(id, "true") == 0    ? json_true()
+                          : strcmp(id, "false") == 0 ? json_false()
+                          : strcmp(id, "null") == 0  ? json_null()
+                                                     : NULL;
+            if (lit) {
+                free(id);
+                struct ast *a = new_ast(A_LIT, start);
+                a->lit = lit;
+                return a;
+            }
+        }
+        return parse_reference(ps, start, id);
+    }
+    if (c == '}')
+        perr(ps, start, "empty \"${}\"; expected a reference like var.NAME, a literal or a function call");
+    else
+        perr(ps, start,
+             "unexpected \"%c\"; expected a reference like var.NAME, a \"string\", a number or a "
+             "function call",
+             c);
+    return NULL;
+}
+
+/* Splits text into literal and ${} parts. */
+static int parse_template(const char *text, const struct sf_pos *pos, struct sf_diags *d,
+                          struct part **out, size_t *n_out)
+{
+    struct parser ps = {.text = text, .pos = pos, .d = d};
+    struct part *parts = NULL;
+    size_t n = 0;
+    struct sf_buf lit = {0};
+    const char *s = text;
+    while (*s) {
+        if (s[0] == '$' && s[1] == '$' && s[2] == '{') {
+            sf_buf_add(&lit, "${", 2);
+            s += 3;
+            continue;
+        }
+        if (s[0] == '$' && s[1] == '{') {
+            if (lit.len) {
+                parts = sf_xrealloc(parts, (n + 1) * sizeof(*parts));
+                parts[n++] = (struct part){.lit = sf_buf_take(&lit)};
+            }
+            ps.tmpl = s;
+            ps.p = s + 2;
+            struct ast *e = parse_expr(&ps);
+            if (e) {
+                skip_ws(&ps);
+                if (*ps.p != '}') {
+                    if (*ps.p == '\0')
+                        unterminated(&ps);
+                    else
+                        perr(&ps, ps.p, "unexpected \"%c\"; expected \"}\" to end the \"${\" at column %d",
+                             *ps.p, pos_at(text, pos, s).col);
+                    ast_free(e);
+                    e = NULL;
+                }
+            }
+            if (!e) {
+                sf_buf_free(&lit);
+                parts_free(parts, n);
+                return -1;
+            }
+            ps.p++;
+            parts = sf_xrealloc(parts, (n + 1) * sizeof(*parts));
+            parts[n++] = (struct part){.e = e, .at = s};
+            s = ps.p;
+            continue;
+        }
+        sf_buf_add(&lit, s, 1);
+        s++;
+    }
+    if (lit.len) {
+        parts = sf_xrealloc(parts, (n + 1) * sizeof(*parts));
+        parts[n++] = (struct part){.lit = sf_buf_take(&lit)};
+    }
+    sf_buf_free(&lit);
+    *out = parts;
+    *n_out = n;
+    return 0;
+}
+
+static void collect_refs(const struct ast *a, struct sf_ref **refs, size_t *n, size_t *cap)
+{
+    if (!a)
+        return;
+    if (a->kind == A_REF) {
+        if (*n == *cap) {
+            *cap = *cap ? *cap * 2 : 4;
+            *refs = sf_xrealloc(*refs, *cap * sizeof(**refs));
+        }
+        struct sf_ref *r = &(*refs)[(*n)++];
+        r->kind = a->ref.kind;
+        r->name = sf_xstrdup(a->ref.name);
+        r->attr = a->ref.attr ? sf_xstrdup(a->ref.attr) : NULL;
+        r->pos = a->ref.pos;
+    }
+    for (size_t i = 0; i < a->n_steps; i++)
+        collect_refs(a->steps[i].expr, refs, n, cap);
+    for (size_t i = 0; i < a->n_args; i++)
+        collect_refs(a->args[i], refs, n, cap);
+}
+
+int sf_expr_refs(const char *text, const struct sf_pos *pos, struct sf_ref **refs, size_t *n,
+                 struct sf_diags *d)
+{
+    *refs = NULL;
+    *n = 0;
+    struct part *parts;
+    size_t np;
+    if (parse_template(text, pos, d, &parts, &np) < 0)
+        return -1;
+    size_t cap = 0;
+    for (size_t i = 0; i < np; i++)
+        collect_refs(parts[i].e, refs, n, &cap);
+    parts_free(parts, np);
+    return 0;
+}
+
+void sf_refs_free(struct sf_ref *refs, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        free(refs[i].name);
+        free(refs[i].attr);
+    }
+    free(refs);
+}
+
+bool sf_expr_has_template(const char *text)
+{
+    for (const char *s = text; s && *s; s++) {
+        if (s[0] == '$' && s[1] == '$' && s[2] == '{')
+            s += 2;
+        else if (s[0] == '$' && s[1] == '{')
+            return true;
+    }
+    return false;
+}
+
+/* ---- values ---- */
+
+static char *number_text(double v)
+{
+    char buf[64];
+    for (int prec = 1; prec <= 17; prec++) {
+        snprintf(buf, sizeof(buf), "%.*g", prec, v);
+        if (strtod(buf, NULL) == v)
+            break;
+    }
+    return sf_xstrdup(buf);
+}
+
+char *sf_expr_text(const json_t *v)
+{
+    if (!v || json_is_null(v))
+        return sf_xstrdup("");
+    if (sf_is_unknown(v))
+        return NULL;
+    switch (json_typeof(v)) {
+    case JSON_STRING: return sf_xstrndup(json_string_value(v), json_string_length(v));
+    case JSON_INTEGER: return sf_asprintf("%lld", (long long)json_integer_value(v));
+    case JSON_REAL: return number_text(json_real_value(v));
+    case JSON_TRUE: return sf_xstrdup("true");
+    case JSON_FALSE: return sf_xstrdup("false");
+    default: return NULL;
+    }
+}
+
+const char *sf_expr_describe(const json_t *v)
+{
+    if (!v || json_is_null(v))
+        return "null";
+    if (sf_is_unknown(v))
+        return "an unknown value";
+    switch (json_typeof(v)) {
+    case JSON_STRING: return "a string";
+    case JSON_INTEGER:
+    case JSON_REAL: return "a number";
+    case JSON_TRUE:
+    case JSON_FALSE: return "a boolean";
+    case JSON_ARRAY: return "a list";
+    case JSON_OBJECT: return "a mapping";
+    default: return "a value";
+    }
+}
+
+struct evaluator {
+    const char *text;
+    const struct sf_pos *pos;
+    const struct sf_scope *sc;
+    struct sf_diags *d;
+};
+
+static void eerr(struct evaluator *E, const char *at, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static void eerr(struct evaluator *E, const char *at, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    char *msg = sf_vasprintf(fmt, ap);
+    va_end(ap);
+    struct sf_pos p = pos_at(E->text, E->pos, at);
+    sf_error(E->d, &p, "%s", msg);
+    free(msg);
+}
+
+static json_t *eval(struct evaluator *E, const struct ast *a, bool *sens);
+
+static json_t *apply_steps(struct evaluator *E, const struct ast *a, json_t *v, bool *sens)
+{
+    for (size_t i = 0; i < a->n_steps && !sf_is_unknown(v); i++) {
+        const struct step *st = &a->steps[i];
+        int plen = (int)(st->at - a->at);
+        json_t *key = NULL;
+        if (st->expr) {
+            key = eval(E, st->expr, sens);
+            if (!key) {
+                json_decref(v);
+                return NULL;
+            }
+            if (sf_is_unknown(key)) {
+                json_decref(key);
+                json_decref(v);
+                return json_incref(sf_unknown());
+            }
+        } else if (st->key) {
+            key = json_string(st->key);
+        } else {
+            key = json_integer(st->index);
+        }
+        json_t *next = NULL;
+        if (json_is_array(v) && json_is_integer(key)) {
+            json_int_t ix = json_integer_value(key);
+            size_t size = json_array_size(v);
+            if (ix < 0 || (size_t)ix >= size) {
+                eerr(E, st->at, "index %lld is out of range for %.*s: it has %zu item%s",
+                     (long long)ix, plen, a->at, size, size == 1 ? "" : "s");
+            } else {
+                next = json_incref(json_array_get(v, (size_t)ix));
+            }
+        } else if (json_is_object(v) && json_is_string(key)) {
+            next = json_object_get(v, json_string_value(key));
+            if (next)
+                json_incref(next);
+            else
+                eerr(E, st->at, "%.*s has no key \"%s\"", plen, a->at, json_string_value(key));
+        } else if (json_is_array(v) || json_is_object(v)) {
+            eerr(E, st->at, "%.*s is %s; it cannot be indexed with %s", plen, a->at,
+                 sf_expr_describe(v), sf_expr_describe(key));
+        } else {
+            eerr(E, st->at, "%.*s is %s, not a list or a mapping; it cannot be indexed", plen,
+                 a->at, sf_expr_describe(v));
+        }
+        json_decref(key);
+        json_decref(v);
+        if (!next)
+            return NULL;
+        v = next;
+    }
+    return v;
+}
+
+/* Text of an argument that must be a scalar; NULL after an error. */
+static char *arg_text(struct evaluator *E, const struct ast *call, const json_t *v, int argn)
+{
+    if (json_is_null(v) || json_is_array(v) || json_is_object(v)) {
+        eerr(E, call->args[argn]->at, "%s() expects a string as argument %d, got %s",
+             funcs[call->func].name, argn + 1, sf_expr_describe(v));
+        return NULL;
+    }
+    return sf_expr_text(v);
+}
+
+static json_t *text_value(char *s, size_t len)
+{
+    json_t *v = json_stringn(s, len);
+    if (!v)
+        v = json_stringn_nocheck(s, len);
+    free(s);
+    return v;
+}
+
+static json_t *fn_format(struct evaluator *E, const struct ast *a, json_t **args)
+{
+    const json_t *fmt = args[0];
+    if (!json_is_string(fmt)) {
+        eerr(E, a->args[0]->at, "format() expects a format string as argument 1, got %s",
+             sf_expr_describe(fmt));
+        return NULL;
+    }
+    const char *f = json_string_value(fmt);
+    size_t verbs = 0;
+    for (const char *p = f; *p; p++) {
+        if (*p != '%')
+            continue;
+        if (p[1] == '%') {
+            p++;
+            continue;
+        }
+        if (p[1] != 's' && p[1] != 'd' && p[1] != 'v') {
+            if (p[1])
+                eerr(E, a->args[0]->at, "format(): unknown verb \"%%%c\"; use %%s, %%d, %%v or %%%%",
+                     p[1]);
+            else
+                eerr(E, a->args[0]->at, "format(): the format ends with a lone \"%%\"; write %%%% for a percent sign");
+            return NULL;
+        }
+        verbs++;
+        p++;
+    }
+    size_t given = a->n_args - 1;
+    if (verbs != given) {
+        eerr(E, a->at, "format(): the format has %zu verb%s but %zu argument%s given", verbs,
+             verbs == 1 ? "" : "s", given, given == 1 ? " was" : "s were");
+        return NULL;
+    }
+    for (size_t i = 1; i < a->n_args; i++)
+        if (sf_value_has_unknown(args[i]))
+            return json_incref(sf_unknown());
+    struct sf_buf b = {0};
+    size_t argi = 1;
+    for (const char *p = f; *p; p++) {
+        if (*p != '%') {
+            sf_buf_add(&b, p, 1);
+            continue;
+        }
+        p++;
+        if (*p == '%') {
+            sf_buf_add(&b, "%", 1);
+            continue;
+        }
+        const json_t *v = args[argi];
+        const struct ast *at = a->args[argi];
+        argi++;
+        char *t = NULL;
+        if (*p == 'd') {
+            if (json_is_integer(v) || (json_is_real(v) && json_real_value(v) == floor(json_real_value(v)))) {
+                t = sf_asprintf("%lld", (long long)json_number_value(v));
+            } else {
+                eerr(E, at->at, "format(): %%d needs a whole number, argument %zu is %s", argi,
+                     sf_expr_describe(v));
+                sf_buf_free(&b);
+                return NULL;
+            }
+        } else if (*p == 's') {
+            if (json_is_array(v) || json_is_object(v)) {
+                eerr(E, at->at, "format(): %%s needs a string, argument %zu is %s; use %%v",
+                     argi, sf_expr_describe(v));
+                sf_buf_free(&b);
+                return NULL;
+            }
+            t = sf_expr_text(v);
+        } else {
+            t = (json_is_array(v) || json_is_object(v))
+                    ? json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY | JSON_SORT_KEYS)
+                    : sf_expr_text(v);
+        }
+        sf_buf_puts(&b, t);
+        free(t);
+    }
+    size_t len = b.len;
+    return text_value(sf_buf_take(&b), len);
+}
+
+static json_t *call(struct evaluator *E, const struct ast *a, json_t **args)
+{
+    switch (a->func) {
+    case F_DEFAULT:
+        if (sf_is_unknown(args[0]))
+            return json_incref(sf_unknown());
+        return json_incref(json_is_null(args[0]) ? args[1] : args[0]);
+    case F_FORMAT: return fn_format(E, a, args);
+    case F_JOIN: {
+        if (sf_is_unknown(args[0]) || sf_value_has_unknown(args[1]))
+            return json_incref(sf_unknown());
+        char *sep = arg_text(E, a, args[0], 0);
+        if (!sep)
+            return NULL;
+        if (!json_is_array(args[1])) {
+            eerr(E, a->args[1]->at, "join() expects a list as argument 2, got %s",
+                 sf_expr_describe(args[1]));
+            free(sep);
+            return NULL;
+        }
+        struct sf_buf b = {0};
+        size_t i;
+        json_t *e;
+        json_array_foreach(args[1], i, e)
+        {
+            if (json_is_null(e) || json_is_array(e) || json_is_object(e)) {
+                eerr(E, a->args[1]->at, "join(): item %zu of the list is %s; expected strings", i + 1,
+                     sf_expr_describe(e));
+                free(sep);
+                sf_buf_free(&b);
+                return NULL;
+            }
+            char *t = sf_expr_text(e);
+            if (i)
+                sf_buf_puts(&b, sep);
+            sf_buf_puts(&b, t);
+            free(t);
+        }
+        free(sep);
+        size_t len = b.len;
+        return text_value(sf_buf_take(&b), len);
+    }
+    case F_BASE64:
+    case F_SHA256:
+    case F_FILE: {
+        if (sf_is_unknown(args[0]))
+            return json_incref(sf_unknown());
+        char *s = arg_text(E, a, args[0], 0);
+        if (!s)
+            return NULL;
+        size_t len = json_is_string(args[0]) ? json_string_length(args[0]) : strlen(s);
+        if (a->func == F_BASE64) {
+            char *out = sf_xmalloc(4 * ((len + 2) / 3) + 1);
+            int n = EVP_EncodeBlock((unsigned char *)out, (const unsigned char *)s, (int)len);
+            free(s);
+            return text_value(out, (size_t)n);
+        }
+        if (a->func == F_SHA256) {
+            unsigned char md[EVP_MAX_MD_SIZE];
+            unsigned int mdlen = 0;
+            EVP_Digest(s, len, md, &mdlen, EVP_sha256(), NULL);
+            free(s);
+            char hex[2 * EVP_MAX_MD_SIZE + 1];
+            for (unsigned int i = 0; i < mdlen; i++)
+                snprintf(hex + 2 * i, 3, "%02x", md[i]);
+            return json_string(hex);
+        }
+        char *path = (s[0] == '/' || !E->sc || !E->sc->base_dir)
+                         ? sf_xstrdup(s)
+                         : sf_asprintf("%s/%s", E->sc->base_dir, s);
+        free(s);
+        size_t flen = 0;
+        char *data = sf_read_file(path, &flen);
+        if (!data) {
+            eerr(E, a->at, "file(): cannot read \"%s\": %s", path, strerror(errno));
+            free(path);
+            return NULL;
+        }
+        json_t *v = json_stringn(data, flen);
+        free(data);
+        if (!v)
+            eerr(E, a->at, "file(): \"%s\" is not UTF-8 text", path);
+        free(path);
+        return v;
+    }
+    }
+    return NULL;
+}
+
+static json_t *eval(struct evaluator *E, const struct ast *a, bool *sens)
+{
+    switch (a->kind) {
+    case A_LIT: return json_incref(a->lit);
+    case A_REF: {
+        if (!E->sc || !E->sc->lookup) {
+            eerr(E, a->at, "references cannot be used here");
+            return NULL;
+        }
+        bool s = false;
+        json_t *v = E->sc->lookup(E->sc->ctx, &a->ref, &s, E->d);
+        if (!v)
+            return NULL;
+        if (s)
+            *sens = true;
+        return apply_steps(E, a, v, sens);
+    }
+    case A_CALL: {
+        json_t **args = sf_xcalloc(a->n_args, sizeof(*args));
+        json_t *r = NULL;
+        bool ok = true;
+        for (size_t i = 0; i < a->n_args; i++)
+            if (!(args[i] = eval(E, a->args[i], sens)))
+                ok = false;
+        if (ok)
+            r = call(E, a, args);
+        for (size_t i = 0; i < a->n_args; i++)
+            json_decref(args[i]);
+        free(args);
+        return r;
+    }
+    }
+    return NULL;
+}
+
+json_t *sf_expr_eval(const char *text, const struct sf_pos *pos, const struct sf_scope *sc,
+                     bool *sensitive, struct sf_diags *d)
+{
+    bool dummy = false;
+    if (!sensitive)
+        sensitive = &dummy;
+    struct part *parts;
+    size_t np;
+    if (parse_template(text, pos, d, &parts, &np) < 0)
+        return NULL;
+    struct evaluator E = {text, pos, sc, d};
+
+    if (np == 1 && parts[0].e) {
+        json_t *v = eval(&E, parts[0].e, sensitive);
+        parts_free(parts, np);
+        return v;
+    }
+    struct sf_buf b = {0};
+    bool unknown = false, failed = false;
+    for (size_t i = 0; i < np; i++) {
+        if (parts[i].lit) {
+            sf_buf_puts(&b, parts[i].lit);
+            continue;
+        }
+        json_t *v = eval(&E, parts[i].e, sensitive);
+        if (!v) {
+            failed = true;
+            continue;
+        }
+        if (sf_value_has_unknown(v)) {
+            unknown = true;
+        } else if (json_is_array(v) || json_is_object(v)) {
+            eerr(&E, parts[i].at,
+                 "%s cannot be put into a string; use join() or format(\"%%v\", ...)",
+                 json_is_array(v) ? "a list" : "a mapping");
+            failed = true;
+        } else {
+            char *t = sf_expr_text(v);
+            sf_buf_puts(&b, t);
+            free(t);
+        }
+        json_decref(v);
+    }
+    parts_free(parts, np);
+    if (failed) {
+        sf_buf_free(&b);
+        return NULL;
+    }
+    if (unknown) {
+        sf_buf_free(&b);
+        return json_incref(sf_unknown());
+    }
+    size_t len = b.len;
+    return text_value(sf_buf_take(&b), len);
+}

@@ -1,0 +1,70 @@
+/*
+ * Expressions: the ${...} parts of strings in a description. A string that
+ * is exactly one ${...} takes the expression's value and type; any other
+ * string with ${...} in it is a template whose parts are converted to text.
+ *
+ * Grammar inside ${ }:
+ *   expr      := literal | reference | call
+ *   literal   := "string" | number | true | false | null
+ *   reference := var.NAME | TYPE.NAME.ATTR { .KEY | [INDEX] }
+ *   call      := FUNC ( [expr {, expr}] )
+ *   FUNC      := base64 | sha256 | join | file | default | format
+ * "$${" writes a literal "${".
+ *
+ * A value not known until apply (sf_unknown) makes every expression that
+ * uses it unknown (default() keeps an unknown first argument unknown).
+ */
+#ifndef SF_EXPR_H
+#define SF_EXPR_H
+
+#include <jansson.h>
+#include <stdbool.h>
+
+#include "diag.h"
+
+enum sf_ref_kind { SF_REF_VAR, SF_REF_RESOURCE };
+
+struct sf_ref {
+    enum sf_ref_kind kind;
+    char *name;        /* the variable name, or the resource address "TYPE.NAME" */
+    char *attr;        /* resources: the attribute (first step after the address) */
+    struct sf_pos pos; /* where the reference starts in the file */
+};
+
+/* How an expression gets the values it refers to. */
+struct sf_scope {
+    /* Return a new reference to the referenced value (the variable's value, or
+     * the resource attribute's value, possibly sf_unknown()), setting
+     * *sensitive when the value is secret. On failure add an error at
+     * ref->pos and return NULL. */
+    json_t *(*lookup)(void *ctx, const struct sf_ref *ref, bool *sensitive, struct sf_diags *d);
+    void *ctx;
+    const char *base_dir; /* file() paths are relative to this */
+};
+
+/* Every reference in text (a scalar whose first character is at pos).
+ * Syntax errors are reported at the offending column. Returns 0 or -1;
+ * *refs is the caller's to sf_refs_free. */
+int sf_expr_refs(const char *text, const struct sf_pos *pos, struct sf_ref **refs, size_t *n,
+                 struct sf_diags *d);
+void sf_refs_free(struct sf_ref *refs, size_t n);
+
+/* True when text contains a ${...} part. */
+bool sf_expr_has_template(const char *text);
+
+/* Evaluate text. Returns a new reference (the sentinel counts as one), or
+ * NULL after adding errors to d. *sensitive is set (never cleared) when a
+ * secret flowed into the result. */
+json_t *sf_expr_eval(const char *text, const struct sf_pos *pos, const struct sf_scope *sc,
+                     bool *sensitive, struct sf_diags *d);
+
+/* A scalar value as template text: strings as they are, numbers in their
+ * shortest exact form ("3", "0.5"), true/false, "" for null. NULL for lists,
+ * maps and the unknown sentinel. Caller frees. */
+char *sf_expr_text(const json_t *v);
+
+/* For messages: "a string", "a number", "a boolean", "null", "a mapping",
+ * "a list" (the words sf_node_describe uses), "an unknown value". */
+const char *sf_expr_describe(const json_t *v);
+
+#endif

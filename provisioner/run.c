@@ -1,0 +1,1197 @@
+/*
+ * The engine (see run.h): open -> refresh -> plan -> apply.
+ *
+ * Values flow through one table, r->values (address -> attribute object),
+ * that expressions look into: during planning it holds each resource's
+ * planned attributes (unknowns included), during apply the attributes as
+ * they really are once each step is done. Apply turns the plan into an
+ * action graph (one node per create/update and per delete, ordered so that
+ * dependencies are created first and destroyed last) and walks it in
+ * parallel; every step is journaled in the state before the walk goes on.
+ */
+#include "run.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "ui.h"
+#include "util.h"
+#include "walk.h"
+
+struct sf_run {
+    struct sf_run_opts o;
+    struct sf_config *cfg;
+    struct sf_state *st;
+    struct sf_graph *g; /* resource graph */
+    pthread_mutex_t mu; /* guards values and sens during apply */
+    json_t *values;     /* address -> attribute object (or the unknown sentinel) */
+    json_t *sens;       /* address -> array of sensitive attribute names */
+};
+
+/* ---- opening ---------------------------------------------------------- */
+
+struct cycle_ctx {
+    const struct sf_graph *g;
+    struct sf_diags *d;
+};
+
+static void report_cycle(void *ctx, const int *members, size_t n)
+{
+    struct cycle_ctx *cc = ctx;
+    struct sf_buf chain = {0}, detail = {0};
+    for (size_t i = 0; i < n; i++) {
+        const struct sf_resource_cfg *rc = sf_graph_data(cc->g, members[i]);
+        sf_buf_printf(&chain, "%s -> ", rc->address);
+        sf_buf_printf(&detail, "%s%s at %s:%d", i ? "\n" : "", rc->address, rc->pos.file,
+                      rc->pos.line);
+    }
+    const struct sf_resource_cfg *first = sf_graph_data(cc->g, members[0]);
+    sf_buf_puts(&chain, first->address);
+    sf_error(cc->d, &first->pos, "dependency cycle between %zu resource%s: %s", n,
+             n == 1 ? "" : "s", chain.s);
+    sf_diag_detail(cc->d, "%s", detail.s);
+    sf_buf_free(&chain);
+    sf_buf_free(&detail);
+}
+
+struct sf_graph *sf_run_resource_graph(const struct sf_config *cfg, struct sf_diags *d)
+{
+    struct sf_graph *g = sf_graph_new();
+    for (size_t i = 0; i < cfg->n_resources; i++)
+        sf_graph_add_node(g, cfg->resources[i].address, &cfg->resources[i]);
+    for (size_t i = 0; i < cfg->n_resources; i++) {
+        const struct sf_resource_cfg *rc = &cfg->resources[i];
+        for (size_t j = 0; j < rc->n_refs; j++) {
+            if (rc->refs[j].kind != SF_REF_RESOURCE)
+                continue;
+            int from = sf_graph_find(g, rc->refs[j].name);
+            if (from >= 0)
+                sf_graph_add_edge(g, from, (int)i);
+        }
+        for (size_t j = 0; j < rc->n_depends_on; j++) {
+            int from = sf_graph_find(g, rc->depends_on[j].address);
+            if (from >= 0)
+                sf_graph_add_edge(g, from, (int)i);
+        }
+    }
+    struct cycle_ctx cc = {g, d};
+    if (sf_graph_cycles(g, report_cycle, &cc) > 0) {
+        sf_graph_free(g);
+        return NULL;
+    }
+    return g;
+}
+
+/* The addresses a configured resource depends on, as a new JSON array. */
+static json_t *config_deps(const struct sf_resource_cfg *rc)
+{
+    json_t *seen = json_object();
+    json_t *deps = json_array();
+    for (size_t j = 0; j < rc->n_refs; j++)
+        if (rc->refs[j].kind == SF_REF_RESOURCE && !json_object_get(seen, rc->refs[j].name)) {
+            json_object_set_new(seen, rc->refs[j].name, json_true());
+            json_array_append_new(deps, json_string(rc->refs[j].name));
+        }
+    for (size_t j = 0; j < rc->n_depends_on; j++)
+        if (!json_object_get(seen, rc->depends_on[j].address)) {
+            json_object_set_new(seen, rc->depends_on[j].address, json_true());
+            json_array_append_new(deps, json_string(rc->depends_on[j].address));
+        }
+    json_decref(seen);
+    return deps;
+}
+
+static int open_state(struct sf_run *r, struct sf_diags *d)
+{
+    if (sf_state_load(r->o.state_path, &r->st, d) < 0)
+        return -1;
+    if (r->o.lock &&
+        sf_state_lock(r->st, r->o.operation ? r->o.operation : "run", r->o.lock_timeout_ms, d) < 0)
+        return -1;
+    return 0;
+}
+
+static struct sf_run *run_new(const struct sf_run_opts *o)
+{
+    struct sf_run *r = sf_xcalloc(1, sizeof(*r));
+    r->o = *o;
+    if (r->o.parallelism < 1)
+        r->o.parallelism = 10;
+    pthread_mutex_init(&r->mu, NULL);
+    r->values = json_object();
+    r->sens = json_object();
+    return r;
+}
+
+int sf_run_open(const struct sf_run_opts *o, struct sf_run **out, struct sf_diags *d)
+{
+    struct sf_run *r = run_new(o);
+    *out = r;
+    if (sf_config_load(o->config_path, &r->cfg, d) < 0)
+        return -1;
+    if (sf_config_bind_vars(r->cfg, o->vars, o->n_vars, o->var_files, o->n_var_files, d) < 0)
+        return -1;
+    r->g = sf_run_resource_graph(r->cfg, d);
+    if (!r->g)
+        return -1;
+    return open_state(r, d);
+}
+
+int sf_run_open_plan(const struct sf_run_opts *o, const struct sf_plan *plan, struct sf_run **out,
+                     struct sf_diags *d)
+{
+    struct sf_run *r = run_new(o);
+    *out = r;
+    if (sf_config_load_text(plan->config_path, plan->config_source, &r->cfg, d) < 0)
+        return -1;
+    for (size_t i = 0; i < r->cfg->n_vars; i++) {
+        json_t *v = json_object_get(plan->variables, r->cfg->vars[i].name);
+        if (!v) {
+            sf_error(d, &r->cfg->vars[i].pos, "the saved plan has no value for variable \"%s\"",
+                     r->cfg->vars[i].name);
+            return -1;
+        }
+        json_decref(r->cfg->vars[i].value);
+        r->cfg->vars[i].value = json_incref(v);
+    }
+    r->g = sf_run_resource_graph(r->cfg, d);
+    if (!r->g || open_state(r, d) < 0)
+        return -1;
+    if (strcmp(plan->lineage, r->st->lineage) != 0) {
+        sf_error(d, NULL, "the saved plan was made for another state (lineage %s, this state is %s)",
+                 plan->lineage, r->st->lineage);
+        return -1;
+    }
+    if (plan->serial != r->st->serial) {
+        sf_error(d, NULL,
+                 "the saved plan is stale: the state changed since it was made (serial %lld, now "
+                 "%lld); make a new plan",
+                 plan->serial, r->st->serial);
+        return -1;
+    }
+    return 0;
+}
+
+void sf_run_close(struct sf_run *r)
+{
+    if (!r)
+        return;
+    if (r->st) {
+        if (r->st->locked)
+            sf_state_unlock(r->st);
+        sf_state_free(r->st);
+    }
+    if (r->g)
+        sf_graph_free(r->g);
+    if (r->cfg)
+        sf_config_free(r->cfg);
+    json_decref(r->values);
+    json_decref(r->sens);
+    pthread_mutex_destroy(&r->mu);
+    free(r);
+}
+
+struct sf_config *sf_run_config(struct sf_run *r)
+{
+    return r->cfg;
+}
+
+struct sf_state *sf_run_state(struct sf_run *r)
+{
+    return r->st;
+}
+
+/* ---- expressions ------------------------------------------------------ */
+
+static bool in_array(const json_t *arr, const char *s)
+{
+    size_t i;
+    json_t *e;
+    json_array_foreach(arr, i, e) if (json_is_string(e) && strcmp(json_string_value(e), s) == 0)
+        return true;
+    return false;
+}
+
+/* Resource references answered from r->values. A resource with no value
+ * (not created yet, or left out by -target) is unknown. */
+static json_t *lookup(void *ctx, const struct sf_ref *ref, bool *sensitive, struct sf_diags *d)
+{
+    struct sf_run *r = ctx;
+    if (ref->kind != SF_REF_RESOURCE) {
+        sf_error(d, &ref->pos, "cannot resolve reference to %s", ref->name);
+        return NULL;
+    }
+    pthread_mutex_lock(&r->mu);
+    json_t *obj = json_object_get(r->values, ref->name);
+    json_t *v;
+    if (!obj || sf_is_unknown(obj))
+        v = json_incref(sf_unknown());
+    else {
+        v = json_object_get(obj, ref->attr);
+        v = v ? sf_value_copy(v) : json_null();
+    }
+    json_t *sens = json_object_get(r->sens, ref->name);
+    if (sens && ref->attr && in_array(sens, ref->attr))
+        *sensitive = true;
+    pthread_mutex_unlock(&r->mu);
+    const struct sf_resource_cfg *rc = sf_config_find(r->cfg, ref->name);
+    if (rc && ref->attr) {
+        const struct sf_attr *a = sf_schema_attr(rc->rt, ref->attr);
+        if (a && (a->flags & SF_SENSITIVE))
+            *sensitive = true;
+    }
+    return v;
+}
+
+static void set_value(struct sf_run *r, const char *address, const json_t *attrs,
+                      const json_t *sensitive)
+{
+    pthread_mutex_lock(&r->mu);
+    json_object_set_new(r->values, address, attrs ? sf_value_copy(attrs) : json_null());
+    if (sensitive)
+        json_object_set_new(r->sens, address, json_copy((json_t *)sensitive));
+    pthread_mutex_unlock(&r->mu);
+}
+
+static json_t *eval_resource(struct sf_run *r, const struct sf_resource_cfg *rc, json_t **sens,
+                             struct sf_diags *d)
+{
+    struct sf_scope sc = {lookup, r, r->cfg->dir};
+    return sf_config_eval_resource(r->cfg, rc, &sc, sens, d);
+}
+
+int sf_run_validate(const struct sf_run_opts *o, struct sf_diags *d)
+{
+    struct sf_run *r = run_new(o);
+    int rc = -1;
+    if (sf_config_load(o->config_path, &r->cfg, d) < 0 ||
+        sf_config_bind_vars(r->cfg, o->vars, o->n_vars, o->var_files, o->n_var_files, d) < 0)
+        goto out;
+    r->g = sf_run_resource_graph(r->cfg, d);
+    if (!r->g)
+        goto out;
+    /* Every resource unknown: checks what can be checked before apply. */
+    for (size_t i = 0; i < r->cfg->n_resources; i++) {
+        json_t *v = eval_resource(r, &r->cfg->resources[i], NULL, d);
+        json_decref(v);
+    }
+    for (size_t i = 0; i < r->cfg->n_outputs; i++) {
+        bool s = false;
+        struct sf_scope sc = {lookup, r, r->cfg->dir};
+        json_decref(sf_config_eval_output(r->cfg, &r->cfg->outputs[i], &sc, &s, d));
+    }
+    rc = sf_diags_errors(d) ? -1 : 0;
+out:
+    sf_run_close(r);
+    return rc;
+}
+
+/* ---- provider calls --------------------------------------------------- */
+
+static const char *entry_type(const json_t *entry)
+{
+    return json_string_value(json_object_get(entry, "type"));
+}
+
+static void init_call(struct sf_run *r, struct sf_call *c, const char *address, const char *type,
+                      char *namebuf, size_t namecap, struct sf_diags *d)
+{
+    memset(c, 0, sizeof(*c));
+    const char *dot = strchr(address, '.');
+    snprintf(namebuf, namecap, "%s", dot ? dot + 1 : address);
+    c->address = address;
+    c->type = type;
+    c->name = namebuf;
+    c->stack = r->cfg ? r->cfg->name : "";
+    c->lineage = r->st->lineage;
+    c->config_dir = r->cfg ? r->cfg->dir : ".";
+    c->diags = d;
+}
+
+/* ---- refresh ---------------------------------------------------------- */
+
+struct refresh_item {
+    const char *address;
+    json_t *entry;
+    json_t *result; /* new reference, or NULL when gone */
+    bool adopted;
+};
+
+struct refresh_ctx {
+    struct sf_run *r;
+    struct refresh_item *items;
+    struct sf_diags *d;
+};
+
+static int refresh_one(void *ctx, int id)
+{
+    struct refresh_ctx *rc = ctx;
+    struct refresh_item *it = &rc->items[id];
+    const char *type = entry_type(it->entry);
+    const struct sf_resource_type *rt = type ? sf_provider_find_type(type) : NULL;
+    if (!rt) {
+        sf_diag_add(rc->d, SF_SEV_ERROR, NULL, it->address,
+                    "the state records resource type \"%s\", which no provider offers",
+                    type ? type : "(none)");
+        return -1;
+    }
+    struct sf_call c;
+    char name[256];
+    init_call(rc->r, &c, it->address, type, name, sizeof(name), rc->d);
+    json_t *intent = json_object_get(it->entry, "intent");
+    json_t *attrs = json_object_get(it->entry, "attributes");
+    if (intent && rt->adopt) {
+        json_t *found = NULL;
+        if (rt->adopt(&c, json_object_get(intent, "desired"), &found) < 0)
+            return -1;
+        if (found) {
+            it->result = found;
+            it->adopted = true;
+            return 0;
+        }
+    }
+    if (!attrs || json_is_null(attrs))
+        return 0;
+    if (!rc->r->o.refresh) {
+        it->result = json_incref(attrs);
+        return 0;
+    }
+    json_t *out = NULL;
+    if (rt->read(&c, attrs, &out) < 0)
+        return -1;
+    it->result = out;
+    return 0;
+}
+
+/* Read every object the state records (adopting those a killed run left
+ * behind) into refreshed: address -> attributes or null. */
+static int refresh(struct sf_run *r, json_t *refreshed, json_t *adopted, struct sf_diags *d)
+{
+    size_t n = json_object_size(r->st->resources);
+    struct refresh_item *items = sf_xcalloc(n ? n : 1, sizeof(*items));
+    struct sf_graph *g = sf_graph_new();
+    const char *addr;
+    json_t *entry;
+    size_t i = 0;
+    json_object_foreach(r->st->resources, addr, entry)
+    {
+        items[i].address = addr;
+        items[i].entry = entry;
+        sf_graph_add_node(g, addr, &items[i]);
+        i++;
+    }
+    struct refresh_ctx ctx = {r, items, d};
+    struct sf_walk_opts wo = {.parallelism = r->o.parallelism, .visit = refresh_one, .ctx = &ctx,
+                              .stop = r->o.stop};
+    int rc = sf_walk(g, &wo, NULL);
+    for (i = 0; i < n; i++) {
+        json_object_set_new(refreshed, items[i].address,
+                            items[i].result ? items[i].result : json_null());
+        if (items[i].adopted)
+            json_object_set_new(adopted, items[i].address, json_true());
+    }
+    free(items);
+    sf_graph_free(g);
+    return rc;
+}
+
+/* ---- planning --------------------------------------------------------- */
+
+static void fill_names(struct sf_change *c, const char *address, const char *type)
+{
+    c->address = sf_xstrdup(address);
+    c->type = sf_xstrdup(type);
+    const char *dot = strchr(address, '.');
+    c->name = sf_xstrdup(dot ? dot + 1 : address);
+}
+
+static bool listed(const char *const *list, size_t n, const char *s)
+{
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(list[i], s) == 0)
+            return true;
+    return false;
+}
+
+/* The set of addresses a -target selection touches: the targets and what
+ * they depend on (plan), or what depends on them (destroy). NULL = all. */
+static char *target_mask(struct sf_run *r, struct sf_diags *d)
+{
+    if (r->o.n_targets == 0)
+        return NULL;
+    size_t n = sf_graph_size(r->g);
+    char *mark = sf_xcalloc(n ? n : 1, 1);
+    int *starts = sf_xcalloc(r->o.n_targets, sizeof(int));
+    size_t ns = 0;
+    for (size_t i = 0; i < r->o.n_targets; i++) {
+        int id = sf_graph_find(r->g, r->o.targets[i]);
+        if (id >= 0)
+            starts[ns++] = id;
+        else if (!sf_state_get(r->st, r->o.targets[i]))
+            sf_error(d, NULL, "-target %s matches no resource in the description or the state",
+                     r->o.targets[i]);
+    }
+    sf_graph_reach(r->g, starts, ns, r->o.destroy ? 1 : 0, mark);
+    free(starts);
+    return mark;
+}
+
+static bool targeted(struct sf_run *r, const char *mask, const char *address)
+{
+    if (r->o.n_targets == 0)
+        return true;
+    if (listed(r->o.targets, r->o.n_targets, address))
+        return true;
+    int id = sf_graph_find(r->g, address);
+    return id >= 0 && mask[id];
+}
+
+static void add_drift(struct sf_run *r, struct sf_plan *p, const json_t *refreshed,
+                      const json_t *adopted)
+{
+    const char *addr;
+    json_t *entry;
+    json_object_foreach(r->st->resources, addr, entry)
+    {
+        json_t *recorded = json_object_get(entry, "attributes");
+        json_t *now = json_object_get(refreshed, addr);
+        if (!recorded || json_is_null(recorded) || json_object_get(adopted, addr))
+            continue;
+        if (now && !json_is_null(now) && sf_value_equal(recorded, now))
+            continue;
+        struct sf_drift *dr = sf_plan_add_drift(p);
+        dr->address = sf_xstrdup(addr);
+        dr->type = sf_xstrdup(entry_type(entry));
+        dr->before = sf_value_copy(recorded);
+        dr->after = now && !json_is_null(now) ? sf_value_copy(now) : NULL;
+        json_t *s = json_object_get(entry, "sensitive_attributes");
+        dr->sensitive = s ? json_copy(s) : json_array();
+    }
+}
+
+static void plan_outputs(struct sf_run *r, struct sf_plan *p, struct sf_diags *d)
+{
+    json_t *seen = json_object();
+    if (!p->destroy) {
+        struct sf_scope sc = {lookup, r, r->cfg->dir};
+        for (size_t i = 0; i < r->cfg->n_outputs; i++) {
+            const struct sf_output_cfg *o = &r->cfg->outputs[i];
+            bool s = false;
+            json_t *v = sf_config_eval_output(r->cfg, o, &sc, &s, d);
+            if (!v)
+                continue;
+            json_object_set_new(seen, o->name, json_true());
+            json_t *old = json_object_get(r->st->outputs, o->name);
+            json_t *before = old ? json_object_get(old, "value") : NULL;
+            struct sf_output_change *oc = sf_plan_add_output(p);
+            oc->name = sf_xstrdup(o->name);
+            oc->sensitive = s || (old && json_is_true(json_object_get(old, "sensitive")));
+            oc->before = before ? sf_value_copy(before) : NULL;
+            oc->after = v;
+            oc->action = !old ? SF_ACT_CREATE
+                         : sf_value_equal(before, v) ? SF_ACT_NOOP
+                                                     : SF_ACT_UPDATE;
+        }
+    }
+    const char *name;
+    json_t *old;
+    json_object_foreach(r->st->outputs, name, old)
+    {
+        if (json_object_get(seen, name))
+            continue;
+        struct sf_output_change *oc = sf_plan_add_output(p);
+        oc->name = sf_xstrdup(name);
+        oc->action = SF_ACT_DELETE;
+        oc->before = sf_value_copy(json_object_get(old, "value"));
+        oc->sensitive = json_is_true(json_object_get(old, "sensitive"));
+    }
+    json_decref(seen);
+}
+
+static void plan_delete(struct sf_plan *p, const char *addr, const json_t *entry,
+                        const json_t *now, enum sf_reason reason)
+{
+    struct sf_change *c = sf_plan_add_change(p);
+    fill_names(c, addr, entry_type(entry));
+    c->action = SF_ACT_DELETE;
+    c->reason = reason;
+    c->before = sf_value_copy(now);
+    json_t *s = json_object_get(entry, "sensitive_attributes");
+    c->sensitive = s ? json_copy(s) : json_array();
+    json_t *deps = json_object_get(entry, "dependencies");
+    c->dependencies = deps ? json_copy(deps) : json_array();
+}
+
+int sf_run_plan(struct sf_run *r, struct sf_plan **out, struct sf_diags *d)
+{
+    struct sf_plan *p = sf_plan_new();
+    *out = p;
+    p->lineage = sf_xstrdup(r->st->lineage);
+    p->serial = r->st->serial;
+    p->destroy = r->o.destroy;
+    p->refresh_only = r->o.refresh_only;
+    p->config_path = sf_xstrdup(r->cfg->path);
+    p->config_source = sf_xstrdup(r->cfg->doc->source);
+    p->variables = json_object();
+    for (size_t i = 0; i < r->cfg->n_vars; i++)
+        json_object_set(p->variables, r->cfg->vars[i].name, r->cfg->vars[i].value);
+    if (r->o.n_targets) {
+        p->targets = json_array();
+        for (size_t i = 0; i < r->o.n_targets; i++)
+            json_array_append_new(p->targets, json_string(r->o.targets[i]));
+    }
+    for (size_t i = 0; i < r->o.n_replace; i++)
+        if (!sf_config_find(r->cfg, r->o.replace[i]))
+            sf_error(d, NULL, "-replace %s matches no resource in the description", r->o.replace[i]);
+
+    json_t *refreshed = json_object();
+    json_t *adopted = json_object();
+    p->refreshed = refreshed;
+    if (refresh(r, refreshed, adopted, d) < 0 || sf_diags_errors(d)) {
+        json_decref(adopted);
+        return -1;
+    }
+    if (r->o.refresh)
+        add_drift(r, p, refreshed, adopted);
+    if (r->o.refresh_only) {
+        json_decref(adopted);
+        return 0;
+    }
+
+    char *mask = target_mask(r, d);
+    size_t n = sf_graph_size(r->g);
+    int *order = sf_xcalloc(n ? n : 1, sizeof(int));
+    sf_graph_topo(r->g, order);
+    json_t *in_config = json_object();
+
+    for (size_t k = 0; k < n; k++) {
+        const struct sf_resource_cfg *rc = sf_graph_data(r->g, order[k]);
+        json_object_set_new(in_config, rc->address, json_true());
+        json_t *entry = sf_state_get(r->st, rc->address);
+        json_t *recorded = entry ? json_object_get(entry, "attributes") : NULL;
+        if (recorded && json_is_null(recorded))
+            recorded = NULL;
+        json_t *prior = json_object_get(refreshed, rc->address);
+        if (prior && json_is_null(prior))
+            prior = NULL;
+        if (!targeted(r, mask, rc->address)) {
+            /* Left out by -target: expressions see what exists. */
+            set_value(r, rc->address, prior, NULL);
+            continue;
+        }
+        if (r->o.destroy) {
+            if (prior) {
+                if (rc->lifecycle.prevent_destroy)
+                    sf_error(d, &rc->pos,
+                             "%s has lifecycle.prevent_destroy set, but destroy would delete it",
+                             rc->address);
+                plan_delete(p, rc->address, entry, prior, SF_REASON_DESTROY);
+            }
+            continue;
+        }
+        json_t *sens = NULL;
+        json_t *desired = eval_resource(r, rc, &sens, d);
+        if (!desired) {
+            json_decref(sens);
+            set_value(r, rc->address, sf_unknown(), NULL);
+            continue;
+        }
+        bool tainted = entry && json_is_string(json_object_get(entry, "status")) &&
+                       strcmp(json_string_value(json_object_get(entry, "status")), "tainted") == 0;
+        bool requested = listed(r->o.replace, r->o.n_replace, rc->address);
+        struct sf_change *c = sf_plan_add_change(p);
+        fill_names(c, rc->address, rc->type);
+        c->sensitive = sens ? sens : json_array();
+        sf_diff(rc->rt, recorded, prior, desired, (const char *const *)rc->lifecycle.ignore_changes,
+                rc->lifecycle.n_ignore, (tainted || requested) && prior,
+                requested ? SF_REASON_REQUESTED : SF_REASON_TAINTED, c);
+        c->dependencies = config_deps(rc);
+        c->create_before_destroy = rc->lifecycle.create_before_destroy;
+        if (c->action == SF_ACT_REPLACE && rc->lifecycle.prevent_destroy)
+            sf_error(d, &rc->pos,
+                     "%s has lifecycle.prevent_destroy set, but the plan would replace it "
+                     "(destroying the current object)",
+                     rc->address);
+        set_value(r, rc->address, c->after, c->sensitive);
+        json_decref(desired);
+    }
+
+    /* Whatever the state holds that the description no longer has. */
+    const char *addr;
+    json_t *entry;
+    json_object_foreach(r->st->resources, addr, entry)
+    {
+        json_t *deposed = json_object_get(entry, "deposed");
+        if (json_array_size(deposed) > 0 &&
+            (r->o.n_targets == 0 || listed(r->o.targets, r->o.n_targets, addr))) {
+            struct sf_change *c = sf_plan_add_change(p);
+            fill_names(c, addr, entry_type(entry));
+            c->action = SF_ACT_DELETE;
+            c->reason = r->o.destroy ? SF_REASON_DESTROY : SF_REASON_NOT_IN_CONFIG;
+            c->deposed = (int)json_array_size(deposed);
+            c->before = sf_value_copy(json_array_get(deposed, 0));
+            json_t *s = json_object_get(entry, "sensitive_attributes");
+            c->sensitive = s ? json_copy(s) : json_array();
+            c->dependencies = json_array();
+        }
+        if (json_object_get(in_config, addr))
+            continue;
+        json_t *now = json_object_get(refreshed, addr);
+        if (!now || json_is_null(now))
+            continue;
+        if (r->o.n_targets && !listed(r->o.targets, r->o.n_targets, addr))
+            continue;
+        plan_delete(p, addr, entry, now, r->o.destroy ? SF_REASON_DESTROY : SF_REASON_NOT_IN_CONFIG);
+    }
+    if (r->o.n_targets == 0)
+        plan_outputs(r, p, d);
+    free(order);
+    free(mask);
+    json_decref(in_config);
+    json_decref(adopted);
+    return sf_diags_errors(d) ? -1 : 0;
+}
+
+/* ---- apply ------------------------------------------------------------ */
+
+enum akind { A_APPLY, A_DESTROY, A_DEPOSED };
+
+struct anode {
+    enum akind kind;
+    const struct sf_change *c;
+    bool cbd; /* create_before_destroy, after propagation */
+};
+
+struct apply_ctx {
+    struct sf_run *r;
+    const struct sf_plan *p;
+    struct sf_graph *g;
+    struct sf_diags *d;
+    pthread_mutex_t mu;
+    int added, changed, destroyed;
+};
+
+static char *node_name(const char *kind, const char *address)
+{
+    return sf_asprintf("%s:%s", kind, address);
+}
+
+static int find_node(struct sf_graph *g, const char *kind, const char *address)
+{
+    char *n = node_name(kind, address);
+    int id = sf_graph_find(g, n);
+    free(n);
+    return id;
+}
+
+static const char *id_of(const json_t *attrs, const json_t *sensitive)
+{
+    json_t *id = json_object_get(attrs, "id");
+    if (!json_is_string(id) || (sensitive && in_array(sensitive, "id")))
+        return NULL;
+    return json_string_value(id);
+}
+
+static void print_done(const char *address, const char *what, double secs, const json_t *attrs,
+                       const json_t *sensitive)
+{
+    const char *id = id_of(attrs, sensitive);
+    if (id)
+        sf_ui_line("%s: %s complete after %.0fs [id=%s]", address, what, secs, id);
+    else
+        sf_ui_line("%s: %s complete after %.0fs", address, what, secs);
+}
+
+static json_t *new_entry(const char *type, const char *status, const json_t *attrs,
+                         const json_t *sensitive, const json_t *deps)
+{
+    json_t *e = json_object();
+    json_object_set_new(e, "type", json_string(type));
+    json_object_set_new(e, "status", json_string(status));
+    json_object_set_new(e, "attributes", attrs ? sf_value_copy(attrs) : json_null());
+    json_object_set_new(e, "sensitive_attributes",
+                        sensitive ? json_copy((json_t *)sensitive) : json_array());
+    json_object_set_new(e, "dependencies", deps ? json_copy((json_t *)deps) : json_array());
+    return e;
+}
+
+/* The values to send to the provider: the plan's, with what was unknown
+ * at plan time filled in now. A known planned value that evaluates
+ * differently now means the inputs changed after planning: refuse. */
+static json_t *final_values(struct sf_run *r, const struct sf_change *c,
+                            const struct sf_resource_cfg *rc, struct sf_diags *d)
+{
+    json_t *desired = eval_resource(r, rc, NULL, d);
+    if (!desired)
+        return NULL;
+    json_t *final = json_object();
+    const char *k;
+    json_t *v;
+    int bad = 0;
+    json_object_foreach(c->after, k, v)
+    {
+        json_t *now = json_object_get(desired, k);
+        bool ignored = listed((const char *const *)rc->lifecycle.ignore_changes,
+                              rc->lifecycle.n_ignore, k);
+        if (!sf_value_has_unknown(v)) {
+            if (now && !ignored && !sf_value_equal(now, v)) {
+                sf_diag_add(d, SF_SEV_ERROR, &rc->pos, c->address,
+                            "%s.%s evaluates differently than when the plan was made; make a "
+                            "new plan",
+                            c->address, k);
+                bad = 1;
+            }
+            json_object_set(final, k, v);
+        } else if (now) {
+            if (sf_value_has_unknown(now)) {
+                sf_diag_add(d, SF_SEV_ERROR, &rc->pos, c->address,
+                            "%s.%s is still unknown although everything it depends on has been "
+                            "applied",
+                            c->address, k);
+                bad = 1;
+            }
+            json_object_set(final, k, now);
+        }
+    }
+    json_decref(desired);
+    if (bad) {
+        json_decref(final);
+        return NULL;
+    }
+    return final;
+}
+
+static int do_create(struct apply_ctx *ax, const struct sf_change *c, bool cbd)
+{
+    struct sf_run *r = ax->r;
+    const struct sf_resource_cfg *rc = sf_config_find(r->cfg, c->address);
+    const struct sf_resource_type *rt = rc->rt;
+    json_t *final = final_values(r, c, rc, ax->d);
+    if (!final)
+        return -1;
+    json_t *deps = c->dependencies;
+    json_t *old = sf_state_get(r->st, c->address);
+    if (cbd && old && json_object_get(old, "attributes") &&
+        !json_is_null(json_object_get(old, "attributes"))) {
+        /* Keep the old object on record as deposed until it is deleted. */
+        json_t *e = json_copy(old);
+        json_t *dep = json_object_get(e, "deposed");
+        dep = dep ? json_copy(dep) : json_array();
+        json_array_append(dep, json_object_get(old, "attributes"));
+        json_object_set_new(e, "deposed", dep);
+        json_object_set_new(e, "attributes", json_null());
+        int rcw = sf_state_put(r->st, c->address, e, ax->d);
+        json_decref(e);
+        if (rcw < 0) {
+            json_decref(final);
+            return -1;
+        }
+    }
+    if (sf_state_intent(r->st, c->address, c->type, final, deps, ax->d) < 0) {
+        json_decref(final);
+        return -1;
+    }
+    struct sf_call call;
+    char name[256];
+    init_call(r, &call, c->address, c->type, name, sizeof(name), ax->d);
+    struct sf_ui_op *op = sf_ui_op_begin(c->address, "Creating");
+    json_t *out = NULL;
+    int rcode = rt->create(&call, final, &out);
+    double secs = sf_ui_op_end(op);
+    int wrc = 0;
+    if (out) {
+        json_t *cur = sf_state_get(r->st, c->address);
+        json_t *deposed = cur ? json_object_get(cur, "deposed") : NULL;
+        json_t *e = new_entry(c->type, rcode == 0 ? "ok" : "tainted", out, c->sensitive, deps);
+        if (deposed && json_array_size(deposed))
+            json_object_set(e, "deposed", deposed);
+        wrc = sf_state_put(r->st, c->address, e, ax->d);
+        json_decref(e);
+    }
+    /* A failed create with nothing to show keeps its intent: the next run
+     * asks adopt whether something was left behind. */
+    if (rcode == 0) {
+        set_value(r, c->address, out, c->sensitive);
+        print_done(c->address, "Creation", secs, out, c->sensitive);
+    } else {
+        sf_ui_line(out ? "%s: Creation failed after %.0fs (the object is tainted: the next plan "
+                         "replaces it)"
+                       : "%s: Creation failed after %.0fs",
+                   c->address, secs);
+    }
+    json_decref(out);
+    json_decref(final);
+    return rcode == 0 && wrc == 0 ? 0 : -1;
+}
+
+static int do_update(struct apply_ctx *ax, const struct sf_change *c)
+{
+    struct sf_run *r = ax->r;
+    const struct sf_resource_cfg *rc = sf_config_find(r->cfg, c->address);
+    json_t *final = final_values(r, c, rc, ax->d);
+    if (!final)
+        return -1;
+    struct sf_call call;
+    char name[256];
+    init_call(r, &call, c->address, c->type, name, sizeof(name), ax->d);
+    struct sf_ui_op *op = sf_ui_op_begin(c->address, "Modifying");
+    json_t *out = NULL;
+    int rcode = rc->rt->update(&call, c->before, final, &out);
+    double secs = sf_ui_op_end(op);
+    int wrc = 0;
+    if (out) {
+        json_t *cur = sf_state_get(r->st, c->address);
+        const char *status = cur ? json_string_value(json_object_get(cur, "status")) : NULL;
+        json_t *e = new_entry(c->type, status ? status : "ok", out, c->sensitive, c->dependencies);
+        wrc = sf_state_put(r->st, c->address, e, ax->d);
+        json_decref(e);
+    }
+    if (rcode == 0) {
+        set_value(r, c->address, out, c->sensitive);
+        print_done(c->address, "Modifications", secs, out, c->sensitive);
+    } else {
+        sf_ui_line("%s: Modifications failed after %.0fs", c->address, secs);
+    }
+    json_decref(out);
+    json_decref(final);
+    return rcode == 0 && wrc == 0 ? 0 : -1;
+}
+
+static int delete_object(struct apply_ctx *ax, const struct sf_change *c, const json_t *attrs)
+{
+    const struct sf_resource_type *rt = sf_provider_find_type(c->type);
+    if (!rt) {
+        sf_diag_add(ax->d, SF_SEV_ERROR, NULL, c->address, "no provider offers resource type \"%s\"",
+                    c->type);
+        return -1;
+    }
+    struct sf_call call;
+    char name[256];
+    init_call(ax->r, &call, c->address, c->type, name, sizeof(name), ax->d);
+    struct sf_ui_op *op = sf_ui_op_begin(c->address, "Destroying");
+    int rcode = rt->delete(&call, attrs);
+    double secs = sf_ui_op_end(op);
+    if (rcode == 0)
+        sf_ui_line("%s: Destruction complete after %.0fs", c->address, secs);
+    else
+        sf_ui_line("%s: Destruction failed after %.0fs", c->address, secs);
+    return rcode;
+}
+
+static int do_destroy(struct apply_ctx *ax, const struct sf_change *c)
+{
+    struct sf_run *r = ax->r;
+    json_t *cur = sf_state_get(r->st, c->address);
+    json_t *attrs = cur ? json_object_get(cur, "attributes") : NULL;
+    if (!attrs || json_is_null(attrs))
+        attrs = c->before;
+    if (delete_object(ax, c, attrs) < 0)
+        return -1;
+    cur = sf_state_get(r->st, c->address);
+    json_t *deposed = cur ? json_object_get(cur, "deposed") : NULL;
+    if (deposed && json_array_size(deposed)) {
+        json_t *e = json_copy(cur);
+        json_object_set_new(e, "attributes", json_null());
+        int w = sf_state_put(r->st, c->address, e, ax->d);
+        json_decref(e);
+        return w;
+    }
+    set_value(r, c->address, NULL, NULL);
+    return sf_state_remove(r->st, c->address, ax->d);
+}
+
+static int do_deposed(struct apply_ctx *ax, const struct sf_change *c)
+{
+    struct sf_run *r = ax->r;
+    json_t *cur = sf_state_get(r->st, c->address);
+    json_t *deposed = cur ? json_copy(json_object_get(cur, "deposed")) : NULL;
+    int rcode = 0;
+    while (deposed && json_array_size(deposed) > 0) {
+        if (delete_object(ax, c, json_array_get(deposed, 0)) < 0) {
+            rcode = -1;
+            break;
+        }
+        json_array_remove(deposed, 0);
+        json_t *e = json_copy(sf_state_get(r->st, c->address));
+        if (json_array_size(deposed))
+            json_object_set(e, "deposed", deposed);
+        else
+            json_object_del(e, "deposed");
+        int w;
+        json_t *a = json_object_get(e, "attributes");
+        if ((!a || json_is_null(a)) && !json_object_get(e, "deposed"))
+            w = sf_state_remove(r->st, c->address, ax->d);
+        else
+            w = sf_state_put(r->st, c->address, e, ax->d);
+        json_decref(e);
+        if (w < 0) {
+            rcode = -1;
+            break;
+        }
+    }
+    json_decref(deposed);
+    return rcode;
+}
+
+static int apply_visit(void *ctx, int id)
+{
+    struct apply_ctx *ax = ctx;
+    struct anode *n = sf_graph_data(ax->g, id);
+    const struct sf_change *c = n->c;
+    int rc;
+    switch (n->kind) {
+    case A_APPLY:
+        if (c->action == SF_ACT_UPDATE) {
+            rc = do_update(ax, c);
+            if (rc == 0) {
+                pthread_mutex_lock(&ax->mu);
+                ax->changed++;
+                pthread_mutex_unlock(&ax->mu);
+            }
+        } else {
+            rc = do_create(ax, c, n->cbd);
+            if (rc == 0) {
+                pthread_mutex_lock(&ax->mu);
+                ax->added++;
+                pthread_mutex_unlock(&ax->mu);
+            }
+        }
+        return rc;
+    case A_DESTROY:
+        /* A create_before_destroy replacement deletes the old object, which
+         * the create step moved to the deposed list. */
+        rc = n->cbd && c->action == SF_ACT_REPLACE ? do_deposed(ax, c) : do_destroy(ax, c);
+        break;
+    case A_DEPOSED:
+    default:
+        rc = do_deposed(ax, c);
+        break;
+    }
+    if (rc == 0) {
+        pthread_mutex_lock(&ax->mu);
+        ax->destroyed++;
+        pthread_mutex_unlock(&ax->mu);
+    }
+    return rc;
+}
+
+static void apply_skipped(void *ctx, int id, int cause)
+{
+    struct apply_ctx *ax = ctx;
+    struct anode *n = sf_graph_data(ax->g, id);
+    struct anode *cn = sf_graph_data(ax->g, cause);
+    sf_ui_line("%s: Skipped (upstream failed: %s)", n->c->address, cn->c->address);
+}
+
+/* Record what refresh found (objects changed or deleted outside, objects
+ * adopted after a crash) before anything else happens. */
+static int persist_refresh(struct sf_run *r, const struct sf_plan *p, struct sf_diags *d)
+{
+    const char *addr;
+    json_t *now;
+    json_object_foreach(p->refreshed, addr, now)
+    {
+        json_t *entry = sf_state_get(r->st, addr);
+        if (!entry)
+            continue;
+        json_t *recorded = json_object_get(entry, "attributes");
+        bool has_intent = json_object_get(entry, "intent") != NULL;
+        bool gone = !now || json_is_null(now);
+        bool was = recorded && !json_is_null(recorded);
+        if (!has_intent && ((gone && !was) || (!gone && was && sf_value_equal(recorded, now))))
+            continue;
+        if (gone && !json_array_size(json_object_get(entry, "deposed"))) {
+            if (sf_state_remove(r->st, addr, d) < 0)
+                return -1;
+            continue;
+        }
+        json_t *e = json_copy(entry);
+        json_object_del(e, "intent");
+        json_object_set(e, "attributes", gone ? json_null() : now);
+        int w = sf_state_put(r->st, addr, e, d);
+        json_decref(e);
+        if (w < 0)
+            return -1;
+    }
+    return 0;
+}
+
+static void save_outputs(struct sf_run *r, const struct sf_plan *p, struct sf_diags *d)
+{
+    if (p->targets)
+        return;
+    json_t *outs = json_object();
+    if (!p->destroy) {
+        struct sf_scope sc = {lookup, r, r->cfg->dir};
+        for (size_t i = 0; i < r->cfg->n_outputs; i++) {
+            const struct sf_output_cfg *o = &r->cfg->outputs[i];
+            bool s = false;
+            struct sf_diags local;
+            sf_diags_init(&local);
+            json_t *v = sf_config_eval_output(r->cfg, o, &sc, &s, &local);
+            if (v && !sf_value_has_unknown(v))
+                json_object_set_new(outs, o->name, json_pack("{s:o,s:b}", "value", v, "sensitive", s));
+            else
+                json_decref(v);
+            sf_diags_free(&local);
+        }
+    }
+    sf_state_set_outputs(r->st, outs, d);
+    json_decref(outs);
+}
+
+static void ignore_cycle(void *ctx, const int *members, size_t n)
+{
+    (void)ctx;
+    (void)members;
+    (void)n;
+}
+
+int sf_run_apply(struct sf_run *r, const struct sf_plan *p, struct sf_diags *d)
+{
+    if (sf_state_begin(r->st, d) < 0)
+        return -1;
+    /* Expressions at apply time see what exists. */
+    const char *addr;
+    json_t *v;
+    json_object_foreach(p->refreshed, addr, v) set_value(r, addr, json_is_null(v) ? NULL : v, NULL);
+    for (size_t i = 0; i < p->n_changes; i++) {
+        const struct sf_change *c = &p->changes[i];
+        if (c->sensitive)
+            set_value(r, c->address, json_object_get(r->values, c->address), c->sensitive);
+    }
+    if (persist_refresh(r, p, d) < 0) {
+        sf_state_commit(r->st, d);
+        return -1;
+    }
+    if (p->refresh_only)
+        return sf_state_commit(r->st, d);
+
+    struct sf_graph *g = sf_graph_new();
+    struct anode *nodes = sf_xcalloc(2 * p->n_changes + 1, sizeof(*nodes));
+    size_t nn = 0;
+    for (size_t i = 0; i < p->n_changes; i++) {
+        const struct sf_change *c = &p->changes[i];
+        if (c->deposed > 0) {
+            nodes[nn] = (struct anode){A_DEPOSED, c, false};
+            char *nm = node_name("deposed", c->address);
+            sf_graph_add_node(g, nm, &nodes[nn++]);
+            free(nm);
+            continue;
+        }
+        if (c->action == SF_ACT_CREATE || c->action == SF_ACT_UPDATE ||
+            c->action == SF_ACT_REPLACE) {
+            nodes[nn] = (struct anode){A_APPLY, c, c->create_before_destroy};
+            char *nm = node_name("apply", c->address);
+            sf_graph_add_node(g, nm, &nodes[nn++]);
+            free(nm);
+        }
+        if (c->action == SF_ACT_DELETE || c->action == SF_ACT_REPLACE) {
+            nodes[nn] = (struct anode){A_DESTROY, c, c->create_before_destroy};
+            char *nm = node_name("destroy", c->address);
+            sf_graph_add_node(g, nm, &nodes[nn++]);
+            free(nm);
+        }
+    }
+    /* create_before_destroy spreads to the replaced dependencies of a
+     * resource that has it: they must exist anew before it is replaced. */
+    for (bool again = true; again;) {
+        again = false;
+        for (size_t i = 0; i < nn; i++) {
+            if (nodes[i].kind != A_APPLY || !nodes[i].cbd)
+                continue;
+            size_t k;
+            json_t *dep;
+            json_array_foreach(nodes[i].c->dependencies, k, dep)
+            {
+                int a = find_node(g, "apply", json_string_value(dep));
+                int x = find_node(g, "destroy", json_string_value(dep));
+                if (a >= 0 && x >= 0) {
+                    struct anode *an = sf_graph_data(g, a), *xn = sf_graph_data(g, x);
+                    if (!an->cbd) {
+                        an->cbd = xn->cbd = true;
+                        again = true;
+                    }
+                }
+            }
+        }
+    }
+    for (size_t i = 0; i < nn; i++) {
+        struct anode *n = &nodes[i];
+        const struct sf_change *c = n->c;
+        int self = (int)i;
+        size_t k;
+        json_t *dep;
+        if (n->kind == A_APPLY) {
+            json_array_foreach(c->dependencies, k, dep)
+            {
+                int a = find_node(g, "apply", json_string_value(dep));
+                if (a >= 0)
+                    sf_graph_add_edge(g, a, self);
+                int x = find_node(g, "destroy", json_string_value(dep));
+                if (x >= 0 && ((struct anode *)sf_graph_data(g, x))->cbd)
+                    sf_graph_add_edge(g, self, x);
+            }
+            int dp = find_node(g, "deposed", c->address);
+            if (dp >= 0)
+                sf_graph_add_edge(g, self, dp);
+        } else if (n->kind == A_DESTROY) {
+            json_t *entry = sf_state_get(r->st, c->address);
+            json_t *deps = entry ? json_object_get(entry, "dependencies") : NULL;
+            json_array_foreach(deps, k, dep)
+            {
+                int x = find_node(g, "destroy", json_string_value(dep));
+                if (x >= 0 && x != self)
+                    sf_graph_add_edge(g, self, x);
+            }
+            if (c->action == SF_ACT_REPLACE) {
+                int a = find_node(g, "apply", c->address);
+                if (n->cbd)
+                    sf_graph_add_edge(g, a, self);
+                else
+                    sf_graph_add_edge(g, self, a);
+            }
+        }
+    }
+    struct apply_ctx ax = {.r = r, .p = p, .g = g, .d = d};
+    pthread_mutex_init(&ax.mu, NULL);
+    int rc;
+    if (sf_graph_cycles(g, ignore_cycle, NULL) > 0) {
+        sf_error(d, NULL, "the actions of this plan cannot be ordered (a dependency cycle between "
+                          "replacements); apply the changes in smaller steps with -target");
+        rc = -1;
+    } else {
+        struct sf_walk_opts wo = {.parallelism = r->o.parallelism,
+                                  .visit = apply_visit,
+                                  .skipped = apply_skipped,
+                                  .ctx = &ax,
+                                  .stop = r->o.stop};
+        sf_ui_progress_start(10);
+        rc = sf_walk(g, &wo, NULL);
+        sf_ui_progress_stop();
+    }
+    save_outputs(r, p, d);
+    if (sf_state_commit(r->st, d) < 0)
+        rc = -1;
+    if (rc == 0 && !sf_diags_errors(d)) {
+        if (p->destroy)
+            sf_ui_line("\n%sDestroy complete! Resources: %d destroyed.%s",
+                       sf_ui_color() ? "\033[1;32m" : "", ax.destroyed,
+                       sf_ui_color() ? "\033[0m" : "");
+        else
+            sf_ui_line("\n%sApply complete! Resources: %d added, %d changed, %d destroyed.%s",
+                       sf_ui_color() ? "\033[1;32m" : "", ax.added, ax.changed, ax.destroyed,
+                       sf_ui_color() ? "\033[0m" : "");
+    } else {
+        if (r->o.stop && *r->o.stop)
+            sf_error(d, NULL, "interrupted: operations that had not started were not run");
+        sf_ui_line("\n%s failed. Resources: %d added, %d changed, %d destroyed; the state records "
+                   "what succeeded.",
+                   p->destroy ? "Destroy" : "Apply", ax.added, ax.changed, ax.destroyed);
+        rc = -1;
+    }
+    pthread_mutex_destroy(&ax.mu);
+    sf_graph_free(g);
+    free(nodes);
+    return rc;
+}

@@ -1,0 +1,71 @@
+/*
+ * A run: the engine that ties the pieces together. It loads the
+ * description and the state, builds the resource graph, refreshes what
+ * exists through the providers (in parallel), plans with the schema-driven
+ * diff, and applies a plan as a parallel walk of an action graph, journaling
+ * every step to the state. The commands in cli.c are thin layers on this.
+ */
+#ifndef SF_RUN_H
+#define SF_RUN_H
+
+#include <signal.h>
+#include <stdbool.h>
+
+#include "config.h"
+#include "graph.h"
+#include "plan.h"
+#include "state.h"
+
+struct sf_run_opts {
+    const char *config_path;
+    const char *state_path;
+    const char *const *vars; /* "NAME=VALUE" */
+    size_t n_vars;
+    const char *const *var_files;
+    size_t n_var_files;
+    const char *const *targets;
+    size_t n_targets;
+    const char *const *replace;
+    size_t n_replace;
+    int parallelism;
+    bool refresh;      /* read what exists before planning (default) */
+    bool refresh_only; /* plan only the recording of changes made outside */
+    bool destroy;      /* plan the deletion of everything */
+    bool lock;         /* take the state lock (default) */
+    long lock_timeout_ms;
+    const char *operation; /* for the lock: "plan", "apply", ... */
+    volatile sig_atomic_t *stop; /* set on interrupt: no new operation starts */
+};
+
+struct sf_run;
+
+/* Load the description (binding variables) and the state, build and check
+ * the resource graph, take the lock. Returns 0 or -1 (errors in d); *out is
+ * set either way when the state was loaded and must be closed. */
+int sf_run_open(const struct sf_run_opts *o, struct sf_run **out, struct sf_diags *d);
+/* The same for a saved plan: the description and variables come from the
+ * plan, and the state must still be the one the plan was made against. */
+int sf_run_open_plan(const struct sf_run_opts *o, const struct sf_plan *plan, struct sf_run **out,
+                     struct sf_diags *d);
+void sf_run_close(struct sf_run *r);
+
+struct sf_config *sf_run_config(struct sf_run *r);
+struct sf_state *sf_run_state(struct sf_run *r);
+
+/* Refresh and plan. *out is the caller's. Returns 0 or -1. */
+int sf_run_plan(struct sf_run *r, struct sf_plan **out, struct sf_diags *d);
+/* Carry out a plan made by sf_run_plan (now or saved). Returns 0 when
+ * every step succeeded, -1 otherwise; the state holds what succeeded. */
+int sf_run_apply(struct sf_run *r, const struct sf_plan *p, struct sf_diags *d);
+
+/* The resource graph of a description: one node per resource (data: its
+ * struct sf_resource_cfg), an edge from each dependency to its dependent.
+ * Cycles are errors naming every member with its file:line. Returns NULL
+ * after errors. */
+struct sf_graph *sf_run_resource_graph(const struct sf_config *cfg, struct sf_diags *d);
+
+/* Load a description and evaluate it with every resource attribute unknown:
+ * what `validate` checks. Returns 0 or -1. */
+int sf_run_validate(const struct sf_run_opts *o, struct sf_diags *d);
+
+#endif

@@ -1,0 +1,267 @@
+/*
+ * The state journal, PATH.journal: while a run changes resources, every
+ * change is appended here as one JSON line and flushed before the engine
+ * goes on, so a run that dies loses nothing it reported as done. Appending
+ * costs one small write and one fdatasync whatever the size of the state;
+ * sf_state_commit (state.c) later folds everything into PATH and removes
+ * the journal, and sf_state_load replays a journal that was left behind.
+ *
+ *   {"journal":1,"lineage":"...","base_serial":7}      header: the state
+ *   {"op":"put","address":"a.b","entry":{...}}         file it applies to
+ *   {"op":"intent","address":..,"type":..,"intent":{"desired":..,"dependencies":..}}
+ *   {"op":"remove","address":"a.b"}
+ *   {"op":"outputs","outputs":{...}}
+ *
+ * A line without its newline, or an unparsable last line, is a write torn
+ * by a crash and is ignored: its change was never reported as done.
+ */
+#include "state.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "util.h"
+
+#define JOURNAL_VERSION 1
+
+char *sf_journal_path(const char *state_path)
+{
+    return sf_asprintf("%s.journal", state_path);
+}
+
+static void fsync_dir_of(const char *path)
+{
+    char *copy = sf_xstrdup(path);
+    int dfd = open(dirname(copy), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dfd >= 0) {
+        fsync(dfd);
+        close(dfd);
+    }
+    free(copy);
+}
+
+/* One write() of the whole line so that a concurrent reader or a crash sees
+ * either nothing or a prefix of it, never interleaved pieces; a short write
+ * (full disk) is finished by further writes or reported. */
+static int write_line(int fd, const char *line, size_t len)
+{
+    while (len > 0) {
+        ssize_t w = write(fd, line, len);
+        if (w < 0) {
+            if (errno == EINTR)
+                continue;
+            return -1;
+        }
+        line += w;
+        len -= (size_t)w;
+    }
+    return fdatasync(fd);
+}
+
+static int append_json(int fd, const json_t *rec)
+{
+    char *text = json_dumps(rec, JSON_COMPACT);
+    if (!text) {
+        errno = EINVAL;
+        return -1;
+    }
+    size_t n = strlen(text);
+    text = sf_xrealloc(text, n + 2);
+    text[n] = '\n';
+    text[n + 1] = '\0';
+    int rc = write_line(fd, text, n + 1);
+    free(text);
+    return rc;
+}
+
+int sf_journal_open(struct sf_state *s, struct sf_diags *d)
+{
+    char *path = sf_journal_path(s->path);
+    struct sf_pos pos = {path, 0, 0};
+    /* Truncating is safe: sf_state_begin folded any journal worth keeping
+     * into the state file before calling us, so what is left here is at
+     * most a header or a torn first record. */
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC, 0600);
+    if (fd < 0) {
+        sf_error(d, &pos, "cannot create the state journal: %s", strerror(errno));
+        free(path);
+        return -1;
+    }
+    json_t *hdr = json_pack("{s:i, s:s, s:I}", "journal", JOURNAL_VERSION, "lineage", s->lineage,
+                            "base_serial", (json_int_t)s->file_serial);
+    int rc = append_json(fd, hdr);
+    json_decref(hdr);
+    if (rc < 0) {
+        sf_error(d, &pos, "cannot write the state journal: %s", strerror(errno));
+        close(fd);
+        unlink(path);
+        free(path);
+        return -1;
+    }
+    /* The journal must still be there after a crash, not just its data. */
+    fsync_dir_of(path);
+    free(path);
+    s->journal_fd = fd;
+    return 0;
+}
+
+int sf_journal_append(struct sf_state *s, const json_t *record, struct sf_diags *d)
+{
+    if (append_json(s->journal_fd, record) < 0) {
+        char *path = sf_journal_path(s->path);
+        struct sf_pos pos = {path, 0, 0};
+        const char *address = json_string_value(json_object_get(record, "address"));
+        sf_diag_add(d, SF_SEV_ERROR, &pos, address, "cannot append to the state journal: %s",
+                    strerror(errno));
+        free(path);
+        return -1;
+    }
+    return 0;
+}
+
+int sf_journal_remove(struct sf_state *s, struct sf_diags *d)
+{
+    if (s->journal_fd >= 0) {
+        close(s->journal_fd);
+        s->journal_fd = -1;
+    }
+    char *path = sf_journal_path(s->path);
+    int rc = 0;
+    if (unlink(path) < 0 && errno != ENOENT) {
+        struct sf_pos pos = {path, 0, 0};
+        sf_error(d, &pos, "cannot remove the state journal: %s", strerror(errno));
+        rc = -1;
+    } else {
+        fsync_dir_of(path);
+    }
+    free(path);
+    return rc;
+}
+
+/* Check the header against the state loaded from the file. Returns 1 to
+ * replay, 0 to ignore the journal (already folded), -1 on error. */
+static int check_header(struct sf_state *s, bool have_file, const json_t *hdr, const char *path,
+                        struct sf_diags *d)
+{
+    struct sf_pos pos = {path, 1, 0};
+    json_t *version = json_object_get(hdr, "journal");
+    const char *lineage = json_string_value(json_object_get(hdr, "lineage"));
+    json_t *base = json_object_get(hdr, "base_serial");
+    if (!json_is_integer(version) || !lineage || !*lineage || !json_is_integer(base)) {
+        sf_error(d, &pos, "journal header is malformed; expected "
+                          "{\"journal\": 1, \"lineage\": ..., \"base_serial\": ...}");
+        return -1;
+    }
+    if (json_integer_value(version) != JOURNAL_VERSION) {
+        sf_error(d, &pos, "journal version %lld is not supported; this sparkform reads version %d",
+                 (long long)json_integer_value(version), JOURNAL_VERSION);
+        return -1;
+    }
+    long long base_serial = json_integer_value(base);
+    if (!have_file) {
+        /* The run that wrote this journal died before its first commit:
+         * the journal is all there is of that stack, lineage included. */
+        if (base_serial == 0) {
+            s->lineage = sf_xstrdup(lineage);
+            return 1;
+        }
+        sf_error(d, &pos,
+                 "the journal belongs to a state at serial %lld (lineage %s), but the state file "
+                 "%s does not exist; restore %s (or %s.backup) or move the journal away",
+                 base_serial, lineage, s->path, s->path, s->path);
+        return -1;
+    }
+    if (strcmp(lineage, s->lineage) == 0) {
+        if (base_serial == s->file_serial)
+            return 1;
+        /* Written by the commit that made the file; it died between the
+         * rename and the removal of the journal. */
+        if (base_serial == s->file_serial - 1)
+            return 0;
+    }
+    sf_error(d, &pos,
+             "the journal belongs to another state (lineage %s, serial %lld) than %s (lineage %s, "
+             "serial %lld); expected a journal written against that file, so neither was changed",
+             lineage, base_serial, s->path, s->lineage, s->file_serial);
+    sf_diag_detail(d,
+                   "Move %s away if the other state is gone for good, or put back the state file "
+                   "it belongs to.",
+                   path);
+    return -1;
+}
+
+int sf_journal_replay(struct sf_state *s, bool have_file, struct sf_diags *d)
+{
+    char *path = sf_journal_path(s->path);
+    size_t len = 0;
+    char *text = sf_read_file(path, &len);
+    if (!text) {
+        int rc = 0;
+        if (errno != ENOENT) {
+            struct sf_pos pos = {path, 0, 0};
+            sf_error(d, &pos, "cannot read the state journal: %s", strerror(errno));
+            rc = -1;
+        }
+        free(path);
+        return rc;
+    }
+    /* Complete lines only: whatever follows the last newline was torn. */
+    size_t nlines = 0, cap = 0;
+    struct line { const char *p; size_t n; } *lines = NULL;
+    for (size_t start = 0, i = 0; i < len; i++) {
+        if (text[i] != '\n')
+            continue;
+        if (nlines == cap) {
+            cap = cap ? cap * 2 : 64;
+            lines = sf_xrealloc(lines, cap * sizeof(*lines));
+        }
+        lines[nlines].p = text + start;
+        lines[nlines].n = i - start;
+        nlines++;
+        start = i + 1;
+    }
+    int rc = 0;
+    size_t applied = 0;
+    for (size_t i = 0; i < nlines && rc == 0; i++) {
+        struct sf_pos pos = {path, (int)(i + 1), 0};
+        json_error_t err;
+        json_t *rec = json_loadb(lines[i].p, lines[i].n, JSON_REJECT_DUPLICATES, &err);
+        if (!rec) {
+            if (i + 1 == nlines)
+                break; /* a torn last record */
+            sf_error(d, &pos, "journal record is not valid JSON (%s), and it is not the last one; "
+                              "the journal is damaged", err.text);
+            rc = -1;
+            break;
+        }
+        if (i == 0) {
+            rc = check_header(s, have_file, rec, path, d);
+            json_decref(rec);
+            if (rc <= 0)
+                break; /* error, or a journal already folded */
+            rc = 0;
+            continue;
+        }
+        char *why = NULL;
+        if (sf_state_apply_record(s, rec, &why) < 0) {
+            sf_error(d, &pos, "bad journal record: %s", why);
+            free(why);
+            rc = -1;
+        } else {
+            applied++;
+        }
+        json_decref(rec);
+    }
+    if (rc == 0 && applied > 0) {
+        s->serial = s->file_serial + 1;
+        s->changed = true;
+    }
+    free(lines);
+    free(text);
+    free(path);
+    return rc < 0 ? -1 : 0;
+}

@@ -1,0 +1,37 @@
+# A run killed between "created" and "recorded": the next run finds the
+# object through adopt instead of creating a duplicate.
+. "$ROOT/tests/e2e/lib.sh"
+cat > stack.yaml <<'YAML'
+apiVersion: sparkform/v1
+kind: Stack
+metadata: {name: crash}
+resources:
+  - {type: test_resource, name: a, with: {value: a}}
+  - {type: test_resource, name: b, with: {value: "${test_resource.a.id}"}}
+  - {type: test_resource, name: c, with: {value: c}}
+YAML
+SPARKFORM_TEST_CRASH_AFTER_CREATE=test_resource.b sft apply -f stack.yaml -auto-approve -parallelism 1
+expect_rc 137
+[ -f sparkform.state.json.journal ] || fail "no journal left by the killed run"
+[ -f sparkform.state.json.lock ] || fail "the killed run's lock is gone"
+objects_before=$(count_store)
+
+# The lock names its dead holder and says how to remove it.
+sft plan -f stack.yaml
+expect_rc 1
+expect_err "state is locked by"
+expect_err "force-unlock"
+lock_id=$(jq -r .id sparkform.state.json.lock)
+sft force-unlock "$lock_id"
+expect_rc 0
+
+sft plan -f stack.yaml -detailed-exitcode
+# b was adopted: only what was never created remains to do.
+grep -q "test_resource.b will be created" "$WORK/out" && fail "adopted object planned again"
+sft apply -f stack.yaml -auto-approve
+expect_rc 0
+[ "$(count_store)" = 3 ] || fail "store holds $(count_store) objects (had $objects_before after the crash), expected 3"
+[ ! -f sparkform.state.json.journal ] || fail "journal not folded"
+sft plan -f stack.yaml -detailed-exitcode
+expect_rc 0
+[ "$(jq -r '.resources["test_resource.b"].attributes.value' sparkform.state.json)" = "$(jq -r '.resources["test_resource.a"].attributes.id' sparkform.state.json)" ] || fail "adopted object wrong"

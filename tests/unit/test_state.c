@@ -1,0 +1,1111 @@
+/*
+ * Unit tests of the local state (state/): the file format and its round
+ * trip, the journal and its replay after a crash at every byte, the lock,
+ * the per-record cost of the journal and concurrent changes.
+ */
+#include <check.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "diag.h"
+#include "state.h"
+#include "util.h"
+#include "value.h"
+
+/* --- helpers ------------------------------------------------------------ */
+
+static char *make_dir(void)
+{
+    char tmpl[] = "/tmp/sf-state-test.XXXXXX";
+    char *dir = mkdtemp(tmpl);
+    ck_assert_ptr_nonnull(dir);
+    return sf_xstrdup(dir);
+}
+
+/* The directories hold plain files only. */
+static void remove_dir(char *dir)
+{
+    DIR *dh = opendir(dir);
+    if (dh) {
+        struct dirent *e;
+        while ((e = readdir(dh))) {
+            if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
+                continue;
+            char *p = sf_asprintf("%s/%s", dir, e->d_name);
+            unlink(p);
+            free(p);
+        }
+        closedir(dh);
+    }
+    rmdir(dir);
+    free(dir);
+}
+
+static char *join(const char *dir, const char *name)
+{
+    return sf_asprintf("%s/%s", dir, name);
+}
+
+static char *with_suffix(const char *path, const char *suffix)
+{
+    return sf_asprintf("%s%s", path, suffix);
+}
+
+static bool exists(const char *path)
+{
+    struct stat st;
+    return stat(path, &st) == 0;
+}
+
+static unsigned mode_of(const char *path)
+{
+    struct stat st;
+    ck_assert_int_eq(stat(path, &st), 0);
+    return st.st_mode & 07777;
+}
+
+static char *slurp(const char *path, size_t *len)
+{
+    char *t = sf_read_file(path, len);
+    ck_assert_msg(t != NULL, "cannot read %s", path);
+    return t;
+}
+
+static void spit(const char *path, const char *data, size_t len)
+{
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    ck_assert_int_ge(fd, 0);
+    ck_assert_int_eq(write(fd, data, len), (ssize_t)len);
+    close(fd);
+}
+
+/* Every summary and detail of d, one per line; caller frees. */
+static char *diag_text(const struct sf_diags *d)
+{
+    struct sf_buf b = {0};
+    for (size_t i = 0; i < d->n; i++) {
+        if (d->items[i].file)
+            sf_buf_printf(&b, "%s: ", d->items[i].file);
+        sf_buf_printf(&b, "%s\n", d->items[i].summary);
+        if (d->items[i].detail)
+            sf_buf_printf(&b, "%s\n", d->items[i].detail);
+    }
+    return sf_buf_take(&b);
+}
+
+#define assert_contains(hay, needle) \
+    ck_assert_msg(strstr((hay), (needle)) != NULL, "expected \"%s\" in:\n%s", (needle), (hay))
+
+static struct sf_state *load_ok(const char *path)
+{
+    struct sf_diags d;
+    sf_diags_init(&d);
+    struct sf_state *s = NULL;
+    int rc = sf_state_load(path, &s, &d);
+    char *msg = diag_text(&d);
+    ck_assert_msg(rc == 0 && s, "load %s failed: %s", path, msg);
+    free(msg);
+    sf_diags_free(&d);
+    return s;
+}
+
+/* Load that must fail; returns the message (caller frees). */
+static char *load_fails(const char *path)
+{
+    struct sf_diags d;
+    sf_diags_init(&d);
+    struct sf_state *s = NULL;
+    int rc = sf_state_load(path, &s, &d);
+    ck_assert_int_eq(rc, -1);
+    ck_assert_ptr_null(s);
+    ck_assert_int_ge(sf_diags_errors(&d), 1);
+    char *msg = diag_text(&d);
+    sf_diags_free(&d);
+    return msg;
+}
+
+static json_t *entry(const char *type, const char *id, int n)
+{
+    return json_pack("{s:s, s:s, s:{s:s, s:i, s:s}, s:[s], s:[]}", "type", type, "status", "ok",
+                     "attributes", "id", id, "n", n, "content", "hello\nworld",
+                     "sensitive_attributes", "content", "dependencies");
+}
+
+static void put_ok(struct sf_state *s, const char *address, json_t *e)
+{
+    struct sf_diags d;
+    sf_diags_init(&d);
+    ck_assert_int_eq(sf_state_put(s, address, e, &d), 0);
+    sf_diags_free(&d);
+    json_decref(e);
+}
+
+static void commit_ok(struct sf_state *s)
+{
+    struct sf_diags d;
+    sf_diags_init(&d);
+    int rc = sf_state_commit(s, &d);
+    char *msg = diag_text(&d);
+    ck_assert_msg(rc == 0, "commit failed: %s", msg);
+    free(msg);
+    sf_diags_free(&d);
+}
+
+static void begin_ok(struct sf_state *s)
+{
+    struct sf_diags d;
+    sf_diags_init(&d);
+    ck_assert_int_eq(sf_state_begin(s, &d), 0);
+    sf_diags_free(&d);
+}
+
+static void assert_json_eq(const json_t *a, const json_t *b, const char *what)
+{
+    if (!json_equal((json_t *)a, (json_t *)b)) {
+        char *sa = json_dumps(a, JSON_SORT_KEYS), *sb = json_dumps(b, JSON_SORT_KEYS);
+        ck_abort_msg("%s differs:\n got      %s\n expected %s", what, sa, sb);
+    }
+}
+
+/* --- round trip --------------------------------------------------------- */
+
+START_TEST(test_round_trip)
+{
+    char *dir = make_dir();
+    char *path = join(dir, "state.json");
+    char *backup = with_suffix(path, ".backup");
+    char *journal = with_suffix(path, ".journal");
+
+    struct sf_state *s = load_ok(path);
+    ck_assert_int_eq(s->serial, 0);
+    ck_assert_msg(s->lineage && strlen(s->lineage) == 36, "a fresh lineage is a uuid");
+    ck_assert_int_eq(json_object_size(s->resources), 0);
+    ck_assert_int_eq(json_object_size(s->outputs), 0);
+    char *lineage = sf_xstrdup(s->lineage);
+
+    /* Nothing changed: no file is written. */
+    commit_ok(s);
+    ck_assert(!exists(path));
+    ck_assert_int_eq(s->serial, 0);
+
+    put_ok(s, "local_file.a", entry("local_file", "a", 1));
+    put_ok(s, "local_file.b", entry("local_file", "b", 2));
+    json_t *outs = json_pack("{s:{s:s, s:b}, s:{s:i, s:b}}", "url", "value", "http://x", "sensitive",
+                             0, "count", "value", 3, "sensitive", 0);
+    struct sf_diags d;
+    sf_diags_init(&d);
+    ck_assert_int_eq(sf_state_set_outputs(s, outs, &d), 0);
+    commit_ok(s);
+    ck_assert_int_eq(s->serial, 1);
+    ck_assert(exists(path));
+    ck_assert(!exists(backup)); /* the first commit has nothing to keep */
+    ck_assert(!exists(journal));
+    ck_assert_uint_eq(mode_of(path), 0600);
+
+    /* The file is the documented JSON. */
+    size_t len1;
+    char *v1 = slurp(path, &len1);
+    json_t *doc = json_loads(v1, 0, NULL);
+    ck_assert_ptr_nonnull(doc);
+    ck_assert_int_eq(json_integer_value(json_object_get(doc, "format_version")), 1);
+    ck_assert_int_eq(json_integer_value(json_object_get(doc, "serial")), 1);
+    ck_assert_str_eq(json_string_value(json_object_get(doc, "lineage")), lineage);
+    ck_assert_str_eq(json_string_value(json_object_get(
+                         json_object_get(json_object_get(json_object_get(doc, "resources"),
+                                                         "local_file.a"),
+                                         "attributes"),
+                         "content")),
+                     "hello\nworld");
+    assert_json_eq(json_object_get(doc, "outputs"), outs, "outputs in the file");
+    json_decref(doc);
+
+    json_t *before = sf_state_to_json(s);
+    sf_state_free(s);
+
+    s = load_ok(path);
+    json_t *after = sf_state_to_json(s);
+    assert_json_eq(after, before, "reloaded state");
+    ck_assert_int_eq(s->serial, 1);
+    ck_assert_str_eq(s->lineage, lineage);
+    ck_assert(json_is_object(sf_state_get(s, "local_file.b")));
+    ck_assert_ptr_null(sf_state_get(s, "local_file.nope"));
+    json_decref(before);
+    json_decref(after);
+
+    /* A run that changes nothing: the file stays, the empty journal goes. */
+    struct stat st0, st1;
+    ck_assert_int_eq(stat(path, &st0), 0);
+    begin_ok(s);
+    ck_assert(exists(journal));
+    ck_assert_uint_eq(mode_of(journal), 0600);
+    commit_ok(s);
+    ck_assert(!exists(journal));
+    ck_assert_int_eq(s->serial, 1);
+    ck_assert_int_eq(stat(path, &st1), 0);
+    ck_assert(st0.st_ino == st1.st_ino);
+
+    /* A run that changes something: serial + 1, previous kept as backup. */
+    begin_ok(s);
+    put_ok(s, "local_file.c", entry("local_file", "c", 3));
+    ck_assert_int_eq(sf_state_remove(s, "local_file.a", &d), 0);
+    ck_assert_uint_eq(mode_of(journal), 0600);
+    commit_ok(s);
+    ck_assert_int_eq(s->serial, 2);
+    ck_assert(!exists(journal));
+    ck_assert_uint_eq(mode_of(path), 0600);
+    ck_assert_uint_eq(mode_of(backup), 0600);
+    size_t blen;
+    char *b = slurp(backup, &blen);
+    ck_assert(blen == len1 && memcmp(b, v1, len1) == 0);
+    free(b);
+
+    /* Several commits in one process, each with its own journal. */
+    size_t len2;
+    char *v2 = slurp(path, &len2);
+    begin_ok(s);
+    put_ok(s, "local_file.d", entry("local_file", "d", 4));
+    commit_ok(s);
+    ck_assert_int_eq(s->serial, 3);
+    b = slurp(backup, &blen);
+    ck_assert(blen == len2 && memcmp(b, v2, len2) == 0);
+    free(b);
+    free(v2);
+    before = sf_state_to_json(s);
+    sf_state_free(s);
+
+    s = load_ok(path);
+    after = sf_state_to_json(s);
+    assert_json_eq(after, before, "state after several commits");
+    ck_assert_int_eq(json_integer_value(json_object_get(after, "serial")), 3);
+    ck_assert_ptr_null(sf_state_get(s, "local_file.a"));
+    ck_assert_ptr_nonnull(sf_state_get(s, "local_file.d"));
+    json_decref(before);
+    json_decref(after);
+    sf_state_free(s);
+
+    json_decref(outs);
+    sf_diags_free(&d);
+    free(v1);
+    free(lineage);
+    free(journal);
+    free(backup);
+    free(path);
+    remove_dir(dir);
+}
+END_TEST
+
+START_TEST(test_intent)
+{
+    char *dir = make_dir();
+    char *path = join(dir, "state.json");
+    struct sf_state *s = load_ok(path);
+    struct sf_diags d;
+    sf_diags_init(&d);
+
+    /* A create in flight: a placeholder with the intent, no attributes. */
+    json_t *desired = json_pack("{s:s, s:O}", "name", "n1", "id", sf_unknown());
+    json_t *deps = json_pack("[s]", "local_file.x");
+    ck_assert_int_eq(sf_state_intent(s, "cloud_server.a", "cloud_server", desired, deps, &d), 0);
+    json_t *e = sf_state_get(s, "cloud_server.a");
+    ck_assert_ptr_nonnull(e);
+    ck_assert_str_eq(json_string_value(json_object_get(e, "type")), "cloud_server");
+    ck_assert_ptr_null(json_object_get(e, "attributes"));
+    json_t *intent = json_object_get(e, "intent");
+    ck_assert(json_is_object(intent));
+    ck_assert(!sf_value_has_unknown(intent)); /* the state never holds the sentinel */
+    json_t *decoded = sf_value_decode(json_object_get(intent, "desired"));
+    ck_assert(sf_is_unknown(json_object_get(decoded, "id")));
+    json_decref(decoded);
+    assert_json_eq(json_object_get(intent, "dependencies"), deps, "intent dependencies");
+
+    /* The create finished: the put clears the intent. */
+    put_ok(s, "cloud_server.a", entry("cloud_server", "srv-1", 1));
+    e = sf_state_get(s, "cloud_server.a");
+    ck_assert_ptr_null(json_object_get(e, "intent"));
+    ck_assert_ptr_nonnull(json_object_get(e, "attributes"));
+
+    /* A replacement: the old attributes stay beside the intent. */
+    ck_assert_int_eq(sf_state_intent(s, "cloud_server.a", "cloud_server", desired, NULL, &d), 0);
+    e = sf_state_get(s, "cloud_server.a");
+    ck_assert_str_eq(json_string_value(json_object_get(json_object_get(e, "attributes"), "id")),
+                     "srv-1");
+    ck_assert(json_is_array(json_object_get(json_object_get(e, "intent"), "dependencies")));
+
+    /* What is not an entry is refused and changes nothing. */
+    json_t *bad = json_pack("{s:i}", "attributes", 1);
+    ck_assert_int_eq(sf_state_put(s, "x.y", bad, &d), -1);
+    ck_assert_ptr_null(sf_state_get(s, "x.y"));
+    json_decref(bad);
+
+    json_decref(desired);
+    json_decref(deps);
+    sf_diags_free(&d);
+    sf_state_free(s);
+    free(path);
+    remove_dir(dir);
+}
+END_TEST
+
+/* --- crash at every step ------------------------------------------------ */
+
+#define N_OPS 12
+
+/* Op i of the sequence; the same calls build the journal and the expected
+ * states (on a state that does not journal). */
+static void do_op(struct sf_state *s, int i)
+{
+    struct sf_diags d;
+    sf_diags_init(&d);
+    json_t *v = NULL, *deps = json_pack("[s]", "base.one");
+    int rc = 0;
+    switch (i) {
+    case 0: put_ok(s, "res.a", entry("t", "a", 1)); break;
+    case 1: put_ok(s, "res.b", entry("t", "b", 2)); break;
+    case 2:
+        v = json_pack("{s:s}", "name", "c");
+        rc = sf_state_intent(s, "res.c", "t", v, deps, &d);
+        break;
+    case 3: put_ok(s, "res.c", entry("t", "c", 3)); break;
+    case 4:
+        v = json_pack("{s:s, s:O}", "name", "a2", "id", sf_unknown());
+        rc = sf_state_intent(s, "res.a", "t", v, NULL, &d);
+        break;
+    case 5:
+        v = json_pack("{s:{s:s, s:b}}", "x", "value", "1", "sensitive", 0);
+        rc = sf_state_set_outputs(s, v, &d);
+        break;
+    case 6: rc = sf_state_remove(s, "res.b", &d); break;
+    case 7: put_ok(s, "res.d", entry("t", "d", 4)); break;
+    case 8:
+        v = json_pack("{s:s}", "name", "e");
+        rc = sf_state_intent(s, "res.e", "t", v, deps, &d);
+        break;
+    case 9: rc = sf_state_remove(s, "base.one", &d); break;
+    case 10:
+        v = json_pack("{s:{s:s, s:b}, s:{s:[i,i], s:b}}", "x", "value", "2", "sensitive", 0, "y",
+                      "value", 1, 2, "sensitive", 1);
+        rc = sf_state_set_outputs(s, v, &d);
+        break;
+    case 11: put_ok(s, "res.e", entry("t", "e", 5)); break;
+    }
+    ck_assert_int_eq(rc, 0);
+    json_decref(v);
+    json_decref(deps);
+    sf_diags_free(&d);
+}
+
+/* Resources and outputs, shared with s. */
+static json_t *contents(const struct sf_state *s)
+{
+    return json_pack("{s:O, s:O}", "resources", s->resources, "outputs", s->outputs);
+}
+
+/* The same, as a copy that later changes of s do not touch. */
+static json_t *contents_copy(const struct sf_state *s)
+{
+    json_t *shared = contents(s);
+    json_t *copy = json_deep_copy(shared);
+    json_decref(shared);
+    return copy;
+}
+
+static void crash_scenario(bool with_file)
+{
+    char *dir = make_dir(), *scratch = make_dir();
+    char *path = join(dir, "state.json");
+    char *jpath = with_suffix(path, ".journal");
+    char *spath = join(scratch, "state.json");
+    char *sjpath = with_suffix(spath, ".journal");
+    long long base_serial = 0;
+
+    if (with_file) {
+        struct sf_state *s = load_ok(path);
+        put_ok(s, "base.one", entry("t", "one", 1));
+        put_ok(s, "base.two", entry("t", "two", 2));
+        commit_ok(s);
+        base_serial = s->serial;
+        sf_state_free(s);
+    }
+    size_t flen = 0;
+    char *file = with_file ? slurp(path, &flen) : NULL;
+
+    /* The expected states, from a copy that never journals. */
+    json_t *expected[N_OPS + 1];
+    if (with_file)
+        spit(spath, file, flen);
+    struct sf_state *mem = load_ok(spath);
+    expected[0] = contents_copy(mem);
+    for (int i = 0; i < N_OPS; i++) {
+        do_op(mem, i);
+        expected[i + 1] = contents_copy(mem);
+    }
+    sf_state_free(mem);
+    unlink(spath);
+
+    /* The run: journal every op, then die without committing. */
+    struct sf_state *s = load_ok(path);
+    char *lineage = sf_xstrdup(s->lineage);
+    begin_ok(s);
+    for (int i = 0; i < N_OPS; i++)
+        do_op(s, i);
+    json_t *live = contents(s);
+    assert_json_eq(live, expected[N_OPS], "journaling state in memory");
+    json_decref(live);
+    sf_state_free(s); /* the crash: the journal stays */
+    ck_assert(exists(jpath));
+    if (with_file) {
+        size_t l;
+        char *now = slurp(path, &l);
+        ck_assert(l == flen && memcmp(now, file, flen) == 0);
+        free(now);
+    }
+
+    size_t jlen;
+    char *jtext = slurp(jpath, &jlen);
+    size_t ends[N_OPS + 1]; /* ends[k]: offset just past line k (0 = header) */
+    size_t nl = 0;
+    for (size_t i = 0; i < jlen; i++)
+        if (jtext[i] == '\n') {
+            ck_assert_uint_lt(nl, N_OPS + 1);
+            ends[nl++] = i + 1;
+        }
+    ck_assert_uint_eq(nl, N_OPS + 1);
+    ck_assert_uint_eq(ends[N_OPS], jlen);
+
+    /* Cut the journal at every byte: a cut inside line k (or just before
+     * its newline) leaves the complete records before it. */
+    int loads = 0;
+    for (size_t cut = 0; cut <= jlen; cut++) {
+        int complete = -1; /* complete lines */
+        for (int k = 0; k <= N_OPS; k++)
+            if (ends[k] <= cut)
+                complete = k;
+        int k = complete < 0 ? 0 : complete; /* records applied */
+        if (with_file)
+            spit(spath, file, flen);
+        else
+            unlink(spath);
+        spit(sjpath, jtext, cut);
+        struct sf_state *r = load_ok(spath);
+        json_t *got = contents(r);
+        char what[64];
+        snprintf(what, sizeof(what), "state with the journal cut at byte %zu", cut);
+        assert_json_eq(got, expected[k], what);
+        json_decref(got);
+        ck_assert_int_eq(r->serial, base_serial + (k > 0 ? 1 : 0));
+        ck_assert(r->changed == (k > 0));
+        if (with_file || complete >= 0)
+            ck_assert_str_eq(r->lineage, lineage);
+        /* Load never writes. */
+        size_t l;
+        char *j = slurp(sjpath, &l);
+        ck_assert(l == cut && memcmp(j, jtext, cut) == 0);
+        free(j);
+        if (cut == ends[N_OPS] || cut == ends[N_OPS / 2]) {
+            /* Recovering then committing gives the same state. */
+            commit_ok(r);
+            ck_assert_int_eq(r->serial, base_serial + 1);
+            ck_assert(!exists(sjpath));
+            sf_state_free(r);
+            r = load_ok(spath);
+            got = contents(r);
+            assert_json_eq(got, expected[k], "committed recovered state");
+            json_decref(got);
+            ck_assert_int_eq(r->serial, base_serial + 1);
+        }
+        sf_state_free(r);
+        loads++;
+    }
+    ck_assert_int_eq(loads, (int)jlen + 1);
+
+    /* Recovering, then going on with a new run: begin folds the replayed
+     * journal first, so the new journal is relative to that file. */
+    if (with_file)
+        spit(spath, file, flen);
+    else
+        unlink(spath);
+    spit(sjpath, jtext, ends[5]);
+    struct sf_state *r = load_ok(spath);
+    begin_ok(r);
+    ck_assert_int_eq(r->serial, base_serial + 1);
+    put_ok(r, "res.z", entry("t", "z", 9));
+    sf_state_free(r); /* crash again */
+    r = load_ok(spath);
+    ck_assert_int_eq(r->serial, base_serial + 2);
+    ck_assert_ptr_nonnull(sf_state_get(r, "res.z"));
+    ck_assert_ptr_nonnull(sf_state_get(r, "res.c"));
+    ck_assert_ptr_null(sf_state_get(r, "res.d"));
+    sf_state_free(r);
+
+    for (int i = 0; i <= N_OPS; i++)
+        json_decref(expected[i]);
+    free(jtext);
+    free(file);
+    free(lineage);
+    free(sjpath);
+    free(spath);
+    free(jpath);
+    free(path);
+    remove_dir(scratch);
+    remove_dir(dir);
+}
+
+START_TEST(test_crash_every_step)
+{
+    crash_scenario(true);
+}
+END_TEST
+
+START_TEST(test_crash_before_first_commit)
+{
+    crash_scenario(false);
+}
+END_TEST
+
+START_TEST(test_crash_between_rename_and_unlink)
+{
+    char *dir = make_dir();
+    char *path = join(dir, "state.json");
+    char *jpath = with_suffix(path, ".journal");
+    struct sf_state *s = load_ok(path);
+    put_ok(s, "a.one", entry("t", "one", 1));
+    commit_ok(s);
+    begin_ok(s);
+    put_ok(s, "a.two", entry("t", "two", 2));
+    struct sf_diags d;
+    sf_diags_init(&d);
+    ck_assert_int_eq(sf_state_remove(s, "a.one", &d), 0);
+    size_t jlen;
+    char *jtext = slurp(jpath, &jlen);
+    commit_ok(s);
+    json_t *committed = sf_state_to_json(s);
+    sf_state_free(s);
+
+    /* The journal the commit was about to remove when it died. */
+    spit(jpath, jtext, jlen);
+    s = load_ok(path);
+    json_t *got = sf_state_to_json(s);
+    assert_json_eq(got, committed, "state with a journal already folded");
+    ck_assert_int_eq(s->serial, 2);
+    ck_assert(!s->changed);
+    /* The next run starts a fresh journal over the stale one. */
+    begin_ok(s);
+    put_ok(s, "a.three", entry("t", "three", 3));
+    commit_ok(s);
+    ck_assert_int_eq(s->serial, 3);
+    ck_assert(!exists(jpath));
+    sf_state_free(s);
+    s = load_ok(path);
+    ck_assert_int_eq(json_object_size(s->resources), 2);
+    sf_state_free(s);
+
+    json_decref(got);
+    json_decref(committed);
+    sf_diags_free(&d);
+    free(jtext);
+    free(jpath);
+    free(path);
+    remove_dir(dir);
+}
+END_TEST
+
+/* --- bad files ---------------------------------------------------------- */
+
+START_TEST(test_journal_mismatch)
+{
+    char *dir = make_dir(), *other = make_dir();
+    char *path = join(dir, "state.json");
+    char *jpath = with_suffix(path, ".journal");
+    char *opath = join(other, "state.json");
+    char *ojpath = with_suffix(opath, ".journal");
+
+    struct sf_state *s = load_ok(path);
+    put_ok(s, "a.one", entry("t", "one", 1));
+    commit_ok(s);
+    sf_state_free(s);
+
+    /* Another stack, same serial, dies with a journal. */
+    s = load_ok(opath);
+    put_ok(s, "b.one", entry("t", "one", 1));
+    commit_ok(s);
+    begin_ok(s);
+    put_ok(s, "b.two", entry("t", "two", 2));
+    sf_state_free(s);
+
+    size_t flen, jlen;
+    char *file = slurp(path, &flen);
+    char *jtext = slurp(ojpath, &jlen);
+    spit(jpath, jtext, jlen);
+    char *msg = load_fails(path);
+    assert_contains(msg, "another state");
+    assert_contains(msg, jpath);
+    free(msg);
+    size_t l;
+    char *now = slurp(path, &l);
+    ck_assert(l == flen && memcmp(now, file, flen) == 0);
+    free(now);
+    now = slurp(jpath, &l);
+    ck_assert(l == jlen && memcmp(now, jtext, jlen) == 0);
+    free(now);
+
+    /* Same lineage, but written against a newer file. */
+    s = NULL;
+    json_t *doc = json_loads(file, 0, NULL);
+    json_t *hdr = json_pack("{s:i, s:s, s:i}", "journal", 1, "lineage",
+                            json_string_value(json_object_get(doc, "lineage")), "base_serial", 5);
+    char *h = json_dumps(hdr, JSON_COMPACT);
+    char *line = sf_asprintf("%s\n{\"op\":\"remove\",\"address\":\"a.one\"}\n", h);
+    spit(jpath, line, strlen(line));
+    msg = load_fails(path);
+    assert_contains(msg, "another state");
+    assert_contains(msg, "serial 5");
+    free(msg);
+
+    /* A damaged record in the middle is not a torn last one. */
+    free(line);
+    free(h);
+    json_object_set_new(hdr, "base_serial", json_integer(1));
+    h = json_dumps(hdr, JSON_COMPACT);
+    line = sf_asprintf("%s\n{\"op\":\"rem\n{\"op\":\"remove\",\"address\":\"a.one\"}\n", h);
+    spit(jpath, line, strlen(line));
+    msg = load_fails(path);
+    assert_contains(msg, "damaged");
+    free(msg);
+
+    free(line);
+    free(h);
+    json_decref(hdr);
+    json_decref(doc);
+    free(file);
+    free(jtext);
+    free(ojpath);
+    free(opath);
+    free(jpath);
+    free(path);
+    remove_dir(other);
+    remove_dir(dir);
+}
+END_TEST
+
+START_TEST(test_malformed_state_file)
+{
+    char *dir = make_dir();
+    char *path = join(dir, "state.json");
+
+    const char *bad_json = "{\"format_version\": 1,\n \"lineage\": \n";
+    spit(path, bad_json, strlen(bad_json));
+    char *msg = load_fails(path);
+    assert_contains(msg, path);
+    assert_contains(msg, "not valid JSON");
+    free(msg);
+
+    const char *future = "{\"format_version\": 2, \"lineage\": \"x\", \"serial\": 3, "
+                         "\"resources\": {}, \"outputs\": {}}";
+    spit(path, future, strlen(future));
+    msg = load_fails(path);
+    assert_contains(msg, path);
+    assert_contains(msg, "format_version 2");
+    free(msg);
+
+    const char *no_serial = "{\"format_version\": 1, \"lineage\": \"x\", \"resources\": {}}";
+    spit(path, no_serial, strlen(no_serial));
+    msg = load_fails(path);
+    assert_contains(msg, "serial");
+    free(msg);
+
+    const char *bad_entry = "{\"format_version\": 1, \"lineage\": \"x\", \"serial\": 1, "
+                            "\"resources\": {\"a.b\": [1]}, \"outputs\": {}}";
+    spit(path, bad_entry, strlen(bad_entry));
+    msg = load_fails(path);
+    assert_contains(msg, "a.b");
+    free(msg);
+
+    /* Untouched by the failed loads. */
+    size_t l;
+    char *now = slurp(path, &l);
+    ck_assert(l == strlen(bad_entry) && memcmp(now, bad_entry, l) == 0);
+    free(now);
+    free(path);
+    remove_dir(dir);
+}
+END_TEST
+
+/* --- lock --------------------------------------------------------------- */
+
+static char *host(void)
+{
+    char buf[256];
+    ck_assert_int_eq(gethostname(buf, sizeof(buf)), 0);
+    buf[sizeof(buf) - 1] = '\0';
+    return sf_xstrdup(buf);
+}
+
+START_TEST(test_lock_contention)
+{
+    char *dir = make_dir();
+    char *path = join(dir, "state.json");
+    char *lpath = with_suffix(path, ".lock");
+    struct sf_diags d;
+    sf_diags_init(&d);
+
+    struct sf_state *a = load_ok(path), *b = load_ok(path);
+    ck_assert_int_eq(sf_state_lock(a, "apply", 0, &d), 0);
+    ck_assert(a->locked);
+    size_t l;
+    char *text = slurp(lpath, &l);
+    json_t *info = json_loads(text, 0, NULL);
+    free(text);
+    ck_assert_str_eq(json_string_value(json_object_get(info, "id")), a->lock_id);
+    ck_assert_str_eq(json_string_value(json_object_get(info, "operation")), "apply");
+    ck_assert_int_eq(json_integer_value(json_object_get(info, "pid")), getpid());
+    char *h = host();
+    ck_assert_str_eq(json_string_value(json_object_get(info, "host")), h);
+    const char *c = json_string_value(json_object_get(info, "created"));
+    ck_assert(c && strlen(c) == 20 && c[10] == 'T' && c[19] == 'Z');
+    char *created = sf_xstrdup(c);
+    ck_assert(json_string_length(json_object_get(info, "who")) > 0);
+    char *who = sf_xstrdup(json_string_value(json_object_get(info, "who")));
+    json_decref(info);
+
+    /* Held: refused at once, naming the holder. */
+    double t0 = sf_now();
+    ck_assert_int_eq(sf_state_lock(b, "plan", 0, &d), -1);
+    ck_assert(sf_now() - t0 < 0.5);
+    ck_assert(!b->locked);
+    char *msg = diag_text(&d);
+    assert_contains(msg, "state is locked by ");
+    char *want = sf_asprintf("state is locked by %s@%s (pid %ld, operation \"apply\", since %s, "
+                             "lock id %s)", who, h, (long)getpid(), created, a->lock_id);
+    assert_contains(msg, want);
+    char *pid = sf_asprintf("(pid %ld, operation \"apply\", since ", (long)getpid());
+    assert_contains(msg, pid);
+    char *idpart = sf_asprintf(", lock id %s)", a->lock_id);
+    assert_contains(msg, idpart);
+    ck_assert_msg(strstr(msg, "gone") == NULL, "a live holder is not gone: %s", msg);
+    free(want);
+    free(who);
+    free(created);
+    free(pid);
+    free(idpart);
+    free(msg);
+    sf_diags_free(&d);
+    sf_diags_init(&d);
+
+    /* force-unlock needs the right id. */
+    ck_assert_int_eq(sf_state_force_unlock(path, "not-the-id", &d), -1);
+    msg = diag_text(&d);
+    assert_contains(msg, a->lock_id);
+    free(msg);
+    ck_assert(exists(lpath));
+    ck_assert_int_eq(sf_state_force_unlock(path, a->lock_id, &d), 0);
+    ck_assert(!exists(lpath));
+    sf_diags_free(&d);
+    sf_diags_init(&d);
+    ck_assert_int_eq(sf_state_force_unlock(path, "any", &d), -1);
+    msg = diag_text(&d);
+    char *none = sf_asprintf("no lock is held on %s", path);
+    assert_contains(msg, none);
+    free(none);
+    free(msg);
+
+    /* After a force-unlock, the old holder must not remove the new lock. */
+    ck_assert_int_eq(sf_state_lock(b, "apply", 0, &d), 0);
+    ck_assert_int_eq(sf_state_unlock(a), -1);
+    ck_assert(exists(lpath));
+    ck_assert_int_eq(sf_state_unlock(b), 0);
+    ck_assert(!exists(lpath));
+
+    sf_state_free(a);
+    sf_state_free(b);
+    sf_diags_free(&d);
+    free(h);
+    free(lpath);
+    free(path);
+    remove_dir(dir);
+}
+END_TEST
+
+START_TEST(test_lock_wait)
+{
+    char *dir = make_dir();
+    char *path = join(dir, "state.json");
+    char *lpath = with_suffix(path, ".lock");
+    int fds[2];
+    ck_assert_int_eq(pipe(fds), 0);
+    pid_t child = fork();
+    ck_assert_int_ge(child, 0);
+    if (child == 0) {
+        struct sf_diags cd;
+        sf_diags_init(&cd);
+        struct sf_state *c = NULL;
+        if (sf_state_load(path, &c, &cd) < 0 || sf_state_lock(c, "apply", 0, &cd) < 0)
+            _exit(1);
+        if (write(fds[1], "x", 1) != 1)
+            _exit(1);
+        sf_sleep_ms(300);
+        int rc = sf_state_unlock(c);
+        sf_state_free(c);
+        sf_diags_free(&cd);
+        _exit(rc == 0 ? 0 : 1);
+    }
+    close(fds[1]);
+    char x;
+    ck_assert_int_eq(read(fds[0], &x, 1), 1);
+    close(fds[0]);
+
+    struct sf_diags d;
+    sf_diags_init(&d);
+    struct sf_state *s = load_ok(path);
+    ck_assert_int_eq(sf_state_lock(s, "destroy", 0, &d), -1);
+    char *msg = diag_text(&d);
+    char *pid = sf_asprintf("(pid %ld, operation \"apply\"", (long)child);
+    assert_contains(msg, pid);
+    free(pid);
+    free(msg);
+
+    double t0 = sf_now();
+    ck_assert_int_eq(sf_state_lock(s, "destroy", 5000, &d), 0);
+    double waited = sf_now() - t0;
+    ck_assert_msg(waited > 0.1 && waited < 4.0, "waited %.3f s", waited);
+    int status;
+    ck_assert_int_eq(waitpid(child, &status, 0), child);
+    ck_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    /* Ours now. */
+    size_t l;
+    char *text = slurp(lpath, &l);
+    assert_contains(text, s->lock_id);
+    assert_contains(text, "destroy");
+    free(text);
+
+    /* A holder that never lets go: the timeout gives up and says so. */
+    struct sf_state *other = load_ok(path);
+    sf_diags_free(&d);
+    sf_diags_init(&d);
+    t0 = sf_now();
+    ck_assert_int_eq(sf_state_lock(other, "apply", 250, &d), -1);
+    waited = sf_now() - t0;
+    ck_assert_msg(waited >= 0.2 && waited < 2.0, "waited %.3f s", waited);
+    msg = diag_text(&d);
+    assert_contains(msg, s->lock_id);
+    free(msg);
+    sf_state_free(other);
+
+    sf_state_free(s); /* releases the lock */
+    ck_assert(!exists(lpath));
+    sf_diags_free(&d);
+    free(lpath);
+    free(path);
+    remove_dir(dir);
+}
+END_TEST
+
+START_TEST(test_lock_dead_holder)
+{
+    char *dir = make_dir();
+    char *path = join(dir, "state.json");
+    char *lpath = with_suffix(path, ".lock");
+    pid_t child = fork();
+    ck_assert_int_ge(child, 0);
+    if (child == 0)
+        _exit(0);
+    int status;
+    ck_assert_int_eq(waitpid(child, &status, 0), child);
+
+    char *h = host();
+    json_t *info = json_pack("{s:s, s:s, s:s, s:s, s:i, s:s}", "id", "1b2c3d4e-dead", "operation",
+                             "apply", "who", "someone", "host", h, "pid", (int)child, "created",
+                             "2024-05-01T10:00:00Z");
+    char *text = json_dumps(info, 0);
+    spit(lpath, text, strlen(text));
+    free(text);
+    json_decref(info);
+
+    struct sf_diags d;
+    sf_diags_init(&d);
+    struct sf_state *s = load_ok(path);
+    ck_assert_int_eq(sf_state_lock(s, "plan", 0, &d), -1);
+    char *msg = diag_text(&d);
+    char *want = sf_asprintf("state is locked by someone@%s (pid %ld, operation \"apply\", since "
+                             "2024-05-01T10:00:00Z, lock id 1b2c3d4e-dead)",
+                             h, (long)child);
+    assert_contains(msg, want);
+    assert_contains(msg, "gone");
+    assert_contains(msg, "`sparkform force-unlock 1b2c3d4e-dead`");
+    free(want);
+    free(msg);
+    ck_assert(exists(lpath));
+
+    /* The same dead pid on another host is none of our business. */
+    info = json_pack("{s:s, s:s, s:s, s:s, s:i, s:s}", "id", "other-host-id", "operation", "apply",
+                     "who", "someone", "host", "some-other-host.invalid", "pid", (int)child,
+                     "created", "2024-05-01T10:00:00Z");
+    text = json_dumps(info, 0);
+    spit(lpath, text, strlen(text));
+    free(text);
+    json_decref(info);
+    sf_diags_free(&d);
+    sf_diags_init(&d);
+    ck_assert_int_eq(sf_state_lock(s, "plan", 0, &d), -1);
+    msg = diag_text(&d);
+    ck_assert_msg(strstr(msg, "gone") == NULL, "%s", msg);
+    free(msg);
+
+    sf_state_free(s);
+    sf_diags_free(&d);
+    free(h);
+    free(lpath);
+    free(path);
+    remove_dir(dir);
+}
+END_TEST
+
+/* --- cost and concurrency ----------------------------------------------- */
+
+/* Seconds for 2,000 journaled puts on a state of n entries; *jsize gets
+ * the size of the journal they wrote. */
+static double time_puts(size_t n, off_t *jsize)
+{
+    char *dir = make_dir();
+    char *path = join(dir, "state.json");
+    char *jpath = with_suffix(path, ".journal");
+    struct sf_state *s = load_ok(path);
+    for (size_t i = 0; i < n; i++) {
+        char addr[64];
+        snprintf(addr, sizeof(addr), "big.r%zu", i);
+        put_ok(s, addr, entry("t", addr, (int)i));
+    }
+    commit_ok(s);
+    begin_ok(s);
+    double t0 = sf_now();
+    for (int i = 0; i < 2000; i++) {
+        char addr[64];
+        snprintf(addr, sizeof(addr), "new.r%d", i);
+        put_ok(s, addr, entry("t", addr, i));
+    }
+    double t = sf_now() - t0;
+    struct stat st;
+    ck_assert_int_eq(stat(jpath, &st), 0);
+    *jsize = st.st_size;
+    sf_state_free(s);
+    s = load_ok(path);
+    ck_assert_uint_eq(json_object_size(s->resources), n + 2000);
+    sf_state_free(s);
+    free(jpath);
+    free(path);
+    remove_dir(dir);
+    return t;
+}
+
+START_TEST(test_per_record_cost)
+{
+    off_t small_j, big_j;
+    double small = time_puts(100, &small_j);
+    double big = time_puts(20000, &big_j);
+    printf("state: 2000 journaled puts: %.3f s on 100 entries, %.3f s on 20000 entries "
+           "(journal %lld vs %lld bytes)\n",
+           small, big, (long long)small_j, (long long)big_j);
+    /* The journal holds the records only, never the state. */
+    ck_assert_msg(big_j < small_j + small_j / 10, "journal %lld vs %lld bytes", (long long)big_j,
+                  (long long)small_j);
+    ck_assert_msg(big < 5 * small + 1.0, "%.3f s vs %.3f s", big, small);
+}
+END_TEST
+
+struct worker {
+    struct sf_state *s;
+    int n;
+    int failures;
+};
+
+static void *put_worker(void *arg)
+{
+    struct worker *w = arg;
+    struct sf_diags d;
+    sf_diags_init(&d);
+    for (int i = 0; i < 200; i++) {
+        char addr[64];
+        snprintf(addr, sizeof(addr), "w%d.r%d", w->n, i);
+        json_t *e = entry("t", addr, i);
+        if (sf_state_put(w->s, addr, e, &d) < 0)
+            w->failures++;
+        json_decref(e);
+        if (i % 50 == 0) {
+            json_t *doc = sf_state_to_json(w->s);
+            json_decref(doc);
+            (void)sf_state_get(w->s, addr);
+        }
+    }
+    sf_diags_free(&d);
+    return NULL;
+}
+
+START_TEST(test_threads)
+{
+    char *dir = make_dir();
+    char *path = join(dir, "state.json");
+    struct sf_state *s = load_ok(path);
+    begin_ok(s);
+    pthread_t th[8];
+    struct worker w[8];
+    for (int i = 0; i < 8; i++) {
+        w[i] = (struct worker){s, i, 0};
+        ck_assert_int_eq(pthread_create(&th[i], NULL, put_worker, &w[i]), 0);
+    }
+    for (int i = 0; i < 8; i++) {
+        pthread_join(th[i], NULL);
+        ck_assert_int_eq(w[i].failures, 0);
+    }
+    ck_assert_uint_eq(json_object_size(s->resources), 1600);
+    sf_state_free(s); /* without commit: the journal alone must hold all */
+
+    s = load_ok(path);
+    ck_assert_uint_eq(json_object_size(s->resources), 1600);
+    ck_assert_ptr_nonnull(sf_state_get(s, "w7.r199"));
+    commit_ok(s);
+    sf_state_free(s);
+    s = load_ok(path);
+    ck_assert_uint_eq(json_object_size(s->resources), 1600);
+    ck_assert_int_eq(s->serial, 1);
+    sf_state_free(s);
+    free(path);
+    remove_dir(dir);
+}
+END_TEST
+
+static Suite *state_suite(void)
+{
+    Suite *su = suite_create("state");
+    TCase *tc = tcase_create("state");
+    tcase_set_timeout(tc, 600);
+    tcase_add_test(tc, test_round_trip);
+    tcase_add_test(tc, test_intent);
+    tcase_add_test(tc, test_crash_every_step);
+    tcase_add_test(tc, test_crash_before_first_commit);
+    tcase_add_test(tc, test_crash_between_rename_and_unlink);
+    tcase_add_test(tc, test_journal_mismatch);
+    tcase_add_test(tc, test_malformed_state_file);
+    tcase_add_test(tc, test_lock_contention);
+    tcase_add_test(tc, test_lock_wait);
+    tcase_add_test(tc, test_lock_dead_holder);
+    tcase_add_test(tc, test_per_record_cost);
+    tcase_add_test(tc, test_threads);
+    suite_add_tcase(su, tc);
+    return su;
+}
+
+int main(void)
+{
+    SRunner *sr = srunner_create(state_suite());
+    srunner_run_all(sr, CK_NORMAL);
+    int failures = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failures != 0;
+}
