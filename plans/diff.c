@@ -121,7 +121,9 @@ void sf_diff(const struct sf_resource_type *rt, const json_t *recorded, const js
         if (in_list(a->name, ignore, n_ignore)) {
             put_copy(c->after, a->name, pv);
         } else if ((a->flags & SF_COMPUTED) && (!dv || json_is_null(dv))) {
-            if (fresh)
+            /* A new object has no computed values yet; an update in place
+             * keeps only those the provider calls stable (an id). */
+            if (fresh || (c->action == SF_ACT_UPDATE && !(a->flags & SF_STABLE)))
                 json_object_set(c->after, a->name, sf_unknown());
             else
                 put_copy(c->after, a->name, pv);

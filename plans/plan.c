@@ -106,7 +106,10 @@ void sf_plan_counts(const struct sf_plan *p, int *add, int *change, int *destroy
         case SF_ACT_CREATE: a++; break;
         case SF_ACT_UPDATE: c++; break;
         case SF_ACT_REPLACE: a++; d++; break;
-        case SF_ACT_DELETE: d++; break;
+        case SF_ACT_DELETE:
+            /* deposed counts the leftover objects this one change deletes */
+            d += p->changes[i].deposed > 0 ? p->changes[i].deposed : 1;
+            break;
         }
     }
     if (add)
@@ -212,4 +215,17 @@ bool sf_plan_is_sensitive(const json_t *sensitive, const char *path)
             return true;
     }
     return false;
+}
+
+json_t *sf_plan_sensitive_for(const char *type, const json_t *listed)
+{
+    json_t *out = json_array();
+    size_t i;
+    json_t *e;
+    json_array_foreach(listed, i, e) if (json_is_string(e)) json_array_append(out, e);
+    const struct sf_resource_type *rt = type ? sf_provider_find_type(type) : NULL;
+    for (const struct sf_attr *a = rt ? rt->attrs : NULL; a && a->name; a++)
+        if ((a->flags & SF_SENSITIVE) && !sf_plan_is_sensitive(out, a->name))
+            json_array_append_new(out, json_string(a->name));
+    return out;
 }

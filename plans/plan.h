@@ -162,5 +162,9 @@ char *sf_plan_address_name(const char *address, const char *type);
 /* Whether path ("attr" or "attr.key...") is covered by an entry of the
  * sensitive array (an entry covers itself and everything below it). */
 bool sf_plan_is_sensitive(const json_t *sensitive, const char *path);
+/* listed plus the SF_SENSITIVE attributes of the registered type (when
+ * there is one): the renderers use it so that a secret stays hidden even
+ * when whoever filled a change or drift forgot to list it. New reference. */
+json_t *sf_plan_sensitive_for(const char *type, const json_t *listed);
 
 #endif

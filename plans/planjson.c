@@ -134,8 +134,10 @@ json_t *sf_plan_to_json(const struct sf_plan *p)
     for (size_t i = 0; i < p->n_drift; i++) {
         const struct sf_drift *d = &p->drift[i];
         char *name = sf_plan_address_name(d->address, d->type);
+        json_t *sens = sf_plan_sensitive_for(d->type, d->sensitive);
         json_t *ch = change_values(actions(d->after ? SF_ACT_UPDATE : SF_ACT_DELETE, false),
-                                   d->before, d->after, d->sensitive);
+                                   d->before, d->after, sens);
+        json_decref(sens);
         json_array_append_new(drift, json_pack("{s:s?, s:s?, s:s, s:o}", "address", d->address,
                                                "type", d->type, "name", name, "change", ch));
         free(name);
@@ -146,8 +148,10 @@ json_t *sf_plan_to_json(const struct sf_plan *p)
     for (size_t i = 0; i < p->n_changes; i++) {
         const struct sf_change *c = &p->changes[i];
         char *name = c->name ? sf_xstrdup(c->name) : sf_plan_address_name(c->address, c->type);
+        json_t *sens = sf_plan_sensitive_for(c->type, c->sensitive);
         json_t *ch = change_values(actions(c->action, c->create_before_destroy), c->before,
-                                   c->after, c->sensitive);
+                                   c->after, sens);
+        json_decref(sens);
         json_object_set_new(ch, "replace_paths",
                             c->replace_paths ? json_deep_copy(c->replace_paths) : json_array());
         json_t *rc = json_pack("{s:s?, s:s?, s:s, s:o}", "address", c->address, "type", c->type,

@@ -75,9 +75,12 @@ static bool absent(const json_t *v)
     return !v || json_is_null(v);
 }
 
+/* More than one line: a lone trailing newline ("hello\n") reads better
+ * quoted on one line than as a one-line heredoc. */
 static bool multiline(const json_t *v)
 {
-    return json_is_string(v) && strchr(json_string_value(v), '\n');
+    const char *nl = json_is_string(v) ? strchr(json_string_value(v), '\n') : NULL;
+    return nl && nl[1] != '\0';
 }
 
 static char *child_path(const char *path, const char *key)
@@ -465,16 +468,18 @@ static void block_open(struct r *r, const char *mk, const char *type, const char
 static void render_drift(struct r *r, const struct sf_drift *d)
 {
     char *name = sf_plan_address_name(d->address, d->type);
+    json_t *sens = sf_plan_sensitive_for(d->type, d->sensitive);
     if (d->after) {
         comment(r, "# %s has changed", d->address);
         block_open(r, "~", d->type, name);
-        attributes(r, 8, M_UPDATE, d->before, d->after, d->sensitive, NULL);
+        attributes(r, 8, M_UPDATE, d->before, d->after, sens, NULL);
     } else {
         comment(r, "# %s has been deleted", d->address);
         block_open(r, "-", d->type, name);
-        attributes(r, 8, M_DELETE, d->before, NULL, d->sensitive, NULL);
+        attributes(r, 8, M_DELETE, d->before, NULL, sens, NULL);
     }
     sf_buf_puts(r->b, "    }\n\n");
+    json_decref(sens);
     free(name);
 }
 
@@ -511,9 +516,11 @@ static void render_change(struct r *r, const struct sf_change *c)
         break;
     }
     char *name = c->name ? sf_xstrdup(c->name) : sf_plan_address_name(c->address, c->type);
+    json_t *sens = sf_plan_sensitive_for(c->type, c->sensitive);
     block_open(r, mk, c->type, name);
-    attributes(r, 8, m, c->before, c->after, c->sensitive, c->replace_paths);
+    attributes(r, 8, m, c->before, c->after, sens, c->replace_paths);
     sf_buf_puts(r->b, "    }\n\n");
+    json_decref(sens);
     free(name);
 }
 

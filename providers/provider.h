@@ -25,6 +25,8 @@ enum {
     SF_FORCE_NEW = 1u << 3,    /* a change replaces the object */
     SF_SENSITIVE = 1u << 4,    /* never shown: plan, show, logs print "(sensitive value)" */
     SF_IGNORE_DRIFT = 1u << 5, /* a change made outside sparkform is not a diff */
+    SF_STABLE = 1u << 6,       /* computed, and an update in place never changes it (an id);
+                                  other computed attributes are unknown until the update is done */
 };
 
 struct sf_attr {

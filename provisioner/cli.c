@@ -516,21 +516,17 @@ static int cmd_output(struct args *a, struct sf_diags *d)
             free(s);
         }
     } else if (a->json) {
-        json_t *j = json_object();
-        const char *k;
-        json_t *o;
-        json_object_foreach(outs, k, o)
-        {
-            if (want && strcmp(k, want) != 0)
-                continue;
-            bool s = json_is_true(json_object_get(o, "sensitive"));
-            json_t *e = json_pack("{s:b}", "sensitive", s);
-            if (!s)
-                json_object_set(e, "value", json_object_get(o, "value"));
-            json_object_set_new(j, k, e);
+        json_t *doc = sf_state_to_json(st);
+        json_t *j = sf_outputs_render_json(doc);
+        if (want) {
+            json_t *one = json_object();
+            json_object_set(one, want, json_object_get(j, want));
+            json_decref(j);
+            j = one;
         }
         print_json(j);
         json_decref(j);
+        json_decref(doc);
     } else {
         const char *k;
         json_t *o;

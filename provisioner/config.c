@@ -1167,7 +1167,9 @@ static json_t *eval_lookup(void *ctx, const struct sf_ref *ref, bool *sensitive,
         }
         if (v->sensitive)
             *sensitive = true;
-        return json_incref(v->value);
+        /* A copy: the result ends up inside desired objects that their
+         * users may change, and variables are shared by every resource. */
+        return sf_value_copy(v->value);
     }
     if (E->user && E->user->lookup)
         return E->user->lookup(E->user->ctx, ref, sensitive, d);

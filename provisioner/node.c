@@ -20,7 +20,7 @@
  * must stay bounded. */
 #define MAX_DEPTH 256
 /* Aliases are expanded by copying; this caps the "billion laughs". */
-#define MAX_NODES 5000000
+#define MAX_NODES 2000000
 
 struct anchor {
     char *name;
@@ -37,19 +37,38 @@ struct builder {
     int depth;
 };
 
-static void node_free(struct sf_node *n)
+/* Nodes, their texts and child arrays live in a few large chunks owned by
+ * the doc: a description with thousands of resources has hundreds of
+ * thousands of nodes, and one malloc/free each was most of the load time. */
+struct sf_arena {
+    struct sf_arena *next;
+    size_t used, cap;
+    _Alignas(16) unsigned char data[];
+};
+
+static void *arena_alloc(struct sf_doc *doc, size_t size)
 {
-    if (!n)
-        return;
-    for (size_t i = 0; i < n->n; i++) {
-        if (n->keys)
-            node_free(n->keys[i]);
-        node_free(n->items[i]);
+    size = (size + 15) & ~(size_t)15;
+    struct sf_arena *a = doc->arena;
+    if (!a || a->cap - a->used < size) {
+        size_t cap = size > 65536 ? size : 65536;
+        a = sf_xmalloc(sizeof(*a) + cap);
+        a->used = 0;
+        a->cap = cap;
+        a->next = doc->arena;
+        doc->arena = a;
     }
-    free(n->keys);
-    free(n->items);
-    free(n->text);
-    free(n);
+    void *p = a->data + a->used;
+    a->used += size;
+    return p;
+}
+
+static char *arena_strndup(struct sf_doc *doc, const char *s, size_t n)
+{
+    char *p = arena_alloc(doc, n + 1);
+    memcpy(p, s, n);
+    p[n] = '\0';
+    return p;
 }
 
 static struct sf_pos mark_pos(const struct builder *b, yaml_mark_t m)
@@ -148,7 +167,8 @@ static bool next_event(struct builder *b, yaml_event_t *ev)
 
 static struct sf_node *new_node(struct builder *b, enum sf_node_kind kind, yaml_mark_t m)
 {
-    struct sf_node *n = sf_xcalloc(1, sizeof(*n));
+    struct sf_node *n = arena_alloc(b->doc, sizeof(*n));
+    memset(n, 0, sizeof(*n));
     n->kind = kind;
     n->pos = mark_pos(b, m);
     n->text_pos = n->pos;
@@ -159,15 +179,15 @@ static struct sf_node *new_node(struct builder *b, enum sf_node_kind kind, yaml_
 static struct sf_node *copy_node(struct builder *b, const struct sf_node *src)
 {
     b->nodes++;
-    struct sf_node *n = sf_xmalloc(sizeof(*n));
+    struct sf_node *n = arena_alloc(b->doc, sizeof(*n));
     *n = *src;
-    n->text = src->text ? sf_xstrdup(src->text) : NULL;
+    n->text = src->text ? arena_strndup(b->doc, src->text, strlen(src->text)) : NULL;
     n->keys = NULL;
     n->items = NULL;
     if (src->n) {
         if (src->keys)
-            n->keys = sf_xmalloc(src->n * sizeof(*n->keys));
-        n->items = sf_xmalloc(src->n * sizeof(*n->items));
+            n->keys = arena_alloc(b->doc, src->n * sizeof(*n->keys));
+        n->items = arena_alloc(b->doc, src->n * sizeof(*n->items));
         for (size_t i = 0; i < src->n; i++) {
             if (src->keys)
                 n->keys[i] = copy_node(b, src->keys[i]);
@@ -175,6 +195,25 @@ static struct sf_node *copy_node(struct builder *b, const struct sf_node *src)
         }
     }
     return n;
+}
+
+/* A collection's children are gathered in malloc'd arrays while it is
+ * built, then moved into the arena. */
+static void finish_children(struct builder *b, struct sf_node *n)
+{
+    struct sf_node **keys = n->keys, **items = n->items;
+    n->keys = NULL;
+    n->items = NULL;
+    if (n->n) {
+        if (keys) {
+            n->keys = arena_alloc(b->doc, n->n * sizeof(*keys));
+            memcpy(n->keys, keys, n->n * sizeof(*keys));
+        }
+        n->items = arena_alloc(b->doc, n->n * sizeof(*items));
+        memcpy(n->items, items, n->n * sizeof(*items));
+    }
+    free(keys);
+    free(items);
 }
 
 static void add_anchor(struct builder *b, const yaml_char_t *name, struct sf_node *n)
@@ -241,7 +280,7 @@ static struct sf_node *build(struct builder *b, yaml_event_t *ev)
     }
     case YAML_SCALAR_EVENT: {
         n = new_node(b, SF_NODE_SCALAR, ev->start_mark);
-        n->text = sf_xstrndup((const char *)ev->data.scalar.value, ev->data.scalar.length);
+        n->text = arena_strndup(b->doc, (const char *)ev->data.scalar.value, ev->data.scalar.length);
         yaml_scalar_style_t st = ev->data.scalar.style;
         const char *tag = (const char *)ev->data.scalar.tag;
         n->quoted = st != YAML_PLAIN_SCALAR_STYLE || (tag && strcmp(tag, YAML_STR_TAG) == 0);
@@ -285,7 +324,6 @@ static struct sf_node *build(struct builder *b, yaml_event_t *ev)
                 if (key->kind != SF_NODE_SCALAR) {
                     sf_error(b->d, &key->pos, "a mapping key must be a plain name, not %s",
                              kind_word(key));
-                    node_free(key);
                     json_decref(seen);
                     goto fail;
                 }
@@ -303,19 +341,16 @@ static struct sf_node *build(struct builder *b, yaml_event_t *ev)
                     sf_error(b->d, &key->pos,
                              "duplicate key \"%s\"; it is already set at line %d, column %d",
                              key->text, first->pos.line, first->pos.col);
-                    node_free(key);
                     json_decref(seen);
                     goto fail;
                 }
                 if (!next_event(b, &e)) {
-                    node_free(key);
                     json_decref(seen);
                     goto fail;
                 }
             }
             struct sf_node *item = build(b, &e);
             if (!item) {
-                node_free(key);
                 json_decref(seen);
                 goto fail;
             }
@@ -332,10 +367,14 @@ static struct sf_node *build(struct builder *b, yaml_event_t *ev)
         }
         json_decref(seen);
         b->depth--;
+        finish_children(b, n);
         return n;
     fail:
         b->depth--;
-        node_free(n);
+        free(n->keys);
+        free(n->items);
+        n->keys = n->items = NULL;
+        n->n = 0;
         return NULL;
     }
     default: {
@@ -425,7 +464,11 @@ void sf_doc_free(struct sf_doc *doc)
 {
     if (!doc)
         return;
-    node_free(doc->root);
+    while (doc->arena) {
+        struct sf_arena *next = doc->arena->next;
+        free(doc->arena);
+        doc->arena = next;
+    }
     free(doc->file);
     free(doc->source);
     free(doc);

@@ -29,6 +29,7 @@ struct sf_doc {
     char *file;   /* the path as the user gave it (diagnostics print this) */
     char *source; /* the whole text */
     struct sf_node *root; /* NULL for an empty document */
+    struct sf_arena *arena; /* private to node.c: the nodes are allocated here */
 };
 
 /* Parse YAML text (one document). file names it in diagnostics. Errors

@@ -105,9 +105,21 @@ static int open_state(struct sf_run *r, struct sf_diags *d)
 {
     if (sf_state_load(r->o.state_path, &r->st, d) < 0)
         return -1;
-    if (r->o.lock &&
-        sf_state_lock(r->st, r->o.operation ? r->o.operation : "run", r->o.lock_timeout_ms, d) < 0)
+    if (!r->o.lock)
+        return 0;
+    if (sf_state_lock(r->st, r->o.operation ? r->o.operation : "run", r->o.lock_timeout_ms, d) < 0)
         return -1;
+    /* Another run may have committed between the load and the lock: what
+     * counts is the state as it is once we hold the lock. */
+    struct sf_state *fresh;
+    if (sf_state_load(r->o.state_path, &fresh, d) < 0)
+        return -1;
+    fresh->locked = true;
+    fresh->lock_id = r->st->lock_id;
+    r->st->locked = false;
+    r->st->lock_id = NULL;
+    sf_state_free(r->st);
+    r->st = fresh;
     return 0;
 }
 
@@ -157,6 +169,11 @@ int sf_run_open_plan(const struct sf_run_opts *o, const struct sf_plan *plan, st
     r->g = sf_run_resource_graph(r->cfg, d);
     if (!r->g || open_state(r, d) < 0)
         return -1;
+    if (r->st->file_serial == 0 && r->st->serial == 0 && plan->serial == 0) {
+        /* A stack never applied has no lineage on disk yet: the plan's is it. */
+        free(r->st->lineage);
+        r->st->lineage = sf_xstrdup(plan->lineage);
+    }
     if (strcmp(plan->lineage, r->st->lineage) != 0) {
         sf_error(d, NULL, "the saved plan was made for another state (lineage %s, this state is %s)",
                  plan->lineage, r->st->lineage);

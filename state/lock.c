@@ -105,19 +105,9 @@ static int try_lock(struct sf_state *s, const char *path, const char *operation,
                     struct sf_diags *d)
 {
     *holder = NULL;
-    int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-    if (fd < 0) {
-        if (errno != EEXIST) {
-            struct sf_pos pos = {path, 0, 0};
-            sf_error(d, &pos, "cannot create the state lock: %s", strerror(errno));
-            return -1;
-        }
-        bool bad;
-        *holder = read_lock(path, &bad);
-        if (!*holder && !bad && errno == ENOENT)
-            return 2; /* released while we looked: try again at once */
-        return 1;
-    }
+    /* The lock appears whole or not at all: its content is written to a
+     * private file first and link() publishes it, failing with EEXIST when
+     * someone else holds the lock. A reader never sees a half-written lock. */
     char *id = sf_uuid(), *who = user_name(), *host = host_name(), *created = now_rfc3339();
     json_t *info = json_pack("{s:s, s:s, s:s, s:s, s:I, s:s}", "id", id, "operation",
                              operation ? operation : "", "who", who, "host", host, "pid",
@@ -127,11 +117,14 @@ static int try_lock(struct sf_state *s, const char *path, const char *operation,
     free(who);
     free(host);
     free(created);
-    int rc = 0;
-    if (!text) {
+    char *tmp = sf_asprintf("%s.%s.tmp", path, id);
+    int rc = text ? 0 : -1;
+    if (!text)
         errno = EINVAL;
+    int fd = rc == 0 ? open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600) : -1;
+    if (rc == 0 && fd < 0)
         rc = -1;
-    } else {
+    if (rc == 0) {
         size_t n = strlen(text), off = 0;
         while (rc == 0 && off < n) {
             ssize_t w = write(fd, text + off, n - off);
@@ -144,13 +137,26 @@ static int try_lock(struct sf_state *s, const char *path, const char *operation,
             rc = fsync(fd);
     }
     int e = errno;
+    if (fd >= 0)
+        close(fd);
     free(text);
-    close(fd);
+    if (rc == 0 && link(tmp, path) < 0) {
+        e = errno;
+        rc = -1;
+    }
+    unlink(tmp);
+    free(tmp);
     if (rc < 0) {
-        unlink(path);
-        struct sf_pos pos = {path, 0, 0};
-        sf_error(d, &pos, "cannot write the state lock: %s", strerror(e));
         free(id);
+        if (e == EEXIST) {
+            bool bad;
+            *holder = read_lock(path, &bad);
+            if (!*holder && !bad && errno == ENOENT)
+                return 2; /* released while we looked: try again at once */
+            return 1;
+        }
+        struct sf_pos pos = {path, 0, 0};
+        sf_error(d, &pos, "cannot create the state lock: %s", strerror(e));
         return -1;
     }
     s->locked = true;

@@ -27,12 +27,12 @@ static const struct sf_attr attrs[] = {
      "when set, the private key is written there, mode 0600"},
     {"public_key_path", SF_STRING, SF_OPTIONAL | SF_FORCE_NEW, NULL,
      "when set, the public key line is written there, mode 0644"},
-    {"private_key_openssh", SF_STRING, SF_COMPUTED | SF_SENSITIVE, NULL,
+    {"private_key_openssh", SF_STRING, SF_COMPUTED | SF_STABLE | SF_SENSITIVE, NULL,
      "the private key in OpenSSH format"},
-    {"public_key_openssh", SF_STRING, SF_COMPUTED, NULL, "\"ssh-ed25519 AAAA... comment\""},
-    {"fingerprint_sha256", SF_STRING, SF_COMPUTED, NULL,
+    {"public_key_openssh", SF_STRING, SF_COMPUTED | SF_STABLE, NULL, "\"ssh-ed25519 AAAA... comment\""},
+    {"fingerprint_sha256", SF_STRING, SF_COMPUTED | SF_STABLE, NULL,
      "\"SHA256:...\", as ssh-keygen -l prints it"},
-    {"id", SF_STRING, SF_COMPUTED, NULL, "the fingerprint"},
+    {"id", SF_STRING, SF_COMPUTED | SF_STABLE, NULL, "the fingerprint"},
     {NULL, 0, 0, NULL, NULL},
 };
 

@@ -20,11 +20,11 @@ for f in tests/bad/*.yaml; do
     [ "$cmd" = validate ] && args=(-f "$f")
     [ "$cmd" = apply ] && args+=(-auto-approve)
     set +e
-    "$SPARKFORM_TEST" "$cmd" "${args[@]}" >"$WORK/out" 2>"$WORK/err" </dev/null
+    "$SPARKFORM_TEST" "$cmd" "${args[@]}" >"$WORK/.stdout" 2>"$WORK/.stderr" </dev/null
     rc=$?
     set -e
     [ "$rc" -eq 1 ] || fail "$cmd $f: exit status $rc, expected 1"
-    if ! diff -u "${f%.yaml}.err" "$WORK/err"; then fail "$cmd $f: wrong message"; fi
+    if ! diff -u "${f%.yaml}.err" "$WORK/.stderr"; then fail "$cmd $f: wrong message"; fi
     cmp -s "$WORK/state.before" "$WORK/sparkform.state.json" || fail "$cmd $f changed the state"
     for x in journal lock backup; do
       [ ! -e "$WORK/sparkform.state.json.$x" ] || fail "$cmd $f left sparkform.state.json.$x"

@@ -12,7 +12,7 @@ expect_out "Commands:"
 sf plna
 expect_rc 1
 expect_err 'unknown command "plna"; did you mean "plan"?'
-sf plan -auto-aprove
+sf apply -auto-aprove
 expect_rc 1
 expect_err "did you mean -auto-approve?"
 
@@ -49,14 +49,14 @@ expect_err "-auto-approve"
 
 sft plan -f stack.yaml -json
 expect_rc 0
-jq -e '.format_version == "1.0" and (.resource_changes | length) == 3 and .summary.add == 3' "$WORK/out" >/dev/null || fail "plan -json: $(cat "$WORK/out")"
-jq -e '.resource_changes[] | select(.address == "test_resource.a") | .change.after_sensitive.secret == true' "$WORK/out" >/dev/null || fail "secret not flagged sensitive"
+jq -e '.format_version == "1.0" and (.resource_changes | length) == 3 and .summary.add == 3' "$WORK/.stdout" >/dev/null || fail "plan -json: $(cat "$WORK/.stdout")"
+jq -e '.resource_changes[] | select(.address == "test_resource.a") | .change.after_sensitive.secret == true' "$WORK/.stdout" >/dev/null || fail "secret not flagged sensitive"
 expect_no hunter2
 
 sft plan -f stack.yaml
 expect_out "(sensitive value)"
 expect_no hunter2
-if grep -q $'\033\[' "$WORK/out"; then fail "color with NO_COLOR set"; fi
+if grep -q $'\033\[' "$WORK/.stdout"; then fail "color with NO_COLOR set"; fi
 
 sft graph -f stack.yaml
 expect_rc 0
@@ -64,7 +64,7 @@ expect_out 'digraph'
 expect_out '"test_resource.a" -> "test_resource.b"'
 # The reduced graph drops a -> c (implied through b).
 expect_no_out '"test_resource.a" -> "test_resource.c"'
-dot -Tsvg "$WORK/out" >graph.svg || fail "dot cannot draw the graph"
+dot -Tsvg "$WORK/.stdout" >graph.svg || fail "dot cannot draw the graph"
 grep -q "<svg" graph.svg || fail "no svg"
 
 sft apply -f stack.yaml -auto-approve -parallelism 2
@@ -78,10 +78,10 @@ expect_no hunter2
 sft show -json
 expect_rc 0
 expect_no hunter2
-jq -e '.values.resources | length == 3' "$WORK/out" >/dev/null || fail "show -json"
+jq -e '.values.resources | length == 3' "$WORK/.stdout" >/dev/null || fail "show -json"
 sft output -json
 expect_rc 0
-jq -e '.token.sensitive == true and (.token | has("value") | not) and (.b_id.value | length) > 0' "$WORK/out" >/dev/null || fail "output -json: $(cat "$WORK/out")"
+jq -e '.token.sensitive == true and (.token | has("value") | not) and (.b_id.value | length) > 0' "$WORK/.stdout" >/dev/null || fail "output -json: $(cat "$WORK/.stdout")"
 sft output nope
 expect_rc 1
 expect_err 'no output named "nope"'
@@ -116,7 +116,7 @@ expect_rc 1
 expect_err 'x'
 sft plan -f stack.yaml -replace test_resource.a -target test_resource.a -detailed-exitcode
 expect_rc 2
-expect_out "test_resource.a will be replaced, as requested"
+expect_out "(because -replace asked for it)"
 expect_out "Plan: 1 to add, 0 to change, 1 to destroy."
 expect_err "resource targeting is in effect"
 

@@ -27,7 +27,7 @@ expect_rc 0
 
 sft plan -f stack.yaml -detailed-exitcode
 # b was adopted: only what was never created remains to do.
-grep -q "test_resource.b will be created" "$WORK/out" && fail "adopted object planned again"
+grep -q "test_resource.b will be created" "$WORK/.stdout" && fail "adopted object planned again"
 sft apply -f stack.yaml -auto-approve
 expect_rc 0
 [ "$(count_store)" = 3 ] || fail "store holds $(count_store) objects (had $objects_before after the crash), expected 3"

@@ -56,10 +56,10 @@ old_c=$(jq -r '.resources["test_resource.c"].attributes.id' sparkform.state.json
 sft apply -f stack.yaml -var key=k2 -auto-approve -parallelism 1
 expect_rc 0
 expect_out "test_resource.c must be replaced"
-create_line=$(grep -n "test_resource.c: Creation complete" "$WORK/out" | cut -d: -f1)
-update_line=$(grep -n "test_resource.d: Modifications complete" "$WORK/out" | cut -d: -f1)
-destroy_line=$(grep -n "test_resource.c: Destruction complete" "$WORK/out" | cut -d: -f1)
-[ -n "$create_line" ] && [ -n "$update_line" ] && [ -n "$destroy_line" ] || fail "missing steps: $(cat "$WORK/out")"
+create_line=$(grep -n "test_resource.c: Creation complete" "$WORK/.stdout" | cut -d: -f1)
+update_line=$(grep -n "test_resource.d: Modifications complete" "$WORK/.stdout" | cut -d: -f1)
+destroy_line=$(grep -n "test_resource.c: Destruction complete" "$WORK/.stdout" | cut -d: -f1)
+[ -n "$create_line" ] && [ -n "$update_line" ] && [ -n "$destroy_line" ] || fail "missing steps: $(cat "$WORK/.stdout")"
 [ "$create_line" -lt "$update_line" ] && [ "$update_line" -lt "$destroy_line" ] || fail "create_before_destroy order: create $create_line, update $update_line, destroy $destroy_line"
 [ ! -f "$SPARKFORM_TEST_STORE/$old_c.json" ] || fail "old c not deleted"
 [ "$(count_store)" = 4 ] || fail "store holds $(count_store)"

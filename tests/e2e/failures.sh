@@ -32,7 +32,7 @@ expect_out "Apply failed. Resources: 3 added"
 # The next plan replaces the tainted object and creates what was skipped.
 sft plan -f stack.yaml -var fail= -detailed-exitcode
 expect_rc 2
-expect_out "# test_resource.bad is tainted, so it must be replaced"
+expect_out "(because test_resource.bad is tainted, so it must be replaced)"
 expect_out "Plan: 3 to add, 0 to change, 1 to destroy."
 sft apply -f stack.yaml -var fail= -auto-approve
 expect_rc 0

@@ -11,7 +11,7 @@ fail() { echo "FAILED: $*" >&2; exit 1; }
 # the exit status in $rc; never fails by itself.
 run() {
   set +e
-  "$@" >"$WORK/out" 2>"$WORK/err" </dev/null
+  "$@" >"$WORK/.stdout" 2>"$WORK/.stderr" </dev/null
   rc=$?
   set -e
   return 0
@@ -21,12 +21,12 @@ sf() { run "$SPARKFORM" "$@"; }
 sft() { run "$SPARKFORM_TEST" "$@"; }
 
 expect_rc() {
-  [ "$rc" -eq "$1" ] || { echo "--- stdout"; cat "$WORK/out"; echo "--- stderr"; cat "$WORK/err"; fail "exit status $rc, expected $1"; }
+  [ "$rc" -eq "$1" ] || { echo "--- stdout"; cat "$WORK/.stdout"; echo "--- stderr"; cat "$WORK/.stderr"; fail "exit status $rc, expected $1"; }
 }
-expect_out() { grep -qF -- "$1" "$WORK/out" || { cat "$WORK/out"; cat "$WORK/err"; fail "stdout lacks: $1"; }; }
-expect_err() { grep -qF -- "$1" "$WORK/err" || { cat "$WORK/err"; fail "stderr lacks: $1"; }; }
-expect_no_out() { ! grep -qF -- "$1" "$WORK/out" || { cat "$WORK/out"; fail "stdout has: $1"; }; }
-expect_no() { ! grep -rqF -- "$1" "$WORK/out" "$WORK/err" || { cat "$WORK/out" "$WORK/err"; fail "output has: $1"; }; }
+expect_out() { grep -qF -- "$1" "$WORK/.stdout" || { cat "$WORK/.stdout"; cat "$WORK/.stderr"; fail "stdout lacks: $1"; }; }
+expect_err() { grep -qF -- "$1" "$WORK/.stderr" || { cat "$WORK/.stderr"; fail "stderr lacks: $1"; }; }
+expect_no_out() { ! grep -qF -- "$1" "$WORK/.stdout" || { cat "$WORK/.stdout"; fail "stdout has: $1"; }; }
+expect_no() { ! grep -rqF -- "$1" "$WORK/.stdout" "$WORK/.stderr" || { cat "$WORK/.stdout" "$WORK/.stderr"; fail "output has: $1"; }; }
 count_store() { find "$SPARKFORM_TEST_STORE" -name '*.json' | wc -l; }
 
 # Background processes a test starts are killed by PID when it ends.

@@ -56,7 +56,7 @@ expect_out 'motd = "out/motd.txt"'
 expect_no "$key_line"
 sf output -raw key
 expect_rc 0
-grep -qF "$key_line" "$WORK/out" || fail "-raw to a file must print the sensitive value"
+grep -qF "$key_line" "$WORK/.stdout" || fail "-raw to a file must print the sensitive value"
 
 # One attribute edited: exactly one update.
 sf plan -f stack.yaml -var greeting=bonjour -detailed-exitcode
@@ -88,7 +88,7 @@ expect_out "Plan: 0 to add, 1 to change, 0 to destroy."
 
 sf state list
 expect_rc 0
-[ "$(cat "$WORK/out")" = "$(printf 'local_file.authorized\nlocal_file.motd\nlocal_ssh_key.deploy')" ] || fail "state list: $(cat "$WORK/out")"
+[ "$(cat "$WORK/.stdout")" = "$(printf 'local_file.authorized\nlocal_file.motd\nlocal_ssh_key.deploy')" ] || fail "state list: $(cat "$WORK/.stdout")"
 
 sf destroy -f stack.yaml -var greeting=bonjour -auto-approve
 expect_rc 0
@@ -96,6 +96,6 @@ expect_out "Destroy complete! Resources: 3 destroyed."
 [ ! -e out/motd.txt ] && [ ! -e out/authorized_keys ] && [ ! -e keys/id_ed25519 ] || fail "files left after destroy"
 sf state list
 expect_rc 0
-[ ! -s "$WORK/out" ] || fail "state not empty after destroy"
+[ ! -s "$WORK/.stdout" ] || fail "state not empty after destroy"
 [ "$(jq -c "[.resources, .outputs]" sparkform.state.json)" = "[{},{}]" ] || fail "state document not empty"
 [ -f sparkform.state.json.backup ] || fail "no backup of the previous state"

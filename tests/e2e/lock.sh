@@ -36,7 +36,7 @@ second=$!; pids+=("$second")
 for _ in $(seq 50); do [ -f sparkform.state.json.lock ] && break; sleep 0.1; done
 sft force-unlock 00000000-0000-0000-0000-000000000000
 expect_rc 1
-expect_err "lock id"
+expect_err "nothing was removed"
 wait "$second" || fail "second apply failed: $(cat second.out)"
 [ ! -f sparkform.state.json.lock ] || fail "lock left behind"
 sft force-unlock whatever

@@ -20,7 +20,7 @@ expect_rc 0
 expect_out "Plan: 2 to add, 0 to change, 0 to destroy."
 sft show -json first.plan
 expect_rc 0
-[ "$(jq -r '.resource_changes | length' "$WORK/out")" = 2 ] || fail "show -json of a plan"
+[ "$(jq -r '.resource_changes | length' "$WORK/.stdout")" = 2 ] || fail "show -json of a plan"
 
 # The description changes after the plan: the saved plan still applies
 # what was planned (value one), not what the file says now.

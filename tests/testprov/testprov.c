@@ -29,7 +29,7 @@ static const struct sf_attr attrs[] = {
     {"latency_ms", SF_NUMBER, SF_OPTIONAL, "0", "every operation sleeps this long"},
     {"fail_on", SF_STRING, SF_OPTIONAL, "\"\"",
      "comma-separated operations (create,update,delete,read) that fail"},
-    {"id", SF_STRING, SF_COMPUTED, NULL, "the object's id"},
+    {"id", SF_STRING, SF_COMPUTED | SF_STABLE, NULL, "the object's id"},
     {"computed_value", SF_STRING, SF_COMPUTED, NULL, "\"<id>:<value>\""},
     {NULL, 0, 0, NULL, NULL},
 };

@@ -30,7 +30,7 @@ static const struct sf_attr test_attrs[] = {
     {"size", SF_NUMBER, SF_OPTIONAL | SF_IGNORE_DRIFT, NULL, NULL},
     {"latency_ms", SF_NUMBER, SF_OPTIONAL, "0", NULL},
     {"fail_on", SF_STRING, SF_OPTIONAL, "\"\"", NULL},
-    {"id", SF_STRING, SF_COMPUTED, NULL, NULL},
+    {"id", SF_STRING, SF_COMPUTED | SF_STABLE, NULL, NULL},
     {"computed_value", SF_STRING, SF_COMPUTED, NULL, NULL},
     {NULL, 0, 0, NULL, NULL},
 };
@@ -121,8 +121,30 @@ START_TEST(update_in_place)
     ck_assert_int_eq(c.action, SF_ACT_UPDATE);
     ck_assert_int_eq(c.reason, SF_REASON_NONE);
     ck_assert_str_eq(after_str(&c, "content"), "bye");
-    ck_assert_str_eq(after_str(&c, "id"), "abc");
+    /* local_file's id is the content's hash: the update changes it. */
+    ck_assert(sf_is_unknown(json_object_get(c.after, "id")));
     ck_assert_int_eq(json_array_size(c.replace_paths), 0);
+    change_clear(&c);
+    json_decref(prior);
+    json_decref(desired);
+}
+END_TEST
+
+START_TEST(update_keeps_only_stable_computed)
+{
+    json_t *prior = J("{\"value\":\"a\",\"latency_ms\":0,\"fail_on\":\"\",\"id\":\"1\","
+                      "\"computed_value\":\"1:a\"}");
+    json_t *desired = J("{\"value\":\"b\",\"latency_ms\":0,\"fail_on\":\"\"}");
+    struct sf_change c = {0};
+    sf_diff(&test_type, prior, prior, desired, NULL, 0, false, SF_REASON_NONE, &c);
+    ck_assert_int_eq(c.action, SF_ACT_UPDATE);
+    ck_assert_str_eq(after_str(&c, "id"), "1");
+    ck_assert(sf_is_unknown(json_object_get(c.after, "computed_value")));
+    change_clear(&c);
+    /* With nothing to update, computed values stay known. */
+    sf_diff(&test_type, prior, prior, prior, NULL, 0, false, SF_REASON_NONE, &c);
+    ck_assert_int_eq(c.action, SF_ACT_NOOP);
+    ck_assert_str_eq(after_str(&c, "computed_value"), "1:a");
     change_clear(&c);
     json_decref(prior);
     json_decref(desired);
@@ -360,6 +382,7 @@ static Suite *diff_suite(void)
     tcase_add_test(tc, create_has_unknown_computed);
     tcase_add_test(tc, noop_keeps_computed);
     tcase_add_test(tc, update_in_place);
+    tcase_add_test(tc, update_keeps_only_stable_computed);
     tcase_add_test(tc, unset_attribute_is_a_change);
     tcase_add_test(tc, force_new_replaces);
     tcase_add_test(tc, ignore_changes_keeps_prior);

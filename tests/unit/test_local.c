@@ -340,10 +340,10 @@ START_TEST(key_schema)
 {
     const struct sf_resource_type *rt = type("local_ssh_key");
     ck_assert_uint_eq(sf_schema_attr(rt, "private_key_openssh")->flags,
-                      SF_COMPUTED | SF_SENSITIVE);
+                      SF_COMPUTED | SF_STABLE | SF_SENSITIVE);
     ck_assert_uint_eq(sf_schema_attr(rt, "algorithm")->flags, SF_OPTIONAL | SF_FORCE_NEW);
     ck_assert_str_eq(sf_schema_attr(rt, "algorithm")->default_json, "\"ed25519\"");
-    ck_assert_uint_eq(sf_schema_attr(rt, "id")->flags, SF_COMPUTED);
+    ck_assert_uint_eq(sf_schema_attr(rt, "id")->flags, SF_COMPUTED | SF_STABLE);
 }
 END_TEST
 
