@@ -6,8 +6,8 @@ PKGS     := yaml-0.1 jansson libcurl libssh2 libgit2 libcrypto
 CC       ?= cc
 BUILD    ?= build
 SAN      ?=
-CFLAGS   ?= -O2 -g
-CFLAGS   += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wshadow -Wno-unused-parameter \
+OPT      ?= -O2 -g
+CFLAGS   := $(OPT) -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wshadow -Wno-unused-parameter \
             -pthread $(SAN) $(shell pkg-config --cflags $(PKGS) check)
 INCLUDES := -Iprovisioner -Iplans -Iproviders -Istate -Itests/testprov
 LDLIBS   := $(shell pkg-config --libs $(PKGS)) -pthread
@@ -53,7 +53,7 @@ test-e2e: all
 	@SPARKFORM=$(abspath $(BUILD)/sparkform) SPARKFORM_TEST=$(abspath $(BUILD)/sparkform-test) tests/e2e/run
 
 test-asan:
-	$(MAKE) BUILD=build/asan SAN="-fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer" CFLAGS="-O1 -g" test-unit test-e2e
+	$(MAKE) BUILD=build/asan SAN="-fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer" OPT="-O1 -g" test-unit test-e2e
 
 test: deps
 	$(MAKE) test-unit test-e2e

@@ -279,6 +279,7 @@ START_TEST(latency)
     t0 = sf_now();
     ck_assert_int_lt(rt->create(&call, desired, &none), 0);
     ck_assert_msg(sf_now() - t0 >= 0.14, "failing create did not wait");
+    json_decref(none); /* the object exists although create failed */
 
     json_object_set_new(desired, "latency_ms", json_integer(0));
     json_object_set_new(desired, "fail_on", json_string(""));
