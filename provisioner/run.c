@@ -103,23 +103,20 @@ static json_t *config_deps(const struct sf_resource_cfg *rc)
 
 static int open_state(struct sf_run *r, struct sf_diags *d)
 {
-    if (sf_state_load(r->o.state_path, &r->st, d) < 0)
+    /* Lock first, then load: what counts is the state as it is once no
+     * other run can change it. */
+    struct sf_state lock = {.path = (char *)r->o.state_path, .journal_fd = -1};
+    if (r->o.lock &&
+        sf_state_lock(&lock, r->o.operation ? r->o.operation : "run", r->o.lock_timeout_ms, d) < 0)
         return -1;
-    if (!r->o.lock)
-        return 0;
-    if (sf_state_lock(r->st, r->o.operation ? r->o.operation : "run", r->o.lock_timeout_ms, d) < 0)
+    if (sf_state_load(r->o.state_path, &r->st, d) < 0) {
+        if (lock.locked)
+            sf_state_unlock(&lock);
+        free(lock.lock_id);
         return -1;
-    /* Another run may have committed between the load and the lock: what
-     * counts is the state as it is once we hold the lock. */
-    struct sf_state *fresh;
-    if (sf_state_load(r->o.state_path, &fresh, d) < 0)
-        return -1;
-    fresh->locked = true;
-    fresh->lock_id = r->st->lock_id;
-    r->st->locked = false;
-    r->st->lock_id = NULL;
-    sf_state_free(r->st);
-    r->st = fresh;
+    }
+    r->st->locked = lock.locked;
+    r->st->lock_id = lock.lock_id;
     return 0;
 }
 
