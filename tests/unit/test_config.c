@@ -12,64 +12,16 @@
 
 #include "config.h"
 #include "provider.h"
+#include "testprov.h"
 #include "util.h"
 #include "value.h"
 
-/* Types with the same schemas as the real local_file, local_ssh_key and
- * test_resource, registered when the real ones are not linked in, so the
- * messages come out as they will in the real binary. */
-static const struct sf_attr fake_local_file_attrs[] = {
-    {"path", SF_STRING, SF_REQUIRED | SF_FORCE_NEW, NULL, NULL},
-    {"content", SF_STRING, SF_OPTIONAL, "\"\"", NULL},
-    {"sensitive_content", SF_STRING, SF_OPTIONAL | SF_SENSITIVE, NULL, NULL},
-    {"mode", SF_STRING, SF_OPTIONAL, "\"0644\"", NULL},
-    {"id", SF_STRING, SF_COMPUTED, NULL, NULL},
-    {NULL, 0, 0, NULL, NULL},
-};
-static const struct sf_attr fake_ssh_key_attrs[] = {
-    {"algorithm", SF_STRING, SF_OPTIONAL | SF_FORCE_NEW, "\"ed25519\"", NULL},
-    {"comment", SF_STRING, SF_OPTIONAL | SF_FORCE_NEW, "\"\"", NULL},
-    {"private_key_path", SF_STRING, SF_OPTIONAL | SF_FORCE_NEW, NULL, NULL},
-    {"public_key_path", SF_STRING, SF_OPTIONAL | SF_FORCE_NEW, NULL, NULL},
-    {"private_key_openssh", SF_STRING, SF_COMPUTED | SF_SENSITIVE, NULL, NULL},
-    {"public_key_openssh", SF_STRING, SF_COMPUTED, NULL, NULL},
-    {"fingerprint_sha256", SF_STRING, SF_COMPUTED, NULL, NULL},
-    {"id", SF_STRING, SF_COMPUTED, NULL, NULL},
-    {NULL, 0, 0, NULL, NULL},
-};
-static const struct sf_attr fake_test_resource_attrs[] = {
-    {"value", SF_STRING, SF_OPTIONAL, NULL, NULL},
-    {"key", SF_STRING, SF_OPTIONAL | SF_FORCE_NEW, NULL, NULL},
-    {"secret", SF_STRING, SF_OPTIONAL | SF_SENSITIVE, NULL, NULL},
-    {"tags", SF_MAP, SF_OPTIONAL, NULL, NULL},
-    {"items", SF_LIST, SF_OPTIONAL, NULL, NULL},
-    {"count", SF_NUMBER, SF_OPTIONAL, NULL, NULL},
-    {"enabled", SF_BOOL, SF_OPTIONAL, NULL, NULL},
-    {"size", SF_NUMBER, SF_OPTIONAL | SF_IGNORE_DRIFT, NULL, NULL},
-    {"latency_ms", SF_NUMBER, SF_OPTIONAL, "0", NULL},
-    {"fail_on", SF_STRING, SF_OPTIONAL, "\"\"", NULL},
-    {"id", SF_STRING, SF_COMPUTED, NULL, NULL},
-    {"computed_value", SF_STRING, SF_COMPUTED, NULL, NULL},
-    {NULL, 0, 0, NULL, NULL},
-};
-static const struct sf_resource_type fake_types[] = {
-    {"local_file", "fake", fake_local_file_attrs, NULL, NULL, NULL, NULL, NULL},
-    {"local_ssh_key", "fake", fake_ssh_key_attrs, NULL, NULL, NULL, NULL, NULL},
-    {"test_resource", "fake", fake_test_resource_attrs, NULL, NULL, NULL, NULL, NULL},
-};
-static const struct sf_resource_type *fake_list[4];
-static const struct sf_provider fake_provider = {"fake", fake_list};
-
-/* Called once from main(), before the tests (forked or not) run. */
-static void register_fakes(void)
+/* The real types: local_file and local_ssh_key are built in, test_resource
+ * comes from the test provider linked into every unit test. */
+static void register_providers(void)
 {
-    size_t n = 0;
-    for (size_t i = 0; i < 3; i++)
-        if (!sf_provider_find_type(fake_types[i].name))
-            fake_list[n++] = &fake_types[i];
-    fake_list[n] = NULL;
-    if (n && sf_provider_register(&fake_provider) < 0) {
-        fputs("cannot register the fake provider\n", stderr);
+    if (!sf_provider_find_type("test_resource") && sf_provider_register(&sf_provider_test) < 0) {
+        fputs("cannot register the test provider\n", stderr);
         exit(1);
     }
 }
@@ -564,7 +516,7 @@ END_TEST
 
 int main(void)
 {
-    register_fakes();
+    register_providers();
     Suite *s = suite_create("config");
     TCase *tc = tcase_create("config");
     tcase_add_checked_fixture(tc, setup, teardown);
