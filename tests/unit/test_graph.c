@@ -120,7 +120,7 @@ START_TEST(test_topo)
 {
     struct sf_graph *g = sf_graph_new();
     for (int i = 0; i < 8; i++) {
-        char name[8];
+        char name[16];
         snprintf(name, sizeof name, "n%d", i);
         add(g, name);
     }
@@ -203,7 +203,7 @@ START_TEST(test_cycle_two_separate)
     struct sf_graph *g = sf_graph_new();
     int n[7];
     for (int i = 0; i < 7; i++) {
-        char name[8];
+        char name[16];
         snprintf(name, sizeof name, "r.%d", i);
         n[i] = add(g, name);
     }
@@ -268,7 +268,7 @@ START_TEST(test_cycle_larger_scc)
      * member (4) only on a 2-cycle with 1 */
     struct sf_graph *g = sf_graph_new();
     for (int i = 0; i < 5; i++) {
-        char name[8];
+        char name[16];
         snprintf(name, sizeof name, "m%d", i);
         add(g, name);
     }
@@ -376,7 +376,7 @@ START_TEST(test_reduce)
     /* a longer one: 0->1->2->3, 0->4->3, plus implied 0->2, 0->3, 1->3 */
     g = sf_graph_new();
     for (int i = 0; i < 5; i++) {
-        char name[8];
+        char name[16];
         snprintf(name, sizeof name, "n%d", i);
         add(g, name);
     }
@@ -404,7 +404,7 @@ START_TEST(test_reach)
 {
     struct sf_graph *g = sf_graph_new();
     for (int i = 0; i < 7; i++) {
-        char name[8];
+        char name[16];
         snprintf(name, sizeof name, "n%d", i);
         add(g, name);
     }
