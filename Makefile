@@ -21,8 +21,8 @@ TESTPROV_OBJ := $(patsubst %.c,$(BUILD)/obj/%.o,$(wildcard tests/testprov/*.c))
 UNIT_SRC   := $(wildcard tests/unit/test_*.c)
 UNIT_BIN   := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
 
-.PHONY: all deps test test-unit test-e2e test-asan bench quickstart clean install
-all: $(BUILD)/sparkform $(BUILD)/sparkform-test
+.PHONY: all deps test test-unit test-e2e test-asan bench quickstart clean install localcloud
+all: $(BUILD)/sparkform $(BUILD)/sparkform-test $(BUILD)/localcloud
 
 deps:
 	@scripts/install-deps
@@ -42,6 +42,18 @@ $(BUILD)/sparkform: $(BUILD)/obj/provisioner/main.o $(BUILD)/libsparkform.a
 $(BUILD)/sparkform-test: $(TESTPROV_OBJ) $(BUILD)/libsparkform.a
 	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
 
+# The local cloud emulator: a program of its own, never part of libsparkform;
+# it reuses only the engine's util and diag helpers.
+LOCALCLOUD_SRC := $(wildcard localcloud/*.c localcloud/*/*.c)
+LOCALCLOUD_OBJ := $(patsubst %.c,$(BUILD)/obj/%.o,$(LOCALCLOUD_SRC)) \
+                  $(BUILD)/obj/provisioner/util.o $(BUILD)/obj/provisioner/diag.o
+$(BUILD)/obj/localcloud/%.o: CFLAGS += $(shell pkg-config --cflags libmicrohttpd)
+
+$(BUILD)/localcloud: $(LOCALCLOUD_OBJ)
+	$(CC) $(CFLAGS) -o $@ $^ $(shell pkg-config --libs libmicrohttpd jansson libcrypto) -pthread
+
+localcloud: $(BUILD)/localcloud
+
 $(BUILD)/tests/%: tests/unit/%.c $(filter-out $(BUILD)/obj/tests/testprov/main.o,$(TESTPROV_OBJ)) $(BUILD)/libsparkform.a
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(INCLUDES) -o $@ $^ $(CHECKLIBS) $(LDLIBS)
@@ -50,7 +62,8 @@ test-unit: $(UNIT_BIN)
 	@set -e; for t in $(UNIT_BIN); do echo "== $$t"; CK_FORK=yes $$t; done
 
 test-e2e: all
-	@SPARKFORM=$(abspath $(BUILD)/sparkform) SPARKFORM_TEST=$(abspath $(BUILD)/sparkform-test) tests/e2e/run
+	@SPARKFORM=$(abspath $(BUILD)/sparkform) SPARKFORM_TEST=$(abspath $(BUILD)/sparkform-test) \
+	  LOCALCLOUD=$(abspath $(BUILD)/localcloud) tests/e2e/run
 
 test-asan:
 	$(MAKE) BUILD=build/asan SAN="-fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer" OPT="-O1 -g" test-unit test-e2e

@@ -1,0 +1,18 @@
+/*
+ * Registration of the emulated APIs that export nothing else; main.c calls
+ * these after lc_identity_register (identity.h) and lc_faults_register
+ * (faults.h). Each returns 0, or -1 when its prefix is already taken.
+ */
+#ifndef LC_APIS_H
+#define LC_APIS_H
+
+#include "server.h"
+
+/* Neutron subset under /network/v2.0: networks and subnets. */
+int lc_network_register(struct lc_server *srv);
+/* Nova subset under /compute/v2.1: flavors, images, keypairs, servers. */
+int lc_compute_register(struct lc_server *srv);
+/* GET /_localcloud/inventory and GET /_localcloud/health. */
+int lc_inventory_register(struct lc_server *srv);
+
+#endif

@@ -1,0 +1,30 @@
+/*
+ * Injected faults for tests: rules per path prefix (latency, 5xx errors,
+ * 429 throttling with Retry-After, dropped connections), drawn from a
+ * seeded PRNG so that a run is repeatable. Set with POST /_localcloud/faults,
+ * cleared with DELETE; the core asks lc_faults_decide() for every request
+ * outside /_localcloud. Faults are not persisted: a restart clears them.
+ */
+#ifndef LC_FAULTS_H
+#define LC_FAULTS_H
+
+#include "server.h"
+
+enum lc_fault_kind { LC_FAULT_NONE, LC_FAULT_ERROR, LC_FAULT_THROTTLE, LC_FAULT_DROP };
+
+struct lc_fault_decision {
+    long latency_ms;
+    enum lc_fault_kind kind;
+    int status;       /* LC_FAULT_ERROR: the status to answer */
+    long retry_after; /* LC_FAULT_THROTTLE: seconds for Retry-After */
+};
+
+struct lc_faults *lc_faults_new(void);
+void lc_faults_free(struct lc_faults *f);
+/* What to do to a request for path: the rule with the longest matching
+ * prefix applies; one PRNG draw per request it applies to. Thread-safe. */
+void lc_faults_decide(struct lc_faults *f, const char *path, struct lc_fault_decision *out);
+/* Registers /_localcloud/faults (GET, POST, DELETE). */
+int lc_faults_register(struct lc_server *srv);
+
+#endif
