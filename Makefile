@@ -46,11 +46,12 @@ $(BUILD)/sparkform-test: $(TESTPROV_OBJ) $(BUILD)/libsparkform.a
 # it reuses only the engine's util and diag helpers.
 LOCALCLOUD_SRC := $(wildcard localcloud/*.c localcloud/*/*.c)
 LOCALCLOUD_OBJ := $(patsubst %.c,$(BUILD)/obj/%.o,$(LOCALCLOUD_SRC)) \
-                  $(BUILD)/obj/provisioner/util.o $(BUILD)/obj/provisioner/diag.o
-$(BUILD)/obj/localcloud/%.o: CFLAGS += $(shell pkg-config --cflags libmicrohttpd)
+                  $(BUILD)/obj/provisioner/util.o $(BUILD)/obj/provisioner/diag.o \
+                  $(BUILD)/obj/providers/sigv4.o
+$(BUILD)/obj/localcloud/%.o: CFLAGS += $(shell pkg-config --cflags libmicrohttpd libxml-2.0)
 
 $(BUILD)/localcloud: $(LOCALCLOUD_OBJ)
-	$(CC) $(CFLAGS) -o $@ $^ $(shell pkg-config --libs libmicrohttpd jansson libcrypto) -pthread
+	$(CC) $(CFLAGS) -o $@ $^ $(shell pkg-config --libs libmicrohttpd jansson libcrypto libxml-2.0) -pthread
 
 localcloud: $(BUILD)/localcloud
 

@@ -12,6 +12,11 @@
 int lc_network_register(struct lc_server *srv);
 /* Nova subset under /compute/v2.1: flavors, images, keypairs, servers. */
 int lc_compute_register(struct lc_server *srv);
+/* Magnum-style container-infra v1 under /container-infra/v1: clusters,
+ * node groups, their actions and kubeconfigs (containerinfra.c). */
+int lc_containerinfra_register(struct lc_server *srv);
+/* S3 under /s3, path-style, SigV4 with identity's EC2 credentials (s3*.c). */
+int lc_s3_register(struct lc_server *srv);
 /* GET /_localcloud/inventory and GET /_localcloud/health. */
 int lc_inventory_register(struct lc_server *srv);
 

@@ -1,7 +1,7 @@
 /*
  * localcloud: an emulator of the cloud APIs sparkform's providers call
- * (identity, network, compute; see localcloud/README.md), for development
- * and tests. This file reads the command line, opens the data directory,
+ * (identity, network, compute, container-infra, S3; see
+ * localcloud/README.md), for development and tests. This file reads the command line, opens the data directory,
  * registers every API with the HTTP core (server.h), starts serving on a
  * loopback address, announces the bound address in the ready file, and
  * waits for SIGTERM / SIGINT to shut down cleanly.
@@ -24,8 +24,8 @@ static const char usage[] =
     "                  [--token-ttl SECONDS] [--ready-file FILE] [--ssh HOST:PORT]\n"
     "                  [--max-body BYTES] [--threads N] [--verbose]\n"
     "\n"
-    "An emulator of the cloud APIs (identity, network, compute) for development\n"
-    "and tests; see localcloud/README.md.\n"
+    "An emulator of the cloud APIs (identity, network, compute, container-infra,\n"
+    "S3) for development and tests; see localcloud/README.md.\n"
     "\n"
     "  --data DIR          where every object is kept (created if missing)\n"
     "  --listen HOST:PORT  loopback address to serve on (default 127.0.0.1:8780);\n"
@@ -206,6 +206,8 @@ int main(int argc, char **argv)
     if (lc_identity_register(srv, users, &diags) < 0)
         goto out;
     if (lc_network_register(srv) < 0 || lc_compute_register(srv) < 0 ||
+        lc_containerinfra_register(srv) < 0 ||
+        lc_s3_register(srv) < 0 ||
         lc_faults_register(srv) < 0 || lc_inventory_register(srv) < 0) {
         sf_error(&diags, NULL, "an API prefix is registered twice");
         goto out;

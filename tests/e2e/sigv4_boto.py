@@ -53,8 +53,11 @@ class Req:
         self.method = method
         self.path = parts.path
         self.query = parts.query if "?" in url else None
-        self.headers = [("Host", host_of(url))]
-        self.headers += [(k, v if isinstance(v, str) else v.decode()) for k, v in headers.items()]
+        self.headers = [(k, v if isinstance(v, str) else v.decode()) for k, v in headers.items()]
+        # botocore's CRT signer (with python3-awscrt installed) sets Host
+        # itself; the classic signer leaves it to the HTTP layer.
+        if not any(k.lower() == "host" for k, _ in self.headers):
+            self.headers.insert(0, ("Host", host_of(url)))
         self.body = body
         self.now = now
         self.body_signed = body_signed
