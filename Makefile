@@ -55,6 +55,10 @@ $(BUILD)/localcloud: $(LOCALCLOUD_OBJ)
 
 localcloud: $(BUILD)/localcloud
 
+# The load generator of localcloud's benchmarks.
+$(BUILD)/lcload: tests/bench/lcload.c $(BUILD)/obj/providers/sigv4.o $(BUILD)/obj/provisioner/util.o
+	$(CC) $(CFLAGS) $(INCLUDES) -o $@ $^ $(shell pkg-config --libs libcurl libcrypto) -pthread
+
 $(BUILD)/tests/%: tests/unit/%.c $(filter-out $(BUILD)/obj/tests/testprov/main.o,$(TESTPROV_OBJ)) $(BUILD)/libsparkform.a
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(INCLUDES) -o $@ $^ $(CHECKLIBS) $(LDLIBS)
@@ -73,8 +77,9 @@ test: deps
 	$(MAKE) test-unit test-e2e
 	$(MAKE) test-asan
 
-bench: all
+bench: all $(BUILD)/lcload
 	@SPARKFORM_TEST=$(abspath $(BUILD)/sparkform-test) tests/bench/run
+	@LOCALCLOUD=$(abspath $(BUILD)/localcloud) LCLOAD=$(abspath $(BUILD)/lcload) tests/bench/localcloud
 
 quickstart: deps all
 	@scripts/quickstart
