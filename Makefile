@@ -79,7 +79,7 @@ test: deps
 
 bench: all $(BUILD)/lcload
 	@SPARKFORM_TEST=$(abspath $(BUILD)/sparkform-test) tests/bench/run
-	@LOCALCLOUD=$(abspath $(BUILD)/localcloud) LCLOAD=$(abspath $(BUILD)/lcload) tests/bench/localcloud
+	@LOCALCLOUD=$(abspath $(BUILD)/localcloud) LCLOAD=$(abspath $(BUILD)/lcload) tests/bench/run-localcloud
 
 quickstart: deps all
 	@scripts/quickstart
