@@ -12,6 +12,9 @@
 int lc_network_register(struct lc_server *srv);
 /* Nova subset under /compute/v2.1: flavors, images, keypairs, servers. */
 int lc_compute_register(struct lc_server *srv);
+/* The id of one of compute's fixed flavors, given its id or its name
+ * ("STD3-4-8"); NULL when there is no such flavor. Static string. */
+const char *lc_compute_flavor_id(const char *ref);
 /* Magnum-style container-infra v1 under /container-infra/v1: clusters,
  * node groups, their actions and kubeconfigs (containerinfra.c). */
 int lc_containerinfra_register(struct lc_server *srv);

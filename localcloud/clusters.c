@@ -35,15 +35,10 @@ static const char *const view_keys[] = {
     "pods_network_cidr", "availability_zone", "dns_domain", "insecure_registries", "api_lb_vip",
     "api_lb_fip", "loadbalancer_subnet_id", "registry_auth_password", "stack_id", NULL};
 
-static bool owned(const struct lc_request *req, json_t *o)
-{
-    return o && strcmp(lc_ci_str(o, "project_id"), req->project_id) == 0;
-}
-
 json_t *lc_ci_find_cluster(struct lc_request *req, struct lc_response *resp, const char *id)
 {
     json_t *cl = lc_store_get(lc_ci_store(req), LC_CI_API, "clusters", id);
-    if (!owned(req, cl)) {
+    if (!lc_req_owns(req, cl)) {
         lc_error(req, resp, 404, NULL, "Cluster %s could not be found.", id);
         return NULL;
     }
@@ -60,30 +55,6 @@ static bool valid_name(const char *s)
     static const char rest[] = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-";
     return ((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z')) &&
            strspn(s, rest) == strlen(s);
-}
-
-/* A map of string labels (cluster labels). */
-static void check_labels(struct lc_check *c, json_t *labels, const char *field)
-{
-    if (c->failed || !labels)
-        return;
-    if (json_object_size(labels) > MAX_LABELS) {
-        lc_check_fail(c, field, "%s: at most %d labels are allowed", field, MAX_LABELS);
-        return;
-    }
-    const char *k;
-    json_t *v;
-    json_object_foreach(labels, k, v)
-    {
-        if (!*k || strlen(k) > 255) {
-            lc_check_fail(c, field, "%s: keys must be 1 to 255 characters", field);
-            return;
-        }
-        if (!json_is_string(v) || json_string_length(v) > 255) {
-            lc_check_fail(c, field, "%s.%s: expected a string of at most 255 characters", field, k);
-            return;
-        }
-    }
 }
 
 /* ---------- views ---------- */
@@ -177,7 +148,7 @@ void lc_ci_list_clusters(struct lc_request *req, struct lc_response *resp)
     json_t *cl;
     json_array_foreach(all, i, cl)
     {
-        if (owned(req, cl))
+        if (lc_req_owns(req, cl))
             json_array_append_new(out, cluster_view(req, cl, now));
     }
     json_decref(all);
@@ -248,9 +219,9 @@ static void check_network(struct lc_check *c, struct lc_request *req, const char
     struct lc_store *st = lc_ci_store(req);
     json_t *net = lc_store_get(st, "network", "networks", net_id);
     json_t *sub = lc_store_get(st, "network", "subnets", sub_id);
-    if (!owned(req, net))
+    if (!lc_req_owns(req, net))
         lc_check_fail(c, "network_id", "network_id: network %s not found", net_id);
-    else if (!owned(req, sub))
+    else if (!lc_req_owns(req, sub))
         lc_check_fail(c, "subnet_id", "subnet_id: subnet %s not found", sub_id);
     else if (strcmp(lc_ci_str(sub, "network_id"), net_id) != 0)
         lc_check_fail(c, "subnet_id", "subnet_id: subnet %s is not on network %s", sub_id, net_id);
@@ -291,15 +262,15 @@ void lc_ci_create_cluster(struct lc_request *req, struct lc_response *resp)
                       "not two different flavors");
     if (!mf)
         mf = mf2;
-    const char *flavor = lc_ci_default_flavor;
-    if (!c.failed && mf && !(flavor = lc_ci_flavor_id(mf)))
+    const char *flavor = lc_ci_default_flavor();
+    if (!c.failed && mf && !(flavor = lc_compute_flavor_id(mf)))
         lc_check_fail(&c, "master_flavor_id", "master_flavor_id: no flavor %s (GET "
                       "/compute/v2.1/flavors lists them)", mf);
     const char *net_id = lc_get_string(&c, body, NULL, "network_id", LC_REQUIRED);
     const char *sub_id = lc_get_string(&c, body, NULL, "subnet_id", LC_REQUIRED);
     const char *keypair = lc_get_string(&c, body, NULL, "keypair", 0);
     json_t *labels = lc_get_object(&c, body, NULL, "labels", 0);
-    check_labels(&c, labels, "labels");
+    lc_check_string_map(&c, labels, "labels", MAX_LABELS);
     bool fip = lc_get_bool(&c, body, NULL, "floating_ip_enabled", false);
     const char *pods = lc_get_string(&c, body, NULL, "pods_network_cidr", 0);
     const char *az = lc_get_string(&c, body, NULL, "availability_zone", 0);
@@ -381,7 +352,7 @@ static void patch_labels(struct lc_check *c, json_t *labels, const struct lc_ci_
             lc_check_fail(c, field, "%s.value: /labels takes an object of strings", field);
             return;
         }
-        check_labels(c, remove ? NULL : op->value, "labels");
+        lc_check_string_map(c, remove ? NULL : op->value, "labels", MAX_LABELS);
         if (!c->failed) {
             json_object_clear(labels);
             if (!remove)
@@ -435,7 +406,7 @@ void lc_ci_patch_cluster(struct lc_request *req, struct lc_response *resp)
             lc_check_fail(&c, "path", "patch[%zu].path: %s cannot be changed; expected /labels or "
                           "/labels/KEY", i, op.path);
     }
-    check_labels(&c, labels, "labels");
+    lc_check_string_map(&c, labels, "labels", MAX_LABELS);
     if (!c.failed) {
         /* from the stored object: a transition under way goes on */
         json_t *upd = json_deep_copy(stored);
@@ -527,7 +498,7 @@ void lc_ci_cluster_action(struct lc_request *req, struct lc_response *resp)
         }
         const char *f = lc_get_string(&c, payload, "payload", "flavor", LC_REQUIRED);
         const char *fid = NULL;
-        if (!c.failed && !(fid = lc_ci_flavor_id(f)))
+        if (!c.failed && !(fid = lc_compute_flavor_id(f)))
             lc_check_fail(&c, "payload.flavor", "payload.flavor: no flavor %s (GET "
                           "/compute/v2.1/flavors lists them)", f);
         if (fid)

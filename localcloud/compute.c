@@ -115,6 +115,14 @@ static const struct flavor *flavor_by_id(const char *id)
     return NULL;
 }
 
+const char *lc_compute_flavor_id(const char *ref)
+{
+    for (size_t i = 0; i < NELEM(flavors); i++)
+        if (strcmp(flavors[i].id, ref) == 0 || strcmp(flavors[i].name, ref) == 0)
+            return flavors[i].id;
+    return NULL;
+}
+
 static const struct image *image_by_id(const char *id)
 {
     for (size_t i = 0; i < NELEM(images); i++)
@@ -594,16 +602,11 @@ static json_t *server_view(struct lc_request *req, json_t *s, bool detail, long 
     return v;
 }
 
-static bool owned(const struct lc_request *req, json_t *s)
-{
-    return s && strcmp(str(s, "project_id"), req->project_id) == 0;
-}
-
 static json_t *find_server(struct lc_request *req, struct lc_response *resp)
 {
     const char *id = lc_req_param(req, "id");
     json_t *s = lc_store_get(store(req), API, "servers", id);
-    if (!owned(req, s)) {
+    if (!lc_req_owns(req, s)) {
         lc_error(req, resp, 404, NULL, "Instance %s could not be found.", id);
         return NULL;
     }
@@ -630,7 +633,7 @@ static void list_servers(struct lc_request *req, struct lc_response *resp, bool 
         json_t *s = json_array_get(all, i);
         struct sstate st;
         server_state(s, now, &st);
-        if (!owned(req, s) || (name && regexec(&re, str(s, "name"), 0, NULL, 0) != 0) ||
+        if (!lc_req_owns(req, s) || (name && regexec(&re, str(s, "name"), 0, NULL, 0) != 0) ||
             (status && strcasecmp(status, st.status) != 0) ||
             (flavor && strcmp(ref_id(flavor), str(s, "flavor_id")) != 0) ||
             (image && strcmp(ref_id(image), str(s, "image_id")) != 0))
@@ -661,29 +664,6 @@ static void get_server(struct lc_request *req, struct lc_response *resp)
 }
 
 /* ---------- servers: create ---------- */
-
-static void check_metadata(struct lc_check *c, json_t *md, const char *field)
-{
-    if (c->failed || !md)
-        return;
-    if (json_object_size(md) > MAX_METADATA) {
-        lc_check_fail(c, field, "%s: at most %d items are allowed", field, MAX_METADATA);
-        return;
-    }
-    const char *k;
-    json_t *v;
-    json_object_foreach(md, k, v)
-    {
-        if (!*k || strlen(k) > 255) {
-            lc_check_fail(c, field, "%s: keys must be 1 to 255 characters", field);
-            return;
-        }
-        if (!json_is_string(v) || json_string_length(v) > 255) {
-            lc_check_fail(c, field, "%s.%s: expected a string of at most 255 characters", field, k);
-            return;
-        }
-    }
-}
 
 static bool ip_in_use(struct lc_request *req, const char *subnet_id, const char *ip)
 {
@@ -936,7 +916,7 @@ static void create_server(struct lc_request *req, struct lc_response *resp)
     json_t *tags = lc_get_string_list(&c, in, "server", "tags", 0);
     (void)min_count;
     (void)max_count;
-    check_metadata(&c, md, "server.metadata");
+    lc_check_string_map(&c, md, "server.metadata", MAX_METADATA);
     if (!c.failed && !*name)
         lc_check_fail(&c, "server.name", "server.name: must not be empty");
     if (!c.failed && user_data &&
@@ -1170,6 +1150,31 @@ static void get_metadata(struct lc_request *req, struct lc_response *resp)
 }
 
 /* PUT replaces the metadata, POST merges into it. */
+/* Merge items into the server's metadata (or replace it), within the quota,
+ * store it and answer {"<wrap>": ...}: the whole metadata for "metadata",
+ * the items written for "meta". */
+static void write_metadata(struct lc_request *req, struct lc_response *resp, json_t *s,
+                           json_t *items, bool replace, const char *wrap)
+{
+    json_t *upd = settled(s);
+    json_t *merged = replace ? json_object() : json_deep_copy(json_object_get(s, "metadata"));
+    json_object_update(merged, items);
+    if (json_object_size(merged) > MAX_METADATA) {
+        lc_error(req, resp, 403, NULL, "Quota exceeded for metadata_items: at most %d items",
+                 MAX_METADATA);
+    } else {
+        json_object_set(upd, "metadata", merged);
+        touch(upd);
+        if (lc_store_put(store(req), API, "servers", str(s, "id"), upd) < 0)
+            lc_error(req, resp, 500, NULL, "Could not save the server");
+        else
+            lc_resp_json(resp, 200,
+                         json_pack("{s:O}", wrap, strcmp(wrap, "meta") == 0 ? items : merged));
+    }
+    json_decref(merged);
+    json_decref(upd);
+}
+
 static void set_metadata(struct lc_request *req, struct lc_response *resp)
 {
     json_t *s = find_server(req, resp);
@@ -1181,27 +1186,9 @@ static void set_metadata(struct lc_request *req, struct lc_response *resp)
     struct lc_check c;
     lc_check_init(&c, req, resp);
     json_t *md = lc_get_object(&c, body, NULL, "metadata", LC_REQUIRED);
-    check_metadata(&c, md, "metadata");
-    if (!c.failed) {
-        json_t *upd = settled(s);
-        json_t *merged = strcmp(req->method, "PUT") == 0
-                             ? json_object()
-                             : json_deep_copy(json_object_get(s, "metadata"));
-        json_object_update(merged, md);
-        if (json_object_size(merged) > MAX_METADATA) {
-            lc_error(req, resp, 403, NULL, "Quota exceeded for metadata_items: at most %d items",
-                     MAX_METADATA);
-        } else {
-            json_object_set(upd, "metadata", merged);
-            touch(upd);
-            if (lc_store_put(store(req), API, "servers", str(s, "id"), upd) < 0)
-                lc_error(req, resp, 500, NULL, "Could not save the server");
-            else
-                lc_resp_json(resp, 200, json_pack("{s:O}", "metadata", merged));
-        }
-        json_decref(merged);
-        json_decref(upd);
-    }
+    lc_check_string_map(&c, md, "metadata", MAX_METADATA);
+    if (!c.failed)
+        write_metadata(req, resp, s, md, strcmp(req->method, "PUT") == 0, "metadata");
     json_decref(body);
 }
 
@@ -1232,25 +1219,9 @@ static void put_metadata_item(struct lc_request *req, struct lc_response *resp)
     json_t *meta = lc_get_object(&c, body, NULL, "meta", LC_REQUIRED);
     if (!c.failed && (json_object_size(meta) != 1 || !json_object_get(meta, key)))
         lc_check_fail(&c, "meta", "meta: expected exactly the one item %s of the request path", key);
-    check_metadata(&c, meta, "meta");
-    if (!c.failed) {
-        json_t *upd = settled(s);
-        json_t *merged = json_deep_copy(json_object_get(s, "metadata"));
-        json_object_update(merged, meta);
-        if (json_object_size(merged) > MAX_METADATA) {
-            lc_error(req, resp, 403, NULL, "Quota exceeded for metadata_items: at most %d items",
-                     MAX_METADATA);
-        } else {
-            json_object_set(upd, "metadata", merged);
-            touch(upd);
-            if (lc_store_put(store(req), API, "servers", str(s, "id"), upd) < 0)
-                lc_error(req, resp, 500, NULL, "Could not save the server");
-            else
-                lc_resp_json(resp, 200, json_pack("{s:O}", "meta", meta));
-        }
-        json_decref(merged);
-        json_decref(upd);
-    }
+    lc_check_string_map(&c, meta, "meta", MAX_METADATA);
+    if (!c.failed)
+        write_metadata(req, resp, s, meta, false, "meta");
     json_decref(body);
 }
 

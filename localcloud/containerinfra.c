@@ -20,35 +20,15 @@
 #define NELEM(a) (sizeof(a) / sizeof((a)[0]))
 #define API_VERSION "container-infra 1.33"
 
-/* compute.c's fixed flavors (localcloud/README.md, "Compute"). compute.c
- * exports no lookup, so their ids and names are repeated here; the two
- * tables must stay in step. */
-static const struct {
-    const char *id, *name;
-} flavors[] = {
-    {"5a8b3b58-1d2c-4f6e-9a01-000000000102", "STD2-1-2"},
-    {"5a8b3b58-1d2c-4f6e-9a01-000000000204", "STD2-2-4"},
-    {"5a8b3b58-1d2c-4f6e-9a01-000000000408", "STD2-4-8"},
-    {"5a8b3b58-1d2c-4f6e-9a02-000000000204", "STD3-2-4"},
-    {"5a8b3b58-1d2c-4f6e-9a02-000000000408", "STD3-4-8"},
-    {"5a8b3b58-1d2c-4f6e-9a02-000000000816", "STD3-8-16"},
-    {"5a8b3b58-1d2c-4f6e-9a02-000000001632", "STD3-16-32"},
-};
-
-const char *const lc_ci_default_flavor = "5a8b3b58-1d2c-4f6e-9a02-000000000408"; /* STD3-4-8 */
-
 static const struct lc_ci_template templates[] = {
     {"0b4d5e9a-6f1c-4a57-9e3d-000000000129", "Kubernetes-v1.29", "1.29"},
     {"0b4d5e9a-6f1c-4a57-9e3d-000000000130", "Kubernetes-v1.30", "1.30"},
     {"0b4d5e9a-6f1c-4a57-9e3d-000000000131", "Kubernetes-v1.31", "1.31"},
 };
 
-const char *lc_ci_flavor_id(const char *ref)
+const char *lc_ci_default_flavor(void)
 {
-    for (size_t i = 0; i < NELEM(flavors); i++)
-        if (strcmp(flavors[i].id, ref) == 0 || strcmp(flavors[i].name, ref) == 0)
-            return flavors[i].id;
-    return NULL;
+    return lc_compute_flavor_id("STD3-4-8");
 }
 
 const struct lc_ci_template *lc_ci_template_by_id(const char *uuid)
@@ -271,7 +251,7 @@ static json_t *template_view(struct lc_request *req, const struct lc_ci_template
 {
     json_t *v = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:{}}", "uuid", t->uuid, "name", t->name,
                           "version", t->version, "coe", "kubernetes", "master_flavor_id",
-                          lc_ci_default_flavor, "flavor_id", lc_ci_default_flavor, "labels");
+                          lc_ci_default_flavor(), "flavor_id", lc_ci_default_flavor(), "labels");
     char *self = sf_asprintf("%s%s/clustertemplates/%s", lc_server_base_url(req->srv),
                              LC_CI_PREFIX, t->uuid);
     json_object_set_new(v, "links", json_pack("[{s:s, s:s}]", "href", self, "rel", "self"));

@@ -35,8 +35,6 @@ struct lc_store *lc_ci_store(struct lc_request *req);
 /* The string member, "" when absent or not a string (borrowed). */
 const char *lc_ci_str(json_t *o, const char *key);
 
-/* The id of a compute flavor given by id or by name, NULL when unknown. */
-const char *lc_ci_flavor_id(const char *ref);
 
 struct lc_ci_template {
     const char *uuid, *name, *version;
@@ -45,7 +43,7 @@ struct lc_ci_template {
 const struct lc_ci_template *lc_ci_template_by_id(const char *uuid);
 const struct lc_ci_template *lc_ci_template_by_version(const char *version);
 /* The flavor masters and node groups get when none is given. */
-extern const char *const lc_ci_default_flavor;
+const char *lc_ci_default_flavor(void);
 
 /* A copy (new reference) of a stored object with its transition applied
  * when it is due at now: what views show and changes start from. */

@@ -149,3 +149,26 @@ json_t *lc_get_string_list(struct lc_check *c, json_t *obj, const char *parent, 
     }
     return arr;
 }
+
+void lc_check_string_map(struct lc_check *c, json_t *map, const char *field, size_t max)
+{
+    if (c->failed || !map)
+        return;
+    if (json_object_size(map) > max) {
+        lc_check_fail(c, field, "%s: at most %zu items are allowed", field, max);
+        return;
+    }
+    const char *k;
+    json_t *v;
+    json_object_foreach(map, k, v)
+    {
+        if (!*k || strlen(k) > 255) {
+            lc_check_fail(c, field, "%s: keys must be 1 to 255 characters", field);
+            return;
+        }
+        if (!json_is_string(v) || json_string_length(v) > 255) {
+            lc_check_fail(c, field, "%s.%s: expected a string of at most 255 characters", field, k);
+            return;
+        }
+    }
+}

@@ -44,4 +44,8 @@ long long lc_get_int(struct lc_check *c, json_t *obj, const char *parent, const 
 json_t *lc_get_string_list(struct lc_check *c, json_t *obj, const char *parent, const char *key,
                            unsigned flags);
 
+/* A map of strings (labels, metadata): at most max entries, keys of 1 to
+ * 255 bytes, values strings of at most 255 bytes. Absent (NULL) is fine. */
+void lc_check_string_map(struct lc_check *c, json_t *map, const char *field, size_t max);
+
 #endif

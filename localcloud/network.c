@@ -46,11 +46,6 @@ static struct lc_store *store(struct lc_request *req)
     return lc_server_store(req->srv);
 }
 
-static bool owned(const struct lc_request *req, json_t *obj)
-{
-    return obj && strcmp(json_string_value(json_object_get(obj, "project_id")), req->project_id) == 0;
-}
-
 /* Rejects members outside allowed, like Neutron's "Unrecognized attribute". */
 static void known_keys(struct lc_check *c, json_t *obj, const char *const *allowed)
 {
@@ -214,7 +209,7 @@ static void list_kind(struct lc_request *req, struct lc_response *resp, const ch
     json_t *o;
     json_array_foreach(all, i, o)
     {
-        if (!owned(req, o))
+        if (!lc_req_owns(req, o))
             continue;
         json_t *v = view(req, o);
         if (view_matches(req, v))
@@ -244,7 +239,7 @@ static json_t *network_sample(void)
 static json_t *find_network(struct lc_request *req, struct lc_response *resp, const char *id)
 {
     json_t *net = lc_store_get(store(req), API, "networks", id);
-    if (!owned(req, net)) {
+    if (!lc_req_owns(req, net)) {
         lc_error(req, resp, 404, "NetworkNotFound", "Network %s could not be found.", id);
         return NULL;
     }
@@ -392,7 +387,7 @@ static json_t *subnet_sample(void)
 static json_t *find_subnet(struct lc_request *req, struct lc_response *resp, const char *id)
 {
     json_t *sub = lc_store_get(store(req), API, "subnets", id);
-    if (!owned(req, sub)) {
+    if (!lc_req_owns(req, sub)) {
         lc_error(req, resp, 404, "SubnetNotFound", "Subnet %s could not be found.", id);
         return NULL;
     }

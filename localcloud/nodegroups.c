@@ -31,16 +31,11 @@ static const char *const view_keys[] = {
     "autoscaling_enabled", "flavor_id", "volume_size", "volume_type", "labels", "taints",
     "availability_zones", "max_node_unavailable", NULL};
 
-static bool owned(const struct lc_request *req, json_t *o)
-{
-    return o && strcmp(lc_ci_str(o, "project_id"), req->project_id) == 0;
-}
-
 static json_t *find_nodegroup(struct lc_request *req, struct lc_response *resp)
 {
     const char *id = lc_req_param(req, "id");
     json_t *ng = lc_store_get(lc_ci_store(req), LC_CI_API, "nodegroups", id);
-    if (!owned(req, ng)) {
+    if (!lc_req_owns(req, ng)) {
         lc_error(req, resp, 404, NULL, "Nodegroup %s could not be found.", id);
         return NULL;
     }
@@ -111,7 +106,7 @@ static void list_of(struct lc_request *req, struct lc_response *resp, const char
     json_t *ng;
     json_array_foreach(all, i, ng)
     {
-        if (owned(req, ng) && (!cluster_id || strcmp(lc_ci_str(ng, "cluster_id"), cluster_id) == 0))
+        if (lc_req_owns(req, ng) && (!cluster_id || strcmp(lc_ci_str(ng, "cluster_id"), cluster_id) == 0))
             json_array_append_new(out, ng_view(req, ng, now));
     }
     json_decref(all);
@@ -337,8 +332,8 @@ void lc_ci_create_nodegroup(struct lc_request *req, struct lc_response *resp)
     json_t *as = json_object_get(body, "autoscaling_enabled");
     bool autoscaling = as && !json_is_null(as) && read_flag(&c, as, "autoscaling_enabled");
     const char *flavor = lc_get_string(&c, body, NULL, "flavor_id", 0);
-    const char *fid = lc_ci_default_flavor;
-    if (!c.failed && flavor && !(fid = lc_ci_flavor_id(flavor)))
+    const char *fid = lc_ci_default_flavor();
+    if (!c.failed && flavor && !(fid = lc_compute_flavor_id(flavor)))
         lc_check_fail(&c, "flavor_id", "flavor_id: no flavor %s (GET /compute/v2.1/flavors lists "
                       "them)", flavor);
     long long volume = lc_get_int(&c, body, NULL, "volume_size", 40, 10, 1000);
@@ -352,7 +347,7 @@ void lc_ci_create_nodegroup(struct lc_request *req, struct lc_response *resp)
     json_t *cl = NULL;
     if (!c.failed && !(cl = lc_store_get(lc_ci_store(req), LC_CI_API, "clusters", cluster_id)))
         lc_check_fail(&c, "cluster_id", "cluster_id: cluster %s not found", cluster_id);
-    if (!c.failed && !owned(req, cl))
+    if (!c.failed && !lc_req_owns(req, cl))
         lc_check_fail(&c, "cluster_id", "cluster_id: cluster %s not found", cluster_id);
     long long now = lc_now_ms();
     char ts[48];
@@ -525,7 +520,7 @@ void lc_ci_resize_nodegroup(struct lc_request *req, struct lc_response *resp)
         return;
     const char *flavor = lc_get_string(&c, body, NULL, "flavor_id", LC_REQUIRED);
     const char *fid = NULL;
-    if (!c.failed && !(fid = lc_ci_flavor_id(flavor)))
+    if (!c.failed && !(fid = lc_compute_flavor_id(flavor)))
         lc_check_fail(&c, "flavor_id", "flavor_id: no flavor %s (GET /compute/v2.1/flavors lists "
                       "them)", flavor);
     long long now = lc_now_ms();

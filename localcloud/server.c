@@ -964,3 +964,9 @@ void lc_server_free(struct lc_server *srv)
     pthread_mutex_destroy(&srv->world);
     free(srv);
 }
+
+bool lc_req_owns(const struct lc_request *req, const json_t *obj)
+{
+    const char *p = obj ? json_string_value(json_object_get(obj, "project_id")) : NULL;
+    return p && req->project_id && strcmp(p, req->project_id) == 0;
+}

@@ -191,4 +191,8 @@ char *lc_random_hex(size_t n);
 /* Whether s (len bytes) is valid UTF-8 without NUL bytes. */
 bool lc_utf8_valid(const char *s, size_t len);
 
+/* True when obj (a stored object with "project_id") belongs to the
+ * request's project: other projects' objects are answered as not found. */
+bool lc_req_owns(const struct lc_request *req, const json_t *obj);
+
 #endif

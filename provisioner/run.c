@@ -308,14 +308,13 @@ static const char *entry_type(const json_t *entry)
 }
 
 static void init_call(struct sf_run *r, struct sf_call *c, const char *address, const char *type,
-                      char *namebuf, size_t namecap, struct sf_diags *d)
+                      struct sf_diags *d)
 {
     memset(c, 0, sizeof(*c));
     const char *dot = strchr(address, '.');
-    snprintf(namebuf, namecap, "%s", dot ? dot + 1 : address);
     c->address = address;
     c->type = type;
-    c->name = namebuf;
+    c->name = dot ? dot + 1 : address;
     c->stack = r->cfg ? r->cfg->name : "";
     c->lineage = r->st->lineage;
     c->config_dir = r->cfg ? r->cfg->dir : ".";
@@ -350,8 +349,7 @@ static int refresh_one(void *ctx, int id)
         return -1;
     }
     struct sf_call c;
-    char name[256];
-    init_call(rc->r, &c, it->address, type, name, sizeof(name), rc->d);
+    init_call(rc->r, &c, it->address, type, rc->d);
     json_t *intent = json_object_get(it->entry, "intent");
     json_t *attrs = json_object_get(it->entry, "attributes");
     if (intent && rt->adopt) {
@@ -806,8 +804,7 @@ static int do_create(struct apply_ctx *ax, const struct sf_change *c, bool cbd)
         return -1;
     }
     struct sf_call call;
-    char name[256];
-    init_call(r, &call, c->address, c->type, name, sizeof(name), ax->d);
+    init_call(r, &call, c->address, c->type, ax->d);
     struct sf_ui_op *op = sf_ui_op_begin(c->address, "Creating");
     json_t *out = NULL;
     int rcode = rt->create(&call, final, &out);
@@ -846,8 +843,7 @@ static int do_update(struct apply_ctx *ax, const struct sf_change *c)
     if (!final)
         return -1;
     struct sf_call call;
-    char name[256];
-    init_call(r, &call, c->address, c->type, name, sizeof(name), ax->d);
+    init_call(r, &call, c->address, c->type, ax->d);
     struct sf_ui_op *op = sf_ui_op_begin(c->address, "Modifying");
     json_t *out = NULL;
     int rcode = rc->rt->update(&call, c->before, final, &out);
@@ -880,8 +876,7 @@ static int delete_object(struct apply_ctx *ax, const struct sf_change *c, const 
         return -1;
     }
     struct sf_call call;
-    char name[256];
-    init_call(ax->r, &call, c->address, c->type, name, sizeof(name), ax->d);
+    init_call(ax->r, &call, c->address, c->type, ax->d);
     struct sf_ui_op *op = sf_ui_op_begin(c->address, "Destroying");
     int rcode = rt->delete(&call, attrs);
     double secs = sf_ui_op_end(op);
