@@ -51,7 +51,7 @@ LOCALCLOUD_OBJ := $(patsubst %.c,$(BUILD)/obj/%.o,$(LOCALCLOUD_SRC)) \
 $(BUILD)/obj/localcloud/%.o: CFLAGS += $(shell pkg-config --cflags libmicrohttpd libxml-2.0)
 
 $(BUILD)/localcloud: $(LOCALCLOUD_OBJ)
-	$(CC) $(CFLAGS) -o $@ $^ $(shell pkg-config --libs libmicrohttpd jansson libcrypto libxml-2.0) -pthread
+	$(CC) $(CFLAGS) -o $@ $^ $(shell pkg-config --libs libmicrohttpd jansson libcrypto libxml-2.0 yaml-0.1) -pthread
 
 localcloud: $(BUILD)/localcloud
 
@@ -62,6 +62,13 @@ $(BUILD)/lcload: tests/bench/lcload.c $(BUILD)/obj/providers/sigv4.o $(BUILD)/ob
 $(BUILD)/tests/%: tests/unit/%.c $(filter-out $(BUILD)/obj/tests/testprov/main.o,$(TESTPROV_OBJ)) $(BUILD)/libsparkform.a
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(INCLUDES) -o $@ $^ $(CHECKLIBS) $(LDLIBS)
+
+# Unit tests of a localcloud module (localcloud/k8s_X.c, which needs only
+# the engine's util and diag helpers).
+$(BUILD)/tests/test_k8s_%: tests/unit/test_k8s_%.c $(BUILD)/obj/localcloud/k8s_%.o \
+                           $(BUILD)/obj/provisioner/util.o $(BUILD)/obj/provisioner/diag.o
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(INCLUDES) -Ilocalcloud -o $@ $^ $(CHECKLIBS) $(LDLIBS)
 
 test-unit: $(UNIT_BIN)
 	@set -e; for t in $(UNIT_BIN); do echo "== $$t"; CK_FORK=yes $$t; done

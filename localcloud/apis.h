@@ -20,6 +20,8 @@ const char *lc_compute_flavor_id(const char *ref);
 int lc_containerinfra_register(struct lc_server *srv);
 /* S3 under /s3, path-style, SigV4 with identity's EC2 credentials (s3*.c). */
 int lc_s3_register(struct lc_server *srv);
+/* A Kubernetes API per container-infra cluster under /k8s (k8s*.c). */
+int lc_k8s_register(struct lc_server *srv);
 /* GET /_localcloud/inventory and GET /_localcloud/health. */
 int lc_inventory_register(struct lc_server *srv);
 

@@ -95,9 +95,13 @@ static void addresses(struct lc_request *req, json_t *cl, long long now, json_t 
     }
 }
 
+/* The cluster's Kubernetes API: over https when localcloud has it, since
+ * Kubernetes clients send their bearer token only over TLS. */
 static char *api_url(struct lc_request *req, json_t *cl)
 {
-    return sf_asprintf("%s/k8s/%s", lc_server_base_url(req->srv), lc_ci_str(cl, "uuid"));
+    const char *base = lc_server_tls_base_url(req->srv);
+    return sf_asprintf("%s/k8s/%s", base ? base : lc_server_base_url(req->srv),
+                       lc_ci_str(cl, "uuid"));
 }
 
 static json_t *cluster_view(struct lc_request *req, json_t *stored, long long now)
@@ -562,6 +566,13 @@ void lc_ci_kube_config(struct lc_request *req, struct lc_response *resp)
                            "cluster", "server", url, "users", "name", user, "user", "token",
                            lc_ci_str(cl, "kube_token"), "contexts", "name", ctx, "context",
                            "cluster", name, "user", user, "current-context", ctx, "preferences");
+    const char *cert = lc_server_tls_cert(req->srv);
+    if (cert) {
+        char *ca = lc_base64((const unsigned char *)cert, strlen(cert));
+        json_t *c0 = json_object_get(json_array_get(json_object_get(kc, "clusters"), 0), "cluster");
+        json_object_set_new(c0, "certificate-authority-data", json_string(ca));
+        free(ca);
+    }
     char *text = json_dumps(kc, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
     lc_resp_bytes(resp, 200, "text/yaml", text, strlen(text));
     free(text);

@@ -24,6 +24,7 @@ static const struct lc_ci_template templates[] = {
     {"0b4d5e9a-6f1c-4a57-9e3d-000000000129", "Kubernetes-v1.29", "1.29"},
     {"0b4d5e9a-6f1c-4a57-9e3d-000000000130", "Kubernetes-v1.30", "1.30"},
     {"0b4d5e9a-6f1c-4a57-9e3d-000000000131", "Kubernetes-v1.31", "1.31"},
+    {"0b4d5e9a-6f1c-4a57-9e3d-000000000132", "Kubernetes-v1.32", "1.32"},
 };
 
 const char *lc_ci_default_flavor(void)

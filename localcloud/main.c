@@ -22,7 +22,7 @@
 static const char usage[] =
     "usage: localcloud --data DIR [--listen 127.0.0.1:PORT] [--users FILE] [--delay-ms N]\n"
     "                  [--token-ttl SECONDS] [--ready-file FILE] [--ssh HOST:PORT]\n"
-    "                  [--max-body BYTES] [--threads N] [--verbose]\n"
+    "                  [--max-body BYTES] [--tls-port N] [--verbose]\n"
     "\n"
     "An emulator of the cloud APIs (identity, network, compute, container-infra,\n"
     "S3) for development and tests; see localcloud/README.md.\n"
@@ -37,7 +37,9 @@ static const char usage[] =
     "  --ready-file FILE   written with the bound HOST:PORT once serving\n"
     "  --ssh HOST:PORT     the SSH endpoint every server reports\n"
     "  --max-body BYTES    largest request body of the JSON APIs (default 1048576)\n"
-    "  --threads N         HTTP worker threads (default 8)\n"
+    "  --tls-port N        the https listener, same APIs (what kubeconfigs point at);\n"
+    "                      default: the --listen port + 1, or a free port when that is 0;\n"
+    "                      -1: none\n"
     "  --verbose           log every request to stderr\n";
 
 /* HOST:PORT or [V6]:PORT; host is malloc'ed. */
@@ -94,7 +96,7 @@ static int parse_long(const char *flag, const char *v, long min, long max, long 
 int main(int argc, char **argv)
 {
     const char *listen = "127.0.0.1:8780", *data = NULL, *users = NULL, *ready = NULL, *ssh = NULL;
-    long delay = 1000, ttl = 3600, max_body = 1048576, threads = 8;
+    long delay = 1000, ttl = 3600, max_body = 1048576, tls_port = -2;
     bool verbose = false;
     for (int i = 1; i < argc; i++) {
         char *arg = argv[i];
@@ -136,10 +138,10 @@ int main(int argc, char **argv)
             rc = parse_long(name, val, 0, 3600000, &delay);
         else if (strcmp(name, "--token-ttl") == 0)
             rc = parse_long(name, val, 1, 365L * 86400, &ttl);
+        else if (strcmp(name, "--tls-port") == 0)
+            rc = parse_long(name, val, -1, 65535, &tls_port);
         else if (strcmp(name, "--max-body") == 0)
             rc = parse_long(name, val, 1024, 1L << 30, &max_body);
-        else if (strcmp(name, "--threads") == 0)
-            rc = parse_long(name, val, 1, 256, &threads);
         else {
             fprintf(stderr, "localcloud: error: unknown flag %s\n%s", name, usage);
             return 2;
@@ -194,19 +196,19 @@ int main(int argc, char **argv)
     struct lc_options opts = {
         .listen_host = host,
         .listen_port = (int)port,
+        .tls_port = (int)(tls_port != -2 ? tls_port : port ? port + 1 : 0),
         .delay_ms = delay,
         .token_ttl_s = ttl,
         .max_body = (size_t)max_body,
         .ssh_host = ssh_host,
         .ssh_port = (int)ssh_port,
-        .threads = (int)threads,
         .verbose = verbose,
     };
     srv = lc_server_new(&opts, st);
     if (lc_identity_register(srv, users, &diags) < 0)
         goto out;
     if (lc_network_register(srv) < 0 || lc_compute_register(srv) < 0 ||
-        lc_containerinfra_register(srv) < 0 ||
+        lc_containerinfra_register(srv) < 0 || lc_k8s_register(srv) < 0 ||
         lc_s3_register(srv) < 0 ||
         lc_faults_register(srv) < 0 || lc_inventory_register(srv) < 0) {
         sf_error(&diags, NULL, "an API prefix is registered twice");
@@ -220,8 +222,9 @@ int main(int argc, char **argv)
                 strerror(errno));
         goto out;
     }
-    fprintf(stderr, "localcloud: serving %s (data %s); this is an emulator for development and "
-                    "tests\n", lc_server_base_url(srv), data);
+    fprintf(stderr, "localcloud: serving %s%s%s (data %s); this is an emulator for development and "
+                    "tests\n", lc_server_base_url(srv), lc_server_tls_base_url(srv) ? " and " : "",
+            lc_server_tls_base_url(srv) ? lc_server_tls_base_url(srv) : "", data);
     int sig = 0;
     while (sigwait(&sigs, &sig) != 0)
         ;

@@ -234,29 +234,6 @@ void s3_resp_take(struct lc_response *resp, unsigned status, const char *content
     resp->content_type = content_type ? sf_xstrdup(content_type) : NULL;
 }
 
-char *s3_base64(const unsigned char *data, size_t n)
-{
-    char *out = sf_xmalloc(4 * ((n + 2) / 3) + 1);
-    EVP_EncodeBlock((unsigned char *)out, data, (int)n);
-    return out;
-}
-
-unsigned char *s3_unbase64(const char *s, size_t *n)
-{
-    size_t len = strlen(s);
-    if (len == 0 || len % 4 != 0 || len > 1 << 20)
-        return NULL;
-    unsigned char *out = sf_xmalloc(len / 4 * 3 + 1);
-    int k = EVP_DecodeBlock(out, (const unsigned char *)s, (int)len);
-    if (k < 0) {
-        free(out);
-        return NULL;
-    }
-    size_t pad = (s[len - 1] == '=') + (s[len - 2] == '=');
-    *n = (size_t)k - pad;
-    return out;
-}
-
 bool s3_has_query(struct s3_call *c, const char *name)
 {
     for (size_t i = 0; i < c->req->nquery; i++)
@@ -350,7 +327,7 @@ static int check_md5(struct s3_call *c)
     if (!h)
         return 0;
     size_t n = 0;
-    unsigned char *want = s3_unbase64(h, &n);
+    unsigned char *want = lc_unbase64(h, &n);
     if (!want || n != 16) {
         free(want);
         s3_fail(c, 400, "InvalidDigest", "The Content-MD5 you specified is not valid.");

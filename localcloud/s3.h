@@ -98,9 +98,7 @@ int s3_parse_http_time(const char *s, long long *ms);
 /* The body as the response, taking ownership of data (malloc'ed). */
 void s3_resp_take(struct lc_response *resp, unsigned status, const char *content_type, char *data,
                   size_t len);
-/* Base64 of n bytes / back (NULL when malformed). Caller frees. */
-char *s3_base64(const unsigned char *data, size_t n);
-unsigned char *s3_unbase64(const char *s, size_t *n);
+
 /* Whether the query names the subresource (present with or without '='). */
 bool s3_has_query(struct s3_call *c, const char *name);
 

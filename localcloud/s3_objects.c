@@ -1002,7 +1002,7 @@ void s3_list_objects(struct s3_call *c, json_t *bucket)
         for (char *p = std; *p; p++)
             *p = *p == '-' ? '+' : *p == '_' ? '/' : *p;
         size_t n = 0;
-        unsigned char *raw = s3_unbase64(std, &n);
+        unsigned char *raw = lc_unbase64(std, &n);
         free(std);
         if (!raw || n == 0 || !lc_utf8_valid((const char *)raw, n)) {
             free(raw);
@@ -1063,7 +1063,7 @@ void s3_list_objects(struct s3_call *c, json_t *bucket)
         if (token)
             s3_xw_text(&x, "ContinuationToken", token);
         if (truncated && last) {
-            char *t = s3_base64((const unsigned char *)last, strlen(last));
+            char *t = lc_base64((const unsigned char *)last, strlen(last));
             for (char *p = t; *p; p++)
                 *p = *p == '+' ? '-' : *p == '/' ? '_' : *p;
             s3_xw_text(&x, "NextContinuationToken", t);

@@ -17,6 +17,7 @@
 #include <errno.h>
 #include <microhttpd.h>
 #include <netinet/in.h>
+#include <openssl/evp.h>
 #include <openssl/rand.h>
 #include <pthread.h>
 #include <stdarg.h>
@@ -29,6 +30,7 @@
 #include <unistd.h>
 
 #include "faults.h"
+#include "tls.h"
 #include "store.h"
 #include "util.h"
 
@@ -50,9 +52,11 @@ struct lc_server {
     lc_auth_fn auth;
     void *auth_ctx;
     pthread_mutex_t world;
-    struct MHD_Daemon *daemon;
+    struct MHD_Daemon *daemon, *tls_daemon;
     char address[80];
     char base_url[96];
+    char tls_base_url[96];
+    char *tls_key, *tls_cert;
 };
 
 /* One request while libmicrohttpd feeds it to us. */
@@ -108,6 +112,29 @@ char *lc_random_hex(size_t n)
         snprintf(s + 2 * i, 3, "%02x", b[i]);
     free(b);
     return s;
+}
+
+char *lc_base64(const unsigned char *data, size_t n)
+{
+    char *out = sf_xmalloc(4 * ((n + 2) / 3) + 1);
+    EVP_EncodeBlock((unsigned char *)out, data, (int)n);
+    return out;
+}
+
+unsigned char *lc_unbase64(const char *s, size_t *n)
+{
+    size_t len = strlen(s);
+    if (len == 0 || len % 4 != 0 || len > 1 << 20)
+        return NULL;
+    unsigned char *out = sf_xmalloc(len / 4 * 3 + 1);
+    int k = EVP_DecodeBlock(out, (const unsigned char *)s, (int)len);
+    if (k < 0) {
+        free(out);
+        return NULL;
+    }
+    size_t pad = (s[len - 1] == '=') + (s[len - 2] == '=');
+    *n = (size_t)k - pad;
+    return out;
 }
 
 /* Length of the valid UTF-8 sequence at s (at most left bytes), 0 if invalid. */
@@ -362,6 +389,12 @@ const char *lc_req_param(const struct lc_request *req, const char *name)
 
 static void resp_reset_body(struct lc_response *resp)
 {
+    if (resp->stream) {
+        if (resp->stream->free_cls)
+            resp->stream->free_cls(resp->stream->cls);
+        free(resp->stream);
+        resp->stream = NULL;
+    }
     free(resp->body);
     free(resp->content_type);
     resp->body = NULL;
@@ -409,6 +442,16 @@ void lc_resp_header(struct lc_response *resp, const char *name, const char *valu
     resp->headers[resp->nheaders].name = sf_xstrdup(name);
     resp->headers[resp->nheaders].value = sf_xstrdup(value);
     resp->nheaders++;
+}
+
+void lc_resp_stream(struct lc_response *resp, unsigned status, const char *content_type,
+                    lc_stream_fn fn, void *cls, void (*free_cls)(void *cls))
+{
+    resp_reset_body(resp);
+    resp->status = status;
+    resp->content_type = sf_xstrdup(content_type);
+    resp->stream = sf_xmalloc(sizeof(*resp->stream));
+    *resp->stream = (struct lc_stream){fn, cls, free_cls};
 }
 
 void lc_resp_drop(struct lc_response *resp)
@@ -790,10 +833,30 @@ static void free_response(struct lc_response *resp)
     free(resp->headers);
 }
 
+static ssize_t stream_read(void *cls, uint64_t pos, char *buf, size_t max)
+{
+    struct lc_stream *s = cls;
+    long n = s->fn(s->cls, buf, max);
+    return n < 0 ? MHD_CONTENT_READER_END_OF_STREAM : (ssize_t)n;
+}
+
+static void stream_free(void *cls)
+{
+    struct lc_stream *s = cls;
+    if (s->free_cls)
+        s->free_cls(s->cls);
+    free(s);
+}
+
 static enum MHD_Result send_response(struct MHD_Connection *conn, struct lc_response *resp)
 {
     struct MHD_Response *r;
-    if (resp->body) {
+    if (resp->stream) {
+        r = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 16384, stream_read, resp->stream,
+                                              stream_free);
+        if (r)
+            resp->stream = NULL; /* libmicrohttpd frees it through stream_free */
+    } else if (resp->body) {
         r = MHD_create_response_from_buffer(resp->len, resp->body, MHD_RESPMEM_MUST_FREE);
         resp->body = NULL;
     } else {
@@ -886,66 +949,118 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     return ret;
 }
 
-int lc_server_start(struct lc_server *srv, struct sf_diags *d)
+/* A listening socket on host:port (0: a free one); its "host:port" in
+ * address. The fd, or -1 with the problem added to d. */
+static int listen_on(const char *host, int port, bool *v6, char *address, size_t n,
+                     struct sf_diags *d)
 {
     struct sockaddr_storage ss;
     memset(&ss, 0, sizeof(ss));
     socklen_t sl;
-    bool v6 = false;
     struct sockaddr_in *in4 = (struct sockaddr_in *)&ss;
     struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)&ss;
-    if (inet_pton(AF_INET, srv->opts.listen_host, &in4->sin_addr) == 1) {
+    *v6 = false;
+    if (inet_pton(AF_INET, host, &in4->sin_addr) == 1) {
         in4->sin_family = AF_INET;
-        in4->sin_port = htons((uint16_t)srv->opts.listen_port);
+        in4->sin_port = htons((uint16_t)port);
         sl = sizeof(*in4);
-    } else if (inet_pton(AF_INET6, srv->opts.listen_host, &in6->sin6_addr) == 1) {
+    } else if (inet_pton(AF_INET6, host, &in6->sin6_addr) == 1) {
         in6->sin6_family = AF_INET6;
-        in6->sin6_port = htons((uint16_t)srv->opts.listen_port);
+        in6->sin6_port = htons((uint16_t)port);
         sl = sizeof(*in6);
-        v6 = true;
+        *v6 = true;
     } else {
-        sf_error(d, NULL, "cannot listen on %s: not an IP address", srv->opts.listen_host);
+        sf_error(d, NULL, "cannot listen on %s: not an IP address", host);
         return -1;
     }
     int fd = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
     int one = 1;
     if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0 ||
         bind(fd, (struct sockaddr *)&ss, sl) < 0 || listen(fd, 128) < 0) {
-        sf_error(d, NULL, "cannot listen on %s:%d: %s", srv->opts.listen_host,
-                 srv->opts.listen_port, strerror(errno));
+        sf_error(d, NULL, "cannot listen on %s:%d: %s", host, port, strerror(errno));
         if (fd >= 0)
             close(fd);
         return -1;
     }
     sl = sizeof(ss);
     getsockname(fd, (struct sockaddr *)&ss, &sl);
-    int port = ntohs(v6 ? in6->sin6_port : in4->sin_port);
-    if (v6)
-        snprintf(srv->address, sizeof(srv->address), "[%s]:%d", srv->opts.listen_host, port);
+    int got = ntohs(*v6 ? in6->sin6_port : in4->sin_port);
+    if (*v6)
+        snprintf(address, n, "[%s]:%d", host, got);
     else
-        snprintf(srv->address, sizeof(srv->address), "%s:%d", srv->opts.listen_host, port);
-    snprintf(srv->base_url, sizeof(srv->base_url), "http://%s", srv->address);
+        snprintf(address, n, "%s:%d", host, got);
+    return fd;
+}
 
-    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD;
-    flags |= MHD_is_feature_supported(MHD_FEATURE_EPOLL) == MHD_YES ? MHD_USE_EPOLL : MHD_USE_POLL;
+static struct MHD_Daemon *start_daemon(struct lc_server *srv, int fd, bool v6, bool tls)
+{
+    /* A thread per connection: a streamed body (a watch) may wait for
+     * events inside its callback without holding up other connections. */
+    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION | MHD_USE_POLL;
     if (v6)
         flags |= MHD_USE_IPv6;
     if (srv->opts.verbose)
         flags |= MHD_USE_ERROR_LOG;
-    unsigned threads = srv->opts.threads > 0 ? (unsigned)srv->opts.threads : 8;
-    srv->daemon = MHD_start_daemon(flags, 0, NULL, NULL, on_request, srv,
-                                   MHD_OPTION_LISTEN_SOCKET, (MHD_socket)fd,
-                                   MHD_OPTION_THREAD_POOL_SIZE, threads,
-                                   MHD_OPTION_URI_LOG_CALLBACK, on_uri, srv,
-                                   MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv,
-                                   MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)120,
-                                   MHD_OPTION_END);
+    if (tls)
+        return MHD_start_daemon(flags | MHD_USE_TLS, 0, NULL, NULL, on_request, srv,
+                                MHD_OPTION_LISTEN_SOCKET, (MHD_socket)fd,
+                                MHD_OPTION_HTTPS_MEM_KEY, srv->tls_key,
+                                MHD_OPTION_HTTPS_MEM_CERT, srv->tls_cert,
+                                MHD_OPTION_URI_LOG_CALLBACK, on_uri, srv,
+                                MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv,
+                                MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)120, MHD_OPTION_END);
+    return MHD_start_daemon(flags, 0, NULL, NULL, on_request, srv, MHD_OPTION_LISTEN_SOCKET,
+                            (MHD_socket)fd, MHD_OPTION_URI_LOG_CALLBACK, on_uri, srv,
+                            MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv,
+                            MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)120, MHD_OPTION_END);
+}
+
+int lc_server_start(struct lc_server *srv, struct sf_diags *d)
+{
+    bool v6;
+    int fd = listen_on(srv->opts.listen_host, srv->opts.listen_port, &v6, srv->address,
+                       sizeof(srv->address), d);
+    if (fd < 0)
+        return -1;
+    snprintf(srv->base_url, sizeof(srv->base_url), "http://%s", srv->address);
+    srv->daemon = start_daemon(srv, fd, v6, false);
     if (!srv->daemon) {
         close(fd);
         sf_error(d, NULL, "cannot start the HTTP server on %s", srv->address);
         return -1;
     }
+    if (srv->opts.tls_port < 0)
+        return 0;
+    if (MHD_is_feature_supported(MHD_FEATURE_TLS) != MHD_YES) {
+        sf_error(d, NULL, "this libmicrohttpd has no TLS support; run with --tls-port -1");
+        return -1;
+    }
+    if (lc_tls_identity(lc_store_dir(srv->store), srv->opts.listen_host, &srv->tls_key,
+                        &srv->tls_cert, d) < 0)
+        return -1;
+    char tls_address[80];
+    fd = listen_on(srv->opts.listen_host, srv->opts.tls_port, &v6, tls_address,
+                   sizeof(tls_address), d);
+    if (fd < 0)
+        return -1;
+    srv->tls_daemon = start_daemon(srv, fd, v6, true);
+    if (!srv->tls_daemon) {
+        close(fd);
+        sf_error(d, NULL, "cannot start the HTTPS server on %s", tls_address);
+        return -1;
+    }
+    snprintf(srv->tls_base_url, sizeof(srv->tls_base_url), "https://%s", tls_address);
     return 0;
+}
+
+const char *lc_server_tls_base_url(const struct lc_server *srv)
+{
+    return srv->tls_daemon ? srv->tls_base_url : NULL;
+}
+
+const char *lc_server_tls_cert(const struct lc_server *srv)
+{
+    return srv->tls_daemon ? srv->tls_cert : NULL;
 }
 
 void lc_server_free(struct lc_server *srv)
@@ -954,6 +1069,10 @@ void lc_server_free(struct lc_server *srv)
         return;
     if (srv->daemon)
         MHD_stop_daemon(srv->daemon);
+    if (srv->tls_daemon)
+        MHD_stop_daemon(srv->tls_daemon);
+    free(srv->tls_key);
+    free(srv->tls_cert);
     for (size_t i = 0; i < srv->napis; i++) {
         if (srv->apis[i].api->free_ctx)
             srv->apis[i].api->free_ctx(srv->apis[i].ctx);

@@ -34,12 +34,12 @@ struct MHD_Connection;
 struct lc_options {
     const char *listen_host; /* loopback address to bind */
     int listen_port;         /* 0 picks a free port */
+    int tls_port;            /* the https listener (same host): 0 picks a free port, -1 none */
     long delay_ms;           /* state transitions (BUILD -> ACTIVE, ...) */
     long token_ttl_s;        /* identity tokens' lifetime */
     size_t max_body;         /* default request body limit, bytes */
     const char *ssh_host;    /* --ssh: every server's SSH endpoint, or NULL */
     int ssh_port;
-    int threads;             /* libmicrohttpd thread pool size */
     bool verbose;            /* log every request to stderr */
 };
 
@@ -81,6 +81,21 @@ struct lc_response {
     struct lc_header *headers;
     size_t nheaders;
     bool drop; /* close the connection without any response */
+    /* a body produced over time (lc_resp_stream), or NULL */
+    struct lc_stream *stream;
+};
+
+/* A streamed body (a Kubernetes watch): the core calls fn from the
+ * connection's own thread, without the world lock, until it ends. fn writes
+ * at most max bytes into buf and returns how many; 0 when it has nothing
+ * yet (after waiting for at most a second, so that a stopping server is not
+ * held up), or -1 to end the stream. free_cls is called once when the
+ * response is over (also when the client went away). */
+typedef long (*lc_stream_fn)(void *cls, char *buf, size_t max);
+struct lc_stream {
+    lc_stream_fn fn;
+    void *cls;
+    void (*free_cls)(void *cls);
 };
 
 typedef void (*lc_handler_fn)(struct lc_request *req, struct lc_response *resp);
@@ -139,6 +154,11 @@ int lc_server_start(struct lc_server *srv, struct sf_diags *d);
 const char *lc_server_address(const struct lc_server *srv);
 /* "http://127.0.0.1:PORT": what the catalog points at. */
 const char *lc_server_base_url(const struct lc_server *srv);
+/* "https://127.0.0.1:PORT", the same APIs over TLS, and the PEM of the
+ * certificate it presents (self-signed: clients trust it as their CA);
+ * NULL when there is no https listener. */
+const char *lc_server_tls_base_url(const struct lc_server *srv);
+const char *lc_server_tls_cert(const struct lc_server *srv);
 /* Stops the daemon (finishing requests in flight) and frees everything. */
 void lc_server_free(struct lc_server *srv);
 
@@ -174,6 +194,9 @@ void lc_resp_bytes(struct lc_response *resp, unsigned status, const char *conten
 void lc_resp_empty(struct lc_response *resp, unsigned status);
 void lc_resp_header(struct lc_response *resp, const char *name, const char *value);
 void lc_resp_drop(struct lc_response *resp);
+/* A chunked body produced by fn (see struct lc_stream); replaces any body. */
+void lc_resp_stream(struct lc_response *resp, unsigned status, const char *content_type,
+                    lc_stream_fn fn, void *cls, void (*free_cls)(void *cls));
 /* An error in the request's API shape (a generic one outside any API). The
  * message is one line; invalid UTF-8 and control characters are replaced. */
 void lc_error(struct lc_request *req, struct lc_response *resp, unsigned status, const char *type,
@@ -188,6 +211,11 @@ long long lc_now_ms(void);
 void lc_format_time(long long ms, bool micro, char *buf, size_t n);
 /* n random bytes as 2n lowercase hex characters; caller frees. */
 char *lc_random_hex(size_t n);
+/* Standard base64 of n bytes; caller frees. */
+char *lc_base64(const unsigned char *data, size_t n);
+/* The bytes of strict, non-empty base64 (whole quads), *n set; NULL when
+ * s is not that. Caller frees. */
+unsigned char *lc_unbase64(const char *s, size_t *n);
 /* Whether s (len bytes) is valid UTF-8 without NUL bytes. */
 bool lc_utf8_valid(const char *s, size_t len);
 

@@ -308,6 +308,11 @@ int lc_store_del(struct lc_store *st, const char *api, const char *kind, const c
     return rc;
 }
 
+json_t *lc_store_api(struct lc_store *st, const char *api)
+{
+    return json_object_get(st->world, api);
+}
+
 json_t *lc_store_kind(struct lc_store *st, const char *api, const char *kind)
 {
     return kind_obj(st, api, kind, true);

@@ -41,6 +41,9 @@ int lc_store_del(struct lc_store *st, const char *api, const char *kind, const c
 /* Every object of a kind as {id: object}, borrowed; an empty object when the
  * kind has none. Iterate with json_object_foreach; do not modify. */
 json_t *lc_store_kind(struct lc_store *st, const char *api, const char *kind);
+/* Every kind of an API as {kind: {id: object}}, borrowed; NULL when the
+ * API has none. Do not modify. */
+json_t *lc_store_api(struct lc_store *st, const char *api);
 /* The objects of a kind as a new array, sorted by the integer member
  * "created_ms" then by id: the order lists are returned in. */
 json_t *lc_store_sorted(struct lc_store *st, const char *api, const char *kind);

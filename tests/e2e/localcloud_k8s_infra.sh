@@ -130,7 +130,9 @@ expect_body .subnet_id "$SUB"
 expect_body .floating_ip_enabled true
 expect_body '.labels["sparkform/lineage"]' abc123
 expect_body '.labels["sparkform/address"]' cluster.main
-expect_body .api_address "$URL/k8s/$CL"
+# the Kubernetes API is served over https (kubectl sends tokens only over TLS)
+[[ "$(body .api_address)" =~ ^https://127\.0\.0\.1:[0-9]+/k8s/$CL$ ]] || fail "api_address $(body .api_address)"
+API=$(body .api_address)
 expect_body '.master_addresses | join(",")' 10.1.0.254
 expect_body '.node_addresses | length' 0
 [ "$(body .stack_id)" != null ] && [ "$(body .created_at)" != null ] && [ "$(body .updated_at)" != null ] ||
@@ -172,14 +174,16 @@ grep -qi '^content-type: text/yaml' "$WORK/headers" || { cat "$WORK/headers"; fa
 cp "$WORK/body" "$WORK/kubeconfig"
 kc() { python3 -c 'import sys, yaml; d = yaml.safe_load(open(sys.argv[1])); print(eval(sys.argv[2]))' "$WORK/kubeconfig" "$1"; }
 [ "$(kc 'd["kind"]')" = Config ] || fail "kubeconfig kind"
-[ "$(kc 'd["clusters"][0]["cluster"]["server"]')" = "$URL/k8s/$CL" ] || fail "kubeconfig server"
+[ "$(kc 'd["clusters"][0]["cluster"]["server"]')" = "$API" ] || fail "kubeconfig server"
+kc 'd["clusters"][0]["cluster"]["certificate-authority-data"]' | base64 -d | grep -q "BEGIN CERTIFICATE" ||
+  fail "the kubeconfig lacks the CA of the https listener"
 KTOKEN=$(kc 'd["users"][0]["user"]["token"]')
 [ ${#KTOKEN} -eq 64 ] || fail "kubeconfig token '$KTOKEN'"
 ctx=$(kc 'd["current-context"]')
 [ "$(kc "[c for c in d['contexts'] if c['name'] == '$ctx'][0]['context']['user']")" = "$(kc 'd["users"][0]["name"]')" ] ||
   fail "the current context does not use the token user"
 if command -v kubectl >/dev/null; then
-  [ "$(kubectl --kubeconfig "$WORK/kubeconfig" config view --raw -o jsonpath='{.clusters[0].cluster.server}')" = "$URL/k8s/$CL" ] ||
+  [ "$(kubectl --kubeconfig "$WORK/kubeconfig" config view --raw -o jsonpath='{.clusters[0].cluster.server}')" = "$API" ] ||
     fail "kubectl reads another server"
 fi
 req GET /_localcloud/inventory
