@@ -568,11 +568,6 @@ static void handle(struct lc_request *req, struct lc_response *resp)
 
 /* ---------- registration ---------- */
 
-static void sweep(struct lc_server *srv, void *ctx)
-{
-    lc_k8s_ctrl_purge(ctx);
-}
-
 static void free_ctx(void *ctx)
 {
     struct lc_k8s *k = ctx;
@@ -593,7 +588,6 @@ static const struct lc_api api = {
     .routes = routes,
     .error = k8s_error,
     .max_body = 3 * 1024 * 1024, /* what the API server accepts */
-    .sweep = sweep,
     .free_ctx = free_ctx,
 };
 

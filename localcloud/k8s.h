@@ -160,6 +160,16 @@ json_t *lc_k8s_validate(const struct lc_k8s_type *t, json_t *obj, bool strict);
  * message ("line L column C: ...") in err. New reference. */
 json_t *lc_k8s_yaml_parse(const char *text, size_t len, char *err, size_t errlen);
 
+/* ---------- protobuf bodies (k8s_proto.c) ---------- */
+
+/* A Kubernetes protobuf body (the "k8s\0" magic, then a runtime.Unknown
+ * envelope holding TypeMeta and the raw object) as the JSON object it
+ * stands for, e.g. {"apiVersion":"v1","kind":"Namespace","metadata":{...}}.
+ * Understood: v1 Namespace, ConfigMap, Secret, ServiceAccount. NULL with a
+ * one-line message in err for anything else or a malformed body. New
+ * reference. */
+json_t *lc_k8s_proto_decode(const void *body, size_t len, char *err, size_t errlen);
+
 /* ---------- controllers (k8s_ctrl.c) ---------- */
 
 /* Starts the thread that moves objects along with time; stops it. */
@@ -168,8 +178,6 @@ void lc_k8s_ctrl_stop(struct lc_k8s *k);
 /* Called by every write (under the world lock) so the controllers know
  * what to look at: obj is the new state (NULL for a deletion). */
 void lc_k8s_ctrl_note(struct lc_k8s *k, const char *kindkey, const char *id, const json_t *obj);
-/* Deletes every Kubernetes object of clusters that no longer exist. */
-void lc_k8s_ctrl_purge(struct lc_k8s *k);
 
 /* A Kubernetes Status error: {"kind":"Status","status":"Failure","reason",
  * "code","message", "details"?}. details (stolen, may be NULL). */

@@ -440,6 +440,8 @@ static void collect_garbage(struct lc_k8s *k)
 
 /* ---------- the tick ---------- */
 
+static void purge(struct lc_k8s *k);
+
 static void tick(struct lc_k8s *k)
 {
     long long now_ms = lc_now_ms();
@@ -481,10 +483,11 @@ static void tick(struct lc_k8s *k)
     json_decref(due);
     if (k->gc_pending)
         collect_garbage(k);
-    lc_k8s_ctrl_purge(k);
+    purge(k);
 }
 
-void lc_k8s_ctrl_purge(struct lc_k8s *k)
+/* Deletes every Kubernetes object of clusters that no longer exist. */
+static void purge(struct lc_k8s *k)
 {
     struct lc_store *st = lc_server_store(k->srv);
     json_t *kinds = lc_store_api(st, LC_K8S_API);

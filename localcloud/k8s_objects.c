@@ -120,10 +120,17 @@ static char *manager_of(const struct lc_request *req)
 
 static json_t *body_json(struct lc_k8s_call *c)
 {
+    const char *ct = lc_req_header(c->req, "Content-Type");
+    if (ct && strncmp(ct, "application/vnd.kubernetes.protobuf", 35) == 0) {
+        char err[256];
+        json_t *j = lc_k8s_proto_decode(c->req->body, c->req->body_len, err, sizeof(err));
+        if (!j)
+            lc_k8s_status(c->resp, 415, "UnsupportedMediaType", NULL, "%s", err);
+        return j;
+    }
     json_error_t je;
     json_t *j = json_loadb(c->req->body, c->req->body_len, JSON_REJECT_DUPLICATES, &je);
     if (!j) {
-        const char *ct = lc_req_header(c->req, "Content-Type");
         if (ct && strstr(ct, "yaml")) {
             char err[256];
             j = lc_k8s_yaml_parse(c->req->body, c->req->body_len, err, sizeof(err));
@@ -751,7 +758,7 @@ static void get(struct lc_k8s_call *c)
 /* Types whose objects have no generation (no spec to speak of). */
 static bool has_generation(const struct lc_k8s_type *t)
 {
-    static const char *const none[] = {"configmaps", "secrets", "serviceaccounts", "events",
+    static const char *const none[] = {"namespaces", "configmaps", "secrets", "serviceaccounts", "events",
                                        "roles", "rolebindings", "clusterroles",
                                        "clusterrolebindings", "leases", NULL};
     if (t->crd)
@@ -961,6 +968,8 @@ static void new_object_meta(struct lc_k8s_call *c, json_t *obj, const char *now)
 {
     json_t *m = meta_of(obj);
     char *h = lc_random_hex(16);
+    h[12] = '4'; /* a version 4 (random) UUID */
+    h[16] = "89ab"[h[16] % 4];
     char *uid = sf_asprintf("%.8s-%.4s-%.4s-%.4s-%.12s", h, h + 8, h + 12, h + 16, h + 20);
     json_object_set_new(m, "uid", json_string(uid));
     free(uid);
