@@ -43,11 +43,11 @@ $(BUILD)/sparkform-test: $(TESTPROV_OBJ) $(BUILD)/libsparkform.a
 	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
 
 # The local cloud emulator: a program of its own, never part of libsparkform;
-# it reuses only the engine's util and diag helpers.
+# it reuses the engine's util and diag helpers and its YAML reader (node.c).
 LOCALCLOUD_SRC := $(wildcard localcloud/*.c localcloud/*/*.c)
 LOCALCLOUD_OBJ := $(patsubst %.c,$(BUILD)/obj/%.o,$(LOCALCLOUD_SRC)) \
                   $(BUILD)/obj/provisioner/util.o $(BUILD)/obj/provisioner/diag.o \
-                  $(BUILD)/obj/providers/sigv4.o
+                  $(BUILD)/obj/providers/sigv4.o $(BUILD)/obj/provisioner/node.o
 $(BUILD)/obj/localcloud/%.o: CFLAGS += $(shell pkg-config --cflags libmicrohttpd libxml-2.0)
 
 $(BUILD)/localcloud: $(LOCALCLOUD_OBJ)
