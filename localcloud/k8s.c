@@ -47,10 +47,10 @@ static const struct lc_k8s_type builtins[] = {
      .has_status = false},
     {.group = "apps", .version = "v1", .plural = "deployments", .singular = "deployment", .kind = "Deployment",
      .list_kind = "DeploymentList", .short_names = {"deploy"}, .categories = {"all"}, .namespaced = true,
-     .has_status = true},
+     .has_status = true, .has_scale = true},
     {.group = "apps", .version = "v1", .plural = "statefulsets", .singular = "statefulset", .kind = "StatefulSet",
      .list_kind = "StatefulSetList", .short_names = {"sts"}, .categories = {"all"}, .namespaced = true,
-     .has_status = true},
+     .has_status = true, .has_scale = true},
     {.group = "apps", .version = "v1", .plural = "daemonsets", .singular = "daemonset", .kind = "DaemonSet",
      .list_kind = "DaemonSetList", .short_names = {"ds"}, .categories = {"all"}, .namespaced = true,
      .has_status = true},
@@ -259,9 +259,11 @@ static void k8s_error(struct lc_response *resp, unsigned status, const char *typ
 
 /* ---------- resourceVersions and the write path ---------- */
 
-int lc_k8s_commit(struct lc_k8s *k, const char *cluster, const char *kindkey, const char *id,
-                  json_t *obj, const json_t *old)
+int lc_k8s_commit(struct lc_k8s *k, const char *cluster, const char *kindkey,
+                  const char *id_in, json_t *obj, const json_t *old)
 {
+    /* id may be the store's own key, gone once the object is deleted */
+    char *id = sf_xstrdup(id_in);
     unsigned long long rv = k->rv + 1;
     char rvs[32];
     snprintf(rvs, sizeof(rvs), "%llu", rv);
@@ -281,6 +283,7 @@ int lc_k8s_commit(struct lc_k8s *k, const char *cluster, const char *kindkey, co
     }
     if (!obj)
         json_decref(ev);
+    free(id);
     return rc;
 }
 
@@ -335,6 +338,15 @@ static void resource_list(struct lc_k8s_call *c, const char *group, const char *
             json_array_append_new(res, json_pack("{s:s, s:s, s:b, s:s, s:[sss]}", "name", name,
                                                  "singularName", "", "namespaced", t->namespaced,
                                                  "kind", t->kind, "verbs", "get", "patch",
+                                                 "update"));
+            free(name);
+        }
+        if (t->has_scale) {
+            char *name = sf_asprintf("%s/scale", t->plural);
+            json_array_append_new(res, json_pack("{s:s, s:s, s:b, s:s, s:s, s:s, s:[sss]}", "name",
+                                                 name, "singularName", "", "namespaced",
+                                                 t->namespaced, "group", "autoscaling", "version",
+                                                 "v1", "kind", "Scale", "verbs", "get", "patch",
                                                  "update"));
             free(name);
         }
@@ -465,7 +477,6 @@ static bool cluster_serves(struct lc_k8s_call *c)
         lc_k8s_status(c->resp, 503, "ServiceUnavailable", NULL,
                       "the Kubernetes API of cluster %s is not available: the cluster is %s",
                       c->cluster, state);
-        lc_resp_header(c->resp, "Retry-After", "5");
         return false;
     }
     const char *auth = lc_req_header(c->req, "Authorization");
@@ -503,7 +514,7 @@ static void resource(struct lc_k8s_call *c, const char *group, const char *versi
     c->name = n >= 2 ? s[1] : NULL;
     c->sub = n >= 3 ? s[2] : NULL;
     if (c->sub && !(strcmp(c->sub, "status") == 0 && c->t->has_status) &&
-        !(strcmp(c->sub, "finalize") == 0 && strcmp(c->t->plural, "namespaces") == 0)) {
+        !(strcmp(c->sub, "scale") == 0 && c->t->has_scale)) {
         lc_k8s_status(c->resp, 404, "NotFound", NULL,
                       "the server could not find the requested resource");
         return;

@@ -40,6 +40,7 @@ struct lc_k8s_type {
     const char *categories[4];  /* NULL-terminated ("all") */
     bool namespaced;
     bool has_status; /* a /status subresource */
+    bool has_scale;  /* a /scale subresource (autoscaling/v1 Scale) */
     /* custom resources: the version's openAPIV3Schema (borrowed), and the
      * CRD's name; NULL for built-ins */
     const json_t *schema;

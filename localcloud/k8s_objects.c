@@ -634,38 +634,103 @@ static void watch(struct lc_k8s_call *c, struct selector *sel)
     lc_resp_stream(c->resp, 200, "application/json", watch_read, w, watch_free);
 }
 
-/* A Table (what `kubectl get` asks for): name and age for every type. */
+/* A Table (what `kubectl get` asks for): name, a few columns of the kinds
+ * people look at most, and the age, as the API server prints them. */
 static bool wants_table(struct lc_k8s_call *c)
 {
     const char *acc = lc_req_header(c->req, "Accept");
     return acc && strstr(acc, "as=Table") && strstr(acc, "g=meta.k8s.io");
 }
 
+/* Kubernetes' short durations: 45s, 3m20s, 15m, 5h3m, 2d4h, 40d. */
+static char *age(const char *created)
+{
+    struct tm tm = {0};
+    if (!created || !strptime(created, "%Y-%m-%dT%H:%M:%SZ", &tm))
+        return sf_xstrdup("<unknown>");
+    long long s = lc_now_ms() / 1000 - (long long)timegm(&tm);
+    if (s < 0)
+        s = 0;
+    long long m = s / 60, h = s / 3600, d = s / 86400;
+    if (s < 120)
+        return sf_asprintf("%llds", s);
+    if (m < 10)
+        return s % 60 ? sf_asprintf("%lldm%llds", m, s % 60) : sf_asprintf("%lldm", m);
+    if (m < 180)
+        return sf_asprintf("%lldm", m);
+    if (h < 8)
+        return m % 60 ? sf_asprintf("%lldh%lldm", h, m % 60) : sf_asprintf("%lldh", h);
+    if (h < 48)
+        return sf_asprintf("%lldh", h);
+    if (h < 192)
+        return h % 24 ? sf_asprintf("%lldd%lldh", d, h % 24) : sf_asprintf("%lldd", d);
+    return sf_asprintf("%lldd", d);
+}
+
+static json_t *column(const char *name, const char *type, const char *format, const char *desc)
+{
+    return json_pack("{s:s, s:s, s:s, s:s, s:i}", "name", name, "type", type, "format", format,
+                     "description", desc, "priority", 0);
+}
+
+static json_int_t status_int(const json_t *o, const char *key)
+{
+    return json_integer_value(json_object_get(json_object_get(o, "status"), key));
+}
+
 static json_t *table_of(struct lc_k8s_call *c, json_t *items, const char *rv, const char *cont)
 {
+    bool ns = strcmp(c->t->plural, "namespaces") == 0 && !c->t->crd;
+    bool deploy = strcmp(c->t->plural, "deployments") == 0 && !c->t->crd;
+    json_t *cols = json_array();
+    json_array_append_new(cols, column("Name", "string", "name",
+                                       "Name must be unique within a namespace."));
+    if (ns)
+        json_array_append_new(cols, column("Status", "string", "",
+                                           "The status of the namespace"));
+    if (deploy) {
+        json_array_append_new(cols, column("Ready", "string", "",
+                                           "Number of the pod with ready state"));
+        json_array_append_new(cols, column("Up-to-date", "string", "",
+                                           "Total number of non-terminated pods targeted by "
+                                           "this deployment that have the desired template spec."));
+        json_array_append_new(cols, column("Available", "string", "",
+                                           "Total number of available pods (ready for at least "
+                                           "minReadySeconds) targeted by this deployment."));
+    }
+    json_array_append_new(cols, column("Age", "string", "",
+                                       "CreationTimestamp is a timestamp representing the server "
+                                       "time when this object was created."));
     json_t *rows = json_array();
     size_t i;
     json_t *o;
     json_array_foreach(items, i, o)
     {
         json_t *m = json_object_get(o, "metadata");
+        json_t *cells = json_pack("[s]", jstr(m, "name"));
+        if (ns) {
+            const char *phase = jstr(json_object_get(o, "status"), "phase");
+            json_array_append_new(cells, json_string(phase ? phase : ""));
+        }
+        if (deploy) {
+            json_t *r = json_object_get(json_object_get(o, "spec"), "replicas");
+            char ready[48];
+            snprintf(ready, sizeof(ready), "%lld/%lld", (long long)status_int(o, "readyReplicas"),
+                     (long long)(r ? json_integer_value(r) : 1));
+            json_array_append_new(cells, json_string(ready));
+            json_array_append_new(cells, json_integer(status_int(o, "updatedReplicas")));
+            json_array_append_new(cells, json_integer(status_int(o, "availableReplicas")));
+        }
+        char *a = age(jstr(m, "creationTimestamp"));
+        json_array_append_new(cells, json_string(a));
+        free(a);
         json_t *pm = json_pack("{s:s, s:s, s:O}", "kind", "PartialObjectMetadata", "apiVersion",
                                "meta.k8s.io/v1", "metadata", m);
-        json_array_append_new(rows, json_pack("{s:[s, s], s:o}", "cells", jstr(m, "name"),
-                                              jstr(m, "creationTimestamp")
-                                                  ? jstr(m, "creationTimestamp")
-                                                  : "",
-                                              "object", pm));
+        json_array_append_new(rows, json_pack("{s:o, s:o}", "cells", cells, "object", pm));
     }
-    json_t *t = json_pack(
-        "{s:s, s:s, s:{s:s}, s:[{s:s, s:s, s:s, s:s, s:i}, {s:s, s:s, s:s, s:s, s:i}], s:o}",
-        "kind", "Table", "apiVersion", "meta.k8s.io/v1", "metadata", "resourceVersion", rv,
-        "columnDefinitions", "name", "Name", "type", "string", "format", "name", "description",
-        "Name must be unique within a namespace.", "priority", 0, "name", "Created At", "type",
-        "date", "format", "", "description",
-        "CreationTimestamp is a timestamp representing the server time when this object was "
-        "created.",
-        "priority", 0, "rows", rows);
+    json_t *t = json_pack("{s:s, s:s, s:{s:s}, s:o, s:o}", "kind", "Table", "apiVersion",
+                          "meta.k8s.io/v1", "metadata", "resourceVersion", rv,
+                          "columnDefinitions", cols, "rows", rows);
     if (cont)
         json_object_set_new(json_object_get(t, "metadata"), "continue", json_string(cont));
     return t;
@@ -1510,6 +1575,85 @@ void lc_k8s_bootstrap(struct lc_k8s *k, const char *cluster)
     free(key);
 }
 
+/* ---------- the scale subresource ---------- */
+
+static json_t *scale_of(const json_t *o)
+{
+    json_t *m = json_object_get(o, "metadata");
+    json_t *r = json_object_get(json_object_get(o, "spec"), "replicas");
+    struct sf_buf sel = {0};
+    const char *key;
+    json_t *v;
+    json_object_foreach(json_object_get(json_object_get(json_object_get(o, "spec"), "selector"),
+                                        "matchLabels"),
+                        key, v)
+        sf_buf_printf(&sel, "%s%s=%s", sel.len ? "," : "", key, json_string_value(v));
+    json_t *scale = json_pack(
+        "{s:s, s:s, s:{s:s?, s:s?, s:s?, s:s?, s:s?}, s:{s:I}, s:{s:I, s:s}}", "kind", "Scale",
+        "apiVersion", "autoscaling/v1", "metadata", "name", jstr(m, "name"), "namespace",
+        jstr(m, "namespace"), "uid", jstr(m, "uid"), "resourceVersion", jstr(m, "resourceVersion"),
+        "creationTimestamp", jstr(m, "creationTimestamp"), "spec", "replicas",
+        (json_int_t)(r ? json_integer_value(r) : 1), "status", "replicas",
+        status_int(o, "replicas"), "selector", sel.s ? sel.s : "");
+    sf_buf_free(&sel);
+    return scale;
+}
+
+/* GET, PUT or PATCH of /scale: the change goes through the object's own
+ * update (a new spec.replicas), the answer is the Scale. */
+static void scale(struct lc_k8s_call *c)
+{
+    json_t *old = stored(c, c->ns, c->name);
+    if (!old) {
+        not_found(c, c->name);
+        return;
+    }
+    json_t *cur = scale_of(old);
+    if (strcmp(c->req->method, "GET") == 0 || strcmp(c->req->method, "HEAD") == 0) {
+        lc_resp_json(c->resp, 200, cur);
+        return;
+    }
+    json_t *body = body_json(c);
+    if (!body) {
+        json_decref(cur);
+        return;
+    }
+    const char *ct = lc_req_header(c->req, "Content-Type");
+    char err[256] = "";
+    json_t *want = NULL;
+    if (strcmp(c->req->method, "PUT") == 0)
+        want = json_incref(body);
+    else if (ct && strncmp(ct, "application/json-patch+json", 27) == 0)
+        want = lc_k8s_json_patch(cur, body, err, sizeof(err));
+    else if (json_is_object(body))
+        want = lc_k8s_merge_patch(cur, body);
+    json_decref(body);
+    json_t *r = json_object_get(json_object_get(want, "spec"), "replicas");
+    const char *rv = jstr(json_object_get(want, "metadata"), "resourceVersion");
+    if (!want || !json_is_integer(r) || json_integer_value(r) < 0) {
+        lc_k8s_status(c->resp, want ? 422 : 400, want ? "Invalid" : "BadRequest", NULL,
+                      "Scale.autoscaling \"%s\" is invalid: %s", c->name,
+                      want ? "spec.replicas: Invalid value: must be a non-negative integer"
+                           : err[0] ? err : "the body must be a Scale");
+    } else if (rv && *rv && strcmp(rv, meta_str(old, "resourceVersion")) != 0) {
+        conflict(c, c->name);
+    } else {
+        json_t *obj = json_deep_copy(old);
+        json_object_set_new(json_object_get(obj, "spec"), "replicas", json_integer(json_integer_value(r)));
+        char *mgr = manager_of(c->req);
+        c->sub = NULL;
+        update_with(c, obj, old, mgr, dry_run(c->req, NULL));
+        free(mgr);
+        if (c->resp->status == 200) {
+            json_t *done = json_loadb(c->resp->body, c->resp->len, 0, NULL);
+            lc_resp_json(c->resp, 200, scale_of(done));
+            json_decref(done);
+        }
+    }
+    json_decref(want);
+    json_decref(cur);
+}
+
 void lc_k8s_serve_resource(struct lc_k8s_call *c)
 {
     const char *m = c->req->method;
@@ -1531,7 +1675,9 @@ void lc_k8s_serve_resource(struct lc_k8s_call *c)
                       "the server could not find the requested resource");
         return;
     }
-    if (get_like)
+    if (c->sub && strcmp(c->sub, "scale") == 0)
+        scale(c);
+    else if (get_like)
         get(c);
     else if (strcmp(m, "PUT") == 0)
         replace(c);
