@@ -519,9 +519,24 @@ void lc_k8s_default(const struct lc_k8s_type *t, json_t *obj)
             json_object_set_new(labels, "kubernetes.io/metadata.name", json_string(name));
         set_default(member(obj, "spec"), "finalizers", json_pack("[s]", "kubernetes"));
         set_default(member(obj, "status"), "phase", json_string("Active"));
-    } else if ((strcmp(p, "deployments") == 0 || strcmp(p, "statefulsets") == 0) &&
+    } else if ((strcmp(p, "deployments") == 0 || strcmp(p, "statefulsets") == 0 ||
+                strcmp(p, "daemonsets") == 0) &&
                json_is_object(spec)) {
-        set_default(spec, "replicas", json_integer(1));
+        /* kubectl rollout status reads the update strategy */
+        if (strcmp(p, "daemonsets") != 0)
+            set_default(spec, "replicas", json_integer(1));
+        if (strcmp(p, "deployments") == 0)
+            set_default(spec, "strategy",
+                        json_pack("{s:s, s:{s:s, s:s}}", "type", "RollingUpdate", "rollingUpdate",
+                                  "maxUnavailable", "25%", "maxSurge", "25%"));
+        else if (strcmp(p, "statefulsets") == 0)
+            set_default(spec, "updateStrategy",
+                        json_pack("{s:s, s:{s:i}}", "type", "RollingUpdate", "rollingUpdate",
+                                  "partition", 0));
+        else
+            set_default(spec, "updateStrategy",
+                        json_pack("{s:s, s:{s:i, s:i}}", "type", "RollingUpdate",
+                                  "rollingUpdate", "maxUnavailable", 1, "maxSurge", 0));
     } else if (strcmp(p, "jobs") == 0 && json_is_object(spec)) {
         set_default(spec, "completions", json_integer(1));
         set_default(spec, "parallelism", json_integer(1));

@@ -230,6 +230,38 @@ expect_rc 0
 expect_out "job.batch/once condition met"
 kc get job once -n demo -o json
 expect_jq .status.succeeded 1
+# a StatefulSet and a DaemonSet roll out too (the update strategy defaulted)
+cat >$WORK/sts-ds.yaml <<'EOF2'
+apiVersion: apps/v1
+kind: StatefulSet
+metadata: {name: db, namespace: demo}
+spec:
+  serviceName: db
+  replicas: 2
+  selector: {matchLabels: {app: db}}
+  template:
+    metadata: {labels: {app: db}}
+    spec: {containers: [{name: db, image: postgres:16}]}
+---
+apiVersion: apps/v1
+kind: DaemonSet
+metadata: {name: agent, namespace: demo}
+spec:
+  selector: {matchLabels: {app: agent}}
+  template:
+    metadata: {labels: {app: agent}}
+    spec: {containers: [{name: agent, image: busybox:1.36}]}
+EOF2
+kc apply -f $WORK/sts-ds.yaml
+expect_rc 0
+kc rollout status statefulset/db -n demo --timeout 30s
+expect_rc 0
+expect_out "roll out complete: 2 new pods have been updated"
+kc get sts db -n demo -o json
+expect_jq .status.readyReplicas 2
+kc rollout status daemonset/agent -n demo --timeout 30s
+expect_rc 0
+expect_out 'daemon set "agent" successfully rolled out'
 
 # ---- watches: ADDED, MODIFIED, DELETED as they happen (-o name does not
 # print the event types: a jsonpath over the WatchEvent does)
