@@ -1089,6 +1089,25 @@ static bool body_matches(struct lc_k8s_call *c, json_t *obj)
     return ok;
 }
 
+/* The body as an object of the call's type (body_matches), or NULL after
+ * answering. */
+static json_t *body_object(struct lc_k8s_call *c)
+{
+    json_t *obj = body_json(c);
+    if (!obj)
+        return NULL;
+    if (!json_is_object(obj)) {
+        lc_k8s_status(c->resp, 400, "BadRequest", NULL, "the body must be a JSON object");
+        json_decref(obj);
+        return NULL;
+    }
+    if (!body_matches(c, obj)) {
+        json_decref(obj);
+        return NULL;
+    }
+    return obj;
+}
+
 static void create(struct lc_k8s_call *c)
 {
     if (c->t->namespaced && !c->ns) {
@@ -1097,15 +1116,9 @@ static void create(struct lc_k8s_call *c)
                       "needs a namespace");
         return;
     }
-    json_t *obj = body_json(c);
+    json_t *obj = body_object(c);
     if (!obj)
         return;
-    if (!json_is_object(obj) || !body_matches(c, obj)) {
-        if (!json_is_object(obj))
-            lc_k8s_status(c->resp, 400, "BadRequest", NULL, "the body must be a JSON object");
-        json_decref(obj);
-        return;
-    }
     json_t *m = meta_of(obj);
     const char *name = jstr(m, "name");
     if ((!name || !*name) && jstr(m, "generateName")) {
@@ -1223,15 +1236,9 @@ static void server_side_apply(struct lc_k8s_call *c, json_t *old)
                       "required for apply patch");
         return;
     }
-    json_t *applied = body_json(c);
+    json_t *applied = body_object(c);
     if (!applied)
         return;
-    if (!json_is_object(applied) || !body_matches(c, applied)) {
-        if (!json_is_object(applied))
-            lc_k8s_status(c->resp, 400, "BadRequest", NULL, "the body must be a JSON object");
-        json_decref(applied);
-        return;
-    }
     const char *name = meta_str(applied, "name");
     if (!name || strcmp(name, c->name) != 0) {
         lc_k8s_status(c->resp, 400, "BadRequest", NULL,

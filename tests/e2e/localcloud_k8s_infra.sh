@@ -8,21 +8,12 @@
 # end. The states in between (PROVISIONING, RECONCILING, SCALING, ...) and
 # what they refuse are checked after a restart on the same data with
 # --delay-ms 30000, so that no check races the clock on a busy machine.
-. "$ROOT/tests/e2e/lib-localcloud.sh"
+. "$ROOT/tests/e2e/lib-k8s.sh" # ci METHOD PATH [BODY]
 
 lc_start k --delay-ms 300
 TOKEN=$(get_token)
 CI=/container-infra/v1
-MCS="MCS-API-Version: container-infra 1.33"
 
-# ci METHOD PATH [BODY]: like req, with the MCS-API-Version header
-ci() {
-  local m=$1 p=$2; shift 2
-  local args=(-s -o "$WORK/body" -D "$WORK/headers" -w '%{http_code}' -X "$m" -H "$MCS")
-  [ -n "$TOKEN" ] && args+=(-H "X-Auth-Token: $TOKEN")
-  [ $# -gt 0 ] && args+=(-H 'Content-Type: application/json' --data-binary "$1")
-  code=$(curl "${args[@]}" "$URL$CI$p") || code=000
-}
 # expect_error STATUS WHAT TEXT: Magnum's error shape, the detail naming TEXT
 expect_error() {
   expect_code "$1" "$2"
