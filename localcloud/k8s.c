@@ -99,7 +99,7 @@ static const struct lc_k8s_type builtins[] = {
 };
 #define NBUILTIN (sizeof(builtins) / sizeof(builtins[0]))
 
-static const char *jstr(const json_t *o, const char *key)
+const char *lc_k8s_str(const json_t *o, const char *key)
 {
     return json_string_value(json_object_get(o, key));
 }
@@ -110,7 +110,7 @@ static bool crd_established(const json_t *crd)
     json_t *cond;
     json_array_foreach(json_object_get(json_object_get(crd, "status"), "conditions"), i, cond)
     {
-        const char *type = jstr(cond, "type"), *status = jstr(cond, "status");
+        const char *type = lc_k8s_str(cond, "type"), *status = lc_k8s_str(cond, "status");
         if (type && status && strcmp(type, "Established") == 0 && strcmp(status, "True") == 0)
             return true;
     }
@@ -133,12 +133,12 @@ static void add_crd_types(const json_t *crd, struct lc_k8s_types *out)
         out->v = sf_xrealloc(out->v, (out->n + 1) * sizeof(*out->v));
         struct lc_k8s_type *t = &out->v[out->n++];
         memset(t, 0, sizeof(*t));
-        t->group = jstr(spec, "group");
-        t->version = jstr(v, "name");
-        t->plural = jstr(names, "plural");
-        t->singular = jstr(names, "singular");
-        t->kind = jstr(names, "kind");
-        t->list_kind = jstr(names, "listKind");
+        t->group = lc_k8s_str(spec, "group");
+        t->version = lc_k8s_str(v, "name");
+        t->plural = lc_k8s_str(names, "plural");
+        t->singular = lc_k8s_str(names, "singular");
+        t->kind = lc_k8s_str(names, "kind");
+        t->list_kind = lc_k8s_str(names, "listKind");
         size_t j;
         json_t *s;
         json_array_foreach(json_object_get(names, "shortNames"), j, s)
@@ -147,11 +147,11 @@ static void add_crd_types(const json_t *crd, struct lc_k8s_types *out)
         json_array_foreach(json_object_get(names, "categories"), j, s)
             if (j < 3)
                 t->categories[j] = json_string_value(s);
-        const char *scope = jstr(spec, "scope");
+        const char *scope = lc_k8s_str(spec, "scope");
         t->namespaced = scope && strcmp(scope, "Namespaced") == 0;
         t->has_status = json_object_get(json_object_get(v, "subresources"), "status") != NULL;
         t->schema = json_object_get(json_object_get(v, "schema"), "openAPIV3Schema");
-        t->crd = jstr(meta, "name");
+        t->crd = lc_k8s_str(meta, "name");
     }
 }
 
@@ -211,7 +211,7 @@ char *lc_k8s_id(const char *ns, const char *name)
 
 /* ---------- Status ---------- */
 
-static json_t *status_body(unsigned code, const char *reason, json_t *details, const char *msg)
+json_t *lc_k8s_status_body(unsigned code, const char *reason, json_t *details, const char *msg)
 {
     json_t *st = json_pack("{s:s, s:s, s:{}, s:s, s:s, s:s, s:i}", "kind", "Status", "apiVersion",
                            "v1", "metadata", "status", "Failure", "message", msg, "reason",
@@ -228,7 +228,7 @@ void lc_k8s_status(struct lc_response *resp, unsigned code, const char *reason, 
     va_start(ap, fmt);
     char *msg = sf_vasprintf(fmt, ap);
     va_end(ap);
-    lc_resp_json(resp, code, status_body(code, reason, details, msg));
+    lc_resp_json(resp, code, lc_k8s_status_body(code, reason, details, msg));
     free(msg);
 }
 
@@ -254,7 +254,7 @@ static const char *default_reason(unsigned code)
 
 static void k8s_error(struct lc_response *resp, unsigned status, const char *type, const char *msg)
 {
-    lc_resp_json(resp, status, status_body(status, type ? type : default_reason(status), NULL, msg));
+    lc_resp_json(resp, status, lc_k8s_status_body(status, type ? type : default_reason(status), NULL, msg));
 }
 
 /* ---------- resourceVersions and the write path ---------- */
@@ -299,7 +299,7 @@ static void seed_rv(struct lc_k8s *k)
     json_object_foreach(kinds, kind, objs)
         json_object_foreach(objs, id, o)
         {
-            const char *rv = jstr(json_object_get(o, "metadata"), "resourceVersion");
+            const char *rv = lc_k8s_str(json_object_get(o, "metadata"), "resourceVersion");
             unsigned long long v = rv ? strtoull(rv, NULL, 10) : 0;
             if (v > max)
                 max = v;
@@ -385,7 +385,7 @@ static json_t *group_list(struct lc_k8s_call *c)
         bool have = false;
         size_t j;
         json_t *x;
-        json_array_foreach(vs, j, x) have |= strcmp(jstr(x, "version"), t->version) == 0;
+        json_array_foreach(vs, j, x) have |= strcmp(lc_k8s_str(x, "version"), t->version) == 0;
         if (!have)
             json_array_append(vs, ver);
         json_decref(ver);
@@ -409,7 +409,7 @@ static void discovery(struct lc_k8s_call *c, char **segs, size_t n)
     } else if (n == 2) {
         json_t *groups = group_list(c), *g, *found = NULL;
         size_t i;
-        json_array_foreach(groups, i, g) if (strcmp(jstr(g, "name"), segs[1]) == 0) found = g;
+        json_array_foreach(groups, i, g) if (strcmp(lc_k8s_str(g, "name"), segs[1]) == 0) found = g;
         if (found) {
             json_object_set_new(found, "kind", json_string("APIGroup"));
             json_object_set_new(found, "apiVersion", json_string("v1"));
@@ -426,7 +426,7 @@ static void discovery(struct lc_k8s_call *c, char **segs, size_t n)
 
 static void version_info(struct lc_k8s_call *c)
 {
-    const char *v = jstr(c->cluster_obj, "version");
+    const char *v = lc_k8s_str(c->cluster_obj, "version");
     int major = 1, minor = 31;
     if (v)
         sscanf(v, "%d.%d", &major, &minor);
@@ -480,7 +480,7 @@ static bool cluster_serves(struct lc_k8s_call *c)
         return false;
     }
     const char *auth = lc_req_header(c->req, "Authorization");
-    const char *want = jstr(c->cluster_obj, "kube_token");
+    const char *want = lc_k8s_str(c->cluster_obj, "kube_token");
     if (!auth || strncasecmp(auth, "Bearer ", 7) != 0 || !want || strcmp(auth + 7, want) != 0) {
         lc_k8s_status(c->resp, 401, "Unauthorized", NULL, "Unauthorized");
         return false;

@@ -180,6 +180,12 @@ void lc_k8s_ctrl_stop(struct lc_k8s *k);
  * what to look at: obj is the new state (NULL for a deletion). */
 void lc_k8s_ctrl_note(struct lc_k8s *k, const char *kindkey, const char *id, const json_t *obj);
 
+/* The string member key of o, or NULL (absent, not a string, o NULL). */
+const char *lc_k8s_str(const json_t *o, const char *key);
+
+/* A Status object (new reference): {"kind":"Status","status":"Failure",
+ * "message","reason","code", "details"?}; details stolen, may be NULL. */
+json_t *lc_k8s_status_body(unsigned code, const char *reason, json_t *details, const char *msg);
 /* A Kubernetes Status error: {"kind":"Status","status":"Failure","reason",
  * "code","message", "details"?}. details (stolen, may be NULL). */
 void lc_k8s_status(struct lc_response *resp, unsigned code, const char *reason, json_t *details,

@@ -31,11 +31,6 @@
 #define TICK_MS 100
 #define CONTROLLER "kube-controller-manager"
 
-static const char *jstr(const json_t *o, const char *key)
-{
-    return json_string_value(json_object_get(o, key));
-}
-
 /* "<cluster>.<plural>[.<group>]": the plural (into buf) and the cluster. */
 static void split_kindkey(const char *kindkey, char *cluster, size_t cn, char *plural, size_t pn)
 {
@@ -73,7 +68,7 @@ static bool has_condition(const json_t *obj, const char *type)
     json_t *c;
     json_array_foreach(json_object_get(json_object_get(obj, "status"), "conditions"), i, c)
     {
-        const char *t = jstr(c, "type"), *s = jstr(c, "status");
+        const char *t = lc_k8s_str(c, "type"), *s = lc_k8s_str(c, "status");
         if (t && s && strcmp(t, type) == 0 && strcmp(s, "True") == 0)
             return true;
     }
@@ -88,7 +83,7 @@ static bool settled(const char *which, const json_t *obj)
         return has_condition(obj, "Complete") ||
                json_is_true(json_object_get(json_object_get(obj, "spec"), "suspend"));
     if (strcmp(which, "pods") == 0)
-        return jstr(st, "phase") && strcmp(jstr(st, "phase"), "Running") == 0;
+        return lc_k8s_str(st, "phase") && strcmp(lc_k8s_str(st, "phase"), "Running") == 0;
     if (json_integer_value(json_object_get(st, "observedGeneration")) !=
         json_integer_value(json_object_get(m, "generation")))
         return false;
@@ -99,8 +94,8 @@ static bool settled(const char *which, const json_t *obj)
                json_integer_value(json_object_get(st, "availableReplicas")) == want;
     if (strcmp(which, "statefulsets") == 0)
         return json_integer_value(json_object_get(st, "readyReplicas")) == want &&
-               jstr(st, "currentRevision") && jstr(st, "updateRevision") &&
-               strcmp(jstr(st, "currentRevision"), jstr(st, "updateRevision")) == 0;
+               lc_k8s_str(st, "currentRevision") && lc_k8s_str(st, "updateRevision") &&
+               strcmp(lc_k8s_str(st, "currentRevision"), lc_k8s_str(st, "updateRevision")) == 0;
     return json_object_get(st, "desiredNumberScheduled") &&
            json_integer_value(json_object_get(st, "numberAvailable")) ==
                json_integer_value(json_object_get(st, "desiredNumberScheduled"));
@@ -146,7 +141,7 @@ static json_int_t node_count(struct lc_k8s *k, const char *cluster)
     const char *id;
     json_t *ng;
     json_object_foreach(lc_store_kind(lc_server_store(k->srv), LC_CI_API, "nodegroups"), id, ng)
-        if (jstr(ng, "cluster_id") && strcmp(jstr(ng, "cluster_id"), cluster) == 0)
+        if (lc_k8s_str(ng, "cluster_id") && strcmp(lc_k8s_str(ng, "cluster_id"), cluster) == 0)
             n += json_integer_value(json_object_get(ng, "node_count"));
     return n;
 }
@@ -160,7 +155,7 @@ static json_t *workload_status(struct lc_k8s *k, const char *cluster, const char
     json_int_t gen = json_integer_value(json_object_get(json_object_get(obj, "metadata"), "generation"));
     json_t *r = json_object_get(spec, "replicas");
     json_int_t want = r ? json_integer_value(r) : 1;
-    const char *name = jstr(json_object_get(obj, "metadata"), "name");
+    const char *name = lc_k8s_str(json_object_get(obj, "metadata"), "name");
     json_t *st = json_object();
     if (strcmp(which, "deployments") == 0) {
         json_object_set_new(st, "observedGeneration", json_integer(gen));
@@ -195,7 +190,7 @@ static json_t *workload_status(struct lc_k8s *k, const char *cluster, const char
         json_object_set_new(st, "currentReplicas", json_integer(ready ? want : 0));
         json_object_set_new(st, "updateRevision", json_string(rev));
         json_object_set_new(st, "currentRevision",
-                            json_string(ready ? rev : jstr(old, "currentRevision") ? jstr(old, "currentRevision") : ""));
+                            json_string(ready ? rev : lc_k8s_str(old, "currentRevision") ? lc_k8s_str(old, "currentRevision") : ""));
         json_object_set_new(st, "collisionCount", json_integer(0));
         free(rev);
     } else if (strcmp(which, "daemonsets") == 0) {
@@ -211,7 +206,7 @@ static json_t *workload_status(struct lc_k8s *k, const char *cluster, const char
             json_object_set_new(st, "numberUnavailable", json_integer(nodes));
     } else if (strcmp(which, "jobs") == 0) {
         json_object_set_new(st, "startTime",
-                            json_string(jstr(old, "startTime") ? jstr(old, "startTime") : now));
+                            json_string(lc_k8s_str(old, "startTime") ? lc_k8s_str(old, "startTime") : now));
         json_object_set_new(st, "ready", json_integer(0));
         json_object_set_new(st, "uncountedTerminatedPods", json_object());
         json_t *comp = json_object_get(spec, "completions");
@@ -252,7 +247,7 @@ static json_t *workload_status(struct lc_k8s *k, const char *cluster, const char
             json_t *ctr;
             json_array_foreach(json_object_get(spec, "containers"), i, ctr)
                 json_array_append_new(cs, json_pack("{s:s?, s:s?, s:b, s:b, s:i, s:{s:{s:s}}}", "name",
-                                                    jstr(ctr, "name"), "image", jstr(ctr, "image"),
+                                                    lc_k8s_str(ctr, "name"), "image", lc_k8s_str(ctr, "image"),
                                                     "ready", 1, "started", 1, "restartCount", 0,
                                                     "state", "running", "startedAt", now));
             json_object_set_new(st, "containerStatuses", cs);
@@ -271,7 +266,7 @@ static void write_status(struct lc_k8s *k, const char *cluster, const char *kind
         json_decref(obj);
         return;
     }
-    lc_k8s_track_update(obj, old, CONTROLLER, jstr(old, "apiVersion"), "status", now);
+    lc_k8s_track_update(obj, old, CONTROLLER, lc_k8s_str(old, "apiVersion"), "status", now);
     lc_k8s_commit(k, cluster, kindkey, id, obj, old);
     json_decref(obj);
 }
@@ -306,7 +301,7 @@ static bool owned_by(const json_t *obj, const char *uid)
     size_t i;
     json_t *r;
     json_array_foreach(json_object_get(json_object_get(obj, "metadata"), "ownerReferences"), i, r)
-        if (jstr(r, "uid") && strcmp(jstr(r, "uid"), uid) == 0)
+        if (lc_k8s_str(r, "uid") && strcmp(lc_k8s_str(r, "uid"), uid) == 0)
             return true;
     return false;
 }
@@ -330,6 +325,15 @@ static void each_object(struct lc_k8s *k, const char *cluster, each_fn fn, void 
     }
 }
 
+/* One more object on its way out: deleted unless it already is. */
+static void delete_counted(struct lc_k8s *k, const char *cluster, const char *kindkey,
+                           const char *id, const json_t *obj, size_t *left)
+{
+    (*left)++;
+    if (!json_object_get(json_object_get(obj, "metadata"), "deletionTimestamp"))
+        lc_k8s_delete_object(k, cluster, kindkey, id, "Background");
+}
+
 struct dependents {
     const char *uid;
     bool orphan;
@@ -346,7 +350,7 @@ static void one_dependent(struct lc_k8s *k, const char *cluster, const char *kin
         json_t *copy = json_deep_copy(obj);
         json_t *refs = json_object_get(json_object_get(copy, "metadata"), "ownerReferences");
         for (size_t i = json_array_size(refs); i-- > 0;)
-            if (strcmp(jstr(json_array_get(refs, i), "uid"), d->uid) == 0)
+            if (strcmp(lc_k8s_str(json_array_get(refs, i), "uid"), d->uid) == 0)
                 json_array_remove(refs, i);
         if (json_array_size(refs) == 0)
             json_object_del(json_object_get(copy, "metadata"), "ownerReferences");
@@ -354,9 +358,7 @@ static void one_dependent(struct lc_k8s *k, const char *cluster, const char *kin
         json_decref(copy);
         return;
     }
-    d->left++;
-    if (!json_object_get(json_object_get(obj, "metadata"), "deletionTimestamp"))
-        lc_k8s_delete_object(k, cluster, kindkey, id, "Background");
+    delete_counted(k, cluster, kindkey, id, obj, &d->left);
 }
 
 struct ns_contents {
@@ -371,9 +373,7 @@ static void one_in_namespace(struct lc_k8s *k, const char *cluster, const char *
     struct ns_contents *n = cls;
     if (strncmp(id, n->ns, n->nslen) != 0 || id[n->nslen] != '/')
         return;
-    n->left++;
-    if (!json_object_get(json_object_get(obj, "metadata"), "deletionTimestamp"))
-        lc_k8s_delete_object(k, cluster, kindkey, id, "Background");
+    delete_counted(k, cluster, kindkey, id, obj, &n->left);
 }
 
 /* An object being deleted: a namespace empties itself, an owner deals
@@ -388,7 +388,7 @@ static void finalize(struct lc_k8s *k, const char *cluster, const char *kindkey,
         if (n.left == 0)
             lc_k8s_commit(k, cluster, kindkey, id, NULL, obj);
     } else {
-        const char *uid = jstr(json_object_get(copy, "metadata"), "uid");
+        const char *uid = lc_k8s_str(json_object_get(copy, "metadata"), "uid");
         bool fg = remove_finalizer(copy, "foregroundDeletion");
         bool orphan = !fg && remove_finalizer(copy, "orphan");
         if (fg || orphan) {
@@ -405,7 +405,7 @@ static void finalize(struct lc_k8s *k, const char *cluster, const char *kindkey,
 static void collect_uid(struct lc_k8s *k, const char *cluster, const char *kindkey,
                         const char *id, json_t *obj, void *cls)
 {
-    const char *uid = jstr(json_object_get(obj, "metadata"), "uid");
+    const char *uid = lc_k8s_str(json_object_get(obj, "metadata"), "uid");
     if (uid)
         json_object_set_new(cls, uid, json_true());
 }
@@ -419,7 +419,7 @@ static void collect_orphan(struct lc_k8s *k, const char *cluster, const char *ki
         return;
     size_t i;
     json_t *r;
-    json_array_foreach(refs, i, r) if (json_object_get(cls, jstr(r, "uid") ? jstr(r, "uid") : "")) return;
+    json_array_foreach(refs, i, r) if (json_object_get(cls, lc_k8s_str(r, "uid") ? lc_k8s_str(r, "uid") : "")) return;
     lc_k8s_delete_object(k, cluster, kindkey, id, "Background");
 }
 

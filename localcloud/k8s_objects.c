@@ -37,11 +37,6 @@ struct lc_k8s_event {
     char *line;     /* {"type":...,"object":...}\n */
 };
 
-static const char *jstr(const json_t *o, const char *key)
-{
-    return json_string_value(json_object_get(o, key));
-}
-
 static json_t *meta_of(json_t *o)
 {
     json_t *m = json_object_get(o, "metadata");
@@ -54,7 +49,7 @@ static json_t *meta_of(json_t *o)
 
 static const char *meta_str(const json_t *o, const char *key)
 {
-    return jstr(json_object_get(o, "metadata"), key);
+    return lc_k8s_str(json_object_get(o, "metadata"), key);
 }
 
 /* "deployments.apps" or "pods": how Kubernetes names a resource in messages. */
@@ -477,9 +472,7 @@ static void watch_collect(struct watch *w)
         char msg[160];
         snprintf(msg, sizeof(msg), "too old resource version: %llu (%llu)", w->cursor,
                  k->log_floor);
-        json_t *st = json_pack("{s:s, s:s, s:{}, s:s, s:s, s:s, s:i}", "kind", "Status",
-                               "apiVersion", "v1", "metadata", "status", "Failure", "message",
-                               msg, "reason", "Expired", "code", 410);
+        json_t *st = lc_k8s_status_body(410, "Expired", NULL, msg);
         char *line = event_line("ERROR", st);
         json_decref(st);
         sf_buf_puts(&w->out, line);
@@ -559,7 +552,7 @@ static const char **matching_ids(struct lc_k8s_call *c, const struct selector *s
         if (c->ns && (strncmp(id, c->ns, nslen) != 0 || id[nslen] != '/'))
             continue;
         json_t *m = json_object_get(o, "metadata");
-        if (sel && !selector_matches(sel, jstr(m, "namespace"), jstr(m, "name"),
+        if (sel && !selector_matches(sel, lc_k8s_str(m, "namespace"), lc_k8s_str(m, "name"),
                                      json_object_get(m, "labels")))
             continue;
         ids[(*n)++] = id;
@@ -573,7 +566,7 @@ static const char **matching_ids(struct lc_k8s_call *c, const struct selector *s
 static json_t *served(struct lc_k8s_call *c, json_t *o)
 {
     char *av = lc_k8s_api_version(c->t);
-    const char *have = jstr(o, "apiVersion");
+    const char *have = lc_k8s_str(o, "apiVersion");
     json_t *r;
     if (have && strcmp(have, av) == 0) {
         r = json_incref(o);
@@ -707,9 +700,9 @@ static json_t *table_of(struct lc_k8s_call *c, json_t *items, const char *rv, co
     json_array_foreach(items, i, o)
     {
         json_t *m = json_object_get(o, "metadata");
-        json_t *cells = json_pack("[s]", jstr(m, "name"));
+        json_t *cells = json_pack("[s]", lc_k8s_str(m, "name"));
         if (ns) {
-            const char *phase = jstr(json_object_get(o, "status"), "phase");
+            const char *phase = lc_k8s_str(json_object_get(o, "status"), "phase");
             json_array_append_new(cells, json_string(phase ? phase : ""));
         }
         if (deploy) {
@@ -721,7 +714,7 @@ static json_t *table_of(struct lc_k8s_call *c, json_t *items, const char *rv, co
             json_array_append_new(cells, json_integer(status_int(o, "updatedReplicas")));
             json_array_append_new(cells, json_integer(status_int(o, "availableReplicas")));
         }
-        char *a = age(jstr(m, "creationTimestamp"));
+        char *a = age(lc_k8s_str(m, "creationTimestamp"));
         json_array_append_new(cells, json_string(a));
         free(a);
         json_t *pm = json_pack("{s:s, s:s, s:O}", "kind", "PartialObjectMetadata", "apiVersion",
@@ -897,7 +890,7 @@ static void invalid(struct lc_k8s_call *c, const char *name, json_t *causes)
     size_t i;
     json_t *cause;
     json_array_foreach(causes, i, cause)
-        sf_buf_printf(&msg, "%s%s: %s", i ? ", " : "", jstr(cause, "field"), jstr(cause, "message"));
+        sf_buf_printf(&msg, "%s%s: %s", i ? ", " : "", lc_k8s_str(cause, "field"), lc_k8s_str(cause, "message"));
     json_t *d = details(c->t, name);
     json_object_set_new(d, "kind", json_string(c->t->kind));
     json_object_set_new(d, "causes", causes);
@@ -923,7 +916,7 @@ static void establish_crd(json_t *crd, const char *now)
     json_t *v;
     json_array_foreach(json_object_get(spec, "versions"), i, v)
         if (json_is_true(json_object_get(v, "storage")))
-            json_array_append_new(stored, json_string(jstr(v, "name")));
+            json_array_append_new(stored, json_string(lc_k8s_str(v, "name")));
     json_t *st = json_pack(
         "{s:[{s:s, s:s, s:s, s:s, s:s}, {s:s, s:s, s:s, s:s, s:s}], s:O, s:o}", "conditions",
         "type", "NamesAccepted", "status", "True", "lastTransitionTime", now, "reason",
@@ -948,12 +941,12 @@ static void finish_write(struct lc_k8s_call *c, json_t *obj, const json_t *old,
     json_t *unknown = NULL;
     size_t ci;
     json_t *cz;
-    json_array_foreach(causes, ci, cz) if (strcmp(jstr(cz, "reason"), "FieldValueUnknown") == 0) unknown = cz;
+    json_array_foreach(causes, ci, cz) if (strcmp(lc_k8s_str(cz, "reason"), "FieldValueUnknown") == 0) unknown = cz;
     if (unknown) {
         /* what the strict decoder of the API server says */
         lc_k8s_status(c->resp, 400, "BadRequest", NULL,
                       "%s in version \"%s\" cannot be handled as a %s: strict decoding error: %s",
-                      c->t->kind, c->t->version, c->t->kind, jstr(unknown, "message"));
+                      c->t->kind, c->t->version, c->t->kind, lc_k8s_str(unknown, "message"));
         json_decref(causes);
         json_decref(obj);
         return;
@@ -1054,7 +1047,7 @@ static void new_object_meta(struct lc_k8s_call *c, json_t *obj, const char *now)
 static bool body_matches(struct lc_k8s_call *c, json_t *obj)
 {
     char *av = lc_k8s_api_version(c->t);
-    const char *have_av = jstr(obj, "apiVersion"), *have_kind = jstr(obj, "kind");
+    const char *have_av = lc_k8s_str(obj, "apiVersion"), *have_kind = lc_k8s_str(obj, "kind");
     bool ok = true;
     if (have_av && strcmp(have_av, av) != 0) {
         lc_k8s_status(c->resp, 400, "BadRequest", NULL,
@@ -1071,7 +1064,7 @@ static bool body_matches(struct lc_k8s_call *c, json_t *obj)
         json_object_set_new(obj, "apiVersion", json_string(av));
         json_object_set_new(obj, "kind", json_string(c->t->kind));
         json_t *m = meta_of(obj);
-        const char *ns = jstr(m, "namespace");
+        const char *ns = lc_k8s_str(m, "namespace");
         if (c->t->namespaced) {
             if (ns && *ns && c->ns && strcmp(ns, c->ns) != 0) {
                 lc_k8s_status(c->resp, 400, "BadRequest", NULL,
@@ -1120,14 +1113,14 @@ static void create(struct lc_k8s_call *c)
     if (!obj)
         return;
     json_t *m = meta_of(obj);
-    const char *name = jstr(m, "name");
-    if ((!name || !*name) && jstr(m, "generateName")) {
+    const char *name = lc_k8s_str(m, "name");
+    if ((!name || !*name) && lc_k8s_str(m, "generateName")) {
         char *h = lc_random_hex(3);
-        char *gen = sf_asprintf("%s%.5s", jstr(m, "generateName"), h);
+        char *gen = sf_asprintf("%s%.5s", lc_k8s_str(m, "generateName"), h);
         json_object_set_new(m, "name", json_string(gen));
         free(gen);
         free(h);
-        name = jstr(m, "name");
+        name = lc_k8s_str(m, "name");
     }
     if (c->t->namespaced && !namespace_open(c, c->ns)) {
         json_decref(obj);
@@ -1166,7 +1159,7 @@ static void update_with(struct lc_k8s_call *c, json_t *obj, json_t *old, const c
         return;
     }
     json_t *m = meta_of(obj);
-    const char *name = jstr(m, "name");
+    const char *name = lc_k8s_str(m, "name");
     if (!name || strcmp(name, c->name) != 0) {
         lc_k8s_status(c->resp, 400, "BadRequest", NULL,
                       "the name of the object (%s) does not match the name on the URL (%s)",
@@ -1174,7 +1167,7 @@ static void update_with(struct lc_k8s_call *c, json_t *obj, json_t *old, const c
         json_decref(obj);
         return;
     }
-    const char *rv = jstr(m, "resourceVersion");
+    const char *rv = lc_k8s_str(m, "resourceVersion");
     if (rv && *rv && strcmp(rv, meta_str(old, "resourceVersion")) != 0) {
         conflict(c, c->name);
         json_decref(obj);
@@ -1210,11 +1203,11 @@ static void apply_conflict(struct lc_k8s_call *c, json_t *conflicts)
                   json_array_size(conflicts) == 1 ? "" : "s");
     json_array_foreach(conflicts, i, x)
     {
-        char *one = sf_asprintf("conflict with \"%s\" using %s", jstr(x, "manager"), av);
-        sf_buf_printf(&msg, " %s: %s", one, jstr(x, "field"));
+        char *one = sf_asprintf("conflict with \"%s\" using %s", lc_k8s_str(x, "manager"), av);
+        sf_buf_printf(&msg, " %s: %s", one, lc_k8s_str(x, "field"));
         json_array_append_new(causes, json_pack("{s:s, s:s, s:s}", "reason",
                                                 "FieldManagerConflict", "message", one, "field",
-                                                jstr(x, "field")));
+                                                lc_k8s_str(x, "field")));
         free(one);
     }
     json_t *d = details(c->t, c->name);
@@ -1384,7 +1377,7 @@ static void add_finalizer(json_t *m, const char *f)
 static int delete_crd_objects(struct lc_k8s *k, const char *cluster, const json_t *crd)
 {
     json_t *spec = json_object_get(crd, "spec");
-    const char *group = jstr(spec, "group"), *plural = jstr(json_object_get(spec, "names"), "plural");
+    const char *group = lc_k8s_str(spec, "group"), *plural = lc_k8s_str(json_object_get(spec, "names"), "plural");
     if (!group || !plural)
         return 0;
     char *key = sf_asprintf("%s.%s.%s", cluster, plural, group);
@@ -1461,7 +1454,7 @@ static const char *propagation_of(struct lc_k8s_call *c, const json_t *opts)
 {
     const char *p = lc_req_query(c->req, "propagationPolicy");
     if (!p)
-        p = jstr(opts, "propagationPolicy");
+        p = lc_k8s_str(opts, "propagationPolicy");
     if (!p && json_is_true(json_object_get(opts, "orphanDependents")))
         p = "Orphan";
     return p;
@@ -1493,7 +1486,7 @@ static void delete_one(struct lc_k8s_call *c)
         return;
     }
     json_t *pre = json_object_get(opts, "preconditions");
-    const char *puid = jstr(pre, "uid"), *prv = jstr(pre, "resourceVersion");
+    const char *puid = lc_k8s_str(pre, "uid"), *prv = lc_k8s_str(pre, "resourceVersion");
     if ((puid && strcmp(puid, meta_str(old, "uid")) != 0) ||
         (prv && strcmp(prv, meta_str(old, "resourceVersion")) != 0)) {
         conflict(c, c->name);
@@ -1597,9 +1590,9 @@ static json_t *scale_of(const json_t *o)
         sf_buf_printf(&sel, "%s%s=%s", sel.len ? "," : "", key, json_string_value(v));
     json_t *scale = json_pack(
         "{s:s, s:s, s:{s:s?, s:s?, s:s?, s:s?, s:s?}, s:{s:I}, s:{s:I, s:s}}", "kind", "Scale",
-        "apiVersion", "autoscaling/v1", "metadata", "name", jstr(m, "name"), "namespace",
-        jstr(m, "namespace"), "uid", jstr(m, "uid"), "resourceVersion", jstr(m, "resourceVersion"),
-        "creationTimestamp", jstr(m, "creationTimestamp"), "spec", "replicas",
+        "apiVersion", "autoscaling/v1", "metadata", "name", lc_k8s_str(m, "name"), "namespace",
+        lc_k8s_str(m, "namespace"), "uid", lc_k8s_str(m, "uid"), "resourceVersion", lc_k8s_str(m, "resourceVersion"),
+        "creationTimestamp", lc_k8s_str(m, "creationTimestamp"), "spec", "replicas",
         (json_int_t)(r ? json_integer_value(r) : 1), "status", "replicas",
         status_int(o, "replicas"), "selector", sel.s ? sel.s : "");
     sf_buf_free(&sel);
@@ -1636,7 +1629,7 @@ static void scale(struct lc_k8s_call *c)
         want = lc_k8s_merge_patch(cur, body);
     json_decref(body);
     json_t *r = json_object_get(json_object_get(want, "spec"), "replicas");
-    const char *rv = jstr(json_object_get(want, "metadata"), "resourceVersion");
+    const char *rv = lc_k8s_str(json_object_get(want, "metadata"), "resourceVersion");
     if (!want || !json_is_integer(r) || json_integer_value(r) < 0) {
         lc_k8s_status(c->resp, want ? 422 : 400, want ? "Invalid" : "BadRequest", NULL,
                       "Scale.autoscaling \"%s\" is invalid: %s", c->name,

@@ -21,11 +21,6 @@
 
 #include "util.h"
 
-static const char *jstr(const json_t *o, const char *key)
-{
-    return json_string_value(json_object_get(o, key));
-}
-
 /* ---------- causes ---------- */
 
 static void cause(json_t *causes, const char *reason, const char *field, const char *fmt, ...)
@@ -123,14 +118,14 @@ static void check(struct walk *w, const json_t *schema, json_t *v, const char *p
     if (!json_is_object(schema))
         return;
     if (json_is_null(v)) {
-        if (!json_is_true(json_object_get(schema, "nullable")) && jstr(schema, "type")) {
+        if (!json_is_true(json_object_get(schema, "nullable")) && lc_k8s_str(schema, "type")) {
             cause(w->causes, "FieldValueTypeInvalid", path,
                   "Invalid value: \"null\": %s in body must be of type %s: \"null\"", path,
-                  jstr(schema, "type"));
+                  lc_k8s_str(schema, "type"));
         }
         return;
     }
-    const char *want = jstr(schema, "type");
+    const char *want = lc_k8s_str(schema, "type");
     const char *have = type_of(v);
     bool int_or_string = json_is_true(json_object_get(schema, "x-kubernetes-int-or-string"));
     if (int_or_string) {
@@ -348,7 +343,7 @@ static bool label_key(const char *s)
 static void check_meta(const struct lc_k8s_type *t, json_t *obj, json_t *causes)
 {
     json_t *m = json_object_get(obj, "metadata");
-    const char *name = jstr(m, "name");
+    const char *name = lc_k8s_str(m, "name");
     bool label = strcmp(t->plural, "namespaces") == 0 || strcmp(t->plural, "services") == 0;
     if (!name || !*name) {
         cause(causes, "FieldValueRequired", "metadata.name", "Required value: name or generateName is required");
@@ -423,7 +418,7 @@ json_t *lc_k8s_validate(const struct lc_k8s_type *t, json_t *obj, bool strict)
                     strcmp(p, "daemonsets") == 0))
         check_selector(obj, causes);
     if (!t->crd && strcmp(p, "jobs") == 0) {
-        const char *rp = jstr(json_object_get(json_object_get(json_object_get(obj, "spec"),
+        const char *rp = lc_k8s_str(json_object_get(json_object_get(json_object_get(obj, "spec"),
                                                               "template"),
                                               "spec"),
                               "restartPolicy");
@@ -450,9 +445,9 @@ json_t *lc_k8s_validate(const struct lc_k8s_type *t, json_t *obj, bool strict)
     }
     if (!t->crd && strcmp(p, "customresourcedefinitions") == 0 && json_array_size(causes) == 0) {
         json_t *spec = json_object_get(obj, "spec");
-        const char *want_plural = jstr(json_object_get(spec, "names"), "plural");
-        char *want = sf_asprintf("%s.%s", want_plural, jstr(spec, "group"));
-        const char *name = jstr(json_object_get(obj, "metadata"), "name");
+        const char *want_plural = lc_k8s_str(json_object_get(spec, "names"), "plural");
+        char *want = sf_asprintf("%s.%s", want_plural, lc_k8s_str(spec, "group"));
+        const char *name = lc_k8s_str(json_object_get(obj, "metadata"), "name");
         if (strcmp(want, name) != 0)
             cause(causes, "FieldValueInvalid", "metadata.name",
                   "Invalid value: \"%s\": must be spec.names.plural+\".\"+spec.group", name);
@@ -496,8 +491,8 @@ static void set_default(json_t *o, const char *key, json_t *v)
 static char *cluster_ip(const json_t *obj)
 {
     json_t *m = json_object_get(obj, "metadata");
-    char *key = sf_asprintf("%s/%s", jstr(m, "namespace") ? jstr(m, "namespace") : "",
-                            jstr(m, "name") ? jstr(m, "name") : "");
+    char *key = sf_asprintf("%s/%s", lc_k8s_str(m, "namespace") ? lc_k8s_str(m, "namespace") : "",
+                            lc_k8s_str(m, "name") ? lc_k8s_str(m, "name") : "");
     unsigned h = 2166136261u;
     for (const char *p = key; *p; p++)
         h = (h ^ (unsigned char)*p) * 16777619u;
@@ -514,7 +509,7 @@ void lc_k8s_default(const struct lc_k8s_type *t, json_t *obj)
     json_t *spec = json_object_get(obj, "spec");
     if (strcmp(p, "namespaces") == 0) {
         json_t *labels = member(member(obj, "metadata"), "labels");
-        const char *name = jstr(json_object_get(obj, "metadata"), "name");
+        const char *name = lc_k8s_str(json_object_get(obj, "metadata"), "name");
         if (name)
             json_object_set_new(labels, "kubernetes.io/metadata.name", json_string(name));
         set_default(member(obj, "spec"), "finalizers", json_pack("[s]", "kubernetes"));
@@ -544,8 +539,8 @@ void lc_k8s_default(const struct lc_k8s_type *t, json_t *obj)
     } else if (strcmp(p, "services") == 0) {
         spec = member(obj, "spec");
         set_default(spec, "type", json_string("ClusterIP"));
-        const char *type = jstr(spec, "type");
-        if (type && strcmp(type, "ExternalName") != 0 && !jstr(spec, "clusterIP")) {
+        const char *type = lc_k8s_str(spec, "type");
+        if (type && strcmp(type, "ExternalName") != 0 && !lc_k8s_str(spec, "clusterIP")) {
             char *ip = cluster_ip(obj);
             json_object_set_new(spec, "clusterIP", json_string(ip));
             json_object_set_new(spec, "clusterIPs", json_pack("[s]", ip));
@@ -581,7 +576,7 @@ void lc_k8s_default(const struct lc_k8s_type *t, json_t *obj)
         }
     } else if (strcmp(p, "customresourcedefinitions") == 0 && json_is_object(spec)) {
         json_t *names = json_object_get(spec, "names");
-        const char *kind = jstr(names, "kind");
+        const char *kind = lc_k8s_str(names, "kind");
         if (json_is_object(names) && kind) {
             char *lower = sf_xstrdup(kind);
             for (char *c = lower; *c; c++)
