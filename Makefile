@@ -1,6 +1,29 @@
 # sparkform build. Libraries are found with pkg-config; `make test` runs the
 # unit tests (Check) and the end-to-end tests, then both again under
 # AddressSanitizer and UndefinedBehaviorSanitizer.
+#
+# Every goal runs in two passes. The first pass only installs what is
+# missing (scripts/install-deps) and then runs make again for the goal; the
+# second pass, with SF_DEPS_DONE set, is the real build. pkg-config runs when
+# make reads this file, so on a machine without the -dev packages a single
+# pass would link without -lyaml, -ljansson, ...: the second pass reads it
+# only after the packages are there.
+
+INSTALL_DEPS ?= scripts/install-deps
+
+ifeq ($(SF_DEPS_DONE),)
+
+.DEFAULT_GOAL := all
+.PHONY: deps clean
+deps:
+	@$(INSTALL_DEPS)
+clean:
+	rm -rf build
+Makefile: ;
+%: deps
+	@$(MAKE) --no-print-directory SF_DEPS_DONE=1 $@
+
+else
 
 PKGS     := yaml-0.1 jansson libcurl libssh2 libgit2 libcrypto
 CC       ?= cc
@@ -9,64 +32,72 @@ SAN      ?=
 OPT      ?= -O2 -g
 CFLAGS   := $(OPT) -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wshadow -Wno-unused-parameter \
             -pthread $(SAN) $(shell pkg-config --cflags $(PKGS) check)
-INCLUDES := -Iprovisioner -Iplans -Iproviders -Istate -Itests/testprov
+INCLUDES := -Ilib -Iprovisioner -Iplans -Iproviders -Istate -Itests/testprov
 LDLIBS   := $(shell pkg-config --libs $(PKGS)) -pthread
 CHECKLIBS:= $(shell pkg-config --libs check)
 
+# lib/: the basics every program here links (util, diagnostics, values, the
+# YAML reader, SigV4, the HTTP client).
+BASE_OBJ   := $(patsubst %.c,$(BUILD)/obj/%.o,$(wildcard lib/*.c))
+BASE_LIB   := $(BUILD)/libsfbase.a
 ENGINE_SRC := $(filter-out provisioner/main.c,$(wildcard provisioner/*.c)) \
               $(wildcard plans/*.c) $(wildcard state/*.c) \
               $(wildcard providers/*.c) $(wildcard providers/*/*.c)
 ENGINE_OBJ := $(patsubst %.c,$(BUILD)/obj/%.o,$(ENGINE_SRC))
+ENGINE_LIB := $(BUILD)/libsparkform.a
 TESTPROV_OBJ := $(patsubst %.c,$(BUILD)/obj/%.o,$(wildcard tests/testprov/*.c))
 UNIT_SRC   := $(wildcard tests/unit/test_*.c)
 UNIT_BIN   := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
 
-.PHONY: all deps test test-unit test-e2e test-asan bench quickstart clean install localcloud
+.PHONY: all test test-unit test-e2e test-asan bench quickstart quickstart-down install localcloud \
+        show-flags
 all: $(BUILD)/sparkform $(BUILD)/sparkform-test $(BUILD)/localcloud
 
-deps:
-	@scripts/install-deps
+# What the second pass links with (tests/e2e/make_first_run.sh reads it).
+show-flags:
+	@echo "LDLIBS=$(LDLIBS)"
 
 $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(INCLUDES) -MMD -MP -c $< -o $@
 
-$(BUILD)/libsparkform.a: $(ENGINE_OBJ)
+$(BASE_LIB): $(BASE_OBJ)
 	@mkdir -p $(dir $@)
 	rm -f $@ && ar rcs $@ $^
 
-$(BUILD)/sparkform: $(BUILD)/obj/provisioner/main.o $(BUILD)/libsparkform.a
+$(ENGINE_LIB): $(ENGINE_OBJ)
+	@mkdir -p $(dir $@)
+	rm -f $@ && ar rcs $@ $^
+
+$(BUILD)/sparkform: $(BUILD)/obj/provisioner/main.o $(ENGINE_LIB) $(BASE_LIB)
 	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
 
 # The same command with the test provider (tests/testprov) registered.
-$(BUILD)/sparkform-test: $(TESTPROV_OBJ) $(BUILD)/libsparkform.a
+$(BUILD)/sparkform-test: $(TESTPROV_OBJ) $(ENGINE_LIB) $(BASE_LIB)
 	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
 
-# The local cloud emulator: a program of its own, never part of libsparkform;
-# it reuses the engine's util and diag helpers and its YAML reader (node.c).
-LOCALCLOUD_SRC := $(wildcard localcloud/*.c localcloud/*/*.c)
-LOCALCLOUD_OBJ := $(patsubst %.c,$(BUILD)/obj/%.o,$(LOCALCLOUD_SRC)) \
-                  $(BUILD)/obj/provisioner/util.o $(BUILD)/obj/provisioner/diag.o \
-                  $(BUILD)/obj/providers/sigv4.o $(BUILD)/obj/provisioner/node.o
+# The local cloud emulator: a program of its own, never part of the engine;
+# it links lib/ like every program here.
+LOCALCLOUD_OBJ := $(patsubst %.c,$(BUILD)/obj/%.o,$(wildcard localcloud/*.c))
+LOCALCLOUD_LIBS = $(shell pkg-config --libs libmicrohttpd jansson libcrypto libxml-2.0 yaml-0.1)
 $(BUILD)/obj/localcloud/%.o: CFLAGS += $(shell pkg-config --cflags libmicrohttpd libxml-2.0)
 
-$(BUILD)/localcloud: $(LOCALCLOUD_OBJ)
-	$(CC) $(CFLAGS) -o $@ $^ $(shell pkg-config --libs libmicrohttpd jansson libcrypto libxml-2.0 yaml-0.1) -pthread
+$(BUILD)/localcloud: $(LOCALCLOUD_OBJ) $(BASE_LIB)
+	$(CC) $(CFLAGS) -o $@ $^ $(LOCALCLOUD_LIBS) -pthread
 
 localcloud: $(BUILD)/localcloud
 
 # The load generator of localcloud's benchmarks.
-$(BUILD)/lcload: tests/bench/lcload.c $(BUILD)/obj/providers/sigv4.o $(BUILD)/obj/provisioner/util.o
-	$(CC) $(CFLAGS) $(INCLUDES) -o $@ $^ $(shell pkg-config --libs libcurl libcrypto) -pthread
+$(BUILD)/lcload: tests/bench/lcload.c $(BASE_LIB)
+	$(CC) $(CFLAGS) $(INCLUDES) -o $@ $^ $(LDLIBS)
 
-$(BUILD)/tests/%: tests/unit/%.c $(filter-out $(BUILD)/obj/tests/testprov/main.o,$(TESTPROV_OBJ)) $(BUILD)/libsparkform.a
+$(BUILD)/tests/%: tests/unit/%.c $(filter-out $(BUILD)/obj/tests/testprov/main.o,$(TESTPROV_OBJ)) \
+                  $(ENGINE_LIB) $(BASE_LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(INCLUDES) -o $@ $^ $(CHECKLIBS) $(LDLIBS)
 
-# Unit tests of a localcloud module (localcloud/k8s_X.c, which needs only
-# the engine's util and diag helpers).
-$(BUILD)/tests/test_k8s_%: tests/unit/test_k8s_%.c $(BUILD)/obj/localcloud/k8s_%.o \
-                           $(BUILD)/obj/provisioner/util.o $(BUILD)/obj/provisioner/diag.o
+# Unit tests of a localcloud module (localcloud/k8s_X.c, which needs only lib/).
+$(BUILD)/tests/test_k8s_%: tests/unit/test_k8s_%.c $(BUILD)/obj/localcloud/k8s_%.o $(BASE_LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(INCLUDES) -Ilocalcloud -o $@ $^ $(CHECKLIBS) $(LDLIBS)
 
@@ -80,7 +111,7 @@ test-e2e: all
 test-asan:
 	$(MAKE) BUILD=build/asan SAN="-fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer" OPT="-O1 -g" test-unit test-e2e
 
-test: deps
+test:
 	$(MAKE) test-unit test-e2e
 	$(MAKE) test-asan
 
@@ -88,7 +119,7 @@ bench: all $(BUILD)/lcload
 	@SPARKFORM_TEST=$(abspath $(BUILD)/sparkform-test) tests/bench/run
 	@LOCALCLOUD=$(abspath $(BUILD)/localcloud) LCLOAD=$(abspath $(BUILD)/lcload) tests/bench/run-localcloud
 
-quickstart: deps all
+quickstart: all
 	@scripts/quickstart
 
 install: $(BUILD)/sparkform
@@ -98,3 +129,5 @@ clean:
 	rm -rf build
 
 -include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)
+
+endif

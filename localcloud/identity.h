@@ -22,7 +22,7 @@ int lc_identity_register(struct lc_server *srv, const char *users_file, struct s
 int lc_identity_ec2_secret(struct lc_server *srv, const char *access, char **secret,
                            char **user_id, char **project_id);
 
-/* The same lookup in the shape of sf_sigv4_lookup_fn (providers/sigv4.h),
+/* The same lookup in the shape of sf_sigv4_lookup_fn (lib/sigv4.h),
  * with the struct lc_server as ctx: the secret (caller frees) or NULL. */
 char *lc_identity_ec2_lookup(void *srv, const char *access);
 

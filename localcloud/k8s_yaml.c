@@ -1,7 +1,7 @@
 /*
  * YAML request bodies of localcloud's Kubernetes API (server-side apply is
  * "application/apply-patch+yaml"): one document, read by the engine's YAML
- * loader (provisioner/node.c) and turned into JSON the way it turns a
+ * loader (lib/node.c) and turned into JSON the way it turns a
  * description's values into JSON (YAML 1.2's core schema for plain
  * scalars, quoted scalars stay strings).
  */

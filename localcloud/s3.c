@@ -1,7 +1,7 @@
 /*
  * S3 under /s3, path-style (/s3/{bucket}/{key}): the entry of every S3
  * request. It verifies the AWS Signature Version 4 of the request with
- * providers/sigv4.c against the EC2 credentials identity issued (their
+ * lib/sigv4.c against the EC2 credentials identity issued (their
  * access key and secret are the S3 keys, their project owns the buckets),
  * checks Content-MD5, then hands the request to the bucket operations
  * (s3_buckets.c) or the object operations (s3_objects.c).

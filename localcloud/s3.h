@@ -3,7 +3,7 @@
  * sees lc_s3_register (apis.h).
  *
  * s3.c routes every request under /s3 to an operation, verifies its SigV4
- * signature (providers/sigv4.h) against the EC2 credentials of identity,
+ * signature (lib/sigv4.h) against the EC2 credentials of identity,
  * and owns the pieces every operation shares: the error shape, bucket
  * lookup with ownership, the per-key write locks and the object data files.
  * s3_buckets.c holds the bucket operations and their configurations

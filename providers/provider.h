@@ -14,6 +14,7 @@
 #include <stdbool.h>
 
 #include "diag.h"
+#include "http.h"
 #include "value.h"
 
 enum sf_type { SF_STRING, SF_NUMBER, SF_BOOL, SF_LIST, SF_MAP, SF_OBJECT };
@@ -39,6 +40,7 @@ struct sf_attr {
 
 /* What an operation gets besides the values. */
 struct sf_call {
+    void *ctx;              /* the provider's per-run context (its configure's *ctx) */
     const char *address;    /* "local_file.config" */
     const char *type;       /* "local_file" */
     const char *name;       /* "config" */
@@ -46,7 +48,8 @@ struct sf_call {
     const char *lineage;    /* the state's lineage: tag created objects with it */
     const char *config_dir; /* directory of the description; relative paths start here */
     struct sf_diags *diags; /* report failures here (thread-safe), with address */
-    double deadline;        /* sf_now() value after which to give up; 0 = none */
+    double deadline;        /* sf_now() value after which to give up: the type's timeout
+                               for the operation, or the resource's timeouts: */
     /* Optional: a short status for progress lines ("waiting for ACTIVE"). */
     void (*status)(struct sf_call *c, const char *text);
     void *engine; /* the engine's own per-call data; providers leave it alone */
@@ -72,7 +75,17 @@ struct sf_call {
  * update: change prior in place to match desired (only non-force-new
  *         attributes differ).
  * delete: remove the object; deleting what is already gone succeeds.
+ * import: the object a user names by id (`sparkform import ADDR ID`), read
+ *         as read would; *out = NULL when there is none. May be NULL: the
+ *         engine then calls read with prior {"id": ID}.
+ *
+ * Timeouts (seconds, 0 = the engine's default of 20 minutes) bound each
+ * operation through c->deadline; a resource's `timeouts:` overrides them.
  */
+struct sf_timeouts {
+    int create, update, delete, read;
+};
+
 struct sf_resource_type {
     const char *name;            /* "local_file" */
     const char *doc;             /* one line */
@@ -82,11 +95,47 @@ struct sf_resource_type {
     int (*create)(struct sf_call *c, const json_t *desired, json_t **out);
     int (*update)(struct sf_call *c, const json_t *prior, const json_t *desired, json_t **out);
     int (*delete)(struct sf_call *c, const json_t *prior);
+    int (*import)(struct sf_call *c, const char *id, json_t **out);
+    struct sf_timeouts timeouts;
 };
 
+/* One key of a provider's block under `providers:` in a description. */
+struct sf_provider_key {
+    const char *name;   /* "auth_url" */
+    enum sf_type type;  /* SF_STRING, SF_NUMBER or SF_BOOL */
+    unsigned flags;     /* SF_SENSITIVE: a secret, which may come only from the
+                           environment or a sensitive variable, never a literal */
+    const char *env;    /* the environment variable it defaults from, or NULL */
+    const char *doc;
+};
+
+/* What a provider's configure step gets. */
+struct sf_provider_setup {
+    const char *provider;       /* "cloud" */
+    const json_t *settings;     /* key -> value: the block's, else the environment's;
+                                   keys set by neither are absent */
+    const json_t *sensitive;    /* array of the setting names that are secrets */
+    const struct sf_pos *pos;   /* the providers.NAME block, or NULL when there is none */
+    const char *config_dir;     /* relative paths (a CA file) start here */
+    struct sf_http_stats *stats; /* the run's request counters, for the HTTP client */
+    struct sf_diags *diags;     /* errors (unauthorized, unreachable, a setting missing) */
+    double deadline;
+};
+
+/*
+ * A provider: its resource types, the keys of its providers: block, and a
+ * configure step that the engine runs once per run, before the first call
+ * of any of its types and only when the run has one, building the context
+ * every call reaches as c->ctx (an authenticated session, its endpoints,
+ * an HTTP client). configure may be NULL (nothing to set up, ctx NULL);
+ * release frees the context at the end of the run.
+ */
 struct sf_provider {
     const char *name;
     const struct sf_resource_type *const *types; /* NULL-terminated */
+    const struct sf_provider_key *keys;          /* terminated by name NULL; NULL: none */
+    int (*configure)(const struct sf_provider_setup *s, void **ctx);
+    void (*release)(void *ctx);
 };
 
 /* Add a provider to the registry (the built-in ones are always there).
@@ -96,6 +145,15 @@ int sf_provider_register(const struct sf_provider *p);
 
 /* The resource type of that name, or NULL. */
 const struct sf_resource_type *sf_provider_find_type(const char *name);
+/* The provider offering the type of that name, or NULL. */
+const struct sf_provider *sf_provider_of_type(const char *type);
+/* The provider of that name, or NULL. */
+const struct sf_provider *sf_provider_find(const char *name);
+/* Every registered provider name, NULL-terminated; a static array valid
+ * until the next sf_provider_register. */
+const char *const *sf_provider_names(void);
+/* The key of a provider's block of that name, or NULL. */
+const struct sf_provider_key *sf_provider_key(const struct sf_provider *p, const char *name);
 
 /* Every registered type name, NULL-terminated; a static array valid until
  * the next sf_provider_register. */

@@ -1,7 +1,9 @@
 /*
- * The registry of resource types: the built-in providers plus any
+ * The registry of providers and their resource types: the built-in
+ * providers (the one list below is where a new provider is added) plus any
  * registered at start-up (the test provider in tests/testprov). The engine
- * looks types up by name when it loads a description.
+ * looks types up by name when it loads a description, and a type's
+ * provider up when it configures providers for a run.
  */
 #include "provider.h"
 
@@ -13,6 +15,7 @@
 static const struct sf_provider *providers[MAX_PROVIDERS] = {&sf_provider_local};
 static size_t nproviders = 1;
 static const char *names[MAX_TYPES + 1];
+static const char *pnames[MAX_PROVIDERS + 1];
 
 int sf_provider_register(const struct sf_provider *p)
 {
@@ -27,10 +30,43 @@ int sf_provider_register(const struct sf_provider *p)
 
 const struct sf_resource_type *sf_provider_find_type(const char *name)
 {
+    const struct sf_provider *p = sf_provider_of_type(name);
+    for (size_t j = 0; p && p->types[j]; j++)
+        if (strcmp(p->types[j]->name, name) == 0)
+            return p->types[j];
+    return NULL;
+}
+
+const struct sf_provider *sf_provider_of_type(const char *type)
+{
     for (size_t i = 0; i < nproviders; i++)
         for (size_t j = 0; providers[i]->types[j]; j++)
-            if (strcmp(providers[i]->types[j]->name, name) == 0)
-                return providers[i]->types[j];
+            if (strcmp(providers[i]->types[j]->name, type) == 0)
+                return providers[i];
+    return NULL;
+}
+
+const struct sf_provider *sf_provider_find(const char *name)
+{
+    for (size_t i = 0; i < nproviders; i++)
+        if (strcmp(providers[i]->name, name) == 0)
+            return providers[i];
+    return NULL;
+}
+
+const char *const *sf_provider_names(void)
+{
+    for (size_t i = 0; i < nproviders; i++)
+        pnames[i] = providers[i]->name;
+    pnames[nproviders] = NULL;
+    return pnames;
+}
+
+const struct sf_provider_key *sf_provider_key(const struct sf_provider *p, const char *name)
+{
+    for (const struct sf_provider_key *k = p->keys; k && k->name; k++)
+        if (strcmp(k->name, name) == 0)
+            return k;
     return NULL;
 }
 

@@ -21,7 +21,7 @@ static const struct sf_resource_type *const types[] = {
     NULL,
 };
 
-const struct sf_provider sf_provider_local = {"local", types};
+const struct sf_provider sf_provider_local = {.name = "local", .types = types};
 
 char *sf_local_path_resolve(const struct sf_call *c, const char *path)
 {

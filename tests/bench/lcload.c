@@ -2,7 +2,7 @@
  * A load generator for localcloud's benchmarks: C clients on worker
  * threads, each with its own keep-alive connection (libcurl), sending
  * either token-authenticated GETs or SigV4-signed S3 PUTs (signed with the
- * project's own providers/sigv4.c, as the S3 provider will), or
+ * project's own lib/sigv4.c, as the S3 provider will), or
  * server-side applies of ConfigMaps to a cluster's Kubernetes API (https,
  * the kubeconfig's bearer token and CA). Prints one line: requests,
  * successes, seconds, requests per second.

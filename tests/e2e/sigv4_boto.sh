@@ -1,4 +1,4 @@
-# Our SigV4 verifier (providers/sigv4.c) against an independent signer:
+# Our SigV4 verifier (lib/sigv4.c) against an independent signer:
 # botocore signs requests (query strings with spaces and unicode, PUT with a
 # body, ListObjectsV2 with a continuation token, presigned URLs, what its S3
 # client really builds, and the AWS documentation's examples); each must be
@@ -24,8 +24,8 @@ if echo 'int main(void){return 0;}' |
 fi
 # shellcheck disable=SC2046
 run "$cc" -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wshadow -Wno-unused-parameter \
-  -pthread -O1 -g "${san[@]}" -I"$ROOT/provisioner" -I"$ROOT/providers" \
-  "$ROOT/tests/sigv4check/main.c" "$ROOT/providers/sigv4.c" "$ROOT/provisioner/util.c" \
+  -pthread -O1 -g "${san[@]}" -I"$ROOT/lib" \
+  "$ROOT/tests/sigv4check/main.c" "$ROOT/lib/sigv4.c" "$ROOT/lib/util.c" \
   $(pkg-config --cflags --libs libcrypto) -o "$WORK/sigv4check"
 expect_rc 0
 

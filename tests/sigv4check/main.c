@@ -1,8 +1,8 @@
 /*
  * A test-only front end to sf_sigv4_verify, so that an independent signer
  * (botocore, in tests/e2e/sigv4_boto.sh) can check our verifier. It is not
- * part of the build: the e2e script compiles it with providers/sigv4.c and
- * provisioner/util.c.
+ * part of the build: the e2e script compiles it with lib/sigv4.c and
+ * lib/util.c.
  *
  *   sigv4check [--region R] [--service S] [--skew SECONDS] [--key AK SECRET]...
  *

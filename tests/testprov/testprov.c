@@ -324,4 +324,4 @@ static const struct sf_resource_type test_resource = {
 
 static const struct sf_resource_type *const types[] = {&test_resource, NULL};
 
-const struct sf_provider sf_provider_test = {"test", types};
+const struct sf_provider sf_provider_test = {.name = "test", .types = types};

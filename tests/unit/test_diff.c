@@ -17,7 +17,7 @@ static const struct sf_attr file_attrs[] = {
     {"id", SF_STRING, SF_COMPUTED, NULL, NULL},
     {NULL, 0, 0, NULL, NULL},
 };
-static const struct sf_resource_type file_type = {"local_file", "a file", file_attrs, NULL, NULL, NULL, NULL, NULL};
+static const struct sf_resource_type file_type = {.name = "local_file", .doc = "a file", .attrs = file_attrs};
 
 static const struct sf_attr test_attrs[] = {
     {"value", SF_STRING, SF_OPTIONAL, NULL, NULL},
@@ -34,7 +34,7 @@ static const struct sf_attr test_attrs[] = {
     {"computed_value", SF_STRING, SF_COMPUTED, NULL, NULL},
     {NULL, 0, 0, NULL, NULL},
 };
-static const struct sf_resource_type test_type = {"test_resource", "a test", test_attrs, NULL, NULL, NULL, NULL, NULL};
+static const struct sf_resource_type test_type = {.name = "test_resource", .doc = "a test", .attrs = test_attrs};
 
 /* An optional + computed attribute, not in the fixed schemas but allowed by
  * the contract. */
@@ -44,7 +44,7 @@ static const struct sf_attr oc_attrs[] = {
     {"id", SF_STRING, SF_COMPUTED, NULL, NULL},
     {NULL, 0, 0, NULL, NULL},
 };
-static const struct sf_resource_type oc_type = {"oc_thing", "", oc_attrs, NULL, NULL, NULL, NULL, NULL};
+static const struct sf_resource_type oc_type = {.name = "oc_thing", .doc = "", .attrs = oc_attrs};
 
 static json_t *J(const char *text)
 {

@@ -557,9 +557,9 @@ static const struct sf_attr vault_attrs[] = {
     {"password", SF_STRING, SF_OPTIONAL | SF_SENSITIVE, NULL, NULL},
     {NULL, 0, 0, NULL, NULL},
 };
-static const struct sf_resource_type vault_type = {"plantest_vault", "", vault_attrs, NULL, NULL, NULL, NULL, NULL};
+static const struct sf_resource_type vault_type = {.name = "plantest_vault", .doc = "", .attrs = vault_attrs};
 static const struct sf_resource_type *const vault_types[] = {&vault_type, NULL};
-static const struct sf_provider vault_provider = {"plantest", vault_types};
+static const struct sf_provider vault_provider = {.name = "plantest", .types = vault_types};
 
 /* A secret the schema declares stays hidden even when the change or drift
  * does not list it. */
@@ -806,7 +806,7 @@ static const struct sf_attr test_attrs[] = {
     {"id", SF_STRING, SF_COMPUTED, NULL, NULL},
     {NULL, 0, 0, NULL, NULL},
 };
-static const struct sf_resource_type test_type = {"test_resource", "", test_attrs, NULL, NULL, NULL, NULL, NULL};
+static const struct sf_resource_type test_type = {.name = "test_resource", .doc = "", .attrs = test_attrs};
 
 static const struct sf_resource_type *find_type(const char *name)
 {

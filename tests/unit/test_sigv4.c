@@ -1,5 +1,5 @@
 /*
- * Unit tests for AWS Signature Version 4 (providers/sigv4.c): the signed
+ * Unit tests for AWS Signature Version 4 (lib/sigv4.c): the signed
  * examples of the S3 documentation (also re-derived with botocore, see
  * tests/e2e/sigv4_boto.sh), sign -> verify round trips, every failure code
  * the verifier returns, presigned URLs, and the query canonicalisation.

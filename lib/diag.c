@@ -29,14 +29,9 @@ void sf_diags_free(struct sf_diags *d)
     memset(d, 0, sizeof(*d));
 }
 
-void sf_diag_add(struct sf_diags *d, enum sf_severity sev, const struct sf_pos *pos,
-                 const char *address, const char *fmt, ...)
+static void add(struct sf_diags *d, enum sf_severity sev, enum sf_diag_class cls,
+                const struct sf_pos *pos, const char *address, char *msg)
 {
-    va_list ap;
-    va_start(ap, fmt);
-    char *msg = sf_vasprintf(fmt, ap);
-    va_end(ap);
-
     pthread_mutex_lock(&d->mu);
     if (d->n == d->cap) {
         d->cap = d->cap ? d->cap * 2 : 8;
@@ -52,7 +47,54 @@ void sf_diag_add(struct sf_diags *d, enum sf_severity sev, const struct sf_pos *
         g->col = pos->col;
     }
     g->address = address ? sf_xstrdup(address) : NULL;
+    g->cls = cls;
     pthread_mutex_unlock(&d->mu);
+}
+
+void sf_diag_add(struct sf_diags *d, enum sf_severity sev, const struct sf_pos *pos,
+                 const char *address, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    char *msg = sf_vasprintf(fmt, ap);
+    va_end(ap);
+    add(d, sev, SF_CLASS_NONE, pos, address, msg);
+}
+
+void sf_diag_add_class(struct sf_diags *d, enum sf_diag_class cls, const struct sf_pos *pos,
+                       const char *address, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    char *msg = sf_vasprintf(fmt, ap);
+    va_end(ap);
+    add(d, SF_SEV_ERROR, cls, pos, address, msg);
+}
+
+enum sf_diag_class sf_diags_last_class(const struct sf_diags *d)
+{
+    enum sf_diag_class cls = SF_CLASS_NONE;
+    pthread_mutex_lock((pthread_mutex_t *)&d->mu);
+    for (size_t i = d->n; i > 0; i--)
+        if (d->items[i - 1].severity == SF_SEV_ERROR) {
+            cls = d->items[i - 1].cls;
+            break;
+        }
+    pthread_mutex_unlock((pthread_mutex_t *)&d->mu);
+    return cls;
+}
+
+const char *sf_diag_class_name(enum sf_diag_class cls)
+{
+    switch (cls) {
+    case SF_CLASS_NONE: return "";
+    case SF_CLASS_RETRYABLE: return "retryable";
+    case SF_CLASS_NOT_FOUND: return "not found";
+    case SF_CLASS_CONFLICT: return "conflict";
+    case SF_CLASS_INVALID: return "invalid";
+    case SF_CLASS_UNAUTHORIZED: return "unauthorized";
+    }
+    return "";
 }
 
 void sf_diag_detail(struct sf_diags *d, const char *fmt, ...)

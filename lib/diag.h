@@ -24,6 +24,17 @@ struct sf_pos {
 
 enum sf_severity { SF_SEV_ERROR, SF_SEV_WARNING };
 
+/* What kind of failure an error is, so that the engine and the HTTP client
+ * decide (retry, adopt, give up) without parsing message text. */
+enum sf_diag_class {
+    SF_CLASS_NONE = 0,     /* not classified (description errors, bugs) */
+    SF_CLASS_RETRYABLE,    /* may succeed if tried again: 5xx, 429, dropped connections */
+    SF_CLASS_NOT_FOUND,    /* the object does not exist */
+    SF_CLASS_CONFLICT,     /* the object is in a state that forbids the call, or exists */
+    SF_CLASS_INVALID,      /* the request was refused as malformed: retrying will not help */
+    SF_CLASS_UNAUTHORIZED, /* credentials missing, wrong or not allowed */
+};
+
 struct sf_diag {
     enum sf_severity severity;
     char *summary; /* the whole message on one line */
@@ -31,6 +42,7 @@ struct sf_diag {
     char *file;    /* copied from the sf_pos; NULL when the diag has no place */
     int line, col;
     char *address; /* resource address, or NULL */
+    enum sf_diag_class cls;
 };
 
 struct sf_diags {
@@ -48,6 +60,17 @@ void sf_diag_add(struct sf_diags *d, enum sf_severity sev, const struct sf_pos *
                  const char *address, const char *fmt, ...) __attribute__((format(printf, 5, 6)));
 #define sf_error(d, pos, ...) sf_diag_add((d), SF_SEV_ERROR, (pos), NULL, __VA_ARGS__)
 #define sf_warn(d, pos, ...) sf_diag_add((d), SF_SEV_WARNING, (pos), NULL, __VA_ARGS__)
+
+/* An error of a class (see enum sf_diag_class). */
+void sf_diag_add_class(struct sf_diags *d, enum sf_diag_class cls, const struct sf_pos *pos,
+                       const char *address, const char *fmt, ...)
+    __attribute__((format(printf, 5, 6)));
+
+/* The class of the last error in d, SF_CLASS_NONE when there is none. */
+enum sf_diag_class sf_diags_last_class(const struct sf_diags *d);
+
+/* "retryable", "not found", ...; "" for SF_CLASS_NONE. */
+const char *sf_diag_class_name(enum sf_diag_class cls);
 
 /* Attach detail lines to the diagnostic added last. */
 void sf_diag_detail(struct sf_diags *d, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
