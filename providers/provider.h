@@ -167,5 +167,6 @@ const char *sf_type_name(enum sf_type t);
 
 /* The built-in providers, defined in their folders. */
 extern const struct sf_provider sf_provider_local;
+extern const struct sf_provider sf_provider_cloud;
 
 #endif
