@@ -36,10 +36,11 @@ enum {
     C_STATE = 1 << 7,
     C_UNLOCK = 1 << 8,
     C_VERSION = 1 << 9,
+    C_IMPORT = 1 << 10,
 };
 #define C_RUNS (C_PLAN | C_APPLY | C_DESTROY)
-#define C_CONFIG (C_VALIDATE | C_RUNS | C_GRAPH)
-#define C_ALL 0x3ff
+#define C_CONFIG (C_VALIDATE | C_RUNS | C_GRAPH | C_IMPORT)
+#define C_ALL 0x7ff
 
 struct strv {
     const char **v;
@@ -75,8 +76,8 @@ static const struct flag flags[] = {
     {"target", C_RUNS, true, "-target ADDR       limit to ADDR and what it needs (repeatable)"},
     {"replace", C_PLAN | C_APPLY, true, "-replace ADDR      replace ADDR even if unchanged (repeatable)"},
     {"parallelism", C_RUNS, true, "-parallelism N     at most N operations at once (default 10)"},
-    {"lock-timeout", C_RUNS | C_STATE, true, "-lock-timeout D    wait up to D (e.g. 30s) for the state lock"},
-    {"lock", C_RUNS | C_STATE, false, "-lock=false        do not take the state lock (dangerous)"},
+    {"lock-timeout", C_RUNS | C_STATE | C_IMPORT, true, "-lock-timeout D    wait up to D (e.g. 30s) for the state lock"},
+    {"lock", C_RUNS | C_STATE | C_IMPORT, false, "-lock=false        do not take the state lock (dangerous)"},
     {"refresh", C_RUNS, false, "-refresh=false     do not read what exists before planning"},
     {"refresh-only", C_PLAN | C_APPLY, false, "-refresh-only      only record changes made outside sparkform"},
     {"destroy", C_PLAN, false, "-destroy           plan the deletion of everything"},
@@ -104,6 +105,7 @@ static const struct {
     {"output", C_OUTPUT, "output [NAME] [-json | -raw]", "print the outputs recorded in the state"},
     {"graph", C_GRAPH, "graph [-f FILE]", "print the resource graph as DOT (sparkform graph | dot -Tsvg)"},
     {"state", C_STATE, "state list | show ADDR | rm ADDR... | mv FROM TO", "inspect or edit the state"},
+    {"import", C_IMPORT, "import [-f FILE] ADDR ID", "bring an existing object under management as ADDR"},
     {"force-unlock", C_UNLOCK, "force-unlock LOCK_ID", "remove a lock left by a run that died"},
     {"version", C_VERSION, "version", "print the version"},
 };
@@ -442,6 +444,24 @@ out:
     return status;
 }
 
+static int cmd_import(struct args *a, struct sf_diags *d)
+{
+    if (a->pos.n != 2) {
+        sf_error(d, NULL, "import takes the resource address and the object's id: sparkform import "
+                          "[-f FILE] TYPE.NAME ID");
+        return 1;
+    }
+    struct sf_run_opts o;
+    run_opts(a, "import", &o);
+    o.config_path = a->file ? a->file : DEFAULT_CONFIG;
+    struct sf_run *r = NULL;
+    int status = 1;
+    if (sf_run_open(&o, &r, d) == 0 && sf_run_import(r, a->pos.v[0], a->pos.v[1], d) == 0)
+        status = 0;
+    sf_run_close(r);
+    return status;
+}
+
 static int load_state_ro(struct args *a, struct sf_state **st, struct sf_diags *d)
 {
     return sf_state_load(a->state ? a->state : DEFAULT_STATE, st, d);
@@ -751,6 +771,7 @@ int sf_cli_main(int argc, char **argv)
     case C_GRAPH: status = cmd_graph(&a, &d); break;
     case C_STATE: status = cmd_state(&a, &d); break;
     case C_UNLOCK: status = cmd_force_unlock(&a, &d); break;
+    case C_IMPORT: status = cmd_import(&a, &d); break;
     default: printf("sparkform %s\n", SF_VERSION); status = 0; break;
     }
 done:

@@ -28,12 +28,14 @@ struct loader {
     const char **addresses; /* for "did you mean", built on first need */
 };
 
-static const char *const top_keys[] = {"apiVersion", "kind",      "metadata", "variables",
-                                       "resources",  "outputs",   NULL};
+static const char *const top_keys[] = {"apiVersion", "kind",    "metadata",  "variables",
+                                       "providers",  "resources", "outputs", NULL};
 static const char *const metadata_keys[] = {"name", "labels", NULL};
 static const char *const variable_keys[] = {"type", "default", "env", "sensitive", "description", NULL};
 static const char *const variable_types[] = {"string", "number", "bool", "list", "map", "any", NULL};
-static const char *const resource_keys[] = {"type", "name", "with", "depends_on", "lifecycle", NULL};
+static const char *const resource_keys[] = {"type",      "name",     "with", "depends_on",
+                                            "lifecycle", "timeouts", NULL};
+static const char *const timeout_keys[] = {"create", "update", "delete", "read", NULL};
 static const char *const lifecycle_keys[] = {"prevent_destroy", "create_before_destroy",
                                              "ignore_changes", NULL};
 static const char *const output_keys[] = {"value", "sensitive", "description", NULL};
@@ -616,6 +618,39 @@ static void load_lifecycle(struct loader *L, struct sf_resource_cfg *r, const st
     }
 }
 
+static void load_timeouts(struct loader *L, struct sf_resource_cfg *r, const struct sf_node *n)
+{
+    if (is_null(n))
+        return;
+    if (n->kind != SF_NODE_MAP) {
+        sf_error(L->d, &n->pos, "%s: timeouts: expected a mapping like {create: 30m, delete: 10m}, got %s",
+                 r->address, sf_node_describe(n));
+        return;
+    }
+    char *where = sf_asprintf("in the timeouts of %s", r->address);
+    check_keys(L, n, where, timeout_keys);
+    free(where);
+    int *slots[] = {&r->timeouts.create, &r->timeouts.update, &r->timeouts.delete, &r->timeouts.read};
+    for (size_t i = 0; timeout_keys[i]; i++) {
+        const struct sf_node *v = sf_node_get(n, timeout_keys[i]);
+        if (!v)
+            continue;
+        long ms = v->kind == SF_NODE_SCALAR ? sf_parse_duration_ms(v->text) : -1;
+        if (ms <= 0 || ms / 1000 > 7 * 24 * 3600) {
+            if (v->kind == SF_NODE_SCALAR)
+                sf_error(L->d, &v->pos,
+                         "%s: timeouts.%s: expected a duration like 90s, 30m or 2h, got \"%s\"",
+                         r->address, timeout_keys[i], v->text);
+            else
+                sf_error(L->d, &v->pos,
+                         "%s: timeouts.%s: expected a duration like 90s, 30m or 2h, got %s",
+                         r->address, timeout_keys[i], sf_node_describe(v));
+            continue;
+        }
+        *slots[i] = (int)((ms + 999) / 1000);
+    }
+}
+
 static void load_depends_on(struct loader *L, struct sf_resource_cfg *r, const struct sf_node *n)
 {
     if (is_null(n))
@@ -721,6 +756,103 @@ static void load_resources(struct loader *L, const struct sf_node *list)
         load_with(L, r, sf_node_get(item, "with"));
         load_depends_on(L, r, sf_node_get(item, "depends_on"));
         load_lifecycle(L, r, sf_node_get(item, "lifecycle"));
+        load_timeouts(L, r, sf_node_get(item, "timeouts"));
+    }
+}
+
+static void check_refs(struct loader *L, const struct sf_ref *refs, size_t n);
+
+/* providers: {NAME: {key: value}}. Values may refer to variables only (a
+ * provider is configured before any resource exists); a secret may not be
+ * written down as a literal. */
+static void load_provider_block(struct loader *L, struct sf_provider_cfg *pc)
+{
+    const struct sf_node *b = pc->block;
+    size_t nkeys = 0;
+    for (const struct sf_provider_key *k = pc->p->keys; k && k->name; k++)
+        nkeys++;
+    const char **names = sf_xcalloc(nkeys + 1, sizeof(*names));
+    for (size_t i = 0; i < nkeys; i++)
+        names[i] = pc->p->keys[i].name;
+    char *where = sf_asprintf("in providers.%s", pc->name);
+    if (nkeys == 0 && b->n > 0)
+        sf_error(L->d, &b->keys[0]->pos, "the %s provider takes no settings, got \"%s\"", pc->name,
+                 b->keys[0]->text);
+    else
+        check_keys(L, b, where, names);
+    free(where);
+    free(names);
+    for (size_t i = 0; i < b->n; i++) {
+        const struct sf_provider_key *k = sf_provider_key(pc->p, b->keys[i]->text);
+        const struct sf_node *v = b->items[i];
+        if (!k || is_null(v))
+            continue;
+        if (v->kind != SF_NODE_SCALAR) {
+            sf_error(L->d, &v->pos, "providers.%s.%s: expected %s, got %s", pc->name, k->name,
+                     type_word(k->type), sf_node_describe(v));
+            continue;
+        }
+        if (!strstr(v->text, "${")) {
+            if (k->flags & SF_SENSITIVE) {
+                sf_error(L->d, &v->pos,
+                         "providers.%s.%s is a secret and may not be written in the description; "
+                         "set it in the environment%s%s or use a sensitive variable (${var.NAME})",
+                         pc->name, k->name, k->env ? " variable " : "", k->env ? k->env : "");
+                continue;
+            }
+            json_t *conv = convert(literal_value(v, k->type, false), k->type);
+            if (!conv)
+                sf_error(L->d, &v->pos, "providers.%s.%s: expected %s, got %s", pc->name, k->name,
+                         type_word(k->type), sf_node_describe(v));
+            json_decref(conv);
+            continue;
+        }
+        struct sf_ref *refs = NULL;
+        size_t nrefs = 0;
+        collect_refs(L, v, &refs, &nrefs);
+        for (size_t j = 0; j < nrefs; j++) {
+            if (refs[j].kind == SF_REF_VAR)
+                check_refs(L, &refs[j], 1);
+            else
+                sf_error(L->d, &refs[j].pos,
+                         "providers.%s.%s may refer only to variables (${var.NAME}), not to %s: "
+                         "providers are set up before any resource exists",
+                         pc->name, k->name, refs[j].name);
+        }
+        sf_refs_free(refs, nrefs);
+    }
+}
+
+static void load_providers(struct loader *L, const struct sf_node *n)
+{
+    struct sf_config *c = L->c;
+    if (is_null(n))
+        return;
+    if (n->kind != SF_NODE_MAP) {
+        sf_error(L->d, &n->pos, "providers: expected a mapping of provider names to settings, got %s",
+                 sf_node_describe(n));
+        return;
+    }
+    c->providers = sf_xcalloc(n->n, sizeof(*c->providers));
+    for (size_t i = 0; i < n->n; i++) {
+        const struct sf_node *key = n->keys[i], *val = n->items[i];
+        const struct sf_provider *p = sf_provider_find(key->text);
+        if (!p) {
+            unknown_key(L, key, "under providers", sf_provider_names());
+            continue;
+        }
+        if (!is_null(val) && val->kind != SF_NODE_MAP) {
+            sf_error(L->d, &val->pos, "providers.%s: expected a mapping of settings, got %s",
+                     key->text, sf_node_describe(val));
+            continue;
+        }
+        struct sf_provider_cfg *pc = &c->providers[c->n_providers++];
+        pc->name = sf_xstrdup(key->text);
+        pc->pos = key->pos;
+        pc->p = p;
+        pc->block = is_null(val) ? NULL : val;
+        if (pc->block)
+            load_provider_block(L, pc);
     }
 }
 
@@ -883,6 +1015,8 @@ static int load(const char *path, const char *text, size_t len, struct sf_config
     load_metadata(&L, root);
     if ((n = sf_node_get(root, "variables")))
         load_variables(&L, n);
+    if ((n = sf_node_get(root, "providers")))
+        load_providers(&L, n);
     if ((n = sf_node_get(root, "resources")))
         load_resources(&L, n);
     if ((n = sf_node_get(root, "outputs")))
@@ -961,6 +1095,9 @@ void sf_config_free(struct sf_config *c)
         sf_refs_free(c->outputs[i].refs, c->outputs[i].n_refs);
     }
     free(c->outputs);
+    for (size_t i = 0; i < c->n_providers; i++)
+        free(c->providers[i].name);
+    free(c->providers);
     if (c->index) {
         json_decref(c->index->resources);
         json_decref(c->index->vars);
@@ -1280,6 +1417,70 @@ json_t *sf_config_eval_resource(const struct sf_config *c, const struct sf_resou
         *sensitive = sens;
     else
         json_decref(sens);
+    return out;
+}
+
+json_t *sf_config_provider_settings(const struct sf_config *c, const struct sf_provider *p,
+                                    json_t **sensitive, const struct sf_pos **pos,
+                                    struct sf_diags *d)
+{
+    const struct sf_provider_cfg *pc = NULL;
+    for (size_t i = 0; i < c->n_providers && !pc; i++)
+        if (c->providers[i].p == p)
+            pc = &c->providers[i];
+    *pos = pc ? &pc->pos : NULL;
+    struct eval_ctx ctx;
+    struct sf_scope wrap;
+    make_scope(c, NULL, &ctx, &wrap);
+    json_t *out = json_object(), *sens = json_array();
+    bool failed = false;
+    for (const struct sf_provider_key *k = p->keys; k && k->name; k++) {
+        const struct sf_node *vn = pc && pc->block ? sf_node_get(pc->block, k->name) : NULL;
+        json_t *v = NULL;
+        bool s = false;
+        if (vn && !is_null(vn)) {
+            json_t *raw = vn->kind == SF_NODE_SCALAR && !strstr(vn->text, "${")
+                              ? literal_value(vn, k->type, false)
+                              : eval_node(&wrap, vn, &s, d);
+            v = raw ? convert(raw, k->type) : NULL;
+            if (!v) {
+                if (raw)
+                    sf_error(d, &vn->pos, "providers.%s.%s: expected %s", p->name, k->name,
+                             type_word(k->type));
+                failed = true;
+                continue;
+            }
+            if ((k->flags & SF_SENSITIVE) && !s) {
+                sf_error(d, &vn->pos,
+                         "providers.%s.%s is a secret: it must come from a sensitive variable or "
+                         "the environment%s%s",
+                         p->name, k->name, k->env ? " variable " : "", k->env ? k->env : "");
+                json_decref(v);
+                failed = true;
+                continue;
+            }
+        } else if (k->env && getenv(k->env) && *getenv(k->env)) {
+            v = convert(json_string(getenv(k->env)), k->type);
+            if (!v) {
+                sf_error(d, NULL, "the environment variable %s must hold %s (for providers.%s.%s)",
+                         k->env, type_word(k->type), p->name, k->name);
+                failed = true;
+                continue;
+            }
+            s = (k->flags & SF_SENSITIVE) != 0;
+        }
+        if (!v)
+            continue;
+        json_object_set_new(out, k->name, v);
+        if (s || (k->flags & SF_SENSITIVE))
+            json_array_append_new(sens, json_string(k->name));
+    }
+    if (failed) {
+        json_decref(out);
+        json_decref(sens);
+        return NULL;
+    }
+    *sensitive = sens;
     return out;
 }
 

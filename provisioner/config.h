@@ -17,6 +17,9 @@
  *       depends_on: [local_ssh_key.deploy]
  *       lifecycle: {prevent_destroy: false, create_before_destroy: false,
  *                   ignore_changes: [content]}
+ *       timeouts: {create: 30m, update: 30m, delete: 10m}
+ *   providers:
+ *     cloud: {auth_url: "${var.auth_url}", region: RegionOne}
  *   outputs:
  *     motd_path: "${local_file.motd.path}"
  *     token: {value: "${var.token}", sensitive: true, description: ...}
@@ -65,6 +68,15 @@ struct sf_resource_cfg {
     struct sf_ref *refs; /* every ${} reference in with: (variables and resources) */
     size_t n_refs;
     struct sf_lifecycle lifecycle;
+    struct sf_timeouts timeouts; /* seconds; 0 = the type's own */
+};
+
+/* A provider's block under providers: (name: {key: value, ...}). */
+struct sf_provider_cfg {
+    char *name;
+    struct sf_pos pos;
+    const struct sf_provider *p;
+    const struct sf_node *block; /* a mapping, or NULL when empty */
 };
 
 struct sf_output_cfg {
@@ -88,6 +100,8 @@ struct sf_config {
     size_t n_resources;
     struct sf_output_cfg *outputs;
     size_t n_outputs;
+    struct sf_provider_cfg *providers;
+    size_t n_providers;
     /* Private to config.c: hash indexes by address and variable name, so a
      * description with thousands of resources resolves references in
      * constant time. NULL in a config built by hand (lookups then scan). */
@@ -127,6 +141,16 @@ int sf_config_bind_vars(struct sf_config *c, const char *const *var_args, size_t
  * reference, or NULL after errors (with positions) in d. */
 json_t *sf_config_eval_resource(const struct sf_config *c, const struct sf_resource_cfg *r,
                                 const struct sf_scope *sc, json_t **sensitive, struct sf_diags *d);
+/* The settings of provider p for a run: every key of p->keys set in the
+ * description's providers: block (only ${var.*} references there), else
+ * from its environment variable when that is set and not empty. A secret
+ * key (SF_SENSITIVE) may only come from the environment or a sensitive
+ * variable. *sensitive receives a new array of the names of the secret
+ * settings present. Returns a new object, or NULL after errors in d. */
+json_t *sf_config_provider_settings(const struct sf_config *c, const struct sf_provider *p,
+                                    json_t **sensitive, const struct sf_pos **pos,
+                                    struct sf_diags *d);
+
 /* Evaluate an output's value the same way. *sensitive is set when the
  * output is declared sensitive or a secret flowed into it. */
 json_t *sf_config_eval_output(const struct sf_config *c, const struct sf_output_cfg *o,

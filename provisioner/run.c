@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "sessions.h"
 #include "ui.h"
 #include "util.h"
 #include "walk.h"
@@ -26,6 +27,7 @@ struct sf_run {
     pthread_mutex_t mu; /* guards values and sens during apply */
     json_t *values;     /* address -> attribute object (or the unknown sentinel) */
     json_t *sens;       /* address -> array of sensitive attribute names */
+    struct sf_sessions *sessions; /* the providers this run configured */
 };
 
 /* ---- opening ---------------------------------------------------------- */
@@ -143,6 +145,7 @@ int sf_run_open(const struct sf_run_opts *o, struct sf_run **out, struct sf_diag
     r->g = sf_run_resource_graph(r->cfg, d);
     if (!r->g)
         return -1;
+    r->sessions = sf_sessions_new(r->cfg, r->cfg->dir);
     return open_state(r, d);
 }
 
@@ -164,7 +167,10 @@ int sf_run_open_plan(const struct sf_run_opts *o, const struct sf_plan *plan, st
         r->cfg->vars[i].value = json_incref(v);
     }
     r->g = sf_run_resource_graph(r->cfg, d);
-    if (!r->g || open_state(r, d) < 0)
+    if (!r->g)
+        return -1;
+    r->sessions = sf_sessions_new(r->cfg, r->cfg->dir);
+    if (open_state(r, d) < 0)
         return -1;
     if (r->st->file_serial == 0 && r->st->serial == 0 && plan->serial == 0) {
         /* A stack never applied has no lineage on disk yet: the plan's is it. */
@@ -197,6 +203,14 @@ void sf_run_close(struct sf_run *r)
     }
     if (r->g)
         sf_graph_free(r->g);
+    if (r->sessions) {
+        long requests, retries;
+        sf_sessions_stats(r->sessions, &requests, &retries);
+        if (retries > 0)
+            fprintf(stderr, "%ld of %ld API requests were retried after transient failures.\n",
+                    retries, requests);
+        sf_sessions_free(r->sessions);
+    }
     if (r->cfg)
         sf_config_free(r->cfg);
     json_decref(r->values);
@@ -307,10 +321,35 @@ static const char *entry_type(const json_t *entry)
     return json_string_value(json_object_get(entry, "type"));
 }
 
-static void init_call(struct sf_run *r, struct sf_call *c, const char *address, const char *type,
-                      struct sf_diags *d)
+enum op { OP_READ, OP_CREATE, OP_UPDATE, OP_DELETE };
+
+/* The deadline of an operation: the resource's timeouts:, else the type's,
+ * else 20 minutes. */
+static double op_deadline(struct sf_run *r, const char *address, const char *type, enum op op)
+{
+    const struct sf_resource_type *rt = sf_provider_find_type(type);
+    const struct sf_resource_cfg *rc = r->cfg ? sf_config_find(r->cfg, address) : NULL;
+    const struct sf_timeouts none = {0}, *mine = rc ? &rc->timeouts : &none,
+                             *its = rt ? &rt->timeouts : &none;
+    int secs = 0;
+    switch (op) {
+    case OP_READ: secs = mine->read ? mine->read : its->read; break;
+    case OP_CREATE: secs = mine->create ? mine->create : its->create; break;
+    case OP_UPDATE: secs = mine->update ? mine->update : its->update; break;
+    case OP_DELETE: secs = mine->delete ? mine->delete : its->delete; break;
+    }
+    return sf_now() + (secs > 0 ? secs : 20 * 60);
+}
+
+/* Fill c for a call of the provider of type. -1 when the provider could
+ * not be configured (its errors are in d). */
+static int init_call(struct sf_run *r, struct sf_call *c, const char *address, const char *type,
+                     enum op op, struct sf_diags *d)
 {
     memset(c, 0, sizeof(*c));
+    if (sf_sessions_ctx(r->sessions, type, &c->ctx, d) < 0)
+        return -1;
+    c->deadline = op_deadline(r, address, type, op);
     const char *dot = strchr(address, '.');
     c->address = address;
     c->type = type;
@@ -319,6 +358,7 @@ static void init_call(struct sf_run *r, struct sf_call *c, const char *address, 
     c->lineage = r->st->lineage;
     c->config_dir = r->cfg ? r->cfg->dir : ".";
     c->diags = d;
+    return 0;
 }
 
 /* ---- refresh ---------------------------------------------------------- */
@@ -349,7 +389,8 @@ static int refresh_one(void *ctx, int id)
         return -1;
     }
     struct sf_call c;
-    init_call(rc->r, &c, it->address, type, rc->d);
+    if (init_call(rc->r, &c, it->address, type, OP_READ, rc->d) < 0)
+        return -1;
     json_t *intent = json_object_get(it->entry, "intent");
     json_t *attrs = json_object_get(it->entry, "attributes");
     if (intent && rt->adopt) {
@@ -804,7 +845,10 @@ static int do_create(struct apply_ctx *ax, const struct sf_change *c, bool cbd)
         return -1;
     }
     struct sf_call call;
-    init_call(r, &call, c->address, c->type, ax->d);
+    if (init_call(r, &call, c->address, c->type, OP_CREATE, ax->d) < 0) {
+        json_decref(final);
+        return -1;
+    }
     struct sf_ui_op *op = sf_ui_op_begin(c->address, "Creating");
     json_t *out = NULL;
     int rcode = rt->create(&call, final, &out);
@@ -843,7 +887,10 @@ static int do_update(struct apply_ctx *ax, const struct sf_change *c)
     if (!final)
         return -1;
     struct sf_call call;
-    init_call(r, &call, c->address, c->type, ax->d);
+    if (init_call(r, &call, c->address, c->type, OP_UPDATE, ax->d) < 0) {
+        json_decref(final);
+        return -1;
+    }
     struct sf_ui_op *op = sf_ui_op_begin(c->address, "Modifying");
     json_t *out = NULL;
     int rcode = rc->rt->update(&call, c->before, final, &out);
@@ -876,7 +923,8 @@ static int delete_object(struct apply_ctx *ax, const struct sf_change *c, const 
         return -1;
     }
     struct sf_call call;
-    init_call(ax->r, &call, c->address, c->type, ax->d);
+    if (init_call(ax->r, &call, c->address, c->type, OP_DELETE, ax->d) < 0)
+        return -1;
     struct sf_ui_op *op = sf_ui_op_begin(c->address, "Destroying");
     int rcode = rt->delete(&call, attrs);
     double secs = sf_ui_op_end(op);
@@ -1203,4 +1251,78 @@ int sf_run_apply(struct sf_run *r, const struct sf_plan *p, struct sf_diags *d)
     sf_graph_free(g);
     free(nodes);
     return rc;
+}
+
+/* ---- import ----------------------------------------------------------- */
+
+int sf_run_import(struct sf_run *r, const char *address, const char *id, struct sf_diags *d)
+{
+    const struct sf_resource_cfg *rc = sf_config_find(r->cfg, address);
+    if (!rc) {
+        const char **names = sf_xcalloc(r->cfg->n_resources + 1, sizeof(*names));
+        for (size_t i = 0; i < r->cfg->n_resources; i++)
+            names[i] = r->cfg->resources[i].address;
+        const char *dym = sf_did_you_mean(address, names);
+        sf_error(d, NULL,
+                 "import: %s is not declared in %s%s%s%s; declare the resource first, then import "
+                 "the object into it",
+                 address, r->cfg->path, dym ? " (did you mean " : "", dym ? dym : "",
+                 dym ? "?)" : "");
+        free(names);
+        return -1;
+    }
+    json_t *cur = sf_state_get(r->st, address);
+    json_t *cur_attrs = cur ? json_object_get(cur, "attributes") : NULL;
+    if (cur_attrs && !json_is_null(cur_attrs)) {
+        sf_error(d, NULL, "import: the state already manages %s; remove it first with sparkform "
+                          "state rm %s if it should be another object",
+                 address, address);
+        return -1;
+    }
+    struct sf_call call;
+    if (init_call(r, &call, address, rc->type, OP_READ, d) < 0)
+        return -1;
+    struct sf_ui_op *op = sf_ui_op_begin(address, "Importing");
+    json_t *out = NULL;
+    int rcode;
+    if (rc->rt->import) {
+        rcode = rc->rt->import(&call, id, &out);
+    } else {
+        json_t *prior = json_pack("{s:s}", "id", id);
+        rcode = rc->rt->read(&call, prior, &out);
+        json_decref(prior);
+    }
+    double secs = sf_ui_op_end(op);
+    if (rcode < 0)
+        return -1;
+    if (!out) {
+        sf_diag_add_class(d, SF_CLASS_NOT_FOUND, NULL, address,
+                          "import: no %s with id \"%s\" exists", rc->type, id);
+        return -1;
+    }
+    /* Which attributes are secret follows from the description, as it
+     * does for created objects. */
+    struct sf_diags quiet;
+    sf_diags_init(&quiet);
+    json_t *sens = NULL;
+    json_decref(eval_resource(r, rc, &sens, &quiet));
+    sf_diags_free(&quiet);
+    json_t *deps = config_deps(rc);
+    json_t *e = new_entry(rc->type, "ok", out, sens, deps);
+    int w = sf_state_begin(r->st, d);
+    if (w == 0)
+        w = sf_state_put(r->st, address, e, d);
+    if (sf_state_commit(r->st, d) < 0)
+        w = -1;
+    if (w == 0)
+        print_done(address, "Import", secs, out, sens);
+    json_decref(e);
+    json_decref(deps);
+    json_decref(sens);
+    json_decref(out);
+    if (w == 0)
+        sf_ui_line("\nImported %s. Run sparkform plan to see how the description and the object "
+                   "differ.",
+                   address);
+    return w;
 }

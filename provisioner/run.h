@@ -58,6 +58,12 @@ int sf_run_plan(struct sf_run *r, struct sf_plan **out, struct sf_diags *d);
  * every step succeeded, -1 otherwise; the state holds what succeeded. */
 int sf_run_apply(struct sf_run *r, const struct sf_plan *p, struct sf_diags *d);
 
+/* Bring the object of that id under management as address (which the
+ * description must declare and the state must not hold yet): the type's
+ * import (or read with {"id": id}) finds it, and the state records it.
+ * Returns 0, or -1 with errors in d (the object not existing among them). */
+int sf_run_import(struct sf_run *r, const char *address, const char *id, struct sf_diags *d);
+
 /* The resource graph of a description: one node per resource (data: its
  * struct sf_resource_cfg), an edge from each dependency to its dependent.
  * Cycles are errors naming every member with its file:line. Returns NULL

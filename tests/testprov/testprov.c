@@ -2,9 +2,17 @@
  * test_resource: a resource type whose objects are files in a local store
  * (SPARKFORM_TEST_STORE/<id>.json), so that engine tests can see exactly
  * what exists, change it behind sparkform's back, and script the failures a
- * real cloud produces: latency, an operation that fails, a process killed
- * between create and the state write (then found again with adopt, which
- * matches the address and lineage every object is tagged with).
+ * real cloud produces: latency (bounded by the call's deadline, as a real
+ * wait is), an operation that fails, a process killed between create and
+ * the state write (then found again with adopt, which matches the address
+ * and lineage every object is tagged with).
+ *
+ * The provider has settings (providers: test: {label, token}) and a
+ * configure step like a network provider's: each configure appends a line
+ * to SPARKFORM_TEST_STORE/configure.log, a token "wrong" is refused as
+ * unauthorized, and objects created with a label record it, so tests see
+ * when and how often the engine configured it and that calls reach its
+ * context.
  */
 #include "testprov.h"
 
@@ -45,6 +53,11 @@ static const char *store_dir(struct sf_call *c)
     return s;
 }
 
+/* The provider's per-run context. */
+struct test_ctx {
+    char *label;
+};
+
 static bool lists_op(const char *list, const char *op)
 {
     size_t n = strlen(op);
@@ -65,12 +78,24 @@ static bool lists_op(const char *list, const char *op)
 }
 
 /* What every operation does first: the configured latency, then the
- * configured failure. */
-static void latency(const json_t *v)
+ * configured failure. The latency ends at the call's deadline, like any
+ * wait of a real provider, and then the call fails. */
+static int latency(struct sf_call *c, const json_t *v, const char *op)
 {
     json_t *lat = json_object_get(v, "latency_ms");
-    if (json_is_number(lat) && json_number_value(lat) > 0)
+    if (!json_is_number(lat) || json_number_value(lat) <= 0)
+        return 0;
+    double want = json_number_value(lat) / 1000.0;
+    double left = c->deadline > 0 ? c->deadline - sf_now() : want;
+    if (left >= want) {
         sf_sleep_ms((long)json_number_value(lat));
+        return 0;
+    }
+    if (left > 0)
+        sf_sleep_ms((long)(left * 1000));
+    sf_diag_add_class(c->diags, SF_CLASS_RETRYABLE, NULL, c->address,
+                      "timed out: %s needs %.1fs, more than its timeout allows", op, want);
+    return -1;
 }
 
 static int injected(struct sf_call *c, const json_t *v, const char *op)
@@ -84,7 +109,8 @@ static int injected(struct sf_call *c, const json_t *v, const char *op)
 
 static int preamble(struct sf_call *c, const json_t *v, const char *op)
 {
-    latency(v);
+    if (latency(c, v, op) < 0)
+        return -1;
     return injected(c, v, op);
 }
 
@@ -121,6 +147,9 @@ static int write_object(struct sf_call *c, const char *store, const char *id, co
     json_object_set_new(doc, "attributes", sf_value_encode(a));
     json_object_set_new(doc, "address", json_string(c->address ? c->address : ""));
     json_object_set_new(doc, "lineage", json_string(c->lineage ? c->lineage : ""));
+    const char *label = c->ctx ? ((const struct test_ctx *)c->ctx)->label : NULL;
+    if (label)
+        json_object_set_new(doc, "provider_label", json_string(label));
     char *text = json_dumps(doc, JSON_INDENT(2) | JSON_SORT_KEYS);
     json_decref(doc);
     char *path = object_path(store, id);
@@ -165,7 +194,8 @@ static int load_doc(struct sf_call *c, const char *path, json_t **doc)
 static int test_create(struct sf_call *c, const json_t *desired, json_t **out)
 {
     *out = NULL;
-    latency(desired);
+    if (latency(c, desired, "create") < 0)
+        return -1;
     const char *store = store_dir(c);
     if (!store)
         return -1;
@@ -324,4 +354,48 @@ static const struct sf_resource_type test_resource = {
 
 static const struct sf_resource_type *const types[] = {&test_resource, NULL};
 
-const struct sf_provider sf_provider_test = {.name = "test", .types = types};
+static const struct sf_provider_key keys[] = {
+    {"label", SF_STRING, 0, "SPARKFORM_TEST_LABEL", "recorded with every object created"},
+    {"token", SF_STRING, SF_SENSITIVE, "SPARKFORM_TEST_TOKEN", "a secret; \"wrong\" is refused"},
+    {NULL, 0, 0, NULL, NULL},
+};
+
+static int test_configure(const struct sf_provider_setup *s, void **ctx)
+{
+    const char *label = json_string_value(json_object_get(s->settings, "label"));
+    const char *token = json_string_value(json_object_get(s->settings, "token"));
+    const char *store = getenv("SPARKFORM_TEST_STORE");
+    if (store && *store) {
+        char *path = sf_asprintf("%s/configure.log", store);
+        FILE *f = fopen(path, "a");
+        if (f) {
+            fprintf(f, "label=%s token=%s\n", label ? label : "-", token ? "set" : "-");
+            fclose(f);
+        }
+        free(path);
+    }
+    if (token && strcmp(token, "wrong") == 0) {
+        sf_diag_add_class(s->diags, SF_CLASS_UNAUTHORIZED, s->pos, NULL,
+                          "the test provider refused its token (providers.test.token)");
+        return -1;
+    }
+    struct test_ctx *t = sf_xcalloc(1, sizeof(*t));
+    t->label = label ? sf_xstrdup(label) : NULL;
+    *ctx = t;
+    return 0;
+}
+
+static void test_release(void *ctx)
+{
+    struct test_ctx *t = ctx;
+    free(t->label);
+    free(t);
+}
+
+const struct sf_provider sf_provider_test = {
+    .name = "test",
+    .types = types,
+    .keys = keys,
+    .configure = test_configure,
+    .release = test_release,
+};
