@@ -542,6 +542,7 @@ int sf_http_do(struct sf_http *h, const struct sf_http_req *rq, struct sf_http_r
 
         bool retry;
         long wait_ms = -1;
+        rs->permanent = false;
         if (rc == CURLE_OK) {
             result = 0;
             rs->ambiguous = false;
@@ -553,6 +554,7 @@ int sf_http_do(struct sf_http *h, const struct sf_http_req *rq, struct sf_http_r
             result = -1;
             rs->error = sf_xstrdup(cerr);
             enum failure f = classify_failure(rc);
+            rs->permanent = f == FAIL_PERMANENT;
             if (f == FAIL_MAYBE_SENT)
                 maybe_sent = true;
             rs->ambiguous = maybe_sent;
@@ -619,6 +621,8 @@ char *sf_http_header(const struct sf_http_resp *rs, const char *name)
 enum sf_diag_class sf_http_class(const struct sf_http_resp *rs)
 {
     long s = rs->status;
+    if (s == 0 && rs->permanent)
+        return SF_CLASS_INVALID;
     if (s == 0 || s == 429 || s >= 500)
         return SF_CLASS_RETRYABLE;
     if (s == 404 || s == 410)
