@@ -797,20 +797,19 @@ END_TEST
 
 /* ------------------------------------------------------------ debug log */
 
-/* Runs in a child process, which reads SF_LOG afresh: sends requests with
- * credentials in headers, query and body, with stderr going to log_path.
- * Exits 0 when the requests got their answers. */
-static void debug_child(const char *log_path)
+/* Runs in a fresh process of this program (SF_LOG is read once per
+ * process, so it cannot be switched on in this one, and Check's assertions
+ * work only in the test's own process): sends a request with credentials in
+ * headers, query and body to the test's server on port, with stderr going
+ * to log_path. Exits 0 when the request got its answer. */
+static void debug_child(const char *log_path, int port)
 {
-    setenv("SF_LOG", "debug", 1);
     int fd = open(log_path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
     if (fd < 0 || dup2(fd, 2) < 0)
         _exit(10);
     close(fd);
-    struct step steps[] = {{.status = 503}, {.status = 200, .body = "{\"kubeconfig\":\"kc-in-answer\"}"}};
-    struct server *s = server_start(steps, 2, NULL, NULL);
     struct sf_http *h = quick_client(NULL);
-    char *url = sf_asprintf("http://127.0.0.1:%d/v3/auth/tokens?token=qs-secret&limit=5", s->port);
+    char *url = sf_asprintf("http://127.0.0.1:%d/v3/auth/tokens?token=qs-secret&limit=5", port);
     const char *hdrs[] = {"X-Auth-Token: secret123", "Authorization: Bearer bearer-secret",
                           "X-Service-Api-Key: key-secret", "Content-Type: application/json",
                           NULL};
@@ -822,7 +821,6 @@ static void debug_child(const char *log_path)
     sf_http_resp_free(&rs);
     free(url);
     sf_http_free(h);
-    server_stop(s);
     fflush(stderr);
     _exit(ok ? 0 : 11);
 }
@@ -833,14 +831,40 @@ START_TEST(test_debug_log_redacts)
     int fd = mkstemp(path);
     ck_assert_int_ge(fd, 0);
     close(fd);
+    struct step steps[] = {{.status = 503},
+                           {.status = 200, .body = "{\"kubeconfig\":\"kc-in-answer\"}"}};
+    struct server *s = server_start(steps, 2, NULL, NULL);
+    /* The child's environment is made before fork: after it, in a process
+     * with threads, only exec is safe. */
+    extern char **environ;
+    size_t n = 0;
+    while (environ[n])
+        n++;
+    char **env = sf_xcalloc(n + 4, sizeof *env);
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++)
+        if (strncmp(environ[i], "SF_LOG=", 7) != 0)
+            env[k++] = environ[i];
+    char *vars[] = {sf_xstrdup("SF_LOG=debug"), sf_asprintf("SF_HTTP_TEST_LOG=%s", path),
+                    sf_asprintf("SF_HTTP_TEST_PORT=%d", s->port)};
+    for (size_t i = 0; i < 3; i++)
+        env[k++] = vars[i];
     pid_t pid = fork();
     ck_assert_int_ge(pid, 0);
-    if (pid == 0)
-        debug_child(path);
+    if (pid == 0) {
+        execle("/proc/self/exe", "test_http", (char *)NULL, env);
+        _exit(12);
+    }
+    for (size_t i = 0; i < 3; i++)
+        free(vars[i]);
+    free(env);
     int status = 0;
     ck_assert_int_eq(waitpid(pid, &status, 0), pid);
     ck_assert(WIFEXITED(status));
     ck_assert_int_eq(WEXITSTATUS(status), 0);
+    ck_assert_int_eq(server_count(s, &s->requests), 2);
+    ck_assert_str_eq(s->last_body, "{\"password\":\"pw-in-body\"}"); /* it was sent */
+    server_stop(s);
     size_t len = 0;
     char *log = sf_read_file(path, &len);
     unlink(path);
@@ -1007,6 +1031,9 @@ static Suite *http_suite(void)
 
 int main(void)
 {
+    const char *log_path = getenv("SF_HTTP_TEST_LOG"), *port = getenv("SF_HTTP_TEST_PORT");
+    if (log_path && port) /* test_debug_log_redacts's child; does not return */
+        debug_child(log_path, atoi(port));
     SRunner *sr = srunner_create(http_suite());
     srunner_run_all(sr, CK_NORMAL);
     int failed = srunner_ntests_failed(sr);
