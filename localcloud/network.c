@@ -723,6 +723,7 @@ static const struct lc_api api = {
     .routes = routes,
     .error = neutron_error,
     .token_auth = true,
+    .openstack = true,
 };
 
 int lc_network_register(struct lc_server *srv)
