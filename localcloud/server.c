@@ -693,33 +693,71 @@ static bool is_test_path(const char *path)
     return strncmp(path, "/_localcloud/", 13) == 0 || strcmp(path, "/_localcloud") == 0;
 }
 
+static void handle(struct lc_server *srv, struct pending *p, struct lc_response *resp);
+
+static void free_response(struct lc_response *resp);
+
+/* The faults first: latency, then a fault that stands in for the work
+ * (drop, 5xx, 429) or one that comes after it (the work is done and
+ * persisted, then the answer is lost or replaced by a 5xx). */
 static void dispatch(struct lc_server *srv, struct pending *p, struct lc_response *resp)
 {
     struct lc_request *req = &p->req;
-    const struct lc_api *api = req->api;
+    struct lc_fault_decision fd = {.kind = LC_FAULT_NONE};
     if (!is_test_path(req->path)) {
-        struct lc_fault_decision fd;
         lc_faults_decide(srv->faults, req->path, &fd);
         if (fd.latency_ms > 0)
             sf_sleep_ms(fd.latency_ms);
-        if (fd.kind == LC_FAULT_DROP) {
-            lc_resp_drop(resp);
-            return;
-        }
-        if (fd.kind == LC_FAULT_ERROR) {
-            lc_error(req, resp, (unsigned)fd.status, NULL,
-                     "Injected fault: the service is unavailable");
-            return;
-        }
-        if (fd.kind == LC_FAULT_THROTTLE) {
-            lc_error(req, resp, 429, NULL, "Injected fault: too many requests, retry after %ld s",
-                     fd.retry_after);
-            char ra[24];
-            snprintf(ra, sizeof(ra), "%ld", fd.retry_after);
-            lc_resp_header(resp, "Retry-After", ra);
-            return;
+    }
+    switch (fd.kind) {
+    case LC_FAULT_DROP:
+        lc_resp_drop(resp);
+        return;
+    case LC_FAULT_ERROR:
+        lc_error(req, resp, (unsigned)fd.status, NULL, "Injected fault: the service is unavailable");
+        break;
+    case LC_FAULT_THROTTLE: {
+        lc_error(req, resp, 429, NULL, "Injected fault: too many requests, retry after %ld s",
+                 fd.retry_after);
+        char ra[24];
+        snprintf(ra, sizeof(ra), "%ld", fd.retry_after);
+        lc_resp_header(resp, "Retry-After", ra);
+        break;
+    }
+    default:
+        handle(srv, p, resp);
+        break;
+    }
+    if (fd.kind == LC_FAULT_DROP_AFTER) {
+        lc_resp_drop(resp);
+        return;
+    }
+    if (fd.kind == LC_FAULT_ERROR_AFTER) {
+        free_response(resp);
+        *resp = (struct lc_response){.status = 0};
+        lc_error(req, resp, (unsigned)fd.status, NULL,
+                 "Injected fault: the service failed while answering");
+    }
+    if (req->api && req->api->openstack) {
+        bool has = false;
+        for (size_t i = 0; i < resp->nheaders && !has; i++)
+            has = strcasecmp(resp->headers[i].name, "X-Openstack-Request-Id") == 0;
+        if (!has) {
+            char *rid = sf_uuid();
+            char *hdr = sf_asprintf("req-%s", rid);
+            lc_resp_header(resp, "X-Openstack-Request-Id", hdr);
+            free(hdr);
+            free(rid);
         }
     }
+}
+
+/* Everything after the faults: the API, the body limit, the token, the
+ * route and its handler, under the world lock. */
+static void handle(struct lc_server *srv, struct pending *p, struct lc_response *resp)
+{
+    struct lc_request *req = &p->req;
+    const struct lc_api *api = req->api;
     if (p->bad_uri) {
         lc_error(req, resp, 400, NULL, "Bad request: %s", p->bad_why);
         return;
@@ -786,6 +824,7 @@ static void dispatch(struct lc_server *srv, struct pending *p, struct lc_respons
 }
 
 /* ---------- libmicrohttpd glue ---------- */
+
 
 static void *on_uri(void *cls, const char *uri, struct MHD_Connection *conn)
 {

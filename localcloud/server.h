@@ -6,7 +6,8 @@
  * An API plugs in by describing itself in a struct lc_api (a path prefix,
  * its routes, its error shape, whether it needs an X-Auth-Token) and calling
  * lc_server_add_api() before lc_server_start(). For every request the core:
- *   1. applies the test faults for the path (latency, 5xx, 429, drop);
+ *   1. applies the test faults for the path (latency, 5xx, 429, drop; or
+ *      a drop or 5xx that replaces the answer after the handler ran);
  *   2. finds the API by the longest matching prefix (404 otherwise);
  *   3. refuses bodies over the API's limit with 413;
  *   4. takes the world lock (unless the route says LC_ROUTE_UNLOCKED),
@@ -128,6 +129,7 @@ struct lc_api {
     const struct lc_route *routes; /* ends with a route whose fn is NULL */
     lc_error_fn error;
     bool token_auth;     /* routes need a valid X-Auth-Token unless LC_ROUTE_PUBLIC */
+    bool openstack;      /* answers carry an X-Openstack-Request-Id header, as OpenStack's do */
     size_t max_body;     /* body limit in bytes; 0 means the server's --max-body */
     /* Called under the world lock before every request (of any API), to
      * finish what time has completed (e.g. purge servers whose deletion is
