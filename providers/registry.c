@@ -12,8 +12,8 @@
 #define MAX_PROVIDERS 16
 #define MAX_TYPES 256
 
-static const struct sf_provider *providers[MAX_PROVIDERS] = {&sf_provider_local};
-static size_t nproviders = 1;
+static const struct sf_provider *providers[MAX_PROVIDERS] = {&sf_provider_local, &sf_provider_cloud};
+static size_t nproviders = 2;
 static const char *names[MAX_TYPES + 1];
 static const char *pnames[MAX_PROVIDERS + 1];
 

@@ -17,7 +17,7 @@
 #include "util.h"
 
 static const struct sf_attr attrs[] = {
-    {"project_id", SF_STRING, SF_OPTIONAL | SF_COMPUTED | SF_FORCE_NEW, NULL, "project; default the session's"},
+    {"project_id", SF_STRING, SF_OPTIONAL | SF_COMPUTED | SF_FORCE_NEW | SF_STABLE, NULL, "project; default the session's"},
     {"access_key", SF_STRING, SF_COMPUTED | SF_STABLE, NULL, "the access key id"},
     {"secret_key", SF_STRING, SF_COMPUTED | SF_STABLE | SF_SENSITIVE, NULL, "the secret key (sensitive)"},
     {"user_id", SF_STRING, SF_COMPUTED | SF_STABLE, NULL, "the user the key belongs to"},
