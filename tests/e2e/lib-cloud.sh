@@ -75,11 +75,15 @@ resources:
       autoscaling_enabled: ${AUTO_ON:-true}
       min_nodes: ${AUTO_MIN:-0}
       max_nodes: ${AUTO_MAX:-3}
+YAML
+  # NO_S3=1 leaves the credentials out (see cloud_crash.sh).
+  [ -n "${NO_S3:-}" ] && { echo 'outputs: {kubeconfig: {value: "${cloud_k8s_cluster.k8s.kubeconfig}", sensitive: true}}' >> "${1:-stack.yaml}"; return; }
+  cat >> "${1:-stack.yaml}" <<'YAML'
   - {type: cloud_s3_credentials, name: s3, with: {}}
 outputs:
-  access_key: "\${cloud_s3_credentials.s3.access_key}"
-  secret_key: {value: "\${cloud_s3_credentials.s3.secret_key}", sensitive: true}
-  kubeconfig: {value: "\${cloud_k8s_cluster.k8s.kubeconfig}", sensitive: true}
+  access_key: "${cloud_s3_credentials.s3.access_key}"
+  secret_key: {value: "${cloud_s3_credentials.s3.secret_key}", sensitive: true}
+  kubeconfig: {value: "${cloud_k8s_cluster.k8s.kubeconfig}", sensitive: true}
 YAML
 }
 
