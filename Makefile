@@ -101,6 +101,13 @@ $(BUILD)/tests/test_k8s_%: tests/unit/test_k8s_%.c $(BUILD)/obj/localcloud/k8s_%
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(INCLUDES) -Ilocalcloud -o $@ $^ $(CHECKLIBS) $(LDLIBS)
 
+# The HTTP client's tests run a libmicrohttpd server inside the test and
+# need only lib/.
+$(BUILD)/tests/test_http: tests/unit/test_http.c $(BASE_LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(shell pkg-config --cflags libmicrohttpd) $(INCLUDES) -o $@ $^ $(CHECKLIBS) \
+	  $(LDLIBS) $(shell pkg-config --libs libmicrohttpd)
+
 test-unit: $(UNIT_BIN)
 	@set -e; for t in $(UNIT_BIN); do echo "== $$t"; CK_FORK=yes $$t; done
 

@@ -8,7 +8,7 @@
  * logs each request under SF_LOG=debug with secrets redacted.
  *
  * Retries: connection failures, 5xx and 429 (honouring Retry-After) are
- * retried for idempotent requests (GET, HEAD, PUT, DELETE by default) until
+ * retried for idempotent requests (GET, HEAD, PUT, DELETE, OPTIONS by default) until
  * max_attempts or the deadline. A non-idempotent request (POST, PATCH) is
  * retried only when it provably never reached the server (the connection
  * could not be made) or got 429; any other failure is returned as it is,
@@ -33,12 +33,15 @@ struct sf_http_stats {
 };
 
 struct sf_http_opts {
-    const char *ca_file;          /* extra CA bundle (PEM), or NULL for the system's */
+    const char *ca_file;          /* extra CA bundle (PEM), or NULL for the system's; it takes
+                                   * the place of the system's bundle file, while the system's
+                                   * CA directory (when libcurl has one) still applies */
     struct sf_http_stats *stats;  /* may be NULL */
     long connect_timeout_ms;      /* 0: 10 s */
-    long request_timeout_ms;      /* cap of one attempt when there is no deadline; 0: 300 s */
+    long request_timeout_ms;      /* cap of one attempt, deadline or not; 0: 300 s */
     int max_attempts;             /* 0: 8 */
-    long backoff_base_ms;         /* first backoff; 0: 200 ms (doubles, capped at 10 s, full jitter) */
+    long backoff_base_ms;         /* first backoff; 0: 200 ms (doubles, capped at 10 s,
+                                   * full jitter) */
     const char *user_agent;       /* NULL: "sparkform/VERSION" */
 };
 
@@ -68,6 +71,8 @@ struct sf_http_resp {
     size_t len;
     char *headers;        /* the response header block as received */
     bool ambiguous;       /* no answer, and the server may have acted on the request */
+    bool permanent;       /* no answer, and trying again cannot help (malformed URL,
+                           * TLS verification failed): classed invalid, not retryable */
     int attempts;
     char *error;          /* what went wrong when status is 0 (curl's words), or NULL */
     char *request_id;     /* X-Openstack-Request-Id / x-amz-request-id, or NULL */
@@ -75,8 +80,9 @@ struct sf_http_resp {
 
 /* Send rq (with retries as above). Returns 0 when an answer came (any
  * status: look at rs->status), -1 when none did (rs->error says why,
- * rs->ambiguous whether it may have been acted on). rs is the caller's to
- * free with sf_http_resp_free, whatever the result. */
+ * rs->ambiguous whether it may have been acted on). rs need not be
+ * initialised; it is the caller's to free with sf_http_resp_free, whatever
+ * the result. rs->body and rs->headers are never NULL afterwards. */
 int sf_http_do(struct sf_http *h, const struct sf_http_req *rq, struct sf_http_resp *rs);
 void sf_http_resp_free(struct sf_http_resp *rs);
 
@@ -84,9 +90,9 @@ void sf_http_resp_free(struct sf_http_resp *rs);
  * NULL when absent. */
 char *sf_http_header(const struct sf_http_resp *rs, const char *name);
 
-/* The diagnostic class of an answer: 0 status or 5xx or 429 retryable, 404
- * not found, 409 / 412 conflict, 401 / 403 unauthorized, other 4xx invalid,
- * 2xx/3xx SF_CLASS_NONE. */
+/* The diagnostic class of an answer: 0 status or 5xx or 429 retryable
+ * (invalid when rs->permanent), 404 / 410 not found, 409 / 412 conflict,
+ * 401 / 403 unauthorized, other 4xx invalid, 2xx/3xx SF_CLASS_NONE. */
 enum sf_diag_class sf_http_class(const struct sf_http_resp *rs);
 
 /* Add an error for a failed request to d, of its class: "METHOD URL: HTTP
