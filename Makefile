@@ -129,6 +129,9 @@ bench: all $(BUILD)/lcload
 quickstart: all
 	@scripts/quickstart
 
+quickstart-down:
+	@scripts/quickstart-down
+
 install: $(BUILD)/sparkform
 	install -D -m 0755 $(BUILD)/sparkform $(DESTDIR)/usr/local/bin/sparkform
 

@@ -118,8 +118,10 @@ struct sf_http *sf_http_new(const struct sf_http_opts *o)
     h->ca_file = o->ca_file ? sf_xstrdup(o->ca_file) : NULL;
     h->user_agent = sf_xstrdup(o->user_agent ? o->user_agent : "sparkform/" SF_VERSION);
     h->stats = o->stats;
-    h->connect_timeout_ms = o->connect_timeout_ms > 0 ? o->connect_timeout_ms : DEFAULT_CONNECT_TIMEOUT_MS;
-    h->request_timeout_ms = o->request_timeout_ms > 0 ? o->request_timeout_ms : DEFAULT_REQUEST_TIMEOUT_MS;
+    h->connect_timeout_ms =
+        o->connect_timeout_ms > 0 ? o->connect_timeout_ms : DEFAULT_CONNECT_TIMEOUT_MS;
+    h->request_timeout_ms =
+        o->request_timeout_ms > 0 ? o->request_timeout_ms : DEFAULT_REQUEST_TIMEOUT_MS;
     h->max_attempts = o->max_attempts > 0 ? o->max_attempts : DEFAULT_MAX_ATTEMPTS;
     h->backoff_base_ms = o->backoff_base_ms > 0 ? o->backoff_base_ms : DEFAULT_BACKOFF_BASE_MS;
 
@@ -327,10 +329,13 @@ static enum failure classify_failure(CURLcode rc)
     case CURLE_COULDNT_CONNECT:
     case CURLE_COULDNT_RESOLVE_HOST:
     case CURLE_COULDNT_RESOLVE_PROXY:
+    /* A TLS handshake that broke off (a reset under load): the request is
+     * sent only after it completes. A certificate that fails verification
+     * is a different code, below. */
+    case CURLE_SSL_CONNECT_ERROR:
         return FAIL_NOT_SENT;
     case CURLE_UNSUPPORTED_PROTOCOL:
     case CURLE_URL_MALFORMAT:
-    case CURLE_SSL_CONNECT_ERROR:
     case CURLE_PEER_FAILED_VERIFICATION:
     case CURLE_SSL_CERTPROBLEM:
     case CURLE_SSL_CIPHER:

@@ -38,9 +38,10 @@ struct sf_http_opts {
                                    * CA directory (when libcurl has one) still applies */
     struct sf_http_stats *stats;  /* may be NULL */
     long connect_timeout_ms;      /* 0: 10 s */
-    long request_timeout_ms;      /* cap of one attempt when there is no deadline; 0: 300 s */
+    long request_timeout_ms;      /* cap of one attempt, deadline or not; 0: 300 s */
     int max_attempts;             /* 0: 8 */
-    long backoff_base_ms;         /* first backoff; 0: 200 ms (doubles, capped at 10 s, full jitter) */
+    long backoff_base_ms;         /* first backoff; 0: 200 ms (doubles, capped at 10 s,
+                                   * full jitter) */
     const char *user_agent;       /* NULL: "sparkform/VERSION" */
 };
 

@@ -522,11 +522,30 @@ START_TEST(test_deadline_passed_sends_nothing)
 }
 END_TEST
 
+START_TEST(test_bad_url_not_retried)
+{
+    struct sf_http_stats stats = {0};
+    struct sf_http *h = quick_client(&stats);
+    struct sf_http_req rq = {.method = "GET", .url = "ftp://127.0.0.1/x",
+                             .deadline = sf_now() + 30};
+    struct sf_http_resp rs;
+    ck_assert_int_eq(sf_http_do(h, &rq, &rs), -1);
+    ck_assert_int_eq(rs.attempts, 1);
+    ck_assert(rs.permanent);
+    ck_assert(!rs.ambiguous);
+    ck_assert_int_eq(sf_http_class(&rs), SF_CLASS_INVALID);
+    ck_assert_int_eq(atomic_load(&stats.requests), 1);
+    sf_http_resp_free(&rs);
+    sf_http_free(h);
+}
+END_TEST
+
 START_TEST(test_post_refused_retried_until_deadline)
 {
     struct sf_http_stats stats = {0};
     struct sf_http *h =
-        sf_http_new(&(struct sf_http_opts){.stats = &stats, .backoff_base_ms = 20, .max_attempts = 1000});
+        sf_http_new(&(struct sf_http_opts){.stats = &stats, .backoff_base_ms = 20,
+                                           .max_attempts = 1000});
     char *url = sf_asprintf("http://127.0.0.1:%d/clusters", closed_port());
     double t0 = sf_now();
     struct sf_http_req rq = {.method = "POST", .url = url, .body = "{}", .body_len = 2,
@@ -730,15 +749,25 @@ START_TEST(test_error_messages)
         const char *reason, *body, *message;
         enum sf_diag_class cls;
     } cases[] = {
-        {401, "Unauthorized", "{\"error\":{\"code\":401,\"message\":\"The request you have made requires authentication.\"}}",
-         ": The request you have made requires authentication. (request id req-77)", SF_CLASS_UNAUTHORIZED},
-        {404, "Not Found", "{\"itemNotFound\":{\"code\":404,\"message\":\"Instance x could not be found.\"}}",
+        {401, "Unauthorized",
+         "{\"error\":{\"code\":401,\"message\":\"The request you have made requires "
+         "authentication.\"}}",
+         ": The request you have made requires authentication. (request id req-77)",
+         SF_CLASS_UNAUTHORIZED},
+        {404, "Not Found",
+         "{\"itemNotFound\":{\"code\":404,\"message\":\"Instance x could not be found.\"}}",
          ": Instance x could not be found. (", SF_CLASS_NOT_FOUND},
-        {409, "Conflict", "{\"NeutronError\":{\"type\":\"InUse\",\"message\":\"Network is in use.\",\"detail\":\"\"}}",
+        {409, "Conflict",
+         "{\"NeutronError\":{\"type\":\"InUse\",\"message\":\"Network is in use.\","
+         "\"detail\":\"\"}}",
          ": Network is in use. (", SF_CLASS_CONFLICT},
-        {400, "Bad Request", "{\"errors\":[{\"status\":400,\"title\":\"Bad Request\",\"detail\":\"flavor is required\"}]}",
+        {400, "Bad Request",
+         "{\"errors\":[{\"status\":400,\"title\":\"Bad Request\","
+         "\"detail\":\"flavor is required\"}]}",
          ": Bad Request: flavor is required (", SF_CLASS_INVALID},
-        {422, "Unprocessable Entity", "{\"kind\":\"Status\",\"status\":\"Failure\",\"message\":\"pods \\\"x\\\" is invalid\",\"code\":422}",
+        {422, "Unprocessable Entity",
+         "{\"kind\":\"Status\",\"status\":\"Failure\","
+         "\"message\":\"pods \\\"x\\\" is invalid\",\"code\":422}",
          ": pods \"x\" is invalid (", SF_CLASS_INVALID},
         {503, "Service Unavailable", "<html>\n<body>\tupstream\n\n down</body></html>",
          ": <html> <body> upstream down</body></html> (", SF_CLASS_RETRYABLE},
@@ -747,8 +776,9 @@ START_TEST(test_error_messages)
         enum sf_diag_class cls;
         char *s = error_of("https://api.example/v1/clusters", cases[i].status, cases[i].reason,
                            cases[i].body, &cls);
-        char *want = sf_asprintf("creating the cluster: POST https://api.example/v1/clusters: HTTP %ld %s%s",
-                                 cases[i].status, cases[i].reason, cases[i].message);
+        char *want = sf_asprintf(
+            "creating the cluster: POST https://api.example/v1/clusters: HTTP %ld %s%s",
+            cases[i].status, cases[i].reason, cases[i].message);
         ck_assert_msg(strncmp(s, want, strlen(want)) == 0, "got [%s], want [%s...]", s, want);
         ck_assert_ptr_nonnull(strstr(s, "req-77"));
         ck_assert_int_eq(cls, cases[i].cls);
@@ -768,7 +798,8 @@ START_TEST(test_error_messages)
     free(s);
 
     /* Credentials in the query string never reach the message. */
-    s = error_of("https://s3.example/b/k?X-Amz-Credential=AKIA%2F1&X-Amz-Signature=deadbeef&partNumber=2",
+    s = error_of("https://s3.example/b/k?X-Amz-Credential=AKIA%2F1&X-Amz-Signature=deadbeef"
+                 "&partNumber=2",
                  403, "Forbidden", "", &cls);
     ck_assert_ptr_null(strstr(s, "deadbeef"));
     ck_assert_ptr_null(strstr(s, "AKIA"));
@@ -1009,6 +1040,7 @@ static Suite *http_suite(void)
     tcase_add_test(time, test_deadline_bounds_retries);
     tcase_add_test(time, test_deadline_passed_sends_nothing);
     tcase_add_test(time, test_post_refused_retried_until_deadline);
+    tcase_add_test(time, test_bad_url_not_retried);
     suite_add_tcase(s, time);
 
     TCase *conn = tcase_create("connections");
