@@ -98,6 +98,18 @@ void lc_format_time(long long ms, bool micro, char *buf, size_t n)
         snprintf(buf, n, "%sZ", base);
 }
 
+char *lc_hex(const unsigned char *data, size_t n)
+{
+    static const char digits[] = "0123456789abcdef";
+    char *s = sf_xmalloc(2 * n + 1);
+    for (size_t i = 0; i < n; i++) {
+        s[2 * i] = digits[data[i] >> 4];
+        s[2 * i + 1] = digits[data[i] & 15];
+    }
+    s[2 * n] = '\0';
+    return s;
+}
+
 char *lc_random_hex(size_t n)
 {
     unsigned char *b = sf_xmalloc(n);
@@ -107,9 +119,7 @@ char *lc_random_hex(size_t n)
             abort();
         fclose(f);
     }
-    char *s = sf_xmalloc(2 * n + 1);
-    for (size_t i = 0; i < n; i++)
-        snprintf(s + 2 * i, 3, "%02x", b[i]);
+    char *s = lc_hex(b, n);
     free(b);
     return s;
 }

@@ -206,6 +206,8 @@ void lc_error_generic(struct lc_response *resp, unsigned status, const char *typ
 long long lc_now_ms(void);
 /* ISO 8601 UTC: "2024-05-01T12:00:00Z", or with ".000000Z" when micro. */
 void lc_format_time(long long ms, bool micro, char *buf, size_t n);
+/* n bytes as 2n lowercase hex characters; caller frees. */
+char *lc_hex(const unsigned char *data, size_t n);
 /* n random bytes as 2n lowercase hex characters; caller frees. */
 char *lc_random_hex(size_t n);
 /* Standard base64 of n bytes; caller frees. */
