@@ -884,18 +884,7 @@ static void create_server(struct lc_request *req, struct lc_response *resp)
     struct lc_check c;
     lc_check_init(&c, req, resp);
     json_t *in = lc_get_object(&c, body, NULL, "server", LC_REQUIRED);
-    const char *k;
-    json_t *v;
-    json_object_foreach(in, k, v)
-    {
-        bool ok = false;
-        for (size_t i = 0; server_keys[i] && !ok; i++)
-            ok = strcmp(server_keys[i], k) == 0;
-        if (!ok) {
-            lc_check_fail(&c, k, "server.%s: additional properties are not allowed", k);
-            break;
-        }
-    }
+    lc_check_known(&c, in, "server", server_keys, "additional properties are not allowed");
     const char *name = lc_get_string(&c, in, "server", "name", LC_REQUIRED);
     json_t *fref = json_object_get(in, "flavorRef");
     char fbuf[32];

@@ -210,15 +210,8 @@ int lc_ci_patch_op(struct lc_check *c, json_t *list, size_t i, struct lc_ci_op *
         lc_check_fail(c, field, "%s: expected an object {\"op\", \"path\", \"value\"}", field);
         return -1;
     }
-    const char *k;
-    json_t *v;
-    json_object_foreach(item, k, v)
-    {
-        if (strcmp(k, "op") != 0 && strcmp(k, "path") != 0 && strcmp(k, "value") != 0) {
-            lc_check_fail(c, field, "%s.%s: unknown member; expected op, path and value", field, k);
-            return -1;
-        }
-    }
+    static const char *const keys[] = {"op", "path", "value", NULL};
+    lc_check_known(c, item, field, keys, "unknown member; expected op, path and value");
     op->op = lc_get_string(c, item, field, "op", LC_REQUIRED);
     op->path = lc_get_string(c, item, field, "path", LC_REQUIRED | LC_LONG);
     if (c->failed)

@@ -9,12 +9,12 @@
 
 #include <ctype.h>
 #include <openssl/crypto.h>
-#include <openssl/evp.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
 #include "fields.h"
+#include "sigv4.h"
 #include "store.h"
 #include "util.h"
 
@@ -50,14 +50,10 @@ static void free_identity(void *ctx)
 static char *derive_user_id(const char *domain, const char *name)
 {
     char *src = sf_asprintf("localcloud-user:%s/%s", domain, name);
-    unsigned char md[EVP_MAX_MD_SIZE];
-    unsigned n = 0;
-    EVP_Digest(src, strlen(src), md, &n, EVP_sha256(), NULL);
+    char hex[65];
+    sf_sigv4_sha256_hex(src, strlen(src), hex);
     free(src);
-    char *hex = sf_xmalloc(33);
-    for (unsigned i = 0; i < 16; i++)
-        snprintf(hex + 2 * i, 3, "%02x", md[i]);
-    return hex;
+    return sf_xstrndup(hex, 32);
 }
 
 static char *domain_id(const char *domain)

@@ -50,18 +50,7 @@ static struct lc_store *store(struct lc_request *req)
 /* Rejects members outside allowed, like Neutron's "Unrecognized attribute". */
 static void known_keys(struct lc_check *c, json_t *obj, const char *const *allowed)
 {
-    const char *key;
-    json_t *v;
-    json_object_foreach(obj, key, v)
-    {
-        bool ok = false;
-        for (size_t i = 0; allowed[i] && !ok; i++)
-            ok = strcmp(allowed[i], key) == 0;
-        if (!ok) {
-            lc_check_fail(c, key, "%s: unrecognized or read-only attribute", key);
-            return;
-        }
-    }
+    lc_check_known(c, obj, NULL, allowed, "unrecognized or read-only attribute");
 }
 
 static void set_times(json_t *o, bool created)

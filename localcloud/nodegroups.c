@@ -13,12 +13,12 @@
  * effect when the cluster's reconciling ends; a deleted one answers 404
  * from then on, and so do a deleted cluster's once the cluster is gone.
  */
-#include <openssl/evp.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "apis.h"
 #include "containerinfra.h"
+#include "sigv4.h"
 #include "store.h"
 #include "util.h"
 
@@ -47,19 +47,18 @@ static json_t *find_nodegroup(struct lc_request *req, struct lc_response *resp)
 
 /* ---------- views ---------- */
 
-/* A stable uuid for the i-th node of a node group. */
+/* A stable uuid for the i-th node of a node group: the first 128 bits of
+ * a SHA-256, marked as a name-based (version 5) RFC 4122 uuid. */
 static void node_uuid(const char *ng, long long i, char *out, size_t n)
 {
-    unsigned char md[EVP_MAX_MD_SIZE];
-    unsigned int len;
+    char h[65];
     char *in = sf_asprintf("%s/%lld", ng, i);
-    EVP_Digest(in, strlen(in), md, &len, EVP_sha256(), NULL);
+    sf_sigv4_sha256_hex(in, strlen(in), h);
     free(in);
-    md[6] = (unsigned char)((md[6] & 0x0f) | 0x50);
-    md[8] = (unsigned char)((md[8] & 0x3f) | 0x80);
-    snprintf(out, n, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", md[0],
-             md[1], md[2], md[3], md[4], md[5], md[6], md[7], md[8], md[9], md[10], md[11], md[12],
-             md[13], md[14], md[15]);
+    static const char digits[] = "0123456789abcdef";
+    h[12] = '5';
+    h[16] = "89ab"[(strchr(digits, h[16]) - digits) & 3];
+    snprintf(out, n, "%.8s-%.4s-%.4s-%.4s-%.12s", h, h + 8, h + 12, h + 16, h + 20);
 }
 
 static json_t *ng_view(struct lc_request *req, json_t *stored, long long now)
@@ -194,16 +193,9 @@ static json_t *read_pairs(struct lc_check *c, json_t *v, const char *field, bool
                           taints ? ", \"effect\"" : "");
             break;
         }
-        const char *k;
-        json_t *m;
-        json_object_foreach(item, k, m)
-        {
-            if (strcmp(k, "key") != 0 && strcmp(k, "value") != 0 &&
-                !(taints && strcmp(k, "effect") == 0)) {
-                lc_check_fail(c, f, "%s.%s: unknown member", f, k);
-                break;
-            }
-        }
+        static const char *const label_keys[] = {"key", "value", NULL};
+        static const char *const taint_keys[] = {"key", "value", "effect", NULL};
+        lc_check_known(c, item, f, taints ? taint_keys : label_keys, "unknown member");
         const char *key = lc_get_string(c, item, f, "key", LC_REQUIRED);
         const char *val = lc_get_string(c, item, f, "value", 0);
         const char *effect = taints ? lc_get_string(c, item, f, "effect", LC_REQUIRED) : NULL;

@@ -98,6 +98,18 @@ void lc_format_time(long long ms, bool micro, char *buf, size_t n)
         snprintf(buf, n, "%sZ", base);
 }
 
+char *lc_hex(const unsigned char *data, size_t n)
+{
+    static const char digits[] = "0123456789abcdef";
+    char *s = sf_xmalloc(2 * n + 1);
+    for (size_t i = 0; i < n; i++) {
+        s[2 * i] = digits[data[i] >> 4];
+        s[2 * i + 1] = digits[data[i] & 15];
+    }
+    s[2 * n] = '\0';
+    return s;
+}
+
 char *lc_random_hex(size_t n)
 {
     unsigned char *b = sf_xmalloc(n);
@@ -107,9 +119,7 @@ char *lc_random_hex(size_t n)
             abort();
         fclose(f);
     }
-    char *s = sf_xmalloc(2 * n + 1);
-    for (size_t i = 0; i < n; i++)
-        snprintf(s + 2 * i, 3, "%02x", b[i]);
+    char *s = lc_hex(b, n);
     free(b);
     return s;
 }
@@ -331,19 +341,6 @@ void lc_server_unlock(struct lc_server *srv)
     pthread_mutex_unlock(&srv->world);
 }
 
-void *lc_server_api_ctx(struct lc_server *srv, const char *name)
-{
-    for (size_t i = 0; i < srv->napis; i++)
-        if (strcmp(srv->apis[i].api->name, name) == 0)
-            return srv->apis[i].ctx;
-    return NULL;
-}
-
-const struct lc_api *lc_server_api_at(struct lc_server *srv, size_t i)
-{
-    return i < srv->napis ? srv->apis[i].api : NULL;
-}
-
 /* ---------- request accessors and response builders ---------- */
 
 const char *lc_req_header(const struct lc_request *req, const char *name)
@@ -454,7 +451,8 @@ void lc_resp_stream(struct lc_response *resp, unsigned status, const char *conte
     *resp->stream = (struct lc_stream){fn, cls, free_cls};
 }
 
-void lc_resp_drop(struct lc_response *resp)
+/* Closes the connection without an answer (the drop faults). */
+static void resp_drop(struct lc_response *resp)
 {
     resp->drop = true;
 }
@@ -711,7 +709,7 @@ static void dispatch(struct lc_server *srv, struct pending *p, struct lc_respons
     }
     switch (fd.kind) {
     case LC_FAULT_DROP:
-        lc_resp_drop(resp);
+        resp_drop(resp);
         return;
     case LC_FAULT_ERROR:
         lc_error(req, resp, (unsigned)fd.status, NULL, "Injected fault: the service is unavailable");
@@ -729,7 +727,7 @@ static void dispatch(struct lc_server *srv, struct pending *p, struct lc_respons
         break;
     }
     if (fd.kind == LC_FAULT_DROP_AFTER) {
-        lc_resp_drop(resp);
+        resp_drop(resp);
         return;
     }
     if (fd.kind == LC_FAULT_ERROR_AFTER) {

@@ -167,10 +167,6 @@ void lc_server_free(struct lc_server *srv);
 const struct lc_options *lc_server_options(const struct lc_server *srv);
 struct lc_store *lc_server_store(struct lc_server *srv);
 struct lc_faults *lc_server_faults(struct lc_server *srv);
-/* The context registered with the API of that name, or NULL. */
-void *lc_server_api_ctx(struct lc_server *srv, const char *name);
-/* Every registered API in order (NULL past the end): for the inventory. */
-const struct lc_api *lc_server_api_at(struct lc_server *srv, size_t i);
 
 /* The world lock: one recursive mutex around every object. Handlers run with
  * it held unless their route is LC_ROUTE_UNLOCKED. */
@@ -195,7 +191,6 @@ void lc_resp_bytes(struct lc_response *resp, unsigned status, const char *conten
                    const void *data, size_t len); /* copies data */
 void lc_resp_empty(struct lc_response *resp, unsigned status);
 void lc_resp_header(struct lc_response *resp, const char *name, const char *value);
-void lc_resp_drop(struct lc_response *resp);
 /* A chunked body produced by fn (see struct lc_stream); replaces any body. */
 void lc_resp_stream(struct lc_response *resp, unsigned status, const char *content_type,
                     lc_stream_fn fn, void *cls, void (*free_cls)(void *cls));
@@ -211,6 +206,8 @@ void lc_error_generic(struct lc_response *resp, unsigned status, const char *typ
 long long lc_now_ms(void);
 /* ISO 8601 UTC: "2024-05-01T12:00:00Z", or with ".000000Z" when micro. */
 void lc_format_time(long long ms, bool micro, char *buf, size_t n);
+/* n bytes as 2n lowercase hex characters; caller frees. */
+char *lc_hex(const unsigned char *data, size_t n);
 /* n random bytes as 2n lowercase hex characters; caller frees. */
 char *lc_random_hex(size_t n);
 /* Standard base64 of n bytes; caller frees. */
