@@ -91,17 +91,26 @@ static int kind_delete(struct sf_call *c, const struct kind *k, const json_t *pr
     char *wait = sf_asprintf("waiting until nothing uses the %s", k->singular);
     long delay = 0;
     int rc;
+    char *why = NULL;
     for (;;) {
         struct sf_cloud_resp r;
         rc = sf_cloud_do(c, SF_CLOUD_NETWORK, "DELETE", path, NULL, SF_CLOUD_OK404 | SF_CLOUD_OK409,
                          what, &r);
         long st = r.status;
+        if (st == 409) {
+            free(why);
+            why = sf_xstrdup(sf_cloud_str(json_object_get(r.json, "NeutronError"), "message"));
+        }
         sf_cloud_resp_free(&r);
         if (rc < 0 || st != 409)
             break;
-        if ((rc = sf_cloud_pause(c, &delay, wait)) < 0)
+        if ((rc = sf_cloud_pause(c, &delay, wait)) < 0) {
+            if (why && *why)
+                sf_diag_detail(c->diags, "the cloud still answers 409: %s", why);
             break;
+        }
     }
+    free(why);
     free(path);
     free(what);
     free(wait);

@@ -104,7 +104,7 @@ expect_inventory "$FULL_INVENTORY" "after the changes"
 
 # Import: forget every cloud object, bring each back by its id; the plan
 # then has nothing to do.
-addrs="cloud_keypair.key cloud_network.net cloud_subnet.sub cloud_subnet.spare cloud_server.vm
+addrs="cloud_keypair.key cloud_network.net cloud_network.spare cloud_subnet.sub cloud_subnet.spare cloud_server.vm
        cloud_k8s_cluster.k8s cloud_node_group.workers cloud_node_group.auto cloud_s3_credentials.s3"
 declare -A ids
 for a in $addrs; do ids[$a]=$(id_of "$a"); done

@@ -32,9 +32,12 @@ resources:
       network_id: "\${cloud_network.net.id}"
       cidr: 10.10.0.0/24
       dns_nameservers: ${SUB_DNS:-[8.8.8.8]}
+  # On a network of its own: a server on a network with two subnets may
+  # get its address from either, which would keep this one in use.
+  - {type: cloud_network, name: spare, with: {name: ct-spare}}
   - type: cloud_subnet
     name: spare
-    with: {name: ct-spare, network_id: "\${cloud_network.net.id}", cidr: ${SPARE_CIDR:-10.20.0.0/24}}
+    with: {name: ct-spare, network_id: "\${cloud_network.spare.id}", cidr: ${SPARE_CIDR:-10.20.0.0/24}}
   - type: cloud_server
     name: vm
     depends_on: [cloud_subnet.sub]
@@ -88,7 +91,7 @@ YAML
 }
 
 # What the stack leaves in the cloud, one object per resource.
-FULL_INVENTORY="compute/keypairs=1 compute/servers=1 container-infra/clusters=1 container-infra/nodegroups=2 identity/credentials=1 network/networks=1 network/subnets=2"
+FULL_INVENTORY="compute/keypairs=1 compute/servers=1 container-infra/clusters=1 container-infra/nodegroups=2 identity/credentials=1 network/networks=2 network/subnets=2"
 
 # inventory: "api/kind=count ..." of everything localcloud holds but the
 # Kubernetes objects inside clusters.
