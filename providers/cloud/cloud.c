@@ -27,12 +27,14 @@ struct cloud_ctx {
     char *project_id, *project_name, *project_domain;
     char *region;
 
+    /* Set by the first login (in configure), read-only afterwards. */
+    char *user_id, *token_project_id;
+    char *endpoint[SF_CLOUD_NSVC];
+
     pthread_mutex_t mu; /* guards what follows */
     char *token;
     unsigned long generation; /* bumped by every login, so one 401 renews once */
-    char *user_id, *token_project_id;
-    char *endpoint[SF_CLOUD_NSVC];
-    json_t *flavors; /* Nova's flavor list, fetched once */
+    json_t *flavors;          /* Nova's flavor list, fetched once */
 };
 
 static const char *const svc_type[SF_CLOUD_NSVC] = {
@@ -185,18 +187,18 @@ static int login(struct cloud_ctx *x, struct sf_diags *d, const char *address, d
         free(x->token);
         x->token = token;
         token = NULL;
-        x->generation++;
-        free(x->user_id);
-        x->user_id = sf_xstrdup(sf_cloud_str(json_object_get(tok, "user"), "id"));
-        free(x->token_project_id);
-        x->token_project_id = sf_xstrdup(sf_cloud_str(json_object_get(tok, "project"), "id"));
-        json_t *catalog = json_object_get(tok, "catalog");
-        for (int s = 0; s < SF_CLOUD_NSVC; s++) {
-            free(x->endpoint[s]);
-            x->endpoint[s] = endpoint_of(catalog, svc_type[s], x->region);
+        /* The first login's user, project and catalog serve the whole run:
+         * they never change under the calls that read them without the
+         * lock. */
+        if (x->generation++ == 0) {
+            x->user_id = sf_xstrdup(sf_cloud_str(json_object_get(tok, "user"), "id"));
+            x->token_project_id = sf_xstrdup(sf_cloud_str(json_object_get(tok, "project"), "id"));
+            json_t *catalog = json_object_get(tok, "catalog");
+            for (int s = 0; s < SF_CLOUD_NSVC; s++)
+                x->endpoint[s] = endpoint_of(catalog, svc_type[s], x->region);
+            if (!x->endpoint[SF_CLOUD_IDENTITY])
+                x->endpoint[SF_CLOUD_IDENTITY] = sf_xstrdup(x->auth_url);
         }
-        if (!x->endpoint[SF_CLOUD_IDENTITY])
-            x->endpoint[SF_CLOUD_IDENTITY] = sf_xstrdup(x->auth_url);
     }
     if (token) {
         OPENSSL_cleanse(token, strlen(token));
@@ -318,9 +320,7 @@ int sf_cloud_do(struct sf_call *c, enum sf_cloud_svc svc, const char *method, co
 {
     struct cloud_ctx *x = c->ctx;
     memset(r, 0, sizeof(*r));
-    pthread_mutex_lock(&x->mu);
-    char *base = x->endpoint[svc] ? sf_xstrdup(x->endpoint[svc]) : NULL;
-    pthread_mutex_unlock(&x->mu);
+    const char *base = x->endpoint[svc];
     if (!base) {
         sf_cloud_error(c, SF_CLASS_INVALID,
                        "%s: the catalog has no \"%s\" endpoint of interface public in region "
@@ -329,7 +329,6 @@ int sf_cloud_do(struct sf_call *c, enum sf_cloud_svc svc, const char *method, co
         return -1;
     }
     char *url = sf_asprintf("%s%s", base, path);
-    free(base);
     char *text = body ? json_dumps(body, JSON_COMPACT) : NULL;
     int rc = -1;
     for (int pass = 0; pass < 2; pass++) {

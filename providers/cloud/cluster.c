@@ -372,9 +372,22 @@ static int finish(struct sf_call *c, const char *id, const json_t *desired, json
     return *out ? 0 : -1;
 }
 
+static int check_status(struct sf_call *c, const json_t *desired)
+{
+    const char *s = sf_cloud_str(desired, "status");
+    if (strcmp(s, "RUNNING") != 0 && strcmp(s, "SHUTOFF") != 0) {
+        sf_cloud_error(c, SF_CLASS_INVALID, "status: \"%s\" is not a state to ask for; expected "
+                       "\"RUNNING\" or \"SHUTOFF\"", s);
+        return -1;
+    }
+    return 0;
+}
+
 static int cluster_create(struct sf_call *c, const json_t *desired, json_t **out)
 {
     *out = NULL;
+    if (check_status(c, desired) < 0)
+        return -1;
     json_t *tpl = template_get(c, sf_cloud_str(desired, "version"));
     char *flavor = tpl ? sf_cloud_flavor_id(c, sf_cloud_str(desired, "master_flavor")) : NULL;
     if (!flavor) {
@@ -436,17 +449,6 @@ static int cluster_create(struct sf_call *c, const json_t *desired, json_t **out
         rc = finish(c, id, desired, out);
     free(id);
     return rc;
-}
-
-static int check_status(struct sf_call *c, const json_t *desired)
-{
-    const char *s = sf_cloud_str(desired, "status");
-    if (strcmp(s, "RUNNING") != 0 && strcmp(s, "SHUTOFF") != 0) {
-        sf_cloud_error(c, SF_CLASS_INVALID, "status: \"%s\" is not a state to ask for; expected "
-                       "\"RUNNING\" or \"SHUTOFF\"", s);
-        return -1;
-    }
-    return 0;
 }
 
 static int cluster_update(struct sf_call *c, const json_t *prior, const json_t *desired,
