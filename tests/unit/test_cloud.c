@@ -1,0 +1,263 @@
+/*
+ * Unit tests of the cloud provider's session (providers/cloud/cloud.c),
+ * called as the engine calls it, against a localcloud the test starts on a
+ * free loopback port: settings that are missing, a refused login that
+ * never shows the password, and a token that expires under eight threads
+ * at once being renewed by exactly one login. The resource types are
+ * covered end to end by tests/e2e/cloud_*.sh.
+ */
+#include <check.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <limits.h>
+#include <libgen.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "cloud/cloud.h"
+#include "diag.h"
+#include "provider.h"
+#include "util.h"
+
+static char tmpdir[256];
+static char url[128];
+static pid_t lc_pid;
+static struct sf_diags diags;
+static struct sf_http_stats stats;
+
+static int rm_entry(const char *p, const struct stat *st, int flag, struct FTW *f)
+{
+    return remove(p);
+}
+
+/* build/tests/test_cloud -> build/localcloud, unless LOCALCLOUD says. */
+static char *localcloud_path(void)
+{
+    const char *env = getenv("LOCALCLOUD");
+    if (env && *env)
+        return sf_xstrdup(env);
+    char self[PATH_MAX];
+    ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+    ck_assert_int_gt(n, 0);
+    self[n] = '\0';
+    return sf_asprintf("%s/../localcloud", dirname(self));
+}
+
+static void start_localcloud(void)
+{
+    char *bin = localcloud_path();
+    char *data = sf_asprintf("%s/data", tmpdir);
+    char *ready = sf_asprintf("%s/ready", tmpdir);
+    char *log = sf_asprintf("%s/log", tmpdir);
+    lc_pid = fork();
+    ck_assert_int_ge(lc_pid, 0);
+    if (lc_pid == 0) {
+        int fd = open(log, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+        dup2(fd, 2);
+        execl(bin, bin, "--listen", "127.0.0.1:0", "--data", data, "--ready-file", ready,
+              "--delay-ms", "0", "--token-ttl", "1", "--tls-port", "-1", "--verbose", (char *)NULL);
+        _exit(127);
+    }
+    char *addr = NULL;
+    for (int i = 0; i < 200 && !addr; i++) {
+        addr = sf_read_file(ready, NULL);
+        if (!addr)
+            sf_sleep_ms(25);
+    }
+    ck_assert_msg(addr != NULL, "localcloud (%s) did not start", bin);
+    snprintf(url, sizeof(url), "http://%s/identity/v3", addr);
+    free(addr);
+    free(bin);
+    free(data);
+    free(ready);
+    free(log);
+}
+
+static void setup(void)
+{
+    snprintf(tmpdir, sizeof(tmpdir), "/tmp/sf-test-cloud-XXXXXX");
+    ck_assert_ptr_nonnull(mkdtemp(tmpdir));
+    sf_diags_init(&diags);
+    memset(&stats, 0, sizeof(stats));
+    lc_pid = 0;
+    url[0] = '\0';
+}
+
+static void teardown(void)
+{
+    if (lc_pid > 0) {
+        kill(lc_pid, SIGTERM);
+        waitpid(lc_pid, NULL, 0);
+    }
+    nftw(tmpdir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+    sf_diags_free(&diags);
+}
+
+static int configure(json_t *settings, void **ctx)
+{
+    struct sf_provider_setup s = {
+        .provider = "cloud",
+        .settings = settings,
+        .config_dir = tmpdir,
+        .stats = &stats,
+        .diags = &diags,
+        .deadline = sf_now() + 30,
+    };
+    int rc = sf_provider_cloud.configure(&s, ctx);
+    json_decref(settings);
+    return rc;
+}
+
+/* Every diagnostic's text, for looking into. */
+static char *all_text(void)
+{
+    struct sf_buf b = {0};
+    sf_buf_puts(&b, "");
+    for (size_t i = 0; i < diags.n; i++) {
+        sf_buf_printf(&b, "%s\n", diags.items[i].summary);
+        if (diags.items[i].detail)
+            sf_buf_printf(&b, "%s\n", diags.items[i].detail);
+    }
+    return sf_buf_take(&b);
+}
+
+START_TEST(missing_settings_name_their_variables)
+{
+    void *ctx = NULL;
+    ck_assert_int_eq(configure(json_object(), &ctx), -1);
+    ck_assert_ptr_null(ctx);
+    char *text = all_text();
+    const char *want[] = {"OS_AUTH_URL", "OS_USERNAME", "OS_PASSWORD", "OS_PROJECT_ID"};
+    for (size_t i = 0; i < 4; i++)
+        ck_assert_msg(strstr(text, want[i]), "no error names %s:\n%s", want[i], text);
+    ck_assert_uint_eq(sf_diags_errors(&diags), 4);
+    free(text);
+}
+END_TEST
+
+START_TEST(refused_login_is_unauthorized_and_hides_the_password)
+{
+    start_localcloud();
+    void *ctx = NULL;
+    int rc = configure(json_pack("{s:s, s:s, s:s, s:s}", "auth_url", url, "username", "admin",
+                                 "password", "Wr0ng-pa55word", "project_id", "local"),
+                       &ctx);
+    ck_assert_int_eq(rc, -1);
+    ck_assert_ptr_null(ctx);
+    ck_assert_int_eq(sf_diags_last_class(&diags), SF_CLASS_UNAUTHORIZED);
+    char *text = all_text();
+    ck_assert_msg(strstr(text, "admin"), "the error does not name the user: %s", text);
+    ck_assert_msg(!strstr(text, "Wr0ng-pa55word"), "the error shows the password: %s", text);
+    free(text);
+}
+END_TEST
+
+struct worker {
+    void *ctx;
+    struct sf_diags d;
+    long status;
+    int rc;
+};
+
+static void *call_flavors(void *p)
+{
+    struct worker *w = p;
+    struct sf_call c = {.ctx = w->ctx, .address = "cloud_server.x", .diags = &w->d,
+                        .deadline = sf_now() + 20};
+    struct sf_cloud_resp r;
+    w->rc = sf_cloud_do(&c, SF_CLOUD_COMPUTE, "GET", "/flavors", NULL, 0, "listing flavors", &r);
+    w->status = r.status;
+    sf_cloud_resp_free(&r);
+    return NULL;
+}
+
+static int count_logins(void)
+{
+    char *log = sf_asprintf("%s/log", tmpdir);
+    char *text = sf_read_file(log, NULL);
+    int n = 0;
+    for (const char *p = text; p && (p = strstr(p, "POST /identity/v3/auth/tokens -> 201")); p++)
+        n++;
+    free(text);
+    free(log);
+    return n;
+}
+
+START_TEST(expired_token_is_renewed_once_for_all_threads)
+{
+    start_localcloud();
+    void *ctx = NULL;
+    /* The URL without /v3 and with a slash, as OS_AUTH_URL often is. */
+    char base[160];
+    snprintf(base, sizeof(base), "%.*s/", (int)(strlen(url) - 3), url);
+    int rc = configure(json_pack("{s:s, s:s, s:s, s:s}", "auth_url", base, "username", "admin",
+                                 "password", "localcloud-admin", "project_id", "local"),
+                       &ctx);
+    ck_assert_msg(rc == 0, "configure failed: %s", diags.n ? diags.items[0].summary : "");
+    ck_assert_int_eq(count_logins(), 1);
+    sf_sleep_ms(1300); /* the token lives 1 s */
+
+    struct worker w[8];
+    pthread_t t[8];
+    for (int i = 0; i < 8; i++) {
+        w[i] = (struct worker){.ctx = ctx};
+        sf_diags_init(&w[i].d);
+        pthread_create(&t[i], NULL, call_flavors, &w[i]);
+    }
+    for (int i = 0; i < 8; i++) {
+        pthread_join(t[i], NULL);
+        ck_assert_msg(w[i].rc == 0 && w[i].status == 200, "call %d: rc %d, HTTP %ld: %s", i,
+                      w[i].rc, w[i].status, w[i].d.n ? w[i].d.items[0].summary : "");
+        sf_diags_free(&w[i].d);
+    }
+    sf_sleep_ms(100);
+    ck_assert_int_eq(count_logins(), 2);
+    sf_provider_cloud.release(ctx);
+}
+END_TEST
+
+START_TEST(escape_and_tag)
+{
+    char *e = sf_cloud_escape("a b/\xc3\xbc~x");
+    ck_assert_str_eq(e, "a%20b%2F%C3%BC~x");
+    free(e);
+    struct sf_call a = {.address = "cloud_network.a", .lineage = "L"};
+    struct sf_call b = {.address = "cloud_network.b", .lineage = "L"};
+    struct sf_call a2 = {.address = "cloud_network.a", .lineage = "M"};
+    char *ta = sf_cloud_tag(&a), *tb = sf_cloud_tag(&b), *ta2 = sf_cloud_tag(&a2);
+    ck_assert_uint_eq(strlen(ta), strlen("sparkform-") + 24);
+    ck_assert_int_eq(strncmp(ta, "sparkform-", 10), 0);
+    ck_assert_str_ne(ta, tb);
+    ck_assert_str_ne(ta, ta2);
+    char *again = sf_cloud_tag(&a);
+    ck_assert_str_eq(ta, again);
+    free(ta);
+    free(tb);
+    free(ta2);
+    free(again);
+}
+END_TEST
+
+int main(void)
+{
+    Suite *s = suite_create("cloud");
+    TCase *tc = tcase_create("session");
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_set_timeout(tc, 30);
+    tcase_add_test(tc, missing_settings_name_their_variables);
+    tcase_add_test(tc, refused_login_is_unauthorized_and_hides_the_password);
+    tcase_add_test(tc, expired_token_is_renewed_once_for_all_threads);
+    tcase_add_test(tc, escape_and_tag);
+    suite_add_tcase(s, tc);
+    SRunner *sr = srunner_create(s);
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
