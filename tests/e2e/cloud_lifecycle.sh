@@ -61,6 +61,8 @@ step update cloud_server.vm VM_POWER=active
 k8s() { cloud /container-infra/v1/clusters/ct-k8s "$1"; }
 step update cloud_k8s_cluster.k8s 'K8S_LABELS={team: ml}'
 [ "$(k8s .labels.team)" = ml ] || fail "cluster labels not changed"
+step update cloud_k8s_cluster.k8s K8S_SPS=true
+[ "$(k8s .security_policy_sync_enabled)" = true ] || fail "security policy sync not turned on"
 step update cloud_k8s_cluster.k8s K8S_FLAVOR=STD3-8-16
 [ "$(k8s .master_flavor_id)" = 5a8b3b58-1d2c-4f6e-9a02-000000000816 ] || fail "masters not resized"
 step update cloud_k8s_cluster.k8s K8S_VERSION=1.32

@@ -57,6 +57,7 @@ resources:
       subnet_id: "\${cloud_subnet.sub.id}"
       master_flavor: ${K8S_FLAVOR:-STD3-4-8}
       labels: ${K8S_LABELS:-{team: data\}}
+      security_policy_sync_enabled: ${K8S_SPS:-false}
       status: ${K8S_STATUS:-RUNNING}
   - type: cloud_node_group
     name: workers
