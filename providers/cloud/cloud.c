@@ -79,7 +79,6 @@ void sf_cloud_resp_free(struct sf_cloud_resp *r)
 char *sf_cloud_escape(const char *s)
 {
     struct sf_buf b = {0};
-    sf_buf_add(&b, "", 0);
     for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
         if ((*p >= 'A' && *p <= 'Z') || (*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') ||
             *p == '-' || *p == '_' || *p == '.' || *p == '~')

@@ -118,7 +118,6 @@ static int configure(json_t *settings, void **ctx)
 static char *all_text(void)
 {
     struct sf_buf b = {0};
-    sf_buf_puts(&b, "");
     for (size_t i = 0; i < diags.n; i++) {
         sf_buf_printf(&b, "%s\n", diags.items[i].summary);
         if (diags.items[i].detail)
