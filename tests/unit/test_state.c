@@ -695,6 +695,115 @@ START_TEST(test_journal_mismatch)
 }
 END_TEST
 
+/* Load must fail naming the journal and what is wrong with it, and leave
+ * the state file and the journal byte for byte as they were. */
+static void journal_refused(const char *path, const char *jpath, const char *journal,
+                            const char *why)
+{
+    size_t flen;
+    char *file = slurp(path, &flen);
+    spit(jpath, journal, strlen(journal));
+    char *msg = load_fails(path);
+    assert_contains(msg, jpath);
+    assert_contains(msg, why);
+    free(msg);
+    size_t l;
+    char *now = slurp(jpath, &l);
+    ck_assert_msg(l == strlen(journal) && memcmp(now, journal, l) == 0, "journal changed");
+    free(now);
+    now = slurp(path, &l);
+    ck_assert_msg(l == flen && memcmp(now, file, l) == 0, "state file changed");
+    free(now);
+    free(file);
+}
+
+START_TEST(test_journal_garbage)
+{
+    char *dir = make_dir();
+    char *path = join(dir, "state.json");
+    char *jpath = with_suffix(path, ".journal");
+    struct sf_state *s = load_ok(path);
+    put_ok(s, "a.one", entry("t", "one", 1));
+    put_ok(s, "a.two", entry("t", "two", 2));
+    commit_ok(s);
+    sf_state_free(s);
+    size_t flen;
+    char *file = slurp(path, &flen);
+    json_t *doc = json_loadb(file, flen, 0, NULL);
+    char *hdr = sf_asprintf("{\"journal\":1,\"lineage\":\"%s\",\"base_serial\":1}\n",
+                            json_string_value(json_object_get(doc, "lineage")));
+    json_decref(doc);
+    const char *rm_one = "{\"op\":\"remove\",\"address\":\"a.one\"}\n";
+    const char *rm_two = "{\"op\":\"remove\",\"address\":\"a.two\"}\n";
+
+    /* Garbage from the first byte, with or without a newline. */
+    journal_refused(path, jpath, "garbage", "not a sparkform journal");
+    journal_refused(path, jpath, "garbage\n", "not a sparkform journal");
+    journal_refused(path, jpath, "\x89PNG\r\n\x1a\n\0\0\0\rIHDR", "not a sparkform journal");
+    journal_refused(path, jpath, "[1, 2, 3]\n", "not a sparkform journal");
+    char *j = sf_asprintf("{\"some\": \"other json\"}\n%s", rm_one);
+    journal_refused(path, jpath, j, "not a sparkform journal");
+    free(j);
+
+    /* A header that is not one sparkform wrote. */
+    j = sf_asprintf("{\"journal\":1,\"lineage\":7}\n%s", rm_one);
+    journal_refused(path, jpath, j, "journal header is malformed");
+    free(j);
+
+    /* Damage in the middle: a line that does not parse, or is no record. */
+    j = sf_asprintf("%snot a record\n%s", hdr, rm_one);
+    journal_refused(path, jpath, j, "damaged");
+    free(j);
+    j = sf_asprintf("%s%s{\"op\":\"frobnicate\"}\n%s", hdr, rm_one, rm_two);
+    journal_refused(path, jpath, j, "unknown record op");
+    free(j);
+    /* A complete last line was written whole: not parsing is damage. */
+    j = sf_asprintf("%s%s{\"op\":\"remove\",\"addr\n", hdr, rm_one);
+    journal_refused(path, jpath, j, "damaged");
+    free(j);
+    /* A tail that is not the start of a record. */
+    j = sf_asprintf("%s%sxyz", hdr, rm_one);
+    journal_refused(path, jpath, j, "not a journal record");
+    free(j);
+
+    struct sf_diags d;
+    sf_diags_init(&d);
+    j = sf_asprintf("%snot a record\n%s", hdr, rm_one);
+    spit(jpath, j, strlen(j));
+    ck_assert_int_eq(sf_state_load(path, &s, &d), -1);
+    ck_assert_uint_ge(d.n, 1);
+    ck_assert_str_eq(d.items[0].file, jpath); /* the damaged line is named */
+    ck_assert_int_eq(d.items[0].line, 2);
+    free(j);
+    sf_diags_free(&d);
+
+    /* A torn last record (what a crash leaves) is replayed up to it. */
+    j = sf_asprintf("%s%s{\"op\":\"remove\",\"addr", hdr, rm_one);
+    spit(jpath, j, strlen(j));
+    s = load_ok(path);
+    ck_assert_ptr_null(sf_state_get(s, "a.one"));
+    ck_assert_ptr_nonnull(sf_state_get(s, "a.two"));
+    sf_state_free(s);
+    free(j);
+    /* So is a torn header, and an empty journal: nothing to replay. */
+    const char *torn_hdr = "{\"jour";
+    spit(jpath, torn_hdr, strlen(torn_hdr));
+    s = load_ok(path);
+    ck_assert_ptr_nonnull(sf_state_get(s, "a.one"));
+    sf_state_free(s);
+    spit(jpath, "", 0);
+    s = load_ok(path);
+    ck_assert_ptr_nonnull(sf_state_get(s, "a.one"));
+    sf_state_free(s);
+
+    free(file);
+    free(hdr);
+    free(jpath);
+    free(path);
+    remove_dir(dir);
+}
+END_TEST
+
 START_TEST(test_malformed_state_file)
 {
     char *dir = make_dir();
@@ -1091,6 +1200,7 @@ static Suite *state_suite(void)
     tcase_add_test(tc, test_crash_before_first_commit);
     tcase_add_test(tc, test_crash_between_rename_and_unlink);
     tcase_add_test(tc, test_journal_mismatch);
+    tcase_add_test(tc, test_journal_garbage);
     tcase_add_test(tc, test_malformed_state_file);
     tcase_add_test(tc, test_lock_contention);
     tcase_add_test(tc, test_lock_wait);
