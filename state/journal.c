@@ -18,7 +18,7 @@
  * garbage at the end) is an error naming the journal, and nothing is
  * replayed: such a file was not written by sparkform, or was damaged.
  */
-#include "state.h"
+#include "state_private.h"
 
 #include <errno.h>
 #include <fcntl.h>
