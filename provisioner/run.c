@@ -4,10 +4,10 @@
  * Values flow through one table, r->values (address -> attribute object),
  * that expressions look into: during planning it holds each resource's
  * planned attributes (unknowns included), during apply the attributes as
- * they really are once each step is done. Apply turns the plan into an
- * action graph (one node per create/update and per delete, ordered so that
- * dependencies are created first and destroyed last) and walks it in
- * parallel; every step is journaled in the state before the walk goes on.
+ * they really are once each step is done. Apply walks the plan's action
+ * graph (actions.h) in parallel; every step is journaled in the state
+ * before the walk goes on. The state is reached only through state.h's
+ * typed calls.
  */
 #include "run.h"
 
