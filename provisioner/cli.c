@@ -598,9 +598,11 @@ static int cmd_state(struct args *a, struct sf_diags *d)
     int status = 1;
     const char *path = a->state ? a->state : DEFAULT_STATE;
     /* rm and mv change the state: lock, then read it (state.h). */
-    int rc = writes && a->lock
-                 ? sf_state_open_locked(path, mv ? "state mv" : "state rm", a->lock_timeout_ms, &st, d)
-                 : sf_state_load(path, &st, d);
+    int rc;
+    if (writes && a->lock)
+        rc = sf_state_open_locked(path, mv ? "state mv" : "state rm", a->lock_timeout_ms, &st, d);
+    else
+        rc = sf_state_load(path, &st, d);
     if (rc < 0)
         return 1;
     if (!strcmp(sub, "list")) {

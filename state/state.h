@@ -80,8 +80,9 @@ const char *sf_state_lock_id(const struct sf_state *s);
 
 /* --- reading ------------------------------------------------------------ */
 
-/* The addresses recorded, in the order they were first recorded: a new
- * array (free it) of borrowed strings, valid until their entry is removed. */
+/* The addresses recorded, in the state's order (the file's, then new ones
+ * as they were first recorded): a new array (free it) of borrowed strings,
+ * valid until their entry is removed. */
 const char **sf_state_addresses(const struct sf_state *s, size_t *n);
 /* The entry at address, or NULL. Borrowed: valid until the next change of
  * that address. */

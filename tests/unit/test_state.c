@@ -216,7 +216,8 @@ START_TEST(test_round_trip)
 
     struct sf_state *s = load_ok(path);
     ck_assert_int_eq(sf_state_serial(s), 0);
-    ck_assert_msg(sf_state_lineage(s) && strlen(sf_state_lineage(s)) == 36, "a fresh lineage is a uuid");
+    ck_assert_msg(sf_state_lineage(s) && strlen(sf_state_lineage(s)) == 36,
+                  "a fresh lineage is a uuid");
     ck_assert_int_eq(n_resources(s), 0);
     ck_assert_int_eq(json_object_size(sf_state_outputs(s)), 0);
     char *lineage = sf_xstrdup(sf_state_lineage(s));
