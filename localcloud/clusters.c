@@ -8,10 +8,10 @@
  * turn_on keep it RUNNING / SHUTOFF for --delay-ms, then SHUTOFF / RUNNING;
  * resize_masters, an upgrade and any node group change make it RECONCILING
  * for --delay-ms, then RUNNING (with the new master flavor or template); a
- * deleted one is DELETING, then 404, and its node groups go with it. Each cluster keeps a random bearer token
- * ("kube_token", never shown by the API) that its kubeconfig carries and
- * that the cluster's emulated Kubernetes API, served under
- * /k8s/<cluster uuid>, accepts.
+ * deleted one is DELETING, then 404, and its node groups go with it. Each
+ * cluster keeps a random bearer token ("kube_token", never shown by the
+ * API) that its kubeconfig carries and that the cluster's emulated
+ * Kubernetes API, served under /k8s/<cluster uuid>, accepts.
  */
 #include <stdlib.h>
 #include <string.h>
