@@ -85,8 +85,8 @@ int lc_ci_cluster_ready(struct lc_request *req, struct lc_response *resp, json_t
         lc_error(req, resp, 409, NULL, "Cannot %s: cluster %s is %s; it must be %s", what,
                  lc_ci_str(settled, "uuid"), state, want);
     else if (*becomes)
-        lc_error(req, resp, 409, NULL, "Cannot %s: cluster %s is %s on its way to %s; wait until "
-                 "it is %s", what, lc_ci_str(settled, "uuid"), state, becomes, becomes);
+        lc_error(req, resp, 409, NULL, "Cannot %s: cluster %s is %s and becoming %s; try again "
+                 "once that is done", what, lc_ci_str(settled, "uuid"), state, becomes);
     else
         return 0;
     return -1;
