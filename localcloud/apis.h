@@ -10,7 +10,8 @@
 
 /* Neutron subset under /network/v2.0: networks and subnets. */
 int lc_network_register(struct lc_server *srv);
-/* Nova subset under /compute/v2.1: flavors, images, keypairs, servers. */
+/* Nova subset under /compute/v2.1: flavors, images, keypairs, servers;
+ * and the Glance v2 subset under /image that serves the same images. */
 int lc_compute_register(struct lc_server *srv);
 /* The id of one of compute's fixed flavors, given its id or its name
  * ("STD3-4-8"); NULL when there is no such flavor. Static string. */

@@ -1,15 +1,17 @@
 /*
- * Container infra's clusters (see containerinfra.h): create, read, list,
- * JSON-patch of the labels, delete, the turn_off / turn_on /
- * resize_masters actions, and the kubeconfig of a cluster.
+ * Container infra's clusters (see containerinfra.h): create, read (by
+ * uuid or name), list, JSON-patch of the labels and of
+ * security_policy_sync_enabled, delete, the turn_off / turn_on /
+ * resize_masters actions, the upgrade action, and the kubeconfig.
  *
- * A new cluster is PROVISIONING for --delay-ms, then RUNNING; an action
- * makes it RECONCILING for --delay-ms, then SHUTOFF or RUNNING (with the
- * new master flavor after resize_masters); a deleted one is DELETING, its
- * node groups with it, then 404. Each cluster keeps a random bearer token
- * ("kube_token", never shown by the API) that its kubeconfig carries and
- * that the cluster's emulated Kubernetes API, served under
- * /k8s/<cluster uuid>, accepts.
+ * A new cluster is PROVISIONING for --delay-ms, then RUNNING; turn_off /
+ * turn_on keep it RUNNING / SHUTOFF for --delay-ms, then SHUTOFF / RUNNING;
+ * resize_masters, an upgrade and any node group change make it RECONCILING
+ * for --delay-ms, then RUNNING (with the new master flavor or template); a
+ * deleted one is DELETING, then 404, and its node groups go with it. Each
+ * cluster keeps a random bearer token ("kube_token", never shown by the
+ * API) that its kubeconfig carries and that the cluster's emulated
+ * Kubernetes API, served under /k8s/<cluster uuid>, accepts.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -22,32 +24,72 @@
 
 #define MAX_LABELS 128
 
+/* What VK Cloud's client sends (cluster_type always, "standard" by
+ * default) and what localcloud accepts besides (version, master_flavor). */
 static const char *const create_keys[] = {
     "name", "cluster_template_id", "version", "master_count", "master_flavor_id", "master_flavor",
     "network_id", "subnet_id", "keypair", "labels", "floating_ip_enabled", "pods_network_cidr",
-    "availability_zone", "dns_domain", "insecure_registries", "api_lb_vip", "api_lb_fip",
+    "availability_zone", "availability_zones", "cluster_type", "security_policy_sync_enabled",
+    "external_network_id", "dns_domain", "insecure_registries", "api_lb_vip", "api_lb_fip",
     "loadbalancer_subnet_id", "registry_auth_password", NULL};
 
-/* The members copied as they are from the stored cluster into its view. */
+/* The members copied as they are from the stored cluster into its view:
+ * every create field, so that a client reading back sees no drift. */
 static const char *const view_keys[] = {
     "uuid", "name", "project_id", "user_id", "cluster_template_id", "version", "master_count",
     "master_flavor_id", "keypair", "labels", "network_id", "subnet_id", "floating_ip_enabled",
-    "pods_network_cidr", "availability_zone", "dns_domain", "insecure_registries", "api_lb_vip",
-    "api_lb_fip", "loadbalancer_subnet_id", "registry_auth_password", "stack_id", NULL};
+    "pods_network_cidr", "availability_zone", "availability_zones", "cluster_type",
+    "security_policy_sync_enabled", "external_network_id", "dns_domain", "insecure_registries",
+    "api_lb_vip", "api_lb_fip", "loadbalancer_subnet_id", "registry_auth_password", "stack_id",
+    NULL};
 
-json_t *lc_ci_find_cluster(struct lc_request *req, struct lc_response *resp, const char *id)
+json_t *lc_ci_find_cluster(struct lc_request *req, struct lc_response *resp, const char *ref)
 {
-    json_t *cl = lc_store_get(lc_ci_store(req), LC_CI_API, "clusters", id);
-    if (!lc_req_owns(req, cl)) {
-        lc_error(req, resp, 404, NULL, "Cluster %s could not be found.", id);
-        return NULL;
+    struct lc_store *st = lc_ci_store(req);
+    json_t *cl = lc_store_get(st, LC_CI_API, "clusters", ref);
+    if (lc_req_owns(req, cl))
+        return cl;
+    /* VK Cloud looks a cluster up by uuid or by name */
+    json_t *found = NULL;
+    size_t n = 0;
+    const char *id;
+    json_t *o;
+    json_object_foreach(lc_store_kind(st, LC_CI_API, "clusters"), id, o)
+    {
+        if (lc_req_owns(req, o) && strcmp(lc_ci_str(o, "name"), ref) == 0) {
+            found = o;
+            n++;
+        }
     }
-    return cl;
+    if (n == 1)
+        return found;
+    if (n > 1)
+        lc_error(req, resp, 409, NULL, "Multiple clusters exist with the name %s; give the uuid",
+                 ref);
+    else
+        lc_error(req, resp, 404, NULL, "Cluster %s could not be found.", ref);
+    return NULL;
 }
 
 const char *lc_ci_cluster_state(json_t *settled)
 {
     return json_object_get(settled, "delete_at_ms") ? "DELETING" : lc_ci_str(settled, "status");
+}
+
+int lc_ci_cluster_ready(struct lc_request *req, struct lc_response *resp, json_t *settled,
+                        const char *want, const char *what)
+{
+    const char *state = lc_ci_cluster_state(settled);
+    const char *becomes = lc_ci_str(json_object_get(settled, "pending"), "status");
+    if (strcmp(state, want) != 0)
+        lc_error(req, resp, 409, NULL, "Cannot %s: cluster %s is %s; it must be %s", what,
+                 lc_ci_str(settled, "uuid"), state, want);
+    else if (*becomes)
+        lc_error(req, resp, 409, NULL, "Cannot %s: cluster %s is %s and becoming %s; try again "
+                 "once that is done", what, lc_ci_str(settled, "uuid"), state, becomes);
+    else
+        return 0;
+    return -1;
 }
 
 static bool valid_name(const char *s)
@@ -191,14 +233,14 @@ static const struct lc_ci_template *read_template(struct lc_check *c, json_t *bo
     if (c->failed)
         return NULL;
     const struct lc_ci_template *t = NULL, *tv = NULL;
-    if (tid && !(t = lc_ci_template_by_id(tid))) {
+    if (tid && !(t = lc_ci_template_find(tid))) {
         lc_check_fail(c, "cluster_template_id", "cluster_template_id: no cluster template %s "
                       "(GET /clustertemplates lists them)", tid);
         return NULL;
     }
-    if (ver && !(tv = lc_ci_template_by_version(ver))) {
-        lc_check_fail(c, "version", "version: Kubernetes %s is not offered; expected 1.29, 1.30 "
-                      "or 1.31", ver);
+    if (ver && !(tv = lc_ci_template_find(ver))) {
+        lc_check_fail(c, "version", "version: Kubernetes %s is not offered; expected "
+                      LC_CI_VERSIONS, ver);
         return NULL;
     }
     if (!t && !tv) {
@@ -240,18 +282,7 @@ void lc_ci_create_cluster(struct lc_request *req, struct lc_response *resp)
         return;
     struct lc_check c;
     lc_check_init(&c, req, resp);
-    const char *k;
-    json_t *v;
-    json_object_foreach(body, k, v)
-    {
-        bool ok = false;
-        for (size_t i = 0; create_keys[i] && !ok; i++)
-            ok = strcmp(create_keys[i], k) == 0;
-        if (!ok) {
-            lc_check_fail(&c, k, "%s: unknown member of a cluster", k);
-            break;
-        }
-    }
+    lc_check_known(&c, body, NULL, create_keys, "unknown member of a cluster");
     const char *name = lc_get_string(&c, body, NULL, "name", LC_REQUIRED);
     if (!c.failed && !valid_name(name))
         lc_check_fail(&c, "name", "name: expected a letter then letters, digits, _ . or -");
@@ -278,6 +309,13 @@ void lc_ci_create_cluster(struct lc_request *req, struct lc_response *resp)
     bool fip = lc_get_bool(&c, body, NULL, "floating_ip_enabled", false);
     const char *pods = lc_get_string(&c, body, NULL, "pods_network_cidr", 0);
     const char *az = lc_get_string(&c, body, NULL, "availability_zone", 0);
+    json_t *azs = lc_get_string_list(&c, body, NULL, "availability_zones", 0);
+    const char *type = lc_get_string(&c, body, NULL, "cluster_type", 0);
+    if (!c.failed && type && strcmp(type, "standard") != 0 && strcmp(type, "regional") != 0)
+        lc_check_fail(&c, "cluster_type", "cluster_type: expected standard or regional");
+    json_t *sps = json_object_get(body, "security_policy_sync_enabled");
+    bool sync = sps && !json_is_null(sps) && lc_ci_flag(&c, sps, "security_policy_sync_enabled");
+    const char *ext_net = lc_get_string(&c, body, NULL, "external_network_id", 0);
     const char *dns = lc_get_string(&c, body, NULL, "dns_domain", 0);
     json_t *insecure = lc_get_string_list(&c, body, NULL, "insecure_registries", 0);
     const char *strs[] = {"api_lb_vip", "api_lb_fip", "loadbalancer_subnet_id",
@@ -315,6 +353,11 @@ void lc_ci_create_cluster(struct lc_request *req, struct lc_response *resp)
         "created_at", ts, "updated_at", ts, "created_ms", (json_int_t)now);
     for (size_t i = 0; i < 4; i++)
         json_object_set_new(cl, strs[i], strv[i] ? json_string(strv[i]) : json_null());
+    json_object_set_new(cl, "cluster_type", json_string(type ? type : "standard"));
+    json_object_set_new(cl, "availability_zones",
+                        azs ? json_deep_copy(azs) : json_pack("[s]", az ? az : "nova"));
+    json_object_set_new(cl, "security_policy_sync_enabled", json_boolean(sync));
+    json_object_set_new(cl, "external_network_id", ext_net ? json_string(ext_net) : json_null());
     lc_ci_transition(cl, "PROVISIONING", "RUNNING", NULL, now,
                      lc_server_options(req->srv)->delay_ms);
     if (lc_store_put(lc_ci_store(req), LC_CI_API, "clusters", id, cl) < 0)
@@ -400,21 +443,29 @@ void lc_ci_patch_cluster(struct lc_request *req, struct lc_response *resp)
     struct lc_check c;
     lc_check_init(&c, req, resp);
     json_t *labels = json_deep_copy(json_object_get(cl, "labels"));
+    json_t *sync = json_object_get(cl, "security_policy_sync_enabled");
+    bool sync_on = json_is_true(sync);
     for (size_t i = 0; i < json_array_size(list) && !c.failed; i++) {
         struct lc_ci_op op;
         if (lc_ci_patch_op(&c, list, i, &op) < 0)
             break;
-        if (strcmp(op.path, "/labels") == 0 || strncmp(op.path, "/labels/", 8) == 0)
+        if (strcmp(op.path, "/labels") == 0 || strncmp(op.path, "/labels/", 8) == 0) {
             patch_labels(&c, labels, &op, i);
-        else
-            lc_check_fail(&c, "path", "patch[%zu].path: %s cannot be changed; expected /labels or "
-                          "/labels/KEY", i, op.path);
+        } else if (strcmp(op.path, "/security_policy_sync_enabled") == 0) {
+            char field[64];
+            snprintf(field, sizeof(field), "patch[%zu].value", i);
+            sync_on = strcmp(op.op, "remove") != 0 && lc_ci_flag(&c, op.value, field);
+        } else {
+            lc_check_fail(&c, "path", "patch[%zu].path: %s cannot be changed; expected /labels, "
+                          "/labels/KEY or /security_policy_sync_enabled", i, op.path);
+        }
     }
     lc_check_string_map(&c, labels, "labels", MAX_LABELS);
     if (!c.failed) {
         /* from the stored object: a transition under way goes on */
         json_t *upd = json_deep_copy(stored);
         json_object_set(upd, "labels", labels);
+        json_object_set_new(upd, "security_policy_sync_enabled", json_boolean(sync_on));
         lc_ci_touch(upd, now);
         if (lc_store_put(lc_ci_store(req), LC_CI_API, "clusters", lc_ci_str(cl, "uuid"), upd) < 0)
             lc_error(req, resp, 500, NULL, "Could not save the cluster");
@@ -462,6 +513,10 @@ void lc_ci_delete_cluster(struct lc_request *req, struct lc_response *resp)
 
 /* ---------- actions ---------- */
 
+/* turn_off_cluster and turn_on_cluster go straight from RUNNING to
+ * SHUTOFF and back after --delay-ms, as in VK Cloud (the cluster keeps its
+ * old state meanwhile); resize_masters is RECONCILING, then RUNNING with
+ * the new flavor. */
 void lc_ci_cluster_action(struct lc_request *req, struct lc_response *resp)
 {
     if (!lc_ci_begin(req, resp))
@@ -472,34 +527,23 @@ void lc_ci_cluster_action(struct lc_request *req, struct lc_response *resp)
     json_t *body = lc_req_json(req, resp);
     if (!body)
         return;
+    static const char *const keys[] = {"action", "payload", NULL};
     struct lc_check c;
     lc_check_init(&c, req, resp);
-    const char *k;
-    json_t *v;
-    json_object_foreach(body, k, v)
-    {
-        if (strcmp(k, "action") != 0 && strcmp(k, "payload") != 0) {
-            lc_check_fail(&c, k, "%s: unknown member; expected action and payload", k);
-            break;
-        }
-    }
+    lc_check_known(&c, body, NULL, keys, "unknown member; expected action and payload");
     const char *action = lc_get_string(&c, body, NULL, "action", LC_REQUIRED);
-    const char *need = "RUNNING", *target = "RUNNING";
+    const char *need = "RUNNING", *during = "RECONCILING", *target = "RUNNING";
     json_t *set = NULL;
     if (c.failed) {
     } else if (strcmp(action, "turn_off_cluster") == 0) {
+        during = "RUNNING";
         target = "SHUTOFF";
     } else if (strcmp(action, "turn_on_cluster") == 0) {
-        need = "SHUTOFF";
+        need = during = "SHUTOFF";
     } else if (strcmp(action, "resize_masters") == 0) {
+        static const char *const pkeys[] = {"flavor", NULL};
         json_t *payload = lc_get_object(&c, body, NULL, "payload", LC_REQUIRED);
-        json_object_foreach(payload, k, v)
-        {
-            if (strcmp(k, "flavor") != 0) {
-                lc_check_fail(&c, k, "payload.%s: unknown member; expected flavor", k);
-                break;
-            }
-        }
+        lc_check_known(&c, payload, "payload", pkeys, "unknown member; expected flavor");
         const char *f = lc_get_string(&c, payload, "payload", "flavor", LC_REQUIRED);
         const char *fid = NULL;
         if (!c.failed && !(fid = lc_compute_flavor_id(f)))
@@ -516,16 +560,66 @@ void lc_ci_cluster_action(struct lc_request *req, struct lc_response *resp)
         lc_check_fail(&c, "payload", "payload: %s takes no payload", action);
     long long now = lc_now_ms();
     json_t *cl = c.failed ? NULL : lc_ci_settled(stored, now);
-    const char *state = cl ? lc_ci_cluster_state(cl) : "";
-    if (c.failed) {
-        json_decref(set);
-    } else if (strcmp(state, need) != 0) {
-        lc_error(req, resp, 409, NULL, "Cannot %s cluster %s while it is %s; it must be %s", action,
-                 lc_ci_str(cl, "uuid"), state, need);
+    if (c.failed || lc_ci_cluster_ready(req, resp, cl, need, action) < 0) {
         json_decref(set);
     } else {
-        lc_ci_transition(cl, "RECONCILING", target, set, now,
-                         lc_server_options(req->srv)->delay_ms);
+        lc_ci_transition(cl, during, target, set, now, lc_server_options(req->srv)->delay_ms);
+        lc_ci_touch(cl, now);
+        if (lc_store_put(lc_ci_store(req), LC_CI_API, "clusters", lc_ci_str(cl, "uuid"), cl) < 0)
+            lc_error(req, resp, 500, NULL, "Could not save the cluster");
+        else
+            lc_resp_json(resp, 202, json_pack("{s:O}", "uuid", json_object_get(cl, "uuid")));
+    }
+    json_decref(cl);
+    json_decref(body);
+}
+
+/* "1.31" -> 1031, for ordering versions; -1 when it is not MAJOR.MINOR. */
+static long version_rank(const char *v)
+{
+    int major, minor;
+    if (sscanf(v, "%d.%d", &major, &minor) != 2)
+        return -1;
+    return major * 1000L + minor;
+}
+
+/* The upgrade action: RECONCILING, then RUNNING on the newer template. A
+ * template that is not newer than the cluster's is refused with 409. */
+void lc_ci_upgrade_cluster(struct lc_request *req, struct lc_response *resp)
+{
+    if (!lc_ci_begin(req, resp))
+        return;
+    json_t *stored = lc_ci_find_cluster(req, resp, lc_req_param(req, "id"));
+    if (!stored)
+        return;
+    json_t *body = lc_req_json(req, resp);
+    if (!body)
+        return;
+    static const char *const keys[] = {"cluster_template_id", "rolling_enabled", NULL};
+    struct lc_check c;
+    lc_check_init(&c, req, resp);
+    lc_check_known(&c, body, NULL, keys, "unknown member; expected cluster_template_id and "
+                   "rolling_enabled");
+    const char *tid = lc_get_string(&c, body, NULL, "cluster_template_id", LC_REQUIRED);
+    json_t *rolling = json_object_get(body, "rolling_enabled");
+    if (rolling && !json_is_null(rolling))
+        lc_ci_flag(&c, rolling, "rolling_enabled");
+    const struct lc_ci_template *t = NULL;
+    if (!c.failed && !(t = lc_ci_template_find(tid)))
+        lc_check_fail(&c, "cluster_template_id", "cluster_template_id: no cluster template %s "
+                      "(GET /clustertemplates lists them)", tid);
+    long long now = lc_now_ms();
+    json_t *cl = c.failed ? NULL : lc_ci_settled(stored, now);
+    if (c.failed || lc_ci_cluster_ready(req, resp, cl, "RUNNING", "upgrade") < 0) {
+    } else if (version_rank(t->version) <= version_rank(lc_ci_str(cl, "version"))) {
+        lc_error(req, resp, 409, NULL, "Cannot upgrade cluster %s from Kubernetes %s to %s: "
+                 "only an upgrade to a newer version is possible", lc_ci_str(cl, "uuid"),
+                 lc_ci_str(cl, "version"), t->version);
+    } else {
+        lc_ci_transition(cl, "RECONCILING", "RUNNING",
+                         json_pack("{s:s, s:s}", "cluster_template_id", t->uuid, "version",
+                                   t->version),
+                         now, lc_server_options(req->srv)->delay_ms);
         lc_ci_touch(cl, now);
         if (lc_store_put(lc_ci_store(req), LC_CI_API, "clusters", lc_ci_str(cl, "uuid"), cl) < 0)
             lc_error(req, resp, 500, NULL, "Could not save the cluster");

@@ -1,7 +1,8 @@
 /*
  * Compute, a Nova v2.1 subset under /compute/v2.1: a fixed list of flavors
  * and images, keypairs (import of SSH public keys), and servers with their
- * life cycle, metadata and start/stop/reboot actions.
+ * life cycle, metadata and start/stop/reboot actions. The same images are
+ * also served by a Glance v2 subset under /image (the catalog's "image").
  *
  * No thread moves a server along: a server stores its status and, while a
  * transition is under way, a "pending" {status, at_ms, task}; every read
@@ -883,18 +884,7 @@ static void create_server(struct lc_request *req, struct lc_response *resp)
     struct lc_check c;
     lc_check_init(&c, req, resp);
     json_t *in = lc_get_object(&c, body, NULL, "server", LC_REQUIRED);
-    const char *k;
-    json_t *v;
-    json_object_foreach(in, k, v)
-    {
-        bool ok = false;
-        for (size_t i = 0; server_keys[i] && !ok; i++)
-            ok = strcmp(server_keys[i], k) == 0;
-        if (!ok) {
-            lc_check_fail(&c, k, "server.%s: additional properties are not allowed", k);
-            break;
-        }
-    }
+    lc_check_known(&c, in, "server", server_keys, "additional properties are not allowed");
     const char *name = lc_get_string(&c, in, "server", "name", LC_REQUIRED);
     json_t *fref = json_object_get(in, "flavorRef");
     char fbuf[32];
@@ -1291,10 +1281,100 @@ static const struct lc_api api = {
     .routes = routes,
     .error = nova_error,
     .token_auth = true,
+    .openstack = true,
     .sweep = sweep,
+};
+
+/* ---------- the image service: Glance v2 over the same images ---------- */
+
+/* VK Cloud's clients look images up in the catalog's "image" service
+ * (Glance v2) before they create a server; it answers the images above. */
+
+static json_t *glance_view(const struct image *im)
+{
+    char *self = sf_asprintf("/v2/images/%s", im->id);
+    char *file = sf_asprintf("/v2/images/%s/file", im->id);
+    json_t *v = json_pack("{s:s, s:s, s:s, s:s, s:b, s:b, s:I, s:i, s:i, s:s, s:s, s:s, s:[], "
+                          "s:s, s:s, s:s, s:s, s:s}",
+                          "id", im->id, "name", im->name, "status", "active", "visibility",
+                          "public", "protected", 0, "os_hidden", 0, "size", (json_int_t)im->size,
+                          "min_disk", im->min_disk_gb, "min_ram", 0, "disk_format", "raw",
+                          "container_format", "bare", "os_distro", im->name, "tags",
+                          "created_at", "2024-01-01T00:00:00Z", "updated_at",
+                          "2024-01-01T00:00:00Z", "self", self, "file", file, "schema",
+                          "/v2/schemas/image");
+    free(self);
+    free(file);
+    return v;
+}
+
+/* Glance filters on an image's properties (name=, status=, visibility=,
+ * os_distro=, ...); the paging and sorting parameters are accepted and
+ * have nothing to do with three images. */
+static bool glance_matches(struct lc_request *req, json_t *view)
+{
+    static const char *const ignored[] = {"limit", "marker", "sort", "sort_key", "sort_dir",
+                                          "member_status", NULL};
+    for (size_t i = 0; i < req->nquery; i++) {
+        bool skip = false;
+        for (size_t j = 0; ignored[j] && !skip; j++)
+            skip = strcmp(ignored[j], req->query_keys[i]) == 0;
+        const char *have = json_string_value(json_object_get(view, req->query_keys[i]));
+        if (!skip && (!have || strcmp(have, req->query_values[i]) != 0))
+            return false;
+    }
+    return true;
+}
+
+static void glance_list(struct lc_request *req, struct lc_response *resp)
+{
+    json_t *out = json_array();
+    for (size_t i = 0; i < NELEM(images); i++) {
+        json_t *v = glance_view(&images[i]);
+        if (glance_matches(req, v))
+            json_array_append(out, v);
+        json_decref(v);
+    }
+    lc_resp_json(resp, 200, json_pack("{s:o, s:s, s:s}", "images", out, "first", "/v2/images",
+                                      "schema", "/v2/schemas/images"));
+}
+
+static void glance_get(struct lc_request *req, struct lc_response *resp)
+{
+    const struct image *im = image_by_id(lc_req_param(req, "id"));
+    if (!im)
+        lc_error(req, resp, 404, NULL, "No image found with ID %s", lc_req_param(req, "id"));
+    else
+        lc_resp_json(resp, 200, glance_view(im));
+}
+
+static void glance_versions(struct lc_request *req, struct lc_response *resp)
+{
+    char *self = sf_asprintf("%s/image/v2/", lc_server_base_url(req->srv));
+    lc_resp_json(resp, 200, json_pack("{s:[{s:s, s:s, s:[{s:s, s:s}]}]}", "versions", "id", "v2.16",
+                                      "status", "CURRENT", "links", "rel", "self", "href", self));
+    free(self);
+}
+
+static const struct lc_route image_routes[] = {
+    {"GET", "", glance_versions, LC_ROUTE_PUBLIC},
+    {"GET", "/v2/images", glance_list, 0},
+    {"GET", "/v2/images/{id}", glance_get, 0},
+    {NULL, NULL, NULL, 0},
+};
+
+static const struct lc_api image_api = {
+    .name = "image",
+    .prefix = "/image",
+    .routes = image_routes,
+    .error = lc_error_generic,
+    .token_auth = true,
+    .openstack = true,
 };
 
 int lc_compute_register(struct lc_server *srv)
 {
-    return lc_server_add_api(srv, &api, NULL);
+    if (lc_server_add_api(srv, &api, NULL) < 0)
+        return -1;
+    return lc_server_add_api(srv, &image_api, NULL);
 }

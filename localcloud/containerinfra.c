@@ -4,8 +4,9 @@
  * groups (nodegroups.c). This file registers the API with the HTTP core and
  * holds what both share (containerinfra.h): the routes, the error shape
  * (Magnum's {"errors": [...]}), the MCS-API-Version check, the fixed
- * cluster templates and flavor names, the timed transitions, JSON-patch
- * parsing, and the sweep that purges what a deletion has finished with.
+ * cluster templates (found by uuid, name or version) and flavor names, the
+ * timed transitions, JSON-patch parsing, and the sweep that purges what a
+ * deletion has finished with.
  */
 #include "containerinfra.h"
 
@@ -32,22 +33,25 @@ const char *lc_ci_default_flavor(void)
     return lc_compute_flavor_id("STD3-4-8");
 }
 
-const struct lc_ci_template *lc_ci_template_by_id(const char *uuid)
+const struct lc_ci_template *lc_ci_template_find(const char *ref)
 {
+    const char *ver = ref[0] == 'v' ? ref + 1 : ref;
     for (size_t i = 0; i < NELEM(templates); i++)
-        if (strcmp(templates[i].uuid, uuid) == 0)
+        if (strcmp(templates[i].uuid, ref) == 0 || strcmp(templates[i].name, ref) == 0 ||
+            strcmp(templates[i].version, ver) == 0)
             return &templates[i];
     return NULL;
 }
 
-const struct lc_ci_template *lc_ci_template_by_version(const char *version)
+bool lc_ci_flag(struct lc_check *c, json_t *v, const char *field)
 {
-    if (version[0] == 'v')
-        version++;
-    for (size_t i = 0; i < NELEM(templates); i++)
-        if (strcmp(templates[i].version, version) == 0)
-            return &templates[i];
-    return NULL;
+    if (json_is_boolean(v))
+        return json_is_true(v);
+    if (json_is_string(v) && strcmp(json_string_value(v), "true") == 0)
+        return true;
+    if (!(json_is_string(v) && strcmp(json_string_value(v), "false") == 0))
+        lc_check_fail(c, field, "%s: expected true or false", field);
+    return false;
 }
 
 struct lc_store *lc_ci_store(struct lc_request *req)
@@ -147,6 +151,17 @@ void lc_ci_touch(json_t *o, long long now)
     json_object_set_new(o, "updated_at", json_string(ts));
 }
 
+int lc_ci_reconcile(struct lc_request *req, struct lc_response *resp, json_t *cl, long long now)
+{
+    lc_ci_transition(cl, "RECONCILING", "RUNNING", NULL, now,
+                     lc_server_options(req->srv)->delay_ms);
+    lc_ci_touch(cl, now);
+    if (lc_store_put(lc_ci_store(req), LC_CI_API, "clusters", lc_ci_str(cl, "uuid"), cl) == 0)
+        return 0;
+    lc_error(req, resp, 500, NULL, "Could not save cluster %s", lc_ci_str(cl, "uuid"));
+    return -1;
+}
+
 void lc_ci_view_common(struct lc_request *req, json_t *view, json_t *o, const char *kind)
 {
     const char *base = lc_server_base_url(req->srv);
@@ -196,15 +211,8 @@ int lc_ci_patch_op(struct lc_check *c, json_t *list, size_t i, struct lc_ci_op *
         lc_check_fail(c, field, "%s: expected an object {\"op\", \"path\", \"value\"}", field);
         return -1;
     }
-    const char *k;
-    json_t *v;
-    json_object_foreach(item, k, v)
-    {
-        if (strcmp(k, "op") != 0 && strcmp(k, "path") != 0 && strcmp(k, "value") != 0) {
-            lc_check_fail(c, field, "%s.%s: unknown member; expected op, path and value", field, k);
-            return -1;
-        }
-    }
+    static const char *const keys[] = {"op", "path", "value", NULL};
+    lc_check_known(c, item, field, keys, "unknown member; expected op, path and value");
     op->op = lc_get_string(c, item, field, "op", LC_REQUIRED);
     op->path = lc_get_string(c, item, field, "path", LC_REQUIRED | LC_LONG);
     if (c->failed)
@@ -275,7 +283,7 @@ static void get_template(struct lc_request *req, struct lc_response *resp)
     if (!lc_ci_begin(req, resp))
         return;
     const char *id = lc_req_param(req, "id");
-    const struct lc_ci_template *t = lc_ci_template_by_id(id);
+    const struct lc_ci_template *t = lc_ci_template_find(id);
     if (!t)
         lc_error(req, resp, 404, NULL, "ClusterTemplate %s could not be found.", id);
     else
@@ -317,6 +325,7 @@ static const struct lc_route routes[] = {
     {"PATCH", "/clusters/{id}", lc_ci_patch_cluster, 0},
     {"DELETE", "/clusters/{id}", lc_ci_delete_cluster, 0},
     {"POST", "/clusters/{id}/actions", lc_ci_cluster_action, 0},
+    {"PATCH", "/clusters/{id}/actions/upgrade", lc_ci_upgrade_cluster, 0},
     {"GET", "/clusters/{id}/kube_config", lc_ci_kube_config, 0},
     {"GET", "/clusters/{id}/nodegroups", lc_ci_list_cluster_nodegroups, 0},
     {"GET", "/nodegroups", lc_ci_list_nodegroups, 0},
@@ -335,6 +344,7 @@ static const struct lc_api api = {
     .routes = routes,
     .error = ci_error,
     .token_auth = true,
+    .openstack = true,
     .sweep = sweep,
 };
 

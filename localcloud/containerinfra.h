@@ -11,6 +11,11 @@
  * reads it after at_ms sees the target status with the members of "set"
  * applied (lc_ci_settled). A deletion stores "delete_at_ms"; the sweep
  * purges the object once it is due.
+ *
+ * As in VK Cloud, a node group's own state stays RUNNING: while one is
+ * created, changed or deleted, its cluster shows the work as RECONCILING
+ * (lc_ci_reconcile), and the node group carries a pending change whose
+ * "status" is RUNNING too.
  */
 #ifndef LC_CONTAINERINFRA_H
 #define LC_CONTAINERINFRA_H
@@ -39,9 +44,15 @@ const char *lc_ci_str(json_t *o, const char *key);
 struct lc_ci_template {
     const char *uuid, *name, *version;
 };
-/* The fixed cluster templates, by uuid or Kubernetes version ("1.31"). */
-const struct lc_ci_template *lc_ci_template_by_id(const char *uuid);
-const struct lc_ci_template *lc_ci_template_by_version(const char *version);
+/* The Kubernetes versions the fixed templates offer, for messages. */
+#define LC_CI_VERSIONS "1.29, 1.30, 1.31 or 1.32"
+/* One of the fixed cluster templates by uuid, name ("Kubernetes-v1.31") or
+ * Kubernetes version ("1.31", "v1.31"), as GET /clustertemplates/{ref}
+ * looks them up; NULL when there is none. */
+const struct lc_ci_template *lc_ci_template_find(const char *ref);
+/* true / false, or the strings "true" / "false" that VK Cloud's own client
+ * sends for flags; anything else fails c naming field. */
+bool lc_ci_flag(struct lc_check *c, json_t *v, const char *field);
 /* The flavor masters and node groups get when none is given. */
 const char *lc_ci_default_flavor(void);
 
@@ -68,11 +79,22 @@ struct lc_ci_op {
 };
 int lc_ci_patch_op(struct lc_check *c, json_t *list, size_t i, struct lc_ci_op *op);
 
-/* The cluster of the request's project with that uuid (borrowed, as
- * stored), or NULL after answering 404. */
-json_t *lc_ci_find_cluster(struct lc_request *req, struct lc_response *resp, const char *id);
+/* The cluster of the request's project with that uuid or, failing that,
+ * that name (borrowed, as stored); NULL after answering 404, or 409 when
+ * several clusters have the name. */
+json_t *lc_ci_find_cluster(struct lc_request *req, struct lc_response *resp, const char *ref);
 /* A settled cluster's state: its status, or DELETING once deleted. */
 const char *lc_ci_cluster_state(json_t *settled);
+/* 0 when the settled cluster is in state `want` with no change under way
+ * (a turn off / on keeps the old state until it is done); otherwise -1
+ * after answering 409 saying why `what` ("turn_off_cluster", "change a
+ * node group") cannot be done now. */
+int lc_ci_cluster_ready(struct lc_request *req, struct lc_response *resp, json_t *settled,
+                        const char *want, const char *what);
+/* Puts a settled cluster (a copy) into RECONCILING for --delay-ms, then
+ * RUNNING, and saves it: the work a node group change shows on its
+ * cluster. 0, or -1 after answering 500. */
+int lc_ci_reconcile(struct lc_request *req, struct lc_response *resp, json_t *cl, long long now);
 
 /* Route handlers: clusters.c */
 void lc_ci_list_clusters(struct lc_request *req, struct lc_response *resp);
@@ -81,6 +103,7 @@ void lc_ci_get_cluster(struct lc_request *req, struct lc_response *resp);
 void lc_ci_patch_cluster(struct lc_request *req, struct lc_response *resp);
 void lc_ci_delete_cluster(struct lc_request *req, struct lc_response *resp);
 void lc_ci_cluster_action(struct lc_request *req, struct lc_response *resp);
+void lc_ci_upgrade_cluster(struct lc_request *req, struct lc_response *resp);
 void lc_ci_kube_config(struct lc_request *req, struct lc_response *resp);
 /* nodegroups.c */
 void lc_ci_list_nodegroups(struct lc_request *req, struct lc_response *resp);

@@ -18,7 +18,7 @@
 struct rule {
     char *prefix;
     long latency_ms;
-    double error_rate, throttle_rate, drop_rate;
+    double error_rate, throttle_rate, drop_rate, error_after_rate, drop_after_rate;
     int error_status;
     long retry_after;
 };
@@ -76,19 +76,24 @@ void lc_faults_decide(struct lc_faults *f, const char *path, struct lc_fault_dec
     }
     if (best) {
         out->latency_ms = best->latency_ms;
-        if (best->drop_rate > 0 || best->error_rate > 0 || best->throttle_rate > 0) {
-            /* one draw partitioned into drop | error | throttle | pass keeps
-             * each share exactly its rate */
-            double u = (double)(splitmix64(&f->state) >> 11) * 0x1.0p-53;
-            if (u < best->drop_rate) {
-                out->kind = LC_FAULT_DROP;
-            } else if (u < best->drop_rate + best->error_rate) {
-                out->kind = LC_FAULT_ERROR;
-                out->status = best->error_status;
-            } else if (u < best->drop_rate + best->error_rate + best->throttle_rate) {
-                out->kind = LC_FAULT_THROTTLE;
-                out->retry_after = best->retry_after;
+        /* one draw partitioned into drop | error | throttle | error after |
+         * drop after | pass keeps each share exactly its rate */
+        const double shares[] = {best->drop_rate, best->error_rate, best->throttle_rate,
+                                 best->error_after_rate, best->drop_after_rate};
+        const enum lc_fault_kind kinds[] = {LC_FAULT_DROP, LC_FAULT_ERROR, LC_FAULT_THROTTLE,
+                                            LC_FAULT_ERROR_AFTER, LC_FAULT_DROP_AFTER};
+        double any = 0;
+        for (size_t i = 0; i < 5; i++)
+            any += shares[i];
+        if (any > 0) {
+            double u = (double)(splitmix64(&f->state) >> 11) * 0x1.0p-53, edge = 0;
+            for (size_t i = 0; i < 5 && out->kind == LC_FAULT_NONE; i++) {
+                edge += shares[i];
+                if (u < edge)
+                    out->kind = kinds[i];
             }
+            out->status = best->error_status;
+            out->retry_after = best->retry_after;
         }
     }
     pthread_mutex_unlock(&f->mu);
@@ -100,10 +105,12 @@ static json_t *describe(struct lc_faults *f)
     for (size_t i = 0; i < f->n; i++) {
         const struct rule *r = &f->rules[i];
         json_array_append_new(
-            rules, json_pack("{s:s, s:I, s:f, s:i, s:f, s:I, s:f}", "prefix", r->prefix,
+            rules, json_pack("{s:s, s:I, s:f, s:i, s:f, s:I, s:f, s:f, s:f}", "prefix", r->prefix,
                              "latency_ms", (json_int_t)r->latency_ms, "error_rate", r->error_rate,
                              "error_status", r->error_status, "throttle_rate", r->throttle_rate,
-                             "retry_after", (json_int_t)r->retry_after, "drop_rate", r->drop_rate));
+                             "retry_after", (json_int_t)r->retry_after, "drop_rate", r->drop_rate,
+                             "error_after_rate", r->error_after_rate, "drop_after_rate",
+                             r->drop_after_rate));
     }
     return json_pack("{s:o, s:I}", "rules", rules, "seed", (json_int_t)f->seed);
 }
@@ -155,11 +162,14 @@ static void post_faults(struct lc_request *req, struct lc_response *resp)
         rs[i].error_rate = rate(&c, o, field, "error_rate");
         rs[i].throttle_rate = rate(&c, o, field, "throttle_rate");
         rs[i].drop_rate = rate(&c, o, field, "drop_rate");
+        rs[i].error_after_rate = rate(&c, o, field, "error_after_rate");
+        rs[i].drop_after_rate = rate(&c, o, field, "drop_after_rate");
         rs[i].error_status = (int)lc_get_int(&c, o, field, "error_status", 503, 500, 599);
         rs[i].retry_after = (long)lc_get_int(&c, o, field, "retry_after", 1, 0, 3600);
-        if (!c.failed && rs[i].error_rate + rs[i].throttle_rate + rs[i].drop_rate > 1.0 + 1e-9)
-            lc_check_fail(&c, field, "%s: error_rate + throttle_rate + drop_rate must not exceed 1",
-                          field);
+        if (!c.failed && rs[i].error_rate + rs[i].throttle_rate + rs[i].drop_rate +
+                                 rs[i].error_after_rate + rs[i].drop_after_rate > 1.0 + 1e-9)
+            lc_check_fail(&c, field, "%s: error_rate + throttle_rate + drop_rate + "
+                          "error_after_rate + drop_after_rate must not exceed 1", field);
     }
     json_decref(body);
     if (c.failed) {

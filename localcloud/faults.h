@@ -1,6 +1,7 @@
 /*
  * Injected faults for tests: rules per path prefix (latency, 5xx errors,
- * 429 throttling with Retry-After, dropped connections), drawn from a
+ * 429 throttling with Retry-After, dropped connections, and 5xx or drops
+ * after the request was processed), drawn from a
  * seeded PRNG so that a run is repeatable. Set with POST /_localcloud/faults,
  * cleared with DELETE; the core asks lc_faults_decide() for every request
  * outside /_localcloud. Faults are not persisted: a restart clears them.
@@ -10,12 +11,22 @@
 
 #include "server.h"
 
-enum lc_fault_kind { LC_FAULT_NONE, LC_FAULT_ERROR, LC_FAULT_THROTTLE, LC_FAULT_DROP };
+/* ERROR, THROTTLE and DROP happen before the request is processed (nothing
+ * changed); ERROR_AFTER and DROP_AFTER after it was processed and persisted
+ * (the change happened, the client cannot tell): an ambiguous failure. */
+enum lc_fault_kind {
+    LC_FAULT_NONE,
+    LC_FAULT_ERROR,
+    LC_FAULT_THROTTLE,
+    LC_FAULT_DROP,
+    LC_FAULT_ERROR_AFTER,
+    LC_FAULT_DROP_AFTER,
+};
 
 struct lc_fault_decision {
     long latency_ms;
     enum lc_fault_kind kind;
-    int status;       /* LC_FAULT_ERROR: the status to answer */
+    int status;       /* LC_FAULT_ERROR(_AFTER): the status to answer */
     long retry_after; /* LC_FAULT_THROTTLE: seconds for Retry-After */
 };
 

@@ -54,6 +54,27 @@ static json_t *member(struct lc_check *c, json_t *obj, const char *parent, const
     return v;
 }
 
+void lc_check_known(struct lc_check *c, json_t *obj, const char *parent,
+                    const char *const *allowed, const char *why)
+{
+    if (c->failed || !json_is_object(obj))
+        return;
+    const char *key;
+    json_t *v;
+    json_object_foreach(obj, key, v)
+    {
+        bool ok = false;
+        for (size_t i = 0; allowed[i] && !ok; i++)
+            ok = strcmp(allowed[i], key) == 0;
+        if (!ok) {
+            char *name = name_of(parent, key);
+            lc_check_fail(c, name, "%s: %s", name, why);
+            free(name);
+            return;
+        }
+    }
+}
+
 json_t *lc_get_object(struct lc_check *c, json_t *obj, const char *parent, const char *key,
                       unsigned flags)
 {

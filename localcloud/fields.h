@@ -27,6 +27,12 @@ void lc_check_init(struct lc_check *c, struct lc_request *req, struct lc_respons
 void lc_check_fail(struct lc_check *c, const char *field, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
+/* Fails c for the first member of obj (may be NULL) whose name is not in
+ * allowed (NULL-terminated): "<parent>.<member>: <why>", why in the API's
+ * own words ("unrecognized or read-only attribute"). */
+void lc_check_known(struct lc_check *c, json_t *obj, const char *parent,
+                    const char *const *allowed, const char *why);
+
 /* parent names the enclosing object in messages ("server"), NULL at the top.
  * Optional members that are absent (or JSON null) give NULL / the default. */
 json_t *lc_get_object(struct lc_check *c, json_t *obj, const char *parent, const char *key,

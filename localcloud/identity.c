@@ -9,12 +9,12 @@
 
 #include <ctype.h>
 #include <openssl/crypto.h>
-#include <openssl/evp.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
 #include "fields.h"
+#include "sigv4.h"
 #include "store.h"
 #include "util.h"
 
@@ -50,14 +50,10 @@ static void free_identity(void *ctx)
 static char *derive_user_id(const char *domain, const char *name)
 {
     char *src = sf_asprintf("localcloud-user:%s/%s", domain, name);
-    unsigned char md[EVP_MAX_MD_SIZE];
-    unsigned n = 0;
-    EVP_Digest(src, strlen(src), md, &n, EVP_sha256(), NULL);
+    char hex[65];
+    sf_sigv4_sha256_hex(src, strlen(src), hex);
     free(src);
-    char *hex = sf_xmalloc(33);
-    for (unsigned i = 0; i < 16; i++)
-        snprintf(hex + 2 * i, 3, "%02x", md[i]);
-    return hex;
+    return sf_xstrndup(hex, 32);
 }
 
 static char *domain_id(const char *domain)
@@ -136,19 +132,28 @@ static const struct user *user_by_id(const struct identity *id, const char *uid)
     return NULL;
 }
 
+/* Whether a user of domain `domain` is named by a domain id and / or name
+ * (NULL: any). Users of the default domain ("Default" unless the users
+ * file says otherwise) are also found under "users", the user domain VK
+ * Cloud's clients send by default. */
+static bool in_domain(const char *domain, const char *dom_id, const char *dom_name)
+{
+    bool dflt = strcasecmp(domain, "Default") == 0;
+    char *did = domain_id(domain);
+    bool ok = (!dom_id || strcasecmp(did, dom_id) == 0 || (dflt && strcmp(dom_id, "users") == 0)) &&
+              (!dom_name || strcasecmp(domain, dom_name) == 0 ||
+               (dflt && strcmp(dom_name, "users") == 0));
+    free(did);
+    return ok;
+}
+
 /* A user by name within a domain given by id or name (NULL: any domain). */
 static const struct user *user_by_name(const struct identity *id, const char *name,
                                        const char *dom_id, const char *dom_name)
 {
     for (size_t i = 0; i < id->n; i++) {
         const struct user *u = &id->users[i];
-        if (strcmp(u->name, name) != 0)
-            continue;
-        char *did = domain_id(u->domain);
-        bool ok = (!dom_id || strcasecmp(did, dom_id) == 0) &&
-                  (!dom_name || strcasecmp(u->domain, dom_name) == 0);
-        free(did);
-        if (ok)
+        if (strcmp(u->name, name) == 0 && in_domain(u->domain, dom_id, dom_name))
             return u;
     }
     return NULL;
@@ -162,6 +167,9 @@ static json_t *domain_json(const char *domain)
     return d;
 }
 
+/* Every service has a public endpoint in region RegionOne, the region VK
+ * Cloud's clients look up by default, and the same URL again in region
+ * "local", the name localcloud's own clients and tests have used. */
 static json_t *catalog(const char *base)
 {
     static const struct {
@@ -170,20 +178,26 @@ static json_t *catalog(const char *base)
         {"identity", "keystone", "/identity/v3"},
         {"compute", "nova", "/compute/v2.1"},
         {"network", "neutron", "/network"},
+        {"image", "glance", "/image"},
         {"container-infra", "magnum", "/container-infra/v1"},
         {"object-store", "s3", "/s3"},
     };
+    static const char *const regions[] = {"RegionOne", "local"};
     json_t *cat = json_array();
     for (size_t i = 0; i < sizeof(services) / sizeof(services[0]); i++) {
         char *url = sf_asprintf("%s%s", base, services[i].path);
-        char *eid = sf_asprintf("%s-public", services[i].type);
-        json_array_append_new(
-            cat, json_pack("{s:s, s:s, s:s, s:[{s:s, s:s, s:s, s:s, s:s}]}", "id", services[i].type,
-                           "type", services[i].type, "name", services[i].name, "endpoints", "id",
-                           eid, "interface", "public", "region", "local", "region_id", "local",
-                           "url", url));
+        json_t *eps = json_array();
+        for (size_t r = 0; r < 2; r++) {
+            char *eid = sf_asprintf("%s-public-%s", services[i].type, regions[r]);
+            json_array_append_new(eps, json_pack("{s:s, s:s, s:s, s:s, s:s}", "id", eid,
+                                                 "interface", "public", "region", regions[r],
+                                                 "region_id", regions[r], "url", url));
+            free(eid);
+        }
+        json_array_append_new(cat, json_pack("{s:s, s:s, s:s, s:o}", "id", services[i].type,
+                                             "type", services[i].type, "name", services[i].name,
+                                             "endpoints", eps));
         free(url);
-        free(eid);
     }
     return cat;
 }
@@ -534,6 +548,7 @@ static const struct lc_api api = {
     .routes = routes,
     .error = lc_error_generic,
     .token_auth = true,
+    .openstack = true,
     .free_ctx = free_identity,
 };
 

@@ -155,7 +155,9 @@ static void add_crd_types(const json_t *crd, struct lc_k8s_types *out)
     }
 }
 
-void lc_k8s_types_of(struct lc_store *st, const char *cluster, struct lc_k8s_types *out)
+/* Fills out with every type the cluster serves (its Established CRDs read
+ * from the store). Free with types_free. */
+static void types_of(struct lc_store *st, const char *cluster, struct lc_k8s_types *out)
 {
     out->n = NBUILTIN;
     out->v = sf_xmalloc(NBUILTIN * sizeof(*out->v));
@@ -176,14 +178,15 @@ const struct lc_k8s_type *lc_k8s_builtin(const char *plural)
     abort(); /* only called with the table's own names */
 }
 
-void lc_k8s_types_free(struct lc_k8s_types *t)
+static void types_free(struct lc_k8s_types *t)
 {
     free(t->v);
     t->v = NULL;
     t->n = 0;
 }
 
-const struct lc_k8s_type *lc_k8s_type_find(const struct lc_k8s_types *t, const char *group,
+/* The type with that group, version and plural, or NULL. */
+static const struct lc_k8s_type *type_find(const struct lc_k8s_types *t, const char *group,
                                            const char *version, const char *plural)
 {
     for (size_t i = 0; i < t->n; i++)
@@ -493,7 +496,7 @@ static void resource(struct lc_k8s_call *c, const char *group, const char *versi
                      size_t n)
 {
     if (n >= 3 && strcmp(s[0], "namespaces") == 0) {
-        const struct lc_k8s_type *t = lc_k8s_type_find(&c->types, group, version, s[2]);
+        const struct lc_k8s_type *t = type_find(&c->types, group, version, s[2]);
         if (t && t->namespaced) {
             c->ns = s[1];
             s += 2;
@@ -504,7 +507,7 @@ static void resource(struct lc_k8s_call *c, const char *group, const char *versi
         lc_k8s_status(c->resp, 404, "NotFound", NULL, "the server could not find the requested resource");
         return;
     }
-    c->t = lc_k8s_type_find(&c->types, group, version, s[0]);
+    c->t = type_find(&c->types, group, version, s[0]);
     if (!c->t) {
         lc_k8s_status(c->resp, 404, "NotFound", NULL,
                       "the server could not find the requested resource (%s %s)",
@@ -533,7 +536,7 @@ static void handle(struct lc_request *req, struct lc_response *resp)
         return;
     }
     lc_k8s_bootstrap(k, c.cluster);
-    lc_k8s_types_of(c.st, c.cluster, &c.types);
+    types_of(c.st, c.cluster, &c.types);
     char **s;
     size_t n;
     split(lc_req_param(req, "rest"), &s, &n);
@@ -573,7 +576,7 @@ static void handle(struct lc_request *req, struct lc_response *resp)
         free(s[i]);
     free(s);
     free(c.kindkey);
-    lc_k8s_types_free(&c.types);
+    types_free(&c.types);
     json_decref(c.cluster_obj);
 }
 

@@ -53,15 +53,8 @@ struct lc_k8s_types {
     size_t n;
 };
 
-/* Fills out with every type the cluster serves (its Established CRDs read
- * from the store). Free with lc_k8s_types_free. */
-void lc_k8s_types_of(struct lc_store *st, const char *cluster, struct lc_k8s_types *out);
-void lc_k8s_types_free(struct lc_k8s_types *t);
 /* The built-in type with that plural (one of the table's). */
 const struct lc_k8s_type *lc_k8s_builtin(const char *plural);
-/* The type with that group, version and plural, or NULL. */
-const struct lc_k8s_type *lc_k8s_type_find(const struct lc_k8s_types *t, const char *group,
-                                           const char *version, const char *plural);
 /* "apps/v1", or "v1" for the core group; caller frees. */
 char *lc_k8s_api_version(const struct lc_k8s_type *t);
 

@@ -18,9 +18,11 @@
  */
 #include "k8s.h"
 
+#include <ctype.h>
 #include <openssl/evp.h>
 #include <stdio.h>
 #include <string.h>
+#include <stdlib.h>
 #include <time.h>
 
 #include "util.h"
@@ -571,9 +573,11 @@ static void doc_hash(const json_t *doc, char out[2 * 64 + 1])
     unsigned int len = 0;
     if (!s || !EVP_Digest(s, strlen(s), md, &len, EVP_sha512(), NULL))
         len = 0;
-    for (unsigned int i = 0; i < len && i < 64; i++)
-        snprintf(out + 2 * i, 3, "%02X", md[i]);
-    out[2 * (len < 64 ? len : 64)] = '\0';
+    char *h = lc_hex(md, len < 64 ? len : 64);
+    for (size_t i = 0; h[i]; i++)
+        out[i] = (char)toupper((unsigned char)h[i]);
+    out[strlen(h)] = '\0';
+    free(h);
     free(s);
 }
 

@@ -1,6 +1,7 @@
 /*
  * Network, a Neutron v2.0 subset under /network/v2.0: networks and subnets
- * (create, get, list with attribute filters, update, delete). Subnets are
+ * (create, get, list with attribute filters such as ?name= and ?tags=,
+ * update, delete, and tags by /tags/{tag}). Subnets are
  * validated like Neutron does (CIDR without host bits, gateway and pools
  * inside it, no overlap on one network); a network with subnets, or with
  * servers on it, cannot be deleted (409). The compute API allocates server
@@ -49,18 +50,7 @@ static struct lc_store *store(struct lc_request *req)
 /* Rejects members outside allowed, like Neutron's "Unrecognized attribute". */
 static void known_keys(struct lc_check *c, json_t *obj, const char *const *allowed)
 {
-    const char *key;
-    json_t *v;
-    json_object_foreach(obj, key, v)
-    {
-        bool ok = false;
-        for (size_t i = 0; allowed[i] && !ok; i++)
-            ok = strcmp(allowed[i], key) == 0;
-        if (!ok) {
-            lc_check_fail(c, key, "%s: unrecognized or read-only attribute", key);
-            return;
-        }
-    }
+    lc_check_known(c, obj, NULL, allowed, "unrecognized or read-only attribute");
 }
 
 static void set_times(json_t *o, bool created)
@@ -688,6 +678,143 @@ static void delete_subnet(struct lc_request *req, struct lc_response *resp)
         lc_resp_empty(resp, 204);
 }
 
+/* ---------- tags (Neutron's tag extension) ---------- */
+
+/* The network or subnet a /tags route names (borrowed), its kind set;
+ * NULL after answering 404. */
+static json_t *tagged(struct lc_request *req, struct lc_response *resp, const char **kind)
+{
+    const char *id = lc_req_param(req, "id");
+    bool net = strncmp(req->path + strlen("/network/v2.0"), "/networks/", 10) == 0;
+    *kind = net ? "networks" : "subnets";
+    return net ? find_network(req, resp, id) : find_subnet(req, resp, id);
+}
+
+static bool valid_tag(struct lc_request *req, struct lc_response *resp, const char *tag)
+{
+    if (*tag && strlen(tag) <= 255 && !strchr(tag, ','))
+        return true;
+    lc_error(req, resp, 400, NULL, "Invalid input for tag: \"%.64s\" must be 1 to 255 "
+             "characters without a comma", tag);
+    return false;
+}
+
+static void save_tags(struct lc_request *req, struct lc_response *resp, const char *kind,
+                      json_t *obj, json_t *tags, unsigned status)
+{
+    json_t *upd = json_deep_copy(obj);
+    json_object_set(upd, "tags", tags);
+    set_times(upd, false);
+    const char *id = json_string_value(json_object_get(obj, "id"));
+    if (lc_store_put(store(req), API, kind, id, upd) < 0)
+        lc_error(req, resp, 500, NULL, "Could not save the tags of %s", id);
+    else if (status == 200)
+        lc_resp_json(resp, 200, json_pack("{s:O}", "tags", tags));
+    else
+        lc_resp_empty(resp, status);
+    json_decref(upd);
+}
+
+static long tag_index(json_t *tags, const char *tag)
+{
+    size_t i;
+    json_t *t;
+    json_array_foreach(tags, i, t)
+        if (strcmp(json_string_value(t), tag) == 0)
+            return (long)i;
+    return -1;
+}
+
+static void get_tags(struct lc_request *req, struct lc_response *resp)
+{
+    const char *kind;
+    json_t *obj = tagged(req, resp, &kind);
+    if (obj)
+        lc_resp_json(resp, 200, json_pack("{s:O}", "tags", json_object_get(obj, "tags")));
+}
+
+static void replace_tags(struct lc_request *req, struct lc_response *resp)
+{
+    const char *kind;
+    json_t *obj = tagged(req, resp, &kind);
+    if (!obj)
+        return;
+    json_t *body = lc_req_json(req, resp);
+    if (!body)
+        return;
+    struct lc_check c;
+    lc_check_init(&c, req, resp);
+    json_t *tags = lc_get_string_list(&c, body, NULL, "tags", LC_REQUIRED);
+    size_t i;
+    json_t *t;
+    json_array_foreach(tags, i, t)
+        if (!c.failed && !valid_tag(req, resp, json_string_value(t)))
+            c.failed = true;
+    if (!c.failed)
+        save_tags(req, resp, kind, obj, tags, 200);
+    json_decref(body);
+}
+
+static void check_tag(struct lc_request *req, struct lc_response *resp)
+{
+    const char *kind;
+    json_t *obj = tagged(req, resp, &kind);
+    if (!obj)
+        return;
+    const char *tag = lc_req_param(req, "tag");
+    if (tag_index(json_object_get(obj, "tags"), tag) >= 0)
+        lc_resp_empty(resp, 204);
+    else
+        lc_error(req, resp, 404, "TagNotFound", "Tag %s could not be found.", tag);
+}
+
+static void add_tag(struct lc_request *req, struct lc_response *resp)
+{
+    const char *kind;
+    json_t *obj = tagged(req, resp, &kind);
+    const char *tag = lc_req_param(req, "tag");
+    if (!obj || !valid_tag(req, resp, tag))
+        return;
+    json_t *tags = json_deep_copy(json_object_get(obj, "tags"));
+    if (!json_is_array(tags)) {
+        json_decref(tags);
+        tags = json_array();
+    }
+    if (tag_index(tags, tag) < 0)
+        json_array_append_new(tags, json_string(tag));
+    save_tags(req, resp, kind, obj, tags, 201);
+    json_decref(tags);
+}
+
+static void remove_tag(struct lc_request *req, struct lc_response *resp)
+{
+    const char *kind;
+    json_t *obj = tagged(req, resp, &kind);
+    if (!obj)
+        return;
+    const char *tag = lc_req_param(req, "tag");
+    json_t *tags = json_deep_copy(json_object_get(obj, "tags"));
+    long at = tag_index(tags, tag);
+    if (at < 0) {
+        lc_error(req, resp, 404, "TagNotFound", "Tag %s could not be found.", tag);
+    } else {
+        json_array_remove(tags, (size_t)at);
+        save_tags(req, resp, kind, obj, tags, 204);
+    }
+    json_decref(tags);
+}
+
+static void remove_tags(struct lc_request *req, struct lc_response *resp)
+{
+    const char *kind;
+    json_t *obj = tagged(req, resp, &kind);
+    if (!obj)
+        return;
+    json_t *none = json_array();
+    save_tags(req, resp, kind, obj, none, 204);
+    json_decref(none);
+}
+
 static void get_root(struct lc_request *req, struct lc_response *resp)
 {
     const char *kinds[][2] = {{"network", "networks"}, {"subnet", "subnets"}};
@@ -714,6 +841,18 @@ static const struct lc_route routes[] = {
     {"GET", "/subnets/{id}", get_subnet, 0},
     {"PUT", "/subnets/{id}", update_subnet, 0},
     {"DELETE", "/subnets/{id}", delete_subnet, 0},
+    {"GET", "/networks/{id}/tags", get_tags, 0},
+    {"PUT", "/networks/{id}/tags", replace_tags, 0},
+    {"DELETE", "/networks/{id}/tags", remove_tags, 0},
+    {"GET", "/networks/{id}/tags/{tag}", check_tag, 0},
+    {"PUT", "/networks/{id}/tags/{tag}", add_tag, 0},
+    {"DELETE", "/networks/{id}/tags/{tag}", remove_tag, 0},
+    {"GET", "/subnets/{id}/tags", get_tags, 0},
+    {"PUT", "/subnets/{id}/tags", replace_tags, 0},
+    {"DELETE", "/subnets/{id}/tags", remove_tags, 0},
+    {"GET", "/subnets/{id}/tags/{tag}", check_tag, 0},
+    {"PUT", "/subnets/{id}/tags/{tag}", add_tag, 0},
+    {"DELETE", "/subnets/{id}/tags/{tag}", remove_tag, 0},
     {NULL, NULL, NULL, 0},
 };
 
@@ -723,6 +862,7 @@ static const struct lc_api api = {
     .routes = routes,
     .error = neutron_error,
     .token_auth = true,
+    .openstack = true,
 };
 
 int lc_network_register(struct lc_server *srv)

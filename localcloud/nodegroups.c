@@ -5,17 +5,20 @@
  * cluster's), JSON-patch of the sizes, labels and taints, scale by a
  * delta, resize to another flavor, delete.
  *
- * A node group changes only while its cluster is RUNNING and it is RUNNING
- * itself (409 otherwise): a new one is PROVISIONING, a scale SCALING, a
- * resize RESIZING, each for --delay-ms, then RUNNING with the new size or
- * flavor. A deleted one is DELETING, then 404; so are a deleted cluster's.
+ * As in VK Cloud, a node group's state is RUNNING throughout: the work
+ * shows on its cluster, which is RECONCILING for --delay-ms while a node
+ * group is created, patched, scaled, resized or deleted, then RUNNING. A
+ * node group changes only while its cluster is RUNNING with nothing under
+ * way (409 otherwise). A new one is there at once; a scale or resize takes
+ * effect when the cluster's reconciling ends; a deleted one answers 404
+ * from then on, and so do a deleted cluster's once the cluster is gone.
  */
-#include <openssl/evp.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "apis.h"
 #include "containerinfra.h"
+#include "sigv4.h"
 #include "store.h"
 #include "util.h"
 
@@ -42,31 +45,20 @@ static json_t *find_nodegroup(struct lc_request *req, struct lc_response *resp)
     return ng;
 }
 
-/* The node group's state: DELETING once it or its cluster is deleted. */
-static const char *ng_state(struct lc_request *req, json_t *settled)
-{
-    json_t *cl = lc_store_get(lc_ci_store(req), LC_CI_API, "clusters",
-                              lc_ci_str(settled, "cluster_id"));
-    if (json_object_get(settled, "delete_at_ms") || !cl || json_object_get(cl, "delete_at_ms"))
-        return "DELETING";
-    return lc_ci_str(settled, "status");
-}
-
 /* ---------- views ---------- */
 
-/* A stable uuid for the i-th node of a node group. */
+/* A stable uuid for the i-th node of a node group: the first 128 bits of
+ * a SHA-256, marked as a name-based (version 5) RFC 4122 uuid. */
 static void node_uuid(const char *ng, long long i, char *out, size_t n)
 {
-    unsigned char md[EVP_MAX_MD_SIZE];
-    unsigned int len;
+    char h[65];
     char *in = sf_asprintf("%s/%lld", ng, i);
-    EVP_Digest(in, strlen(in), md, &len, EVP_sha256(), NULL);
+    sf_sigv4_sha256_hex(in, strlen(in), h);
     free(in);
-    md[6] = (unsigned char)((md[6] & 0x0f) | 0x50);
-    md[8] = (unsigned char)((md[8] & 0x3f) | 0x80);
-    snprintf(out, n, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", md[0],
-             md[1], md[2], md[3], md[4], md[5], md[6], md[7], md[8], md[9], md[10], md[11], md[12],
-             md[13], md[14], md[15]);
+    static const char digits[] = "0123456789abcdef";
+    h[12] = '5';
+    h[16] = "89ab"[(strchr(digits, h[16]) - digits) & 3];
+    snprintf(out, n, "%.8s-%.4s-%.4s-%.4s-%.12s", h, h + 8, h + 12, h + 16, h + 20);
 }
 
 static json_t *ng_view(struct lc_request *req, json_t *stored, long long now)
@@ -77,7 +69,7 @@ static json_t *ng_view(struct lc_request *req, json_t *stored, long long now)
         json_t *m = json_object_get(ng, view_keys[i]);
         json_object_set(v, view_keys[i], m ? m : json_null());
     }
-    json_object_set_new(v, "state", json_string(ng_state(req, ng)));
+    json_object_set_new(v, "state", json_string(lc_ci_str(ng, "status")));
     json_t *cl = lc_store_get(lc_ci_store(req), LC_CI_API, "clusters", lc_ci_str(ng, "cluster_id"));
     json_t *nodes = json_array();
     long long count = json_integer_value(json_object_get(ng, "node_count"));
@@ -139,43 +131,34 @@ void lc_ci_get_nodegroup(struct lc_request *req, struct lc_response *resp)
 
 /* ---------- checks ---------- */
 
-/* Node groups change only while their cluster is RUNNING (409 otherwise). */
-static bool cluster_running(struct lc_request *req, struct lc_response *resp, json_t *stored,
-                            long long now)
+/* The node group's cluster, settled (new reference), when a change of the
+ * node group (a settled copy) may start now: the node group is not being
+ * deleted or changed, and the cluster is RUNNING with nothing under way.
+ * NULL after answering 409. */
+static json_t *ready_cluster(struct lc_request *req, struct lc_response *resp, json_t *ng,
+                             long long now, const char *what)
 {
-    json_t *cl = lc_ci_settled(stored, now);
-    const char *state = lc_ci_cluster_state(cl);
-    bool ok = strcmp(state, "RUNNING") == 0;
-    if (!ok)
-        lc_error(req, resp, 409, NULL, "Cluster %s is %s; its node groups can change only while it "
-                 "is RUNNING", lc_ci_str(cl, "uuid"), state);
-    json_decref(cl);
-    return ok;
-}
-
-/* Both the node group and its cluster must be RUNNING for a change. */
-static bool changeable(struct lc_request *req, struct lc_response *resp, json_t *ng, long long now)
-{
-    json_t *cl = lc_store_get(lc_ci_store(req), LC_CI_API, "clusters", lc_ci_str(ng, "cluster_id"));
-    const char *state = ng_state(req, ng);
-    if (strcmp(state, "RUNNING") != 0) {
-        lc_error(req, resp, 409, NULL, "Nodegroup %s is %s; it can change only while it is RUNNING",
-                 lc_ci_str(ng, "uuid"), state);
-        return false;
+    if (json_object_get(ng, "delete_at_ms")) {
+        lc_error(req, resp, 409, NULL, "Cannot %s: nodegroup %s is being deleted", what,
+                 lc_ci_str(ng, "uuid"));
+        return NULL;
     }
-    return cluster_running(req, resp, cl, now);
-}
-
-/* true/false, or "true"/"false" as VK Cloud's own client sends it. */
-static bool read_flag(struct lc_check *c, json_t *v, const char *field)
-{
-    if (json_is_boolean(v))
-        return json_is_true(v);
-    if (json_is_string(v) && strcmp(json_string_value(v), "true") == 0)
-        return true;
-    if (!(json_is_string(v) && strcmp(json_string_value(v), "false") == 0))
-        lc_check_fail(c, field, "%s: expected true or false", field);
-    return false;
+    json_t *stored = lc_store_get(lc_ci_store(req), LC_CI_API, "clusters",
+                                  lc_ci_str(ng, "cluster_id"));
+    json_t *cl = lc_ci_settled(stored, now);
+    if (lc_ci_cluster_ready(req, resp, cl, "RUNNING", what) < 0) {
+        json_decref(cl);
+        return NULL;
+    }
+    /* the cluster's reconciling ends with the node group's change; this
+     * only matters if the two were ever saved apart */
+    if (json_object_get(ng, "pending")) {
+        lc_error(req, resp, 409, NULL, "Cannot %s: nodegroup %s is being changed", what,
+                 lc_ci_str(ng, "uuid"));
+        json_decref(cl);
+        return NULL;
+    }
+    return cl;
 }
 
 static long long read_int(struct lc_check *c, json_t *v, const char *field, long long min,
@@ -210,16 +193,9 @@ static json_t *read_pairs(struct lc_check *c, json_t *v, const char *field, bool
                           taints ? ", \"effect\"" : "");
             break;
         }
-        const char *k;
-        json_t *m;
-        json_object_foreach(item, k, m)
-        {
-            if (strcmp(k, "key") != 0 && strcmp(k, "value") != 0 &&
-                !(taints && strcmp(k, "effect") == 0)) {
-                lc_check_fail(c, f, "%s.%s: unknown member", f, k);
-                break;
-            }
-        }
+        static const char *const label_keys[] = {"key", "value", NULL};
+        static const char *const taint_keys[] = {"key", "value", "effect", NULL};
+        lc_check_known(c, item, f, taints ? taint_keys : label_keys, "unknown member");
         const char *key = lc_get_string(c, item, f, "key", LC_REQUIRED);
         const char *val = lc_get_string(c, item, f, "value", 0);
         const char *effect = taints ? lc_get_string(c, item, f, "effect", LC_REQUIRED) : NULL;
@@ -305,18 +281,7 @@ void lc_ci_create_nodegroup(struct lc_request *req, struct lc_response *resp)
         return;
     struct lc_check c;
     lc_check_init(&c, req, resp);
-    const char *k;
-    json_t *v;
-    json_object_foreach(body, k, v)
-    {
-        bool ok = false;
-        for (size_t i = 0; create_keys[i] && !ok; i++)
-            ok = strcmp(create_keys[i], k) == 0;
-        if (!ok) {
-            lc_check_fail(&c, k, "%s: unknown member of a node group", k);
-            break;
-        }
-    }
+    lc_check_known(&c, body, NULL, create_keys, "unknown member of a node group");
     const char *cluster_id = lc_get_string(&c, body, NULL, "cluster_id", LC_REQUIRED);
     const char *name = lc_get_string(&c, body, NULL, "name", LC_REQUIRED);
     if (!c.failed && (!*name || strspn(name, "abcdefghijklmnopqrstuvwxyz0123456789-") !=
@@ -325,12 +290,12 @@ void lc_ci_create_nodegroup(struct lc_request *req, struct lc_response *resp)
                       "with -");
     long long count = lc_get_int(&c, body, NULL, "node_count", 1, 1, LC_CI_MAX_NODES);
     json_t *min = json_object_get(body, "min_nodes"), *max = json_object_get(body, "max_nodes");
-    long long nmin = min && !json_is_null(min) ? read_int(&c, min, "min_nodes", 1, LC_CI_MAX_NODES)
+    long long nmin = min && !json_is_null(min) ? read_int(&c, min, "min_nodes", 0, LC_CI_MAX_NODES)
                                                : -1;
     long long nmax = max && !json_is_null(max) ? read_int(&c, max, "max_nodes", 1, LC_CI_MAX_NODES)
                                                : -1;
     json_t *as = json_object_get(body, "autoscaling_enabled");
-    bool autoscaling = as && !json_is_null(as) && read_flag(&c, as, "autoscaling_enabled");
+    bool autoscaling = as && !json_is_null(as) && lc_ci_flag(&c, as, "autoscaling_enabled");
     const char *flavor = lc_get_string(&c, body, NULL, "flavor_id", 0);
     const char *fid = lc_ci_default_flavor();
     if (!c.failed && flavor && !(fid = lc_compute_flavor_id(flavor)))
@@ -355,13 +320,13 @@ void lc_ci_create_nodegroup(struct lc_request *req, struct lc_response *resp)
     char *id = sf_uuid();
     json_t *ng = NULL;
     if (!c.failed) {
-        ng = json_pack("{s:s, s:s, s:s, s:s, s:I, s:b, s:s, s:I, s:s, s:o, s:o, s:o, s:I, s:s, "
-                       "s:s, s:I}",
-                       "uuid", id, "name", name, "cluster_id", cluster_id, "project_id",
-                       req->project_id, "node_count", (json_int_t)count, "autoscaling_enabled",
-                       autoscaling, "flavor_id", fid, "volume_size", (json_int_t)volume,
-                       "volume_type", vtype ? vtype : "ceph-ssd", "labels", json_incref(labels),
-                       "taints", json_incref(taints), "availability_zones",
+        ng = json_pack("{s:s, s:s, s:s, s:s, s:s, s:I, s:b, s:s, s:I, s:s, s:o, s:o, s:o, s:I, "
+                       "s:s, s:s, s:I}",
+                       "uuid", id, "status", "RUNNING", "name", name, "cluster_id", cluster_id,
+                       "project_id", req->project_id, "node_count", (json_int_t)count,
+                       "autoscaling_enabled", autoscaling, "flavor_id", fid, "volume_size",
+                       (json_int_t)volume, "volume_type", vtype ? vtype : "ceph-ssd", "labels",
+                       json_incref(labels), "taints", json_incref(taints), "availability_zones",
                        azs ? json_deep_copy(azs) : json_array(), "max_node_unavailable",
                        (json_int_t)unavailable, "created_at", ts, "updated_at", ts, "created_ms",
                        (json_int_t)now);
@@ -369,16 +334,14 @@ void lc_ci_create_nodegroup(struct lc_request *req, struct lc_response *resp)
         json_object_set_new(ng, "max_nodes", nmax >= 0 ? json_integer(nmax) : json_null());
         check_sizes(&c, ng);
     }
-    if (!c.failed && cluster_running(req, resp, cl, now)) {
-        if (name_taken(req, cluster_id, name)) {
-            lc_error(req, resp, 409, NULL, "A node group named %s already exists in cluster %s",
-                     name, cluster_id);
-        } else {
-            lc_ci_transition(ng, "PROVISIONING", "RUNNING", NULL, now,
-                             lc_server_options(req->srv)->delay_ms);
-            save(req, resp, ng, 202, now);
-        }
+    json_t *ready = c.failed ? NULL : ready_cluster(req, resp, ng, now, "create a node group");
+    if (ready && name_taken(req, cluster_id, name)) {
+        lc_error(req, resp, 409, NULL, "A node group named %s already exists in cluster %s", name,
+                 cluster_id);
+    } else if (ready && lc_ci_reconcile(req, resp, ready, now) == 0) {
+        save(req, resp, ng, 202, now);
     }
+    json_decref(ready);
     json_decref(ng);
     json_decref(labels);
     json_decref(taints);
@@ -387,6 +350,25 @@ void lc_ci_create_nodegroup(struct lc_request *req, struct lc_response *resp)
 }
 
 /* ---------- change ---------- */
+
+/* Starts a change of ng (a settled copy) when it may start: its cluster
+ * reconciles, and the members of set (stolen, may be NULL) apply to the
+ * node group when that is over; what the members of ng already say applies
+ * at once. Answers status with the node group, or the 409 / 500. */
+static void change(struct lc_request *req, struct lc_response *resp, json_t *ng, long long now,
+                   const char *what, json_t *set, unsigned status)
+{
+    json_t *cl = ready_cluster(req, resp, ng, now, what);
+    if (cl && lc_ci_reconcile(req, resp, cl, now) == 0) {
+        if (set)
+            lc_ci_transition(ng, "RUNNING", "RUNNING", json_incref(set), now,
+                             lc_server_options(req->srv)->delay_ms);
+        lc_ci_touch(ng, now);
+        save(req, resp, ng, status, now);
+    }
+    json_decref(set);
+    json_decref(cl);
+}
 
 static const char *const patch_paths[] = {"/min_nodes", "/max_nodes", "/autoscaling_enabled",
                                           "/labels", "/taints", "/max_node_unavailable", NULL};
@@ -397,12 +379,15 @@ static void patch_one(struct lc_check *c, json_t *ng, const struct lc_ci_op *op,
     const char *key = op->path + 1;
     bool remove = strcmp(op->op, "remove") == 0 || json_is_null(op->value);
     json_t *nv;
+    /* min_nodes may be 0 (a group that autoscales from nothing) */
+    long long lowest = strcmp(key, "min_nodes") == 0 ? 0 : 1;
     if (strcmp(key, "min_nodes") == 0 || strcmp(key, "max_nodes") == 0)
-        nv = remove ? json_null() : json_integer(read_int(c, op->value, key, 1, LC_CI_MAX_NODES));
+        nv = remove ? json_null() : json_integer(read_int(c, op->value, key, lowest,
+                                                          LC_CI_MAX_NODES));
     else if (strcmp(key, "max_node_unavailable") == 0)
         nv = json_integer(remove ? 1 : read_int(c, op->value, key, 1, LC_CI_MAX_NODES));
     else if (strcmp(key, "autoscaling_enabled") == 0)
-        nv = json_boolean(!remove && read_flag(c, op->value, key));
+        nv = json_boolean(!remove && lc_ci_flag(c, op->value, key));
     else
         nv = remove ? json_array() : read_pairs(c, op->value, key, strcmp(key, "taints") == 0);
     if (!c->failed)
@@ -439,10 +424,8 @@ void lc_ci_patch_nodegroup(struct lc_request *req, struct lc_response *resp)
             patch_one(&c, ng, &op, i);
     }
     check_sizes(&c, ng);
-    if (!c.failed && changeable(req, resp, ng, now)) {
-        lc_ci_touch(ng, now);
-        save(req, resp, ng, 200, now);
-    }
+    if (!c.failed)
+        change(req, resp, ng, now, "change a node group", NULL, 200);
     json_decref(ng);
     json_decref(list);
 }
@@ -455,18 +438,9 @@ static json_t *action_body(struct lc_request *req, struct lc_response *resp, str
     if (!body)
         return NULL;
     lc_check_init(c, req, resp);
-    const char *k;
-    json_t *v;
-    json_object_foreach(body, k, v)
-    {
-        bool ok = false;
-        for (size_t i = 0; keys[i] && !ok; i++)
-            ok = strcmp(keys[i], k) == 0;
-        if (!ok) {
-            lc_check_fail(c, k, "%s: unknown member; expected %s", k, keys[0]);
-            break;
-        }
-    }
+    char *why = sf_asprintf("unknown member; expected %s", keys[0]);
+    lc_check_known(c, body, NULL, keys, why);
+    free(why);
     return body;
 }
 
@@ -495,13 +469,9 @@ void lc_ci_scale_nodegroup(struct lc_request *req, struct lc_response *resp)
     if (!c.failed && (count < lo || count > hi))
         lc_check_fail(&c, "delta", "delta: node_count would become %lld; expected %lld to %lld%s",
                       count, lo, hi, autoscaling ? " (min_nodes to max_nodes)" : "");
-    if (!c.failed && changeable(req, resp, ng, now)) {
-        lc_ci_transition(ng, "SCALING", "RUNNING", json_pack("{s:I}", "node_count",
-                                                             (json_int_t)count), now,
-                         lc_server_options(req->srv)->delay_ms);
-        lc_ci_touch(ng, now);
-        save(req, resp, ng, 202, now);
-    }
+    if (!c.failed)
+        change(req, resp, ng, now, "scale a node group",
+               json_pack("{s:I}", "node_count", (json_int_t)count), 202);
     json_decref(ng);
     json_decref(body);
 }
@@ -525,43 +495,49 @@ void lc_ci_resize_nodegroup(struct lc_request *req, struct lc_response *resp)
                       "them)", flavor);
     long long now = lc_now_ms();
     json_t *ng = lc_ci_settled(stored, now);
-    if (!c.failed && changeable(req, resp, ng, now)) {
-        lc_ci_transition(ng, "RESIZING", "RUNNING", json_pack("{s:s}", "flavor_id", fid), now,
-                         lc_server_options(req->srv)->delay_ms);
-        lc_ci_touch(ng, now);
-        save(req, resp, ng, 202, now);
-    }
+    if (!c.failed)
+        change(req, resp, ng, now, "resize a node group", json_pack("{s:s}", "flavor_id", fid),
+               202);
     json_decref(ng);
     json_decref(body);
 }
 
+/* RUNNING until --delay-ms is over, then 404; its cluster reconciles
+ * meanwhile. Deleting a node group whose deletion, or whose cluster's,
+ * is under way is answered 204 again. */
 void lc_ci_delete_nodegroup(struct lc_request *req, struct lc_response *resp)
 {
     if (!lc_ci_begin(req, resp))
         return;
-    json_t *ng = find_nodegroup(req, resp);
-    if (!ng)
+    json_t *stored = find_nodegroup(req, resp);
+    if (!stored)
         return;
+    json_t *owner = lc_store_get(lc_ci_store(req), LC_CI_API, "clusters",
+                                 lc_ci_str(stored, "cluster_id"));
+    if (json_object_get(stored, "delete_at_ms") || json_object_get(owner, "delete_at_ms")) {
+        lc_resp_empty(resp, 204);
+        return;
+    }
     long long now = lc_now_ms();
-    if (strcmp(ng_state(req, ng), "DELETING") == 0) {
-        lc_resp_empty(resp, 204);
-        return;
+    json_t *ng = lc_ci_settled(stored, now);
+    json_object_del(ng, "pending");
+    json_t *cl = ready_cluster(req, resp, ng, now, "delete a node group");
+    if (cl && lc_ci_reconcile(req, resp, cl, now) == 0) {
+        long delay = lc_server_options(req->srv)->delay_ms;
+        const char *id = lc_ci_str(ng, "uuid");
+        int rc;
+        if (delay > 0) {
+            json_object_set_new(ng, "delete_at_ms", json_integer(now + delay));
+            lc_ci_touch(ng, now);
+            rc = lc_store_put(lc_ci_store(req), LC_CI_API, "nodegroups", id, ng);
+        } else {
+            rc = lc_store_del(lc_ci_store(req), LC_CI_API, "nodegroups", id);
+        }
+        if (rc < 0)
+            lc_error(req, resp, 500, NULL, "Could not delete the nodegroup");
+        else
+            lc_resp_empty(resp, 204);
     }
-    long delay = lc_server_options(req->srv)->delay_ms;
-    const char *id = lc_ci_str(ng, "uuid");
-    int rc;
-    if (delay > 0) {
-        json_t *upd = lc_ci_settled(ng, now);
-        json_object_del(upd, "pending");
-        json_object_set_new(upd, "delete_at_ms", json_integer(now + delay));
-        lc_ci_touch(upd, now);
-        rc = lc_store_put(lc_ci_store(req), LC_CI_API, "nodegroups", id, upd);
-        json_decref(upd);
-    } else {
-        rc = lc_store_del(lc_ci_store(req), LC_CI_API, "nodegroups", id);
-    }
-    if (rc < 0)
-        lc_error(req, resp, 500, NULL, "Could not delete the nodegroup");
-    else
-        lc_resp_empty(resp, 204);
+    json_decref(cl);
+    json_decref(ng);
 }

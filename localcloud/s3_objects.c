@@ -99,14 +99,6 @@ static void drop_all(struct s3_ctx *ctx, json_t *blobs)
         s3_blob_drop(ctx, json_string_value(json_array_get(blobs, i)));
 }
 
-static char *hex(const unsigned char *d, size_t n)
-{
-    char *out = sf_xmalloc(2 * n + 1);
-    for (size_t i = 0; i < n; i++)
-        snprintf(out + 2 * i, 3, "%02x", d[i]);
-    return out;
-}
-
 /* '"abc"' and 'abc' name the same ETag. */
 static bool etag_matches(const char *header, const char *etag)
 {
@@ -298,7 +290,7 @@ static char *etag_of(const void *data, size_t len)
     unsigned char md[EVP_MAX_MD_SIZE];
     unsigned n = 0;
     EVP_Digest(data, len, md, &n, EVP_md5(), NULL);
-    char *h = hex(md, n);
+    char *h = lc_hex(md, n);
     char *etag = sf_asprintf("\"%s\"", h);
     free(h);
     return etag;

@@ -98,6 +98,18 @@ void lc_format_time(long long ms, bool micro, char *buf, size_t n)
         snprintf(buf, n, "%sZ", base);
 }
 
+char *lc_hex(const unsigned char *data, size_t n)
+{
+    static const char digits[] = "0123456789abcdef";
+    char *s = sf_xmalloc(2 * n + 1);
+    for (size_t i = 0; i < n; i++) {
+        s[2 * i] = digits[data[i] >> 4];
+        s[2 * i + 1] = digits[data[i] & 15];
+    }
+    s[2 * n] = '\0';
+    return s;
+}
+
 char *lc_random_hex(size_t n)
 {
     unsigned char *b = sf_xmalloc(n);
@@ -107,9 +119,7 @@ char *lc_random_hex(size_t n)
             abort();
         fclose(f);
     }
-    char *s = sf_xmalloc(2 * n + 1);
-    for (size_t i = 0; i < n; i++)
-        snprintf(s + 2 * i, 3, "%02x", b[i]);
+    char *s = lc_hex(b, n);
     free(b);
     return s;
 }
@@ -331,19 +341,6 @@ void lc_server_unlock(struct lc_server *srv)
     pthread_mutex_unlock(&srv->world);
 }
 
-void *lc_server_api_ctx(struct lc_server *srv, const char *name)
-{
-    for (size_t i = 0; i < srv->napis; i++)
-        if (strcmp(srv->apis[i].api->name, name) == 0)
-            return srv->apis[i].ctx;
-    return NULL;
-}
-
-const struct lc_api *lc_server_api_at(struct lc_server *srv, size_t i)
-{
-    return i < srv->napis ? srv->apis[i].api : NULL;
-}
-
 /* ---------- request accessors and response builders ---------- */
 
 const char *lc_req_header(const struct lc_request *req, const char *name)
@@ -454,7 +451,8 @@ void lc_resp_stream(struct lc_response *resp, unsigned status, const char *conte
     *resp->stream = (struct lc_stream){fn, cls, free_cls};
 }
 
-void lc_resp_drop(struct lc_response *resp)
+/* Closes the connection without an answer (the drop faults). */
+static void resp_drop(struct lc_response *resp)
 {
     resp->drop = true;
 }
@@ -693,33 +691,72 @@ static bool is_test_path(const char *path)
     return strncmp(path, "/_localcloud/", 13) == 0 || strcmp(path, "/_localcloud") == 0;
 }
 
+static void handle(struct lc_server *srv, struct pending *p, struct lc_response *resp);
+
+static void free_response(struct lc_response *resp);
+
+/* The faults first: latency, then a fault that stands in for the work
+ * (drop, 5xx, 429) or one that comes after it (the work is done and
+ * persisted, then the answer is lost or replaced by a 5xx). */
 static void dispatch(struct lc_server *srv, struct pending *p, struct lc_response *resp)
 {
     struct lc_request *req = &p->req;
-    const struct lc_api *api = req->api;
+    struct lc_fault_decision fd = {.kind = LC_FAULT_NONE};
     if (!is_test_path(req->path)) {
-        struct lc_fault_decision fd;
         lc_faults_decide(srv->faults, req->path, &fd);
         if (fd.latency_ms > 0)
             sf_sleep_ms(fd.latency_ms);
-        if (fd.kind == LC_FAULT_DROP) {
-            lc_resp_drop(resp);
-            return;
-        }
-        if (fd.kind == LC_FAULT_ERROR) {
-            lc_error(req, resp, (unsigned)fd.status, NULL,
-                     "Injected fault: the service is unavailable");
-            return;
-        }
-        if (fd.kind == LC_FAULT_THROTTLE) {
-            lc_error(req, resp, 429, NULL, "Injected fault: too many requests, retry after %ld s",
-                     fd.retry_after);
-            char ra[24];
-            snprintf(ra, sizeof(ra), "%ld", fd.retry_after);
-            lc_resp_header(resp, "Retry-After", ra);
-            return;
+    }
+    switch (fd.kind) {
+    case LC_FAULT_DROP:
+        resp_drop(resp);
+        return;
+    case LC_FAULT_ERROR:
+        lc_error(req, resp, (unsigned)fd.status, NULL,
+                 "Injected fault: the service is unavailable");
+        break;
+    case LC_FAULT_THROTTLE: {
+        lc_error(req, resp, 429, NULL, "Injected fault: too many requests, retry after %ld s",
+                 fd.retry_after);
+        char ra[24];
+        snprintf(ra, sizeof(ra), "%ld", fd.retry_after);
+        lc_resp_header(resp, "Retry-After", ra);
+        break;
+    }
+    default:
+        handle(srv, p, resp);
+        break;
+    }
+    if (fd.kind == LC_FAULT_DROP_AFTER) {
+        resp_drop(resp);
+        return;
+    }
+    if (fd.kind == LC_FAULT_ERROR_AFTER) {
+        free_response(resp);
+        *resp = (struct lc_response){.status = 0};
+        lc_error(req, resp, (unsigned)fd.status, NULL,
+                 "Injected fault: the service failed while answering");
+    }
+    if (req->api && req->api->openstack) {
+        bool has = false;
+        for (size_t i = 0; i < resp->nheaders && !has; i++)
+            has = strcasecmp(resp->headers[i].name, "X-Openstack-Request-Id") == 0;
+        if (!has) {
+            char *rid = sf_uuid();
+            char *hdr = sf_asprintf("req-%s", rid);
+            lc_resp_header(resp, "X-Openstack-Request-Id", hdr);
+            free(hdr);
+            free(rid);
         }
     }
+}
+
+/* Everything after the faults: the API, the body limit, the token, the
+ * route and its handler, under the world lock. */
+static void handle(struct lc_server *srv, struct pending *p, struct lc_response *resp)
+{
+    struct lc_request *req = &p->req;
+    const struct lc_api *api = req->api;
     if (p->bad_uri) {
         lc_error(req, resp, 400, NULL, "Bad request: %s", p->bad_why);
         return;
@@ -786,6 +823,7 @@ static void dispatch(struct lc_server *srv, struct pending *p, struct lc_respons
 }
 
 /* ---------- libmicrohttpd glue ---------- */
+
 
 static void *on_uri(void *cls, const char *uri, struct MHD_Connection *conn)
 {

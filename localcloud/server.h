@@ -6,7 +6,8 @@
  * An API plugs in by describing itself in a struct lc_api (a path prefix,
  * its routes, its error shape, whether it needs an X-Auth-Token) and calling
  * lc_server_add_api() before lc_server_start(). For every request the core:
- *   1. applies the test faults for the path (latency, 5xx, 429, drop);
+ *   1. applies the test faults for the path (latency, 5xx, 429, drop; or
+ *      a drop or 5xx that replaces the answer after the handler ran);
  *   2. finds the API by the longest matching prefix (404 otherwise);
  *   3. refuses bodies over the API's limit with 413;
  *   4. takes the world lock (unless the route says LC_ROUTE_UNLOCKED),
@@ -128,6 +129,7 @@ struct lc_api {
     const struct lc_route *routes; /* ends with a route whose fn is NULL */
     lc_error_fn error;
     bool token_auth;     /* routes need a valid X-Auth-Token unless LC_ROUTE_PUBLIC */
+    bool openstack;      /* answers carry an X-Openstack-Request-Id header, as OpenStack's do */
     size_t max_body;     /* body limit in bytes; 0 means the server's --max-body */
     /* Called under the world lock before every request (of any API), to
      * finish what time has completed (e.g. purge servers whose deletion is
@@ -165,10 +167,6 @@ void lc_server_free(struct lc_server *srv);
 const struct lc_options *lc_server_options(const struct lc_server *srv);
 struct lc_store *lc_server_store(struct lc_server *srv);
 struct lc_faults *lc_server_faults(struct lc_server *srv);
-/* The context registered with the API of that name, or NULL. */
-void *lc_server_api_ctx(struct lc_server *srv, const char *name);
-/* Every registered API in order (NULL past the end): for the inventory. */
-const struct lc_api *lc_server_api_at(struct lc_server *srv, size_t i);
 
 /* The world lock: one recursive mutex around every object. Handlers run with
  * it held unless their route is LC_ROUTE_UNLOCKED. */
@@ -193,7 +191,6 @@ void lc_resp_bytes(struct lc_response *resp, unsigned status, const char *conten
                    const void *data, size_t len); /* copies data */
 void lc_resp_empty(struct lc_response *resp, unsigned status);
 void lc_resp_header(struct lc_response *resp, const char *name, const char *value);
-void lc_resp_drop(struct lc_response *resp);
 /* A chunked body produced by fn (see struct lc_stream); replaces any body. */
 void lc_resp_stream(struct lc_response *resp, unsigned status, const char *content_type,
                     lc_stream_fn fn, void *cls, void (*free_cls)(void *cls));
@@ -209,6 +206,8 @@ void lc_error_generic(struct lc_response *resp, unsigned status, const char *typ
 long long lc_now_ms(void);
 /* ISO 8601 UTC: "2024-05-01T12:00:00Z", or with ".000000Z" when micro. */
 void lc_format_time(long long ms, bool micro, char *buf, size_t n);
+/* n bytes as 2n lowercase hex characters; caller frees. */
+char *lc_hex(const unsigned char *data, size_t n);
 /* n random bytes as 2n lowercase hex characters; caller frees. */
 char *lc_random_hex(size_t n);
 /* Standard base64 of n bytes; caller frees. */

@@ -8,7 +8,6 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <openssl/evp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,6 +15,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "sigv4.h"
 #include "util.h"
 
 #define FORMAT_VERSION 1
@@ -43,15 +43,10 @@ static char *file_name(const char *id)
     char *name = sf_buf_take(&b);
     if (strlen(name) <= MAX_NAME)
         return name;
-    unsigned char md[EVP_MAX_MD_SIZE];
-    unsigned mdlen = 0;
-    EVP_Digest(id, strlen(id), md, &mdlen, EVP_sha256(), NULL);
-    struct sf_buf h = {0};
-    sf_buf_puts(&h, "~");
-    for (unsigned i = 0; i < mdlen; i++)
-        sf_buf_printf(&h, "%02x", md[i]);
+    char hex[65];
+    sf_sigv4_sha256_hex(id, strlen(id), hex);
     free(name);
-    return sf_buf_take(&h);
+    return sf_asprintf("~%s", hex);
 }
 
 static char *object_path(const struct lc_store *st, const char *api, const char *kind,

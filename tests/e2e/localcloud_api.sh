@@ -23,14 +23,22 @@ TOKEN=$(get_token)
 expect_body .token.project.id local
 expect_body .token.user.name admin
 USER_ID=$(body .token.user.id)
-for svc in "compute /compute/v2.1" "network /network" "identity /identity/v3" \
+for svc in "compute /compute/v2.1" "network /network" "identity /identity/v3" "image /image" \
            "container-infra /container-infra/v1" "object-store /s3"; do
   set -- $svc
-  expect_body "[.token.catalog[] | select(.type==\"$1\") | .endpoints[] | select(.interface==\"public\" and .region==\"local\") | .url] | first" "$URL$2"
+  for region in RegionOne local; do
+    expect_body "[.token.catalog[] | select(.type==\"$1\") | .endpoints[] | select(.interface==\"public\" and .region==\"$region\") | .url] | first" "$URL$2"
+  done
 done
+grep -qi '^x-openstack-request-id: req-' "$WORK/headers" || { cat "$WORK/headers"; fail "no X-Openstack-Request-Id"; }
 [ "$(body .token.expires_at)" \> "$(body .token.issued_at)" ] || fail "token expires before it is issued"
 req GET /identity/v3/auth/tokens
 expect_code 404 "token check without X-Subject-Token"
+# VK Cloud's clients name the user domain "users" and scope by project id
+req POST /identity/v3/auth/tokens '{"auth":{"identity":{"methods":["password"],"password":{"user":{"name":"admin","domain":{"name":"users"},"password":"localcloud-admin"}}},"scope":{"project":{"id":"local"}}}}'
+expect_code 201 "token in the user domain users"
+req POST /identity/v3/auth/tokens '{"auth":{"identity":{"methods":["password"],"password":{"user":{"name":"admin","domain":{"name":"elsewhere"},"password":"localcloud-admin"}}},"scope":{"project":{"id":"local"}}}}'
+expect_code 401 "token in an unknown domain"
 
 saved=$TOKEN
 TOKEN=
@@ -116,6 +124,31 @@ req GET "/network/v2.0/networks?name=nothing"
 expect_body '.networks | length' 0
 req GET "/network/v2.0/subnets?network_id=$NET"
 expect_body '.subnets[0].id' "$SUB"
+req GET "/network/v2.0/subnets?name=sub1&network_id=$NET"
+expect_body '[.subnets[].id] | join(",")' "$SUB"
+# Neutron's tag extension: one tag at a time, or the whole list
+req PUT "/network/v2.0/networks/$NET/tags/owner:sparkform"
+expect_code 201 "add a network tag"
+req GET "/network/v2.0/networks/$NET/tags"
+expect_body '.tags | join(",")' "stack:demo,owner:sparkform"
+req GET "/network/v2.0/networks?tags=stack:demo,owner:sparkform"
+expect_body '[.networks[].id] | join(",")' "$NET"
+req GET "/network/v2.0/networks/$NET/tags/owner:sparkform"
+expect_code 204 "network has the tag"
+req DELETE "/network/v2.0/networks/$NET/tags/owner:sparkform"
+expect_code 204 "remove a network tag"
+req GET "/network/v2.0/networks/$NET/tags/owner:sparkform"
+expect_code 404 "the tag is gone"
+req PUT "/network/v2.0/subnets/$SUB/tags" '{"tags":["a","b"]}'
+expect_code 200 "replace the subnet tags"
+req GET "/network/v2.0/subnets?tags=b"
+expect_body '[.subnets[].id] | join(",")' "$SUB"
+req PUT "/network/v2.0/subnets/$SUB/tags/a,b"
+expect_code 400 "a tag with a comma"
+req DELETE "/network/v2.0/subnets/$SUB/tags"
+expect_code 204 "remove every subnet tag"
+req GET "/network/v2.0/subnets/$SUB"
+expect_body '.subnet.tags | length' 0
 req GET "/network/v2.0/networks?colour=red"
 expect_code 400 "filter on an unknown attribute"
 req PUT "/network/v2.0/networks/$NET" '{"network":{"description":"the service network"}}'
@@ -145,6 +178,18 @@ expect_code 200 "images"
 IMAGE=$(body '.images[] | select(.name=="ubuntu-22.04") | .id')
 [ -n "$IMAGE" ] || fail "no ubuntu-22.04 image"
 expect_body '[.images[].name] | index("debian-12") != null' true
+req GET "/image/v2/images?name=ubuntu-22.04"
+expect_code 200 "image service lookup by name"
+expect_body '.images | length' 1
+expect_body '.images[0].id' "$IMAGE"
+expect_body '.images[0].status' active
+req GET "/image/v2/images"
+expect_body '[.images[].name] | sort | join(",")' "debian-12,ubuntu-22.04,ubuntu-24.04"
+req GET "/image/v2/images/$IMAGE"
+expect_code 200 "image service get"
+expect_body .name ubuntu-22.04
+req GET "/image/v2/images/00000000-0000-0000-0000-000000000000"
+expect_code 404 "image service unknown image"
 req GET "/compute/v2.1/images/$IMAGE"
 expect_code 200 "one image"
 expect_body .image.status ACTIVE

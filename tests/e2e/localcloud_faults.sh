@@ -1,5 +1,7 @@
 # localcloud's injected faults: a seeded 5xx share, 429 with Retry-After,
-# latency, dropped connections, per path prefix; DELETE clears them.
+# latency, dropped connections, per path prefix; a 5xx or a drop after the
+# request was processed (the change is made, the client cannot tell);
+# DELETE clears them.
 . "$ROOT/tests/e2e/lib-localcloud.sh"
 
 lc_start data
@@ -61,6 +63,32 @@ curl -s -o /dev/null -H "X-Auth-Token: $TOKEN" "$URL/compute/v2.1/flavors"
 rc=$?
 set -e
 [ "$rc" -eq 52 ] || fail "a dropped connection gave curl exit $rc, expected 52 (empty reply)"
+# a drop before processing changes nothing
+curl -s -o /dev/null -H "X-Auth-Token: $TOKEN" -H 'Content-Type: application/json' \
+  --data-binary '{"network":{"name":"dropped-before"}}' "$URL/network/v2.0/networks" || true
+[ "$(curl -s "$URL/_localcloud/inventory" | jq '[.network.networks // {} | .[] | select(.name=="dropped-before")] | length')" = 0 ] ||
+  fail "a request dropped before processing made its change"
+
+# ---- after processing: the change is made and persisted, the answer is
+# lost (drop_after_rate) or replaced by a 5xx (error_after_rate)
+faults '{"rules":[{"prefix":"/network","drop_after_rate":1}]}'
+set +e
+curl -s -o /dev/null -H "X-Auth-Token: $TOKEN" -H 'Content-Type: application/json' \
+  --data-binary '{"network":{"name":"dropped-after"}}' "$URL/network/v2.0/networks"
+rc=$?
+set -e
+[ "$rc" -eq 52 ] || fail "drop_after_rate gave curl exit $rc, expected 52 (empty reply)"
+faults '{"rules":[{"prefix":"/network","error_after_rate":1,"error_status":502}]}'
+code=$(curl -s -o "$WORK/body" -w '%{http_code}' -H "X-Auth-Token: $TOKEN" -H 'Content-Type: application/json' \
+  --data-binary '{"network":{"name":"failed-after"}}' "$URL/network/v2.0/networks")
+[ "$code" = 502 ] || fail "error_after_rate gave $code"
+[ "$(jq -r .NeutronError.type "$WORK/body")" != null ] || { cat "$WORK/body"; fail "502 not in Neutron's shape"; }
+for n in dropped-after failed-after; do
+  [ "$(curl -s "$URL/_localcloud/inventory" | jq "[.network.networks | .[] | select(.name==\"$n\")] | length")" = 1 ] ||
+    fail "the request answered with a fault after processing did not make its change ($n)"
+done
+faults '{"rules":[{"prefix":"/","drop_rate":1}]}'
+
 # the test endpoints are never faulted
 code=$(curl -s -o /dev/null -w '%{http_code}' "$URL/_localcloud/inventory")
 [ "$code" = 200 ] || fail "inventory faulted: $code"

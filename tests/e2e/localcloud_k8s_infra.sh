@@ -1,13 +1,17 @@
 # localcloud's container-infra v1 API driven with curl: the cluster life
-# cycle (PROVISIONING -> RUNNING, labels by JSON patch, kubeconfig,
-# turn_off / turn_on, resize_masters, delete), node groups (create, patch,
-# scale, resize, delete), the wrong-state 409s, bad bodies (400 naming the
-# field), the MCS-API-Version header (406), and a kill -9 restart.
+# cycle (PROVISIONING -> RUNNING, lookups by name, labels by JSON patch,
+# kubeconfig, turn_off / turn_on, resize_masters, upgrade, delete), node
+# groups (create, patch, scale, resize, delete: the node group stays
+# RUNNING, its cluster reconciles), the wrong-state 409s, bad bodies (400
+# naming the field), the MCS-API-Version header (406), and a kill -9
+# restart. The real client's own request bodies are replayed by
+# localcloud_replay.sh.
 #
 # The first part runs with --delay-ms 300 and waits for every transition to
-# end. The states in between (PROVISIONING, RECONCILING, SCALING, ...) and
-# what they refuse are checked after a restart on the same data with
-# --delay-ms 30000, so that no check races the clock on a busy machine.
+# end. The states in between (PROVISIONING, RECONCILING, a turn off under
+# way, ...) and what they refuse are checked after a restart on the same
+# data with --delay-ms 30000, so that no check races the clock on a busy
+# machine.
 . "$ROOT/tests/e2e/lib-k8s.sh" # ci METHOD PATH [BODY]
 
 lc_start k --delay-ms 300
@@ -20,7 +24,7 @@ expect_error() {
   expect_body '.errors[0].status' "$1"
   [ -z "${3:-}" ] || expect_body_has "$3"
 }
-# wait_cluster ID STATE, wait_ng ID STATE: poll until the state shows
+# wait_cluster ID STATE: poll until the state shows
 wait_cluster() {
   for _ in $(seq 50); do
     ci GET "/clusters/$1"
@@ -28,14 +32,6 @@ wait_cluster() {
     sleep 0.05
   done
   cat "$WORK/body"; fail "cluster $1 never became $2"
-}
-wait_ng() {
-  for _ in $(seq 50); do
-    ci GET "/nodegroups/$1"
-    [ "$(body .state)" = "$2" ] && return 0
-    sleep 0.05
-  done
-  cat "$WORK/body"; fail "node group $1 never became $2"
 }
 flavor_id() { # NAME
   req GET /compute/v2.1/flavors
@@ -72,6 +68,14 @@ ci GET /clustertemplates
 expect_code 200 "templates"
 TPL=$(body '.clustertemplates[] | select(.version=="1.31") | .uuid')
 [ -n "$TPL" ] || fail "no template for Kubernetes 1.31"
+TPL32=$(body '.clustertemplates[] | select(.version=="1.32") | .uuid')
+for ref in "$TPL" 1.31 v1.31 Kubernetes-v1.31; do
+  ci GET "/clustertemplates/$ref"
+  expect_code 200 "template by $ref"
+  expect_body .uuid "$TPL"
+done
+ci GET /clustertemplates/1.5
+expect_error 404 "template of a version not offered" "1.5"
 ci GET /clusters/00000000-0000-0000-0000-000000000000
 expect_error 404 "unknown cluster" "could not be found"
 expect_body '.errors[0].title' "Not Found"
@@ -133,6 +137,9 @@ expect_no_token
 ci GET /clusters
 expect_body '.clusters | length' 1
 expect_body '.clusters[0].uuid' "$CL"
+ci GET /clusters/main
+expect_code 200 "cluster by name"
+expect_body .uuid "$CL"
 
 # ---- JSON patch of the labels
 ci PATCH "/clusters/$CL" '[{"op":"add","path":"/labels/team","value":"data"},{"op":"remove","path":"/labels/sparkform~1address"},{"op":"replace","path":"/labels/sparkform~1lineage","value":"def456"}]'
@@ -200,7 +207,9 @@ ci POST /nodegroups "$(ng_body workers)"
 expect_code 202 "node group create"
 NG=$(body .uuid)
 expect_body .cluster_id "$CL"
-wait_ng "$NG" RUNNING
+expect_body .state RUNNING
+wait_cluster "$CL" RUNNING
+ci GET "/nodegroups/$NG"
 expect_body .name workers
 expect_body .node_count 2
 expect_body .min_nodes 1
@@ -225,10 +234,13 @@ expect_code 200 "node group patch"
 expect_body .autoscaling_enabled true
 expect_body .min_nodes 2
 expect_body .max_nodes 6
+expect_body .state RUNNING
+wait_cluster "$CL" RUNNING
 ci PATCH "/nodegroups/$NG" '[{"op":"replace","path":"/labels","value":[{"key":"tier","value":"batch"}]},{"op":"remove","path":"/taints"}]'
 expect_code 200 "node group labels and taints"
 expect_body '.labels | map(.key) | join(",")' tier
 expect_body '.taints | length' 0
+wait_cluster "$CL" RUNNING
 for bad in '[{"op":"replace","path":"/node_count","value":3}]|/node_count' \
            '[{"op":"replace","path":"/flavor_id","value":"STD3-16-32"}]|/flavor_id' \
            '[{"op":"test","path":"/min_nodes","value":2}]|patch[0].op' \
@@ -252,16 +264,20 @@ ci PATCH "/nodegroups/$NG/actions/scale" '{"size":1}'
 expect_error 400 "scale without delta" "size"
 ci PATCH "/nodegroups/$NG/actions/scale" '{"delta":2}'
 expect_code 202 "scale"
-wait_ng "$NG" RUNNING
+expect_body .state RUNNING
+wait_cluster "$CL" RUNNING
+ci GET "/nodegroups/$NG"
 expect_body .node_count 4
 expect_body '.nodes | length' 4
 ci PATCH "/nodegroups/$NG" '[{"op":"replace","path":"/autoscaling_enabled","value":false}]'
 expect_code 200 "autoscaling off"
+wait_cluster "$CL" RUNNING
 ci PATCH "/nodegroups/$NG/actions/scale" '{"delta":-4}'
 expect_error 400 "scale to zero nodes" "expected 1 to 6"
 ci PATCH "/nodegroups/$NG/actions/scale" '{"delta":-3}'
 expect_code 202 "scale down to one node"
-wait_ng "$NG" RUNNING
+wait_cluster "$CL" RUNNING
+ci GET "/nodegroups/$NG"
 expect_body .node_count 1
 
 # resize: another compute flavor
@@ -269,7 +285,9 @@ ci PATCH "/nodegroups/$NG/actions/resize" '{"flavor_id":"STD9-9-9"}'
 expect_error 400 "resize to an unknown flavor" "field flavor_id"
 ci PATCH "/nodegroups/$NG/actions/resize" "{\"flavor_id\":\"$F1632\"}"
 expect_code 202 "resize"
-wait_ng "$NG" RUNNING
+expect_body .state RUNNING
+wait_cluster "$CL" RUNNING
+ci GET "/nodegroups/$NG"
 expect_body .flavor_id "$F1632"
 
 # a spare node group for the checks after the restart
@@ -278,16 +296,19 @@ expect_code 202 "spare node group"
 NG3=$(body .uuid)
 expect_body .flavor_id "$F48"
 expect_body .node_count 1
-wait_ng "$NG3" RUNNING
+expect_body .min_nodes null
+wait_cluster "$CL" RUNNING
 
 # delete one node group: 204, then 404
 ci POST /nodegroups "{\"cluster_id\":\"$CL\",\"name\":\"extra\"}"
 expect_code 202 "second node group"
 NG2=$(body .uuid)
+wait_cluster "$CL" RUNNING
 ci DELETE "/nodegroups/$NG2"
 expect_code 204 "node group delete"
 for _ in $(seq 40); do ci GET "/nodegroups/$NG2"; [ "$code" = 404 ] && break; sleep 0.05; done
 expect_error 404 "node group after delete"
+wait_cluster "$CL" RUNNING
 
 # ---- turn off, SHUTOFF, and what a SHUTOFF cluster refuses; turn on
 ci POST "/clusters/$CL/actions" '{"action":"turn_off_cluster"}'
@@ -326,6 +347,25 @@ expect_code 202 "resize_masters"
 wait_cluster "$CL" RUNNING
 expect_body .master_flavor_id "$F816"
 
+# ---- upgrade: RECONCILING, then RUNNING on the newer template; never down
+for bad in '{"rolling_enabled":true}|field cluster_template_id' \
+           '{"cluster_template_id":"nope"}|field cluster_template_id' \
+           "{\"cluster_template_id\":\"$TPL32\",\"rolling_enabled\":\"maybe\"}|field rolling_enabled" \
+           "{\"cluster_template_id\":\"$TPL32\",\"force\":true}|field force"; do
+  ci PATCH "/clusters/$CL/actions/upgrade" "${bad%|*}"
+  expect_error 400 "bad upgrade (${bad##*|})" "${bad##*|}"
+done
+ci PATCH "/clusters/$CL/actions/upgrade" "{\"cluster_template_id\":\"$TPL\",\"rolling_enabled\":true}"
+expect_error 409 "upgrade to the same version" "newer"
+ci PATCH "/clusters/$CL/actions/upgrade" "{\"cluster_template_id\":\"$TPL32\",\"rolling_enabled\":true}"
+expect_code 202 "upgrade"
+expect_body .uuid "$CL"
+wait_cluster "$CL" RUNNING
+expect_body .cluster_template_id "$TPL32"
+expect_body .version 1.32
+ci PATCH "/clusters/$CL/actions/upgrade" "{\"cluster_template_id\":\"$TPL\",\"rolling_enabled\":false}"
+expect_error 409 "downgrade" "1.31"
+
 # ---- delete a cluster: then 404, and its node groups with it
 ci POST /clusters "$(cluster_body doomed)"
 expect_code 202 "cluster to delete"
@@ -334,6 +374,7 @@ wait_cluster "$DOOMED" RUNNING
 ci POST /nodegroups "{\"cluster_id\":\"$DOOMED\",\"name\":\"w\"}"
 expect_code 202 "node group of the cluster to delete"
 DNG=$(body .uuid)
+wait_cluster "$DOOMED" RUNNING
 ci DELETE "/clusters/$DOOMED"
 expect_code 204 "cluster delete"
 for _ in $(seq 40); do ci GET "/clusters/$DOOMED"; [ "$code" = 404 ] && break; sleep 0.05; done
@@ -349,6 +390,18 @@ expect_body "[.[\"container-infra\"].nodegroups[].cluster_id] | unique | join(\"
 # ---- kill -9 and restart on the same data, now with slow transitions:
 # everything is still there, and a transition under way at the kill
 # finishes from its timestamps
+ci POST /clusters "$(cluster_body fourth)"
+expect_code 202 "fourth cluster"
+CL4=$(body .uuid)
+wait_cluster "$CL4" RUNNING
+ci POST /nodegroups "{\"cluster_id\":\"$CL4\",\"name\":\"w4\"}"
+expect_code 202 "node group of the fourth cluster"
+NG4=$(body .uuid)
+wait_cluster "$CL4" RUNNING
+ci POST /clusters "$(cluster_body fifth)"
+expect_code 202 "fifth cluster"
+CL5=$(body .uuid)
+wait_cluster "$CL5" RUNNING
 ci POST /clusters "$(cluster_body second)"
 expect_code 202 "second cluster"
 CL2=$(body .uuid)
@@ -369,7 +422,7 @@ expect_code 200 "kubeconfig after restart"
 expect_body_has "$KTOKEN"
 wait_cluster "$CL2" RUNNING
 ci GET /clusters
-expect_body '.clusters | map(.name) | join(",")' main,second
+expect_body '.clusters | map(.name) | join(",")' main,fourth,fifth,second
 
 # ---- the states in between, and what they refuse
 ci POST /clusters "$(cluster_body third)"
@@ -387,51 +440,72 @@ expect_error 409 "turn off while provisioning" "PROVISIONING"
 ci POST /nodegroups "{\"cluster_id\":\"$CL3\",\"name\":\"early\"}"
 expect_error 409 "node group on a provisioning cluster" "PROVISIONING"
 
-ci POST /nodegroups "{\"cluster_id\":\"$CL2\",\"name\":\"fresh\"}"
-expect_code 202 "node group create (slow)"
-expect_body .state PROVISIONING
-ci PATCH "/nodegroups/$(body .uuid)/actions/scale" '{"delta":1}'
-expect_error 409 "scale while provisioning" "PROVISIONING"
+# a node group change: the node group stays RUNNING (the new size comes
+# when it is done), the cluster is RECONCILING and refuses other changes
 ci PATCH "/nodegroups/$NG/actions/scale" '{"delta":2}'
 expect_code 202 "scale (slow)"
-expect_body .state SCALING
+expect_body .state RUNNING
 expect_body .node_count 1
-ci PATCH "/nodegroups/$NG/actions/scale" '{"delta":1}'
-expect_error 409 "scale while scaling" "SCALING"
-ci PATCH "/nodegroups/$NG" '[{"op":"replace","path":"/max_nodes","value":8}]'
-expect_error 409 "patch while scaling" "SCALING"
-ci PATCH "/nodegroups/$NG3/actions/resize" "{\"flavor_id\":\"$F816\"}"
-expect_code 202 "resize (slow)"
-expect_body .state RESIZING
-expect_body .flavor_id "$F48"
-
-ci POST "/clusters/$CL2/actions" '{"action":"resize_masters","payload":{"flavor":"STD3-16-32"}}'
-expect_code 202 "resize_masters (slow)"
-ci GET "/clusters/$CL2"
-expect_body .new_status RECONCILING
-expect_body .master_flavor_id "$F48"
-ci POST "/clusters/$CL2/actions" '{"action":"turn_off_cluster"}'
-expect_error 409 "turn off while reconciling" "RECONCILING"
-ci POST /nodegroups "{\"cluster_id\":\"$CL2\",\"name\":\"late\"}"
-expect_error 409 "node group on a reconciling cluster" "RECONCILING"
-ci POST "/clusters/$CL/actions" '{"action":"turn_off_cluster"}'
-expect_code 202 "turn off (slow)"
+ci GET "/nodegroups/$NG"
+expect_body .state RUNNING
 ci GET "/clusters/$CL"
 expect_body .new_status RECONCILING
-ci POST "/clusters/$CL/actions" '{"action":"turn_on_cluster"}'
-expect_error 409 "turn on while reconciling" "RECONCILING"
-
+ci PATCH "/nodegroups/$NG/actions/scale" '{"delta":1}'
+expect_error 409 "scale while reconciling" "RECONCILING"
+ci PATCH "/nodegroups/$NG" '[{"op":"replace","path":"/max_nodes","value":8}]'
+expect_error 409 "patch while reconciling" "RECONCILING"
+ci PATCH "/nodegroups/$NG3/actions/resize" "{\"flavor_id\":\"$F816\"}"
+expect_error 409 "resize while reconciling" "RECONCILING"
 ci DELETE "/nodegroups/$NG3"
+expect_error 409 "node group delete while reconciling" "RECONCILING"
+ci POST /nodegroups "{\"cluster_id\":\"$CL\",\"name\":\"late\"}"
+expect_error 409 "node group create on a reconciling cluster" "RECONCILING"
+
+ci POST /nodegroups "{\"cluster_id\":\"$CL2\",\"name\":\"fresh\"}"
+expect_code 202 "node group create (slow)"
+expect_body .state RUNNING
+ci GET "/clusters/$CL2"
+expect_body .new_status RECONCILING
+ci POST "/clusters/$CL2/actions" '{"action":"resize_masters","payload":{"flavor":"STD3-16-32"}}'
+expect_error 409 "resize_masters while reconciling" "RECONCILING"
+ci POST "/clusters/$CL2/actions" '{"action":"turn_off_cluster"}'
+expect_error 409 "turn off while reconciling" "RECONCILING"
+ci PATCH "/clusters/$CL2/actions/upgrade" "{\"cluster_template_id\":\"$TPL32\"}"
+expect_error 409 "upgrade while reconciling" "RECONCILING"
+
+ci DELETE "/nodegroups/$NG4"
 expect_code 204 "node group delete (slow)"
-ci GET "/nodegroups/$NG3"
-expect_body .state DELETING
+ci GET "/nodegroups/$NG4"
+expect_code 200 "node group being deleted"
+expect_body .state RUNNING
+ci GET "/clusters/$CL4"
+expect_body .new_status RECONCILING
+ci DELETE "/nodegroups/$NG4"
+expect_code 204 "node group delete twice"
+ci PATCH "/nodegroups/$NG4" '[{"op":"replace","path":"/max_nodes","value":8}]'
+expect_error 409 "patch a node group being deleted" "being deleted"
+
+# turn off goes straight from RUNNING to SHUTOFF: RUNNING until it is done
+ci POST "/clusters/$CL5/actions" '{"action":"turn_off_cluster"}'
+expect_code 202 "turn off (slow)"
+ci GET "/clusters/$CL5"
+expect_body .new_status RUNNING
+ci POST "/clusters/$CL5/actions" '{"action":"turn_off_cluster"}'
+expect_error 409 "turn off twice" "SHUTOFF"
+ci POST "/clusters/$CL5/actions" '{"action":"turn_on_cluster"}'
+expect_error 409 "turn on while turning off" "RUNNING"
+ci POST /nodegroups "{\"cluster_id\":\"$CL5\",\"name\":\"late\"}"
+expect_error 409 "node group create while turning off" "SHUTOFF"
+
 ci DELETE "/clusters/$CL"
 expect_code 204 "cluster delete (slow)"
 ci GET "/clusters/$CL"
 expect_body .status DELETING
 expect_body .new_status DELETING
 ci GET "/nodegroups/$NG"
-expect_body .state DELETING
+expect_body .state RUNNING
+ci DELETE "/nodegroups/$NG"
+expect_code 204 "node group delete while its cluster is deleted"
 ci GET "/clusters/$CL/kube_config"
 expect_error 409 "kubeconfig while deleting" "DELETING"
 ci POST "/clusters/$CL/actions" '{"action":"turn_on_cluster"}'
