@@ -125,6 +125,7 @@ test:
 bench: all $(BUILD)/lcload
 	@SPARKFORM_TEST=$(abspath $(BUILD)/sparkform-test) tests/bench/run
 	@LOCALCLOUD=$(abspath $(BUILD)/localcloud) LCLOAD=$(abspath $(BUILD)/lcload) tests/bench/run-localcloud
+	@SPARKFORM=$(abspath $(BUILD)/sparkform) LOCALCLOUD=$(abspath $(BUILD)/localcloud) tests/bench/run-cloud
 
 quickstart: all
 	@scripts/quickstart

@@ -8,10 +8,10 @@
  * turn_on keep it RUNNING / SHUTOFF for --delay-ms, then SHUTOFF / RUNNING;
  * resize_masters, an upgrade and any node group change make it RECONCILING
  * for --delay-ms, then RUNNING (with the new master flavor or template); a
- * deleted one is DELETING, then 404, and its node groups go with it. Each cluster keeps a random bearer token
- * ("kube_token", never shown by the API) that its kubeconfig carries and
- * that the cluster's emulated Kubernetes API, served under
- * /k8s/<cluster uuid>, accepts.
+ * deleted one is DELETING, then 404, and its node groups go with it. Each
+ * cluster keeps a random bearer token ("kube_token", never shown by the
+ * API) that its kubeconfig carries and that the cluster's emulated
+ * Kubernetes API, served under /k8s/<cluster uuid>, accepts.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -85,8 +85,8 @@ int lc_ci_cluster_ready(struct lc_request *req, struct lc_response *resp, json_t
         lc_error(req, resp, 409, NULL, "Cannot %s: cluster %s is %s; it must be %s", what,
                  lc_ci_str(settled, "uuid"), state, want);
     else if (*becomes)
-        lc_error(req, resp, 409, NULL, "Cannot %s: cluster %s is %s on its way to %s; wait until "
-                 "it is %s", what, lc_ci_str(settled, "uuid"), state, becomes, becomes);
+        lc_error(req, resp, 409, NULL, "Cannot %s: cluster %s is %s and becoming %s; try again "
+                 "once that is done", what, lc_ci_str(settled, "uuid"), state, becomes);
     else
         return 0;
     return -1;

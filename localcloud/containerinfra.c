@@ -153,7 +153,8 @@ void lc_ci_touch(json_t *o, long long now)
 
 int lc_ci_reconcile(struct lc_request *req, struct lc_response *resp, json_t *cl, long long now)
 {
-    lc_ci_transition(cl, "RECONCILING", "RUNNING", NULL, now, lc_server_options(req->srv)->delay_ms);
+    lc_ci_transition(cl, "RECONCILING", "RUNNING", NULL, now,
+                     lc_server_options(req->srv)->delay_ms);
     lc_ci_touch(cl, now);
     if (lc_store_put(lc_ci_store(req), LC_CI_API, "clusters", lc_ci_str(cl, "uuid"), cl) == 0)
         return 0;

@@ -322,11 +322,11 @@ void lc_ci_create_nodegroup(struct lc_request *req, struct lc_response *resp)
     if (!c.failed) {
         ng = json_pack("{s:s, s:s, s:s, s:s, s:s, s:I, s:b, s:s, s:I, s:s, s:o, s:o, s:o, s:I, "
                        "s:s, s:s, s:I}",
-                       "uuid", id, "status", "RUNNING", "name", name, "cluster_id", cluster_id, "project_id",
-                       req->project_id, "node_count", (json_int_t)count, "autoscaling_enabled",
-                       autoscaling, "flavor_id", fid, "volume_size", (json_int_t)volume,
-                       "volume_type", vtype ? vtype : "ceph-ssd", "labels", json_incref(labels),
-                       "taints", json_incref(taints), "availability_zones",
+                       "uuid", id, "status", "RUNNING", "name", name, "cluster_id", cluster_id,
+                       "project_id", req->project_id, "node_count", (json_int_t)count,
+                       "autoscaling_enabled", autoscaling, "flavor_id", fid, "volume_size",
+                       (json_int_t)volume, "volume_type", vtype ? vtype : "ceph-ssd", "labels",
+                       json_incref(labels), "taints", json_incref(taints), "availability_zones",
                        azs ? json_deep_copy(azs) : json_array(), "max_node_unavailable",
                        (json_int_t)unavailable, "created_at", ts, "updated_at", ts, "created_ms",
                        (json_int_t)now);
@@ -379,10 +379,11 @@ static void patch_one(struct lc_check *c, json_t *ng, const struct lc_ci_op *op,
     const char *key = op->path + 1;
     bool remove = strcmp(op->op, "remove") == 0 || json_is_null(op->value);
     json_t *nv;
+    /* min_nodes may be 0 (a group that autoscales from nothing) */
+    long long lowest = strcmp(key, "min_nodes") == 0 ? 0 : 1;
     if (strcmp(key, "min_nodes") == 0 || strcmp(key, "max_nodes") == 0)
-        nv = remove ? json_null()
-                    : json_integer(read_int(c, op->value, key, strcmp(key, "min_nodes") == 0 ? 0 : 1,
-                                            LC_CI_MAX_NODES));
+        nv = remove ? json_null() : json_integer(read_int(c, op->value, key, lowest,
+                                                          LC_CI_MAX_NODES));
     else if (strcmp(key, "max_node_unavailable") == 0)
         nv = json_integer(remove ? 1 : read_int(c, op->value, key, 1, LC_CI_MAX_NODES));
     else if (strcmp(key, "autoscaling_enabled") == 0)

@@ -712,7 +712,8 @@ static void dispatch(struct lc_server *srv, struct pending *p, struct lc_respons
         resp_drop(resp);
         return;
     case LC_FAULT_ERROR:
-        lc_error(req, resp, (unsigned)fd.status, NULL, "Injected fault: the service is unavailable");
+        lc_error(req, resp, (unsigned)fd.status, NULL,
+                 "Injected fault: the service is unavailable");
         break;
     case LC_FAULT_THROTTLE: {
         lc_error(req, resp, 429, NULL, "Injected fault: too many requests, retry after %ld s",

@@ -514,7 +514,7 @@ static int cmd_output(struct args *a, struct sf_diags *d)
         return 1;
     int status = 0;
     const char *want = a->pos.n ? a->pos.v[0] : NULL;
-    json_t *outs = st->outputs;
+    const json_t *outs = sf_state_outputs(st);
     if (want && !json_object_get(outs, want)) {
         sf_error(d, NULL, "no output named \"%s\" in the state", want);
         status = 1;
@@ -550,7 +550,7 @@ static int cmd_output(struct args *a, struct sf_diags *d)
     } else {
         const char *k;
         json_t *o;
-        json_object_foreach(outs, k, o)
+        json_object_foreach((json_t *)outs, k, o)
         {
             if (want && strcmp(k, want) != 0)
                 continue;
@@ -598,18 +598,38 @@ static int cmd_state(struct args *a, struct sf_diags *d)
         return 1;
     }
     const char *sub = a->pos.v[0];
+    bool writes = !strcmp(sub, "rm") || !strcmp(sub, "mv");
+    bool mv = !strcmp(sub, "mv");
+    if (!writes && strcmp(sub, "list") != 0 && strcmp(sub, "show") != 0) {
+        static const char *const subs[] = {"list", "show", "rm", "mv", NULL};
+        const char *dym = sf_did_you_mean(sub, subs);
+        if (dym)
+            sf_error(d, NULL, "unknown state subcommand \"%s\"; did you mean \"%s\"?", sub, dym);
+        else
+            sf_error(d, NULL, "unknown state subcommand \"%s\"; expected list, show, rm or mv", sub);
+        return 1;
+    }
+    if (writes && ((mv && a->pos.n != 3) || (!mv && a->pos.n < 2))) {
+        sf_error(d, NULL, mv ? "state mv takes FROM and TO addresses"
+                             : "state rm takes one or more resource addresses");
+        return 1;
+    }
     struct sf_state *st = NULL;
     int status = 1;
-    if (load_state_ro(a, &st, d) < 0)
+    const char *path = a->state ? a->state : DEFAULT_STATE;
+    /* rm and mv change the state: lock, then read it (state.h). */
+    int rc;
+    if (writes && a->lock)
+        rc = sf_state_open_locked(path, mv ? "state mv" : "state rm", a->lock_timeout_ms, &st, d);
+    else
+        rc = sf_state_load(path, &st, d);
+    if (rc < 0)
         return 1;
     if (!strcmp(sub, "list")) {
-        size_t n = json_object_size(st->resources), i = 0;
-        const char **keys = sf_xcalloc(n ? n : 1, sizeof(*keys));
-        const char *k;
-        json_t *e;
-        json_object_foreach(st->resources, k, e) keys[i++] = k;
+        size_t n;
+        const char **keys = sf_state_addresses(st, &n);
         qsort(keys, n, sizeof(*keys), cmp_str);
-        for (i = 0; i < n; i++) {
+        for (size_t i = 0; i < n; i++) {
             bool match = a->pos.n == 1;
             for (size_t j = 1; j < a->pos.n; j++)
                 match |= strncmp(keys[i], a->pos.v[j], strlen(a->pos.v[j])) == 0;
@@ -623,26 +643,21 @@ static int cmd_state(struct args *a, struct sf_diags *d)
             sf_error(d, NULL, "state show takes one resource address");
             goto out;
         }
-        json_t *e = sf_state_get(st, a->pos.v[1]);
-        if (!e) {
+        if (!sf_state_get(st, a->pos.v[1])) {
             sf_error(d, NULL, "no resource %s in the state", a->pos.v[1]);
             goto out;
         }
+        /* The state document narrowed to that one resource, for the renderer. */
         json_t *doc = sf_state_to_json(st);
         json_t *one = json_object();
-        json_object_set(one, a->pos.v[1], e);
+        json_object_set(one, a->pos.v[1], json_object_get(json_object_get(doc, "resources"),
+                                                          a->pos.v[1]));
         json_object_set_new(doc, "resources", one);
         json_object_set_new(doc, "outputs", json_object());
         sf_render_state(stdout, doc, sf_provider_find_type, sf_ui_color());
         json_decref(doc);
         status = 0;
-    } else if (!strcmp(sub, "rm") || !strcmp(sub, "mv")) {
-        bool mv = !strcmp(sub, "mv");
-        if ((mv && a->pos.n != 3) || (!mv && a->pos.n < 2)) {
-            sf_error(d, NULL, mv ? "state mv takes FROM and TO addresses"
-                                 : "state rm takes one or more resource addresses");
-            goto out;
-        }
+    } else {
         for (size_t i = 1; i < (mv ? 2 : a->pos.n); i++)
             if (!sf_state_get(st, a->pos.v[i])) {
                 sf_error(d, NULL, "no resource %s in the state", a->pos.v[i]);
@@ -651,7 +666,7 @@ static int cmd_state(struct args *a, struct sf_diags *d)
         if (mv) {
             const char *from = a->pos.v[1], *to = a->pos.v[2];
             const char *dot = strchr(to, '.');
-            const char *type = json_string_value(json_object_get(sf_state_get(st, from), "type"));
+            const char *type = sf_state_type(sf_state_get(st, from));
             if (!dot || dot == to || !dot[1]) {
                 sf_error(d, NULL, "\"%s\" is not a resource address (TYPE.NAME)", to);
                 goto out;
@@ -665,15 +680,11 @@ static int cmd_state(struct args *a, struct sf_diags *d)
                 goto out;
             }
         }
-        if (a->lock && sf_state_lock(st, mv ? "state mv" : "state rm", a->lock_timeout_ms, d) < 0)
-            goto out;
         if (sf_state_begin(st, d) < 0)
             goto out;
         if (mv) {
-            json_t *e = json_incref(sf_state_get(st, a->pos.v[1]));
-            if (sf_state_put(st, a->pos.v[2], e, d) == 0 && sf_state_remove(st, a->pos.v[1], d) == 0)
+            if (sf_state_move(st, a->pos.v[1], a->pos.v[2], d) == 0)
                 printf("Moved %s to %s\n", a->pos.v[1], a->pos.v[2]);
-            json_decref(e);
         } else {
             for (size_t i = 1; i < a->pos.n; i++)
                 if (sf_state_remove(st, a->pos.v[i], d) == 0)
@@ -681,18 +692,9 @@ static int cmd_state(struct args *a, struct sf_diags *d)
         }
         if (sf_state_commit(st, d) == 0 && !sf_diags_errors(d))
             status = 0;
-    } else {
-        static const char *const subs[] = {"list", "show", "rm", "mv", NULL};
-        const char *dym = sf_did_you_mean(sub, subs);
-        if (dym)
-            sf_error(d, NULL, "unknown state subcommand \"%s\"; did you mean \"%s\"?", sub, dym);
-        else
-            sf_error(d, NULL, "unknown state subcommand \"%s\"; expected list, show, rm or mv", sub);
     }
 out:
-    if (st->locked)
-        sf_state_unlock(st);
-    sf_state_free(st);
+    sf_state_free(st); /* releases the lock */
     return status;
 }
 

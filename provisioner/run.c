@@ -4,16 +4,17 @@
  * Values flow through one table, r->values (address -> attribute object),
  * that expressions look into: during planning it holds each resource's
  * planned attributes (unknowns included), during apply the attributes as
- * they really are once each step is done. Apply turns the plan into an
- * action graph (one node per create/update and per delete, ordered so that
- * dependencies are created first and destroyed last) and walks it in
- * parallel; every step is journaled in the state before the walk goes on.
+ * they really are once each step is done. Apply walks the plan's action
+ * graph (actions.h) in parallel; every step is journaled in the state
+ * before the walk goes on. The state is reached only through state.h's
+ * typed calls.
  */
 #include "run.h"
 
 #include <stdlib.h>
 #include <string.h>
 
+#include "actions.h"
 #include "sessions.h"
 #include "ui.h"
 #include "util.h"
@@ -105,21 +106,10 @@ static json_t *config_deps(const struct sf_resource_cfg *rc)
 
 static int open_state(struct sf_run *r, struct sf_diags *d)
 {
-    /* Lock first, then load: what counts is the state as it is once no
-     * other run can change it. */
-    struct sf_state lock = {.path = (char *)r->o.state_path, .journal_fd = -1};
-    if (r->o.lock &&
-        sf_state_lock(&lock, r->o.operation ? r->o.operation : "run", r->o.lock_timeout_ms, d) < 0)
-        return -1;
-    if (sf_state_load(r->o.state_path, &r->st, d) < 0) {
-        if (lock.locked)
-            sf_state_unlock(&lock);
-        free(lock.lock_id);
-        return -1;
-    }
-    r->st->locked = lock.locked;
-    r->st->lock_id = lock.lock_id;
-    return 0;
+    if (!r->o.lock)
+        return sf_state_load(r->o.state_path, &r->st, d);
+    return sf_state_open_locked(r->o.state_path, r->o.operation ? r->o.operation : "run",
+                                r->o.lock_timeout_ms, &r->st, d);
 }
 
 static struct sf_run *run_new(const struct sf_run_opts *o)
@@ -172,21 +162,19 @@ int sf_run_open_plan(const struct sf_run_opts *o, const struct sf_plan *plan, st
     r->sessions = sf_sessions_new(r->cfg, r->cfg->dir);
     if (open_state(r, d) < 0)
         return -1;
-    if (r->st->file_serial == 0 && r->st->serial == 0 && plan->serial == 0) {
-        /* A stack never applied has no lineage on disk yet: the plan's is it. */
-        free(r->st->lineage);
-        r->st->lineage = sf_xstrdup(plan->lineage);
-    }
-    if (strcmp(plan->lineage, r->st->lineage) != 0) {
+    /* A stack never applied has no lineage on disk yet: the plan's is it. */
+    if (plan->serial == 0)
+        sf_state_take_lineage(r->st, plan->lineage);
+    if (strcmp(plan->lineage, sf_state_lineage(r->st)) != 0) {
         sf_error(d, NULL, "the saved plan was made for another state (lineage %s, this state is %s)",
-                 plan->lineage, r->st->lineage);
+                 plan->lineage, sf_state_lineage(r->st));
         return -1;
     }
-    if (plan->serial != r->st->serial) {
+    if (plan->serial != sf_state_serial(r->st)) {
         sf_error(d, NULL,
                  "the saved plan is stale: the state changed since it was made (serial %lld, now "
                  "%lld); make a new plan",
-                 plan->serial, r->st->serial);
+                 plan->serial, sf_state_serial(r->st));
         return -1;
     }
     return 0;
@@ -196,11 +184,7 @@ void sf_run_close(struct sf_run *r)
 {
     if (!r)
         return;
-    if (r->st) {
-        if (r->st->locked)
-            sf_state_unlock(r->st);
-        sf_state_free(r->st);
-    }
+    sf_state_free(r->st); /* releases the lock */
     if (r->g)
         sf_graph_free(r->g);
     if (r->sessions) {
@@ -316,11 +300,6 @@ out:
 
 /* ---- provider calls --------------------------------------------------- */
 
-static const char *entry_type(const json_t *entry)
-{
-    return json_string_value(json_object_get(entry, "type"));
-}
-
 enum op { OP_READ, OP_CREATE, OP_UPDATE, OP_DELETE };
 
 /* The deadline of an operation: the resource's timeouts:, else the type's,
@@ -355,7 +334,7 @@ static int init_call(struct sf_run *r, struct sf_call *c, const char *address, c
     c->type = type;
     c->name = dot ? dot + 1 : address;
     c->stack = r->cfg ? r->cfg->name : "";
-    c->lineage = r->st->lineage;
+    c->lineage = sf_state_lineage(r->st);
     c->config_dir = r->cfg ? r->cfg->dir : ".";
     c->diags = d;
     return 0;
@@ -365,7 +344,7 @@ static int init_call(struct sf_run *r, struct sf_call *c, const char *address, c
 
 struct refresh_item {
     const char *address;
-    json_t *entry;
+    const struct sf_state_entry *entry;
     json_t *result; /* new reference, or NULL when gone */
     bool adopted;
 };
@@ -380,7 +359,7 @@ static int refresh_one(void *ctx, int id)
 {
     struct refresh_ctx *rc = ctx;
     struct refresh_item *it = &rc->items[id];
-    const char *type = entry_type(it->entry);
+    const char *type = sf_state_type(it->entry);
     const struct sf_resource_type *rt = type ? sf_provider_find_type(type) : NULL;
     if (!rt) {
         sf_diag_add(rc->d, SF_SEV_ERROR, NULL, it->address,
@@ -391,11 +370,11 @@ static int refresh_one(void *ctx, int id)
     struct sf_call c;
     if (init_call(rc->r, &c, it->address, type, OP_READ, rc->d) < 0)
         return -1;
-    json_t *intent = json_object_get(it->entry, "intent");
-    json_t *attrs = json_object_get(it->entry, "attributes");
+    const json_t *intent = sf_state_intent_of(it->entry);
+    const json_t *attrs = sf_state_attrs(it->entry);
     if (intent && rt->adopt) {
         json_t *found = NULL;
-        if (rt->adopt(&c, json_object_get(intent, "desired"), &found) < 0)
+        if (rt->adopt(&c, intent, &found) < 0)
             return -1;
         if (found) {
             it->result = found;
@@ -403,10 +382,10 @@ static int refresh_one(void *ctx, int id)
             return 0;
         }
     }
-    if (!attrs || json_is_null(attrs))
+    if (!attrs)
         return 0;
     if (!rc->r->o.refresh) {
-        it->result = json_incref(attrs);
+        it->result = json_incref((json_t *)attrs);
         return 0;
     }
     json_t *out = NULL;
@@ -420,18 +399,15 @@ static int refresh_one(void *ctx, int id)
  * behind) into refreshed: address -> attributes or null. */
 static int refresh(struct sf_run *r, json_t *refreshed, json_t *adopted, struct sf_diags *d)
 {
-    size_t n = json_object_size(r->st->resources);
+    size_t n;
+    const char **addrs = sf_state_addresses(r->st, &n);
     struct refresh_item *items = sf_xcalloc(n ? n : 1, sizeof(*items));
     struct sf_graph *g = sf_graph_new();
-    const char *addr;
-    json_t *entry;
-    size_t i = 0;
-    json_object_foreach(r->st->resources, addr, entry)
-    {
-        items[i].address = addr;
-        items[i].entry = entry;
-        sf_graph_add_node(g, addr, &items[i]);
-        i++;
+    size_t i;
+    for (i = 0; i < n; i++) {
+        items[i].address = addrs[i];
+        items[i].entry = sf_state_get(r->st, addrs[i]);
+        sf_graph_add_node(g, addrs[i], &items[i]);
     }
     struct refresh_ctx ctx = {r, items, d};
     struct sf_walk_opts wo = {.parallelism = r->o.parallelism, .visit = refresh_one, .ctx = &ctx,
@@ -444,6 +420,7 @@ static int refresh(struct sf_run *r, json_t *refreshed, json_t *adopted, struct 
             json_object_set_new(adopted, items[i].address, json_true());
     }
     free(items);
+    free(addrs);
     sf_graph_free(g);
     return rc;
 }
@@ -502,24 +479,26 @@ static bool targeted(struct sf_run *r, const char *mask, const char *address)
 static void add_drift(struct sf_run *r, struct sf_plan *p, const json_t *refreshed,
                       const json_t *adopted)
 {
-    const char *addr;
-    json_t *entry;
-    json_object_foreach(r->st->resources, addr, entry)
-    {
-        json_t *recorded = json_object_get(entry, "attributes");
+    size_t n;
+    const char **addrs = sf_state_addresses(r->st, &n);
+    for (size_t i = 0; i < n; i++) {
+        const char *addr = addrs[i];
+        const struct sf_state_entry *entry = sf_state_get(r->st, addr);
+        const json_t *recorded = sf_state_attrs(entry);
         json_t *now = json_object_get(refreshed, addr);
-        if (!recorded || json_is_null(recorded) || json_object_get(adopted, addr))
+        if (!recorded || json_object_get(adopted, addr))
             continue;
         if (now && !json_is_null(now) && sf_value_equal(recorded, now))
             continue;
         struct sf_drift *dr = sf_plan_add_drift(p);
         dr->address = sf_xstrdup(addr);
-        dr->type = sf_xstrdup(entry_type(entry));
+        dr->type = sf_xstrdup(sf_state_type(entry));
         dr->before = sf_value_copy(recorded);
         dr->after = now && !json_is_null(now) ? sf_value_copy(now) : NULL;
-        json_t *s = json_object_get(entry, "sensitive_attributes");
-        dr->sensitive = s ? json_copy(s) : json_array();
+        const json_t *s = sf_state_sensitive(entry);
+        dr->sensitive = s ? json_copy((json_t *)s) : json_array();
     }
+    free(addrs);
 }
 
 static void plan_outputs(struct sf_run *r, struct sf_plan *p, struct sf_diags *d)
@@ -534,7 +513,7 @@ static void plan_outputs(struct sf_run *r, struct sf_plan *p, struct sf_diags *d
             if (!v)
                 continue;
             json_object_set_new(seen, o->name, json_true());
-            json_t *old = json_object_get(r->st->outputs, o->name);
+            json_t *old = json_object_get(sf_state_outputs(r->st), o->name);
             json_t *before = old ? json_object_get(old, "value") : NULL;
             struct sf_output_change *oc = sf_plan_add_output(p);
             oc->name = sf_xstrdup(o->name);
@@ -548,7 +527,7 @@ static void plan_outputs(struct sf_run *r, struct sf_plan *p, struct sf_diags *d
     }
     const char *name;
     json_t *old;
-    json_object_foreach(r->st->outputs, name, old)
+    json_object_foreach((json_t *)sf_state_outputs(r->st), name, old)
     {
         if (json_object_get(seen, name))
             continue;
@@ -561,26 +540,26 @@ static void plan_outputs(struct sf_run *r, struct sf_plan *p, struct sf_diags *d
     json_decref(seen);
 }
 
-static void plan_delete(struct sf_plan *p, const char *addr, const json_t *entry,
+static void plan_delete(struct sf_plan *p, const char *addr, const struct sf_state_entry *entry,
                         const json_t *now, enum sf_reason reason)
 {
     struct sf_change *c = sf_plan_add_change(p);
-    fill_names(c, addr, entry_type(entry));
+    fill_names(c, addr, sf_state_type(entry));
     c->action = SF_ACT_DELETE;
     c->reason = reason;
     c->before = sf_value_copy(now);
-    json_t *s = json_object_get(entry, "sensitive_attributes");
-    c->sensitive = s ? json_copy(s) : json_array();
-    json_t *deps = json_object_get(entry, "dependencies");
-    c->dependencies = deps ? json_copy(deps) : json_array();
+    const json_t *s = sf_state_sensitive(entry);
+    c->sensitive = s ? json_copy((json_t *)s) : json_array();
+    const json_t *deps = sf_state_deps(entry);
+    c->dependencies = deps ? json_copy((json_t *)deps) : json_array();
 }
 
 int sf_run_plan(struct sf_run *r, struct sf_plan **out, struct sf_diags *d)
 {
     struct sf_plan *p = sf_plan_new();
     *out = p;
-    p->lineage = sf_xstrdup(r->st->lineage);
-    p->serial = r->st->serial;
+    p->lineage = sf_xstrdup(sf_state_lineage(r->st));
+    p->serial = sf_state_serial(r->st);
     p->destroy = r->o.destroy;
     p->refresh_only = r->o.refresh_only;
     p->config_path = sf_xstrdup(r->cfg->path);
@@ -620,10 +599,8 @@ int sf_run_plan(struct sf_run *r, struct sf_plan **out, struct sf_diags *d)
     for (size_t k = 0; k < n; k++) {
         const struct sf_resource_cfg *rc = sf_graph_data(r->g, order[k]);
         json_object_set_new(in_config, rc->address, json_true());
-        json_t *entry = sf_state_get(r->st, rc->address);
-        json_t *recorded = entry ? json_object_get(entry, "attributes") : NULL;
-        if (recorded && json_is_null(recorded))
-            recorded = NULL;
+        const struct sf_state_entry *entry = sf_state_get(r->st, rc->address);
+        const json_t *recorded = entry ? sf_state_attrs(entry) : NULL;
         json_t *prior = json_object_get(refreshed, rc->address);
         if (prior && json_is_null(prior))
             prior = NULL;
@@ -649,8 +626,7 @@ int sf_run_plan(struct sf_run *r, struct sf_plan **out, struct sf_diags *d)
             set_value(r, rc->address, sf_unknown(), NULL);
             continue;
         }
-        bool tainted = entry && json_is_string(json_object_get(entry, "status")) &&
-                       strcmp(json_string_value(json_object_get(entry, "status")), "tainted") == 0;
+        bool tainted = entry && sf_state_is_tainted(entry);
         bool requested = listed(r->o.replace, r->o.n_replace, rc->address);
         struct sf_change *c = sf_plan_add_change(p);
         fill_names(c, rc->address, rc->type);
@@ -670,21 +646,22 @@ int sf_run_plan(struct sf_run *r, struct sf_plan **out, struct sf_diags *d)
     }
 
     /* Whatever the state holds that the description no longer has. */
-    const char *addr;
-    json_t *entry;
-    json_object_foreach(r->st->resources, addr, entry)
-    {
-        json_t *deposed = json_object_get(entry, "deposed");
-        if (json_array_size(deposed) > 0 &&
+    size_t n_addrs;
+    const char **addrs = sf_state_addresses(r->st, &n_addrs);
+    for (size_t i = 0; i < n_addrs; i++) {
+        const char *addr = addrs[i];
+        const struct sf_state_entry *entry = sf_state_get(r->st, addr);
+        const json_t *deposed = sf_state_deposed(entry);
+        if (deposed &&
             (r->o.n_targets == 0 || listed(r->o.targets, r->o.n_targets, addr))) {
             struct sf_change *c = sf_plan_add_change(p);
-            fill_names(c, addr, entry_type(entry));
+            fill_names(c, addr, sf_state_type(entry));
             c->action = SF_ACT_DELETE;
             c->reason = r->o.destroy ? SF_REASON_DESTROY : SF_REASON_NOT_IN_CONFIG;
             c->deposed = (int)json_array_size(deposed);
             c->before = sf_value_copy(json_array_get(deposed, 0));
-            json_t *s = json_object_get(entry, "sensitive_attributes");
-            c->sensitive = s ? json_copy(s) : json_array();
+            const json_t *s = sf_state_sensitive(entry);
+            c->sensitive = s ? json_copy((json_t *)s) : json_array();
             c->dependencies = json_array();
         }
         if (json_object_get(in_config, addr))
@@ -696,6 +673,7 @@ int sf_run_plan(struct sf_run *r, struct sf_plan **out, struct sf_diags *d)
             continue;
         plan_delete(p, addr, entry, now, r->o.destroy ? SF_REASON_DESTROY : SF_REASON_NOT_IN_CONFIG);
     }
+    free(addrs);
     if (r->o.n_targets == 0)
         plan_outputs(r, p, d);
     free(order);
@@ -707,35 +685,14 @@ int sf_run_plan(struct sf_run *r, struct sf_plan **out, struct sf_diags *d)
 
 /* ---- apply ------------------------------------------------------------ */
 
-enum akind { A_APPLY, A_DESTROY, A_DEPOSED };
-
-struct anode {
-    enum akind kind;
-    const struct sf_change *c;
-    bool cbd; /* create_before_destroy, after propagation */
-};
-
 struct apply_ctx {
     struct sf_run *r;
     const struct sf_plan *p;
-    struct sf_graph *g;
+    const struct sf_actions *acts;
     struct sf_diags *d;
     pthread_mutex_t mu;
     int added, changed, destroyed;
 };
-
-static char *node_name(const char *kind, const char *address)
-{
-    return sf_asprintf("%s:%s", kind, address);
-}
-
-static int find_node(struct sf_graph *g, const char *kind, const char *address)
-{
-    char *n = node_name(kind, address);
-    int id = sf_graph_find(g, n);
-    free(n);
-    return id;
-}
 
 static const char *id_of(const json_t *attrs, const json_t *sensitive)
 {
@@ -753,19 +710,6 @@ static void print_done(const char *address, const char *what, double secs, const
         sf_ui_line("%s: %s complete after %.0fs [id=%s]", address, what, secs, id);
     else
         sf_ui_line("%s: %s complete after %.0fs", address, what, secs);
-}
-
-static json_t *new_entry(const char *type, const char *status, const json_t *attrs,
-                         const json_t *sensitive, const json_t *deps)
-{
-    json_t *e = json_object();
-    json_object_set_new(e, "type", json_string(type));
-    json_object_set_new(e, "status", json_string(status));
-    json_object_set_new(e, "attributes", attrs ? sf_value_copy(attrs) : json_null());
-    json_object_set_new(e, "sensitive_attributes",
-                        sensitive ? json_copy((json_t *)sensitive) : json_array());
-    json_object_set_new(e, "dependencies", deps ? json_copy((json_t *)deps) : json_array());
-    return e;
 }
 
 /* The values to send to the provider: the plan's, with what was unknown
@@ -823,22 +767,10 @@ static int do_create(struct apply_ctx *ax, const struct sf_change *c, bool cbd)
     if (!final)
         return -1;
     json_t *deps = c->dependencies;
-    json_t *old = sf_state_get(r->st, c->address);
-    if (cbd && old && json_object_get(old, "attributes") &&
-        !json_is_null(json_object_get(old, "attributes"))) {
-        /* Keep the old object on record as deposed until it is deleted. */
-        json_t *e = json_copy(old);
-        json_t *dep = json_object_get(e, "deposed");
-        dep = dep ? json_copy(dep) : json_array();
-        json_array_append(dep, json_object_get(old, "attributes"));
-        json_object_set_new(e, "deposed", dep);
-        json_object_set_new(e, "attributes", json_null());
-        int rcw = sf_state_put(r->st, c->address, e, ax->d);
-        json_decref(e);
-        if (rcw < 0) {
-            json_decref(final);
-            return -1;
-        }
+    /* Keep the old object on record as deposed until it is deleted. */
+    if (cbd && sf_state_depose(r->st, c->address, ax->d) < 0) {
+        json_decref(final);
+        return -1;
     }
     if (sf_state_intent(r->st, c->address, c->type, final, deps, ax->d) < 0) {
         json_decref(final);
@@ -854,15 +786,9 @@ static int do_create(struct apply_ctx *ax, const struct sf_change *c, bool cbd)
     int rcode = rt->create(&call, final, &out);
     double secs = sf_ui_op_end(op);
     int wrc = 0;
-    if (out) {
-        json_t *cur = sf_state_get(r->st, c->address);
-        json_t *deposed = cur ? json_object_get(cur, "deposed") : NULL;
-        json_t *e = new_entry(c->type, rcode == 0 ? "ok" : "tainted", out, c->sensitive, deps);
-        if (deposed && json_array_size(deposed))
-            json_object_set(e, "deposed", deposed);
-        wrc = sf_state_put(r->st, c->address, e, ax->d);
-        json_decref(e);
-    }
+    if (out)
+        wrc = sf_state_record(r->st, c->address, c->type, rcode != 0, out, c->sensitive, deps,
+                              ax->d);
     /* A failed create with nothing to show keeps its intent: the next run
      * asks adopt whether something was left behind. */
     if (rcode == 0) {
@@ -897,11 +823,9 @@ static int do_update(struct apply_ctx *ax, const struct sf_change *c)
     double secs = sf_ui_op_end(op);
     int wrc = 0;
     if (out) {
-        json_t *cur = sf_state_get(r->st, c->address);
-        const char *status = cur ? json_string_value(json_object_get(cur, "status")) : NULL;
-        json_t *e = new_entry(c->type, status ? status : "ok", out, c->sensitive, c->dependencies);
-        wrc = sf_state_put(r->st, c->address, e, ax->d);
-        json_decref(e);
+        const struct sf_state_entry *cur = sf_state_get(r->st, c->address);
+        wrc = sf_state_record(r->st, c->address, c->type, cur && sf_state_is_tainted(cur), out,
+                              c->sensitive, c->dependencies, ax->d);
     }
     if (rcode == 0) {
         set_value(r, c->address, out, c->sensitive);
@@ -938,66 +862,44 @@ static int delete_object(struct apply_ctx *ax, const struct sf_change *c, const 
 static int do_destroy(struct apply_ctx *ax, const struct sf_change *c)
 {
     struct sf_run *r = ax->r;
-    json_t *cur = sf_state_get(r->st, c->address);
-    json_t *attrs = cur ? json_object_get(cur, "attributes") : NULL;
-    if (!attrs || json_is_null(attrs))
+    const struct sf_state_entry *cur = sf_state_get(r->st, c->address);
+    const json_t *attrs = cur ? sf_state_attrs(cur) : NULL;
+    if (!attrs)
         attrs = c->before;
     if (delete_object(ax, c, attrs) < 0)
         return -1;
     cur = sf_state_get(r->st, c->address);
-    json_t *deposed = cur ? json_object_get(cur, "deposed") : NULL;
-    if (deposed && json_array_size(deposed)) {
-        json_t *e = json_copy(cur);
-        json_object_set_new(e, "attributes", json_null());
-        int w = sf_state_put(r->st, c->address, e, ax->d);
-        json_decref(e);
-        return w;
-    }
-    set_value(r, c->address, NULL, NULL);
-    return sf_state_remove(r->st, c->address, ax->d);
+    if (!cur || !sf_state_deposed(cur))
+        set_value(r, c->address, NULL, NULL);
+    /* Gone; the entry stays while deposed objects are still to delete. */
+    return sf_state_set_attrs(r->st, c->address, NULL, ax->d);
 }
 
 static int do_deposed(struct apply_ctx *ax, const struct sf_change *c)
 {
     struct sf_run *r = ax->r;
-    json_t *cur = sf_state_get(r->st, c->address);
-    json_t *deposed = cur ? json_copy(json_object_get(cur, "deposed")) : NULL;
-    int rcode = 0;
-    while (deposed && json_array_size(deposed) > 0) {
-        if (delete_object(ax, c, json_array_get(deposed, 0)) < 0) {
-            rcode = -1;
-            break;
-        }
-        json_array_remove(deposed, 0);
-        json_t *e = json_copy(sf_state_get(r->st, c->address));
-        if (json_array_size(deposed))
-            json_object_set(e, "deposed", deposed);
-        else
-            json_object_del(e, "deposed");
-        int w;
-        json_t *a = json_object_get(e, "attributes");
-        if ((!a || json_is_null(a)) && !json_object_get(e, "deposed"))
-            w = sf_state_remove(r->st, c->address, ax->d);
-        else
-            w = sf_state_put(r->st, c->address, e, ax->d);
-        json_decref(e);
-        if (w < 0) {
-            rcode = -1;
-            break;
-        }
+    for (;;) {
+        /* The deposed list is read afresh each time: it is the state's. */
+        const struct sf_state_entry *cur = sf_state_get(r->st, c->address);
+        const json_t *deposed = cur ? sf_state_deposed(cur) : NULL;
+        if (!deposed)
+            return 0;
+        json_t *old = json_incref(json_array_get(deposed, 0));
+        int rcode = delete_object(ax, c, old);
+        json_decref(old);
+        if (rcode < 0 || sf_state_pop_deposed(r->st, c->address, ax->d) < 0)
+            return -1;
     }
-    json_decref(deposed);
-    return rcode;
 }
 
 static int apply_visit(void *ctx, int id)
 {
     struct apply_ctx *ax = ctx;
-    struct anode *n = sf_graph_data(ax->g, id);
-    const struct sf_change *c = n->c;
+    const struct sf_action_node *n = sf_actions_get(ax->acts, id);
+    const struct sf_change *c = n->change;
     int rc;
     switch (n->kind) {
-    case A_APPLY:
+    case SF_ACTION_APPLY:
         if (c->action == SF_ACT_UPDATE) {
             rc = do_update(ax, c);
             if (rc == 0) {
@@ -1006,7 +908,7 @@ static int apply_visit(void *ctx, int id)
                 pthread_mutex_unlock(&ax->mu);
             }
         } else {
-            rc = do_create(ax, c, n->cbd);
+            rc = do_create(ax, c, n->create_before_destroy);
             if (rc == 0) {
                 pthread_mutex_lock(&ax->mu);
                 ax->added++;
@@ -1014,12 +916,13 @@ static int apply_visit(void *ctx, int id)
             }
         }
         return rc;
-    case A_DESTROY:
+    case SF_ACTION_DESTROY:
         /* A create_before_destroy replacement deletes the old object, which
          * the create step moved to the deposed list. */
-        rc = n->cbd && c->action == SF_ACT_REPLACE ? do_deposed(ax, c) : do_destroy(ax, c);
+        rc = n->create_before_destroy && c->action == SF_ACT_REPLACE ? do_deposed(ax, c)
+                                                                      : do_destroy(ax, c);
         break;
-    case A_DEPOSED:
+    case SF_ACTION_DEPOSED:
     default:
         rc = do_deposed(ax, c);
         break;
@@ -1035,9 +938,9 @@ static int apply_visit(void *ctx, int id)
 static void apply_skipped(void *ctx, int id, int cause)
 {
     struct apply_ctx *ax = ctx;
-    struct anode *n = sf_graph_data(ax->g, id);
-    struct anode *cn = sf_graph_data(ax->g, cause);
-    sf_ui_line("%s: Skipped (upstream failed: %s)", n->c->address, cn->c->address);
+    const struct sf_action_node *n = sf_actions_get(ax->acts, id);
+    const struct sf_action_node *cn = sf_actions_get(ax->acts, cause);
+    sf_ui_line("%s: Skipped (upstream failed: %s)", n->change->address, cn->change->address);
 }
 
 /* Record what refresh found (objects changed or deleted outside, objects
@@ -1048,26 +951,16 @@ static int persist_refresh(struct sf_run *r, const struct sf_plan *p, struct sf_
     json_t *now;
     json_object_foreach(p->refreshed, addr, now)
     {
-        json_t *entry = sf_state_get(r->st, addr);
+        const struct sf_state_entry *entry = sf_state_get(r->st, addr);
         if (!entry)
             continue;
-        json_t *recorded = json_object_get(entry, "attributes");
-        bool has_intent = json_object_get(entry, "intent") != NULL;
+        const json_t *recorded = sf_state_attrs(entry);
+        bool has_intent = sf_state_intent_of(entry) != NULL;
         bool gone = !now || json_is_null(now);
-        bool was = recorded && !json_is_null(recorded);
-        if (!has_intent && ((gone && !was) || (!gone && was && sf_value_equal(recorded, now))))
+        if (!has_intent && ((gone && !recorded) ||
+                            (!gone && recorded && sf_value_equal(recorded, now))))
             continue;
-        if (gone && !json_array_size(json_object_get(entry, "deposed"))) {
-            if (sf_state_remove(r->st, addr, d) < 0)
-                return -1;
-            continue;
-        }
-        json_t *e = json_copy(entry);
-        json_object_del(e, "intent");
-        json_object_set(e, "attributes", gone ? json_null() : now);
-        int w = sf_state_put(r->st, addr, e, d);
-        json_decref(e);
-        if (w < 0)
+        if (sf_state_set_attrs(r->st, addr, gone ? NULL : now, d) < 0)
             return -1;
     }
     return 0;
@@ -1097,11 +990,11 @@ static void save_outputs(struct sf_run *r, const struct sf_plan *p, struct sf_di
     json_decref(outs);
 }
 
-static void ignore_cycle(void *ctx, const int *members, size_t n)
+/* For the action graph: what the state says address was created after. */
+static const json_t *state_deps(void *ctx, const char *address)
 {
-    (void)ctx;
-    (void)members;
-    (void)n;
+    const struct sf_state_entry *e = sf_state_get(ctx, address);
+    return e ? sf_state_deps(e) : NULL;
 }
 
 int sf_run_apply(struct sf_run *r, const struct sf_plan *p, struct sf_diags *d)
@@ -1124,107 +1017,18 @@ int sf_run_apply(struct sf_run *r, const struct sf_plan *p, struct sf_diags *d)
     if (p->refresh_only)
         return sf_state_commit(r->st, d);
 
-    struct sf_graph *g = sf_graph_new();
-    struct anode *nodes = sf_xcalloc(2 * p->n_changes + 1, sizeof(*nodes));
-    size_t nn = 0;
-    for (size_t i = 0; i < p->n_changes; i++) {
-        const struct sf_change *c = &p->changes[i];
-        if (c->deposed > 0) {
-            nodes[nn] = (struct anode){A_DEPOSED, c, false};
-            char *nm = node_name("deposed", c->address);
-            sf_graph_add_node(g, nm, &nodes[nn++]);
-            free(nm);
-            continue;
-        }
-        if (c->action == SF_ACT_CREATE || c->action == SF_ACT_UPDATE ||
-            c->action == SF_ACT_REPLACE) {
-            nodes[nn] = (struct anode){A_APPLY, c, c->create_before_destroy};
-            char *nm = node_name("apply", c->address);
-            sf_graph_add_node(g, nm, &nodes[nn++]);
-            free(nm);
-        }
-        if (c->action == SF_ACT_DELETE || c->action == SF_ACT_REPLACE) {
-            nodes[nn] = (struct anode){A_DESTROY, c, c->create_before_destroy};
-            char *nm = node_name("destroy", c->address);
-            sf_graph_add_node(g, nm, &nodes[nn++]);
-            free(nm);
-        }
-    }
-    /* create_before_destroy spreads to the replaced dependencies of a
-     * resource that has it: they must exist anew before it is replaced. */
-    for (bool again = true; again;) {
-        again = false;
-        for (size_t i = 0; i < nn; i++) {
-            if (nodes[i].kind != A_APPLY || !nodes[i].cbd)
-                continue;
-            size_t k;
-            json_t *dep;
-            json_array_foreach(nodes[i].c->dependencies, k, dep)
-            {
-                int a = find_node(g, "apply", json_string_value(dep));
-                int x = find_node(g, "destroy", json_string_value(dep));
-                if (a >= 0 && x >= 0) {
-                    struct anode *an = sf_graph_data(g, a), *xn = sf_graph_data(g, x);
-                    if (!an->cbd) {
-                        an->cbd = xn->cbd = true;
-                        again = true;
-                    }
-                }
-            }
-        }
-    }
-    for (size_t i = 0; i < nn; i++) {
-        struct anode *n = &nodes[i];
-        const struct sf_change *c = n->c;
-        int self = (int)i;
-        size_t k;
-        json_t *dep;
-        if (n->kind == A_APPLY) {
-            json_array_foreach(c->dependencies, k, dep)
-            {
-                int a = find_node(g, "apply", json_string_value(dep));
-                if (a >= 0)
-                    sf_graph_add_edge(g, a, self);
-                int x = find_node(g, "destroy", json_string_value(dep));
-                if (x >= 0 && ((struct anode *)sf_graph_data(g, x))->cbd)
-                    sf_graph_add_edge(g, self, x);
-            }
-            int dp = find_node(g, "deposed", c->address);
-            if (dp >= 0)
-                sf_graph_add_edge(g, self, dp);
-        } else if (n->kind == A_DESTROY) {
-            json_t *entry = sf_state_get(r->st, c->address);
-            json_t *deps = entry ? json_object_get(entry, "dependencies") : NULL;
-            json_array_foreach(deps, k, dep)
-            {
-                int x = find_node(g, "destroy", json_string_value(dep));
-                if (x >= 0 && x != self)
-                    sf_graph_add_edge(g, self, x);
-            }
-            if (c->action == SF_ACT_REPLACE) {
-                int a = find_node(g, "apply", c->address);
-                if (n->cbd)
-                    sf_graph_add_edge(g, a, self);
-                else
-                    sf_graph_add_edge(g, self, a);
-            }
-        }
-    }
-    struct apply_ctx ax = {.r = r, .p = p, .g = g, .d = d};
+    struct sf_actions *acts = sf_actions_build(p, state_deps, r->st, d);
+    struct apply_ctx ax = {.r = r, .p = p, .acts = acts, .d = d};
     pthread_mutex_init(&ax.mu, NULL);
-    int rc;
-    if (sf_graph_cycles(g, ignore_cycle, NULL) > 0) {
-        sf_error(d, NULL, "the actions of this plan cannot be ordered (a dependency cycle between "
-                          "replacements); apply the changes in smaller steps with -target");
-        rc = -1;
-    } else {
+    int rc = -1;
+    if (acts) {
         struct sf_walk_opts wo = {.parallelism = r->o.parallelism,
                                   .visit = apply_visit,
                                   .skipped = apply_skipped,
                                   .ctx = &ax,
                                   .stop = r->o.stop};
         sf_ui_progress_start(10);
-        rc = sf_walk(g, &wo, NULL);
+        rc = sf_walk(sf_actions_graph(acts), &wo, NULL);
         sf_ui_progress_stop();
     }
     save_outputs(r, p, d);
@@ -1248,8 +1052,7 @@ int sf_run_apply(struct sf_run *r, const struct sf_plan *p, struct sf_diags *d)
         rc = -1;
     }
     pthread_mutex_destroy(&ax.mu);
-    sf_graph_free(g);
-    free(nodes);
+    sf_actions_free(acts);
     return rc;
 }
 
@@ -1271,9 +1074,8 @@ int sf_run_import(struct sf_run *r, const char *address, const char *id, struct 
         free(names);
         return -1;
     }
-    json_t *cur = sf_state_get(r->st, address);
-    json_t *cur_attrs = cur ? json_object_get(cur, "attributes") : NULL;
-    if (cur_attrs && !json_is_null(cur_attrs)) {
+    const struct sf_state_entry *cur = sf_state_get(r->st, address);
+    if (cur && sf_state_attrs(cur)) {
         sf_error(d, NULL, "import: the state already manages %s; remove it first with sparkform "
                           "state rm %s if it should be another object",
                  address, address);
@@ -1308,15 +1110,13 @@ int sf_run_import(struct sf_run *r, const char *address, const char *id, struct 
     json_decref(eval_resource(r, rc, &sens, &quiet));
     sf_diags_free(&quiet);
     json_t *deps = config_deps(rc);
-    json_t *e = new_entry(rc->type, "ok", out, sens, deps);
     int w = sf_state_begin(r->st, d);
     if (w == 0)
-        w = sf_state_put(r->st, address, e, d);
+        w = sf_state_record(r->st, address, rc->type, false, out, sens, deps, d);
     if (sf_state_commit(r->st, d) < 0)
         w = -1;
     if (w == 0)
         print_done(address, "Import", secs, out, sens);
-    json_decref(e);
     json_decref(deps);
     json_decref(sens);
     json_decref(out);

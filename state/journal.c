@@ -12,10 +12,13 @@
  *   {"op":"remove","address":"a.b"}
  *   {"op":"outputs","outputs":{...}}
  *
- * A line without its newline, or an unparsable last line, is a write torn
- * by a crash and is ignored: its change was never reported as done.
+ * Bytes after the last newline that begin the way a header or record
+ * begins are a write torn by a crash and are ignored: that change was never
+ * reported as done. Anything else (no header, a line that does not parse,
+ * garbage at the end) is an error naming the journal, and nothing is
+ * replayed: such a file was not written by sparkform, or was damaged.
  */
-#include "state.h"
+#include "state_private.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -27,6 +30,9 @@
 #include "util.h"
 
 #define JOURNAL_VERSION 1
+/* How the header and every record start as json_dumps writes them. */
+#define HEADER_LEAD "{\"journal\":"
+#define RECORD_LEAD "{\"op\":\""
 
 char *sf_journal_path(const char *state_path)
 {
@@ -147,10 +153,15 @@ int sf_journal_remove(struct sf_state *s, struct sf_diags *d)
 static int check_header(struct sf_state *s, bool have_file, const json_t *hdr, const char *path,
                         struct sf_diags *d)
 {
-    struct sf_pos pos = {path, 1, 0};
+    struct sf_pos pos = {path, 1, 1};
     json_t *version = json_object_get(hdr, "journal");
     const char *lineage = json_string_value(json_object_get(hdr, "lineage"));
     json_t *base = json_object_get(hdr, "base_serial");
+    if (!json_is_object(hdr) || !version) {
+        sf_error(d, &pos, "not a sparkform journal: its first line is not a journal header");
+        sf_diag_detail(d, "Move %s away if it is not needed; it was left as it is.", path);
+        return -1;
+    }
     if (!json_is_integer(version) || !lineage || !*lineage || !json_is_integer(base)) {
         sf_error(d, &pos, "journal header is malformed; expected "
                           "{\"journal\": 1, \"lineage\": ..., \"base_serial\": ...}");
@@ -194,6 +205,16 @@ static int check_header(struct sf_state *s, bool have_file, const json_t *hdr, c
     return -1;
 }
 
+/* Whether the bytes after the journal's last newline are what a crash
+ * leaves: a prefix of the line being written, which always starts with
+ * lead (every line is one write() of a compact JSON object whose first key
+ * is fixed). Anything else there was not written by sparkform. */
+static bool torn_line(const char *p, size_t n, const char *lead)
+{
+    size_t m = strlen(lead);
+    return memcmp(p, lead, n < m ? n : m) == 0;
+}
+
 int sf_journal_replay(struct sf_state *s, bool have_file, struct sf_diags *d)
 {
     char *path = sf_journal_path(s->path);
@@ -209,35 +230,38 @@ int sf_journal_replay(struct sf_state *s, bool have_file, struct sf_diags *d)
         free(path);
         return rc;
     }
-    /* Complete lines only: whatever follows the last newline was torn. */
-    size_t nlines = 0, cap = 0;
+    /* Complete lines; whatever follows the last newline is the tail. */
+    size_t nlines = 0, cap = 0, tail = 0;
     struct line { const char *p; size_t n; } *lines = NULL;
-    for (size_t start = 0, i = 0; i < len; i++) {
+    for (size_t i = 0; i < len; i++) {
         if (text[i] != '\n')
             continue;
         if (nlines == cap) {
             cap = cap ? cap * 2 : 64;
             lines = sf_xrealloc(lines, cap * sizeof(*lines));
         }
-        lines[nlines].p = text + start;
-        lines[nlines].n = i - start;
+        lines[nlines].p = text + tail;
+        lines[nlines].n = i - tail;
         nlines++;
-        start = i + 1;
+        tail = i + 1;
     }
     int rc = 0;
     size_t applied = 0;
+    /* A tail that is not the start of a line we write means someone else's
+     * file or damage: refuse before anything is replayed. */
+    if (tail < len && !torn_line(text + tail, len - tail, nlines ? RECORD_LEAD : HEADER_LEAD)) {
+        struct sf_pos pos = {path, (int)nlines + 1, 1};
+        if (nlines == 0)
+            sf_error(d, &pos, "not a sparkform journal: it does not start with a journal header");
+        else
+            sf_error(d, &pos, "the journal ends in something that is not a journal record (nor a "
+                              "record cut short by a crash); the journal is damaged");
+        rc = -1;
+    }
     for (size_t i = 0; i < nlines && rc == 0; i++) {
-        struct sf_pos pos = {path, (int)(i + 1), 0};
+        struct sf_pos pos = {path, (int)(i + 1), 1};
         json_error_t err;
         json_t *rec = json_loadb(lines[i].p, lines[i].n, JSON_REJECT_DUPLICATES, &err);
-        if (!rec) {
-            if (i + 1 == nlines)
-                break; /* a torn last record */
-            sf_error(d, &pos, "journal record is not valid JSON (%s), and it is not the last one; "
-                              "the journal is damaged", err.text);
-            rc = -1;
-            break;
-        }
         if (i == 0) {
             rc = check_header(s, have_file, rec, path, d);
             json_decref(rec);
@@ -245,6 +269,13 @@ int sf_journal_replay(struct sf_state *s, bool have_file, struct sf_diags *d)
                 break; /* error, or a journal already folded */
             rc = 0;
             continue;
+        }
+        if (!rec) {
+            /* A line that ends in its newline was written whole. */
+            sf_error(d, &pos, "journal record is not valid JSON (%s); only a last record cut "
+                              "short by a crash is expected, so the journal is damaged", err.text);
+            rc = -1;
+            break;
         }
         char *why = NULL;
         if (sf_state_apply_record(s, rec, &why) < 0) {

@@ -5,7 +5,7 @@
  * is refused can tell the user whom to wait for, and whether the holder is
  * a process on this host that is gone (then `sparkform force-unlock ID`).
  */
-#include "state.h"
+#include "state_private.h"
 
 #include <errno.h>
 #include <fcntl.h>

@@ -8,7 +8,7 @@
  * replayed journal can only ever produce what the run had in memory.
  * journal.c keeps the records durable; lock.c keeps two runs apart.
  */
-#include "state.h"
+#include "state_private.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -116,17 +116,16 @@ static int adopt_document(struct sf_state *s, json_t *doc, struct sf_diags *d)
     return 0;
 }
 
-int sf_state_load(const char *path, struct sf_state **out, struct sf_diags *d)
+/* Read s->path (when it exists) and replay its journal into s. */
+static int load_into(struct sf_state *s, struct sf_diags *d)
 {
-    *out = NULL;
-    struct sf_state *s = state_new(path);
+    const char *path = s->path;
     size_t len = 0;
     char *text = sf_read_file(path, &len);
     bool have_file = text != NULL;
     if (!text && errno != ENOENT) {
         struct sf_pos pos = {path, 0, 0};
         sf_error(d, &pos, "cannot read the state file: %s", strerror(errno));
-        sf_state_free(s);
         return -1;
     }
     if (text) {
@@ -136,28 +135,144 @@ int sf_state_load(const char *path, struct sf_state **out, struct sf_diags *d)
         if (!doc) {
             struct sf_pos pos = {path, err.line > 0 ? err.line : 0, err.column > 0 ? err.column : 0};
             sf_error(d, &pos, "state file is not valid JSON: %s", err.text);
-            sf_state_free(s);
             return -1;
         }
         int rc = adopt_document(s, doc, d);
         json_decref(doc);
-        if (rc < 0) {
-            sf_state_free(s);
+        if (rc < 0)
             return -1;
-        }
     }
-    if (sf_journal_replay(s, have_file, d) < 0) {
-        sf_state_free(s);
+    if (sf_journal_replay(s, have_file, d) < 0)
         return -1;
-    }
     /* No file and no journal to take a lineage from: a brand new stack. */
     if (!s->lineage)
         s->lineage = sf_uuid();
+    return 0;
+}
+
+int sf_state_load(const char *path, struct sf_state **out, struct sf_diags *d)
+{
+    *out = NULL;
+    struct sf_state *s = state_new(path);
+    if (load_into(s, d) < 0) {
+        sf_state_free(s);
+        return -1;
+    }
     *out = s;
     return 0;
 }
 
-json_t *sf_state_get(const struct sf_state *s, const char *address)
+int sf_state_open_locked(const char *path, const char *operation, long timeout_ms,
+                         struct sf_state **out, struct sf_diags *d)
+{
+    *out = NULL;
+    struct sf_state *s = state_new(path);
+    /* Lock first, then load: loading before would read a state another
+     * run may still be changing, and a commit of that copy would undo it. */
+    if (sf_state_lock(s, operation, timeout_ms, d) < 0 || load_into(s, d) < 0) {
+        sf_state_free(s); /* releases the lock */
+        return -1;
+    }
+    *out = s;
+    return 0;
+}
+
+const char *sf_state_lineage(const struct sf_state *s)
+{
+    return s->lineage;
+}
+
+long long sf_state_serial(const struct sf_state *s)
+{
+    return s->serial;
+}
+
+void sf_state_take_lineage(struct sf_state *s, const char *lineage)
+{
+    if (s->serial != 0 || s->file_serial != 0 || !lineage || !*lineage)
+        return;
+    free(s->lineage);
+    s->lineage = sf_xstrdup(lineage);
+}
+
+const char *sf_state_lock_id(const struct sf_state *s)
+{
+    return s->locked ? s->lock_id : NULL;
+}
+
+/* --- reading ------------------------------------------------------------ */
+
+/* An entry is its JSON object (shape in state.h); the struct type only
+ * keeps code outside state/ from reading its keys. */
+static const json_t *entry_json(const struct sf_state_entry *e)
+{
+    return (const json_t *)e;
+}
+
+static json_t *get(const json_t *e, const char *key)
+{
+    return json_object_get(e, key);
+}
+
+const char **sf_state_addresses(const struct sf_state *s, size_t *n)
+{
+    pthread_mutex_t *mu = (pthread_mutex_t *)&s->mu;
+    pthread_mutex_lock(mu);
+    *n = json_object_size(s->resources);
+    const char **v = sf_xcalloc(*n + 1, sizeof(*v));
+    size_t i = 0;
+    const char *addr;
+    json_t *e;
+    json_object_foreach(s->resources, addr, e) v[i++] = addr;
+    pthread_mutex_unlock(mu);
+    return v;
+}
+
+const json_t *sf_state_outputs(const struct sf_state *s)
+{
+    return s->outputs;
+}
+
+const char *sf_state_type(const struct sf_state_entry *e)
+{
+    return json_string_value(get(entry_json(e), "type"));
+}
+
+const json_t *sf_state_attrs(const struct sf_state_entry *e)
+{
+    json_t *a = get(entry_json(e), "attributes");
+    return a && !json_is_null(a) ? a : NULL;
+}
+
+bool sf_state_is_tainted(const struct sf_state_entry *e)
+{
+    const char *st = json_string_value(get(entry_json(e), "status"));
+    return st && strcmp(st, "tainted") == 0;
+}
+
+const json_t *sf_state_intent_of(const struct sf_state_entry *e)
+{
+    json_t *intent = get(entry_json(e), "intent");
+    return intent ? get(intent, "desired") : NULL;
+}
+
+const json_t *sf_state_deposed(const struct sf_state_entry *e)
+{
+    json_t *dep = get(entry_json(e), "deposed");
+    return json_array_size(dep) ? dep : NULL;
+}
+
+const json_t *sf_state_deps(const struct sf_state_entry *e)
+{
+    return get(entry_json(e), "dependencies");
+}
+
+const json_t *sf_state_sensitive(const struct sf_state_entry *e)
+{
+    return get(entry_json(e), "sensitive_attributes");
+}
+
+const struct sf_state_entry *sf_state_get(const struct sf_state *s, const char *address)
 {
     /* The mutex is not part of the logical state: locking it through a
      * const pointer only keeps the hashtable from changing under us. */
@@ -165,7 +280,7 @@ json_t *sf_state_get(const struct sf_state *s, const char *address)
     pthread_mutex_lock(mu);
     json_t *e = json_object_get(s->resources, address);
     pthread_mutex_unlock(mu);
-    return e;
+    return (const struct sf_state_entry *)e;
 }
 
 /* The document with the parts shared, not copied: for writing it out. */
@@ -263,12 +378,11 @@ int sf_state_apply_record(struct sf_state *s, const json_t *rec, char **why)
     return -1;
 }
 
-/* Journal rec (when a run is journaling), then apply it: both under the
- * mutex so the journal's order is the order the changes were made in.
+/* Journal rec (when a run is journaling), then apply it; the caller holds
+ * the mutex, so the journal's order is the order the changes were made in.
  * Takes the reference to rec. */
-static int record(struct sf_state *s, json_t *rec, const char *address, struct sf_diags *d)
+static int record_locked(struct sf_state *s, json_t *rec, const char *address, struct sf_diags *d)
 {
-    pthread_mutex_lock(&s->mu);
     int rc = 0;
     if (s->journal_fd >= 0)
         rc = sf_journal_append(s, rec, d);
@@ -283,8 +397,15 @@ static int record(struct sf_state *s, json_t *rec, const char *address, struct s
             s->changed = true;
         }
     }
-    pthread_mutex_unlock(&s->mu);
     json_decref(rec);
+    return rc;
+}
+
+static int record(struct sf_state *s, json_t *rec, const char *address, struct sf_diags *d)
+{
+    pthread_mutex_lock(&s->mu);
+    int rc = record_locked(s, rec, address, d);
+    pthread_mutex_unlock(&s->mu);
     return rc;
 }
 
@@ -307,6 +428,11 @@ static int built(json_t *rec, const char *address, struct sf_diags *d)
     return -1;
 }
 
+static json_t *put_record(const char *address, json_t *entry)
+{
+    return json_pack("{s:s, s:s, s:o}", "op", "put", "address", address, "entry", entry);
+}
+
 int sf_state_put(struct sf_state *s, const char *address, const json_t *entry, struct sf_diags *d)
 {
     if (check_address(address, d) < 0)
@@ -316,11 +442,166 @@ int sf_state_put(struct sf_state *s, const char *address, const json_t *entry, s
                     "state entry is not an object with a \"type\" string");
         return -1;
     }
-    json_t *rec = json_pack("{s:s, s:s, s:o}", "op", "put", "address", address, "entry",
-                            sf_value_encode(entry));
+    json_t *rec = put_record(address, sf_value_encode(entry));
     if (built(rec, address, d) < 0)
         return -1;
     return record(s, rec, address, d);
+}
+
+/* Changes that derive the new entry from the current one: build reads the
+ * current entry (NULL when there is none) and returns the new one, NULL to
+ * remove the entry, or cur itself (not a new reference) to leave it as it
+ * is. Read and write happen under the mutex, so two threads changing one
+ * address cannot lose each other's change. */
+typedef json_t *(*derive_fn)(const json_t *cur, const void *arg);
+
+static int derive(struct sf_state *s, const char *address, derive_fn build, const void *arg,
+                  struct sf_diags *d)
+{
+    if (check_address(address, d) < 0)
+        return -1;
+    pthread_mutex_lock(&s->mu);
+    json_t *cur = json_object_get(s->resources, address);
+    json_t *next = build(cur, arg);
+    int rc = 0;
+    if (next != cur) {
+        json_t *rec = next ? put_record(address, next)
+                           : json_pack("{s:s, s:s}", "op", "remove", "address", address);
+        rc = built(rec, address, d) < 0 ? -1 : record_locked(s, rec, address, d);
+    }
+    pthread_mutex_unlock(&s->mu);
+    return rc;
+}
+
+struct record_args {
+    const char *type;
+    bool tainted;
+    const json_t *attrs, *sensitive, *deps;
+};
+
+static json_t *build_record(const json_t *cur, const void *arg)
+{
+    const struct record_args *a = arg;
+    /* Built key by key: a type that is not valid UTF-8 leaves the entry
+     * without one, which the record check then refuses with an error. */
+    json_t *e = json_object();
+    json_object_set_new(e, "type", json_string(a->type));
+    json_object_set_new(e, "status", json_string(a->tainted ? "tainted" : "ok"));
+    json_object_set_new(e, "attributes", a->attrs ? sf_value_encode(a->attrs) : json_null());
+    json_object_set_new(e, "sensitive_attributes",
+                        a->sensitive ? sf_value_encode(a->sensitive) : json_array());
+    json_object_set_new(e, "dependencies", a->deps ? sf_value_encode(a->deps) : json_array());
+    json_t *deposed = json_object_get(cur, "deposed");
+    if (json_array_size(deposed))
+        json_object_set(e, "deposed", deposed);
+    return e;
+}
+
+int sf_state_record(struct sf_state *s, const char *address, const char *type, bool tainted,
+                    const json_t *attrs, const json_t *sensitive, const json_t *deps,
+                    struct sf_diags *d)
+{
+    if (!type || !*type) {
+        sf_diag_add(d, SF_SEV_ERROR, NULL, address, "state record without a resource type");
+        return -1;
+    }
+    struct record_args a = {.type = type, .tainted = tainted, .attrs = attrs,
+                            .sensitive = sensitive, .deps = deps};
+    return derive(s, address, build_record, &a, d);
+}
+
+/* An entry left with no object and no deposed one is nothing: NULL. */
+static json_t *unless_empty(json_t *e)
+{
+    json_t *a = json_object_get(e, "attributes");
+    if ((!a || json_is_null(a)) && json_array_size(json_object_get(e, "deposed")) == 0) {
+        json_decref(e);
+        return NULL;
+    }
+    return e;
+}
+
+static json_t *build_set_attrs(const json_t *cur, const void *arg)
+{
+    if (!cur)
+        return NULL;
+    const json_t *attrs = arg;
+    json_t *e = json_copy((json_t *)cur);
+    json_object_del(e, "intent");
+    json_object_set_new(e, "attributes", attrs ? sf_value_encode(attrs) : json_null());
+    return unless_empty(e);
+}
+
+int sf_state_set_attrs(struct sf_state *s, const char *address, const json_t *attrs,
+                       struct sf_diags *d)
+{
+    return derive(s, address, build_set_attrs, attrs, d);
+}
+
+static json_t *build_depose(const json_t *cur, const void *arg)
+{
+    (void)arg;
+    json_t *a = json_object_get(cur, "attributes");
+    if (!a || json_is_null(a))
+        return (json_t *)cur;
+    json_t *e = json_copy((json_t *)cur);
+    json_t *dep = json_object_get(cur, "deposed");
+    dep = dep ? json_copy(dep) : json_array();
+    json_array_append(dep, a);
+    json_object_set_new(e, "deposed", dep);
+    json_object_set_new(e, "attributes", json_null());
+    return e;
+}
+
+int sf_state_depose(struct sf_state *s, const char *address, struct sf_diags *d)
+{
+    return derive(s, address, build_depose, NULL, d);
+}
+
+static json_t *build_pop_deposed(const json_t *cur, const void *arg)
+{
+    (void)arg;
+    json_t *dep = json_object_get(cur, "deposed");
+    if (json_array_size(dep) == 0)
+        return (json_t *)cur;
+    json_t *e = json_copy((json_t *)cur);
+    if (json_array_size(dep) > 1) {
+        json_t *rest = json_copy(dep);
+        json_array_remove(rest, 0);
+        json_object_set_new(e, "deposed", rest);
+    } else {
+        json_object_del(e, "deposed");
+    }
+    return unless_empty(e);
+}
+
+int sf_state_pop_deposed(struct sf_state *s, const char *address, struct sf_diags *d)
+{
+    return derive(s, address, build_pop_deposed, NULL, d);
+}
+
+int sf_state_move(struct sf_state *s, const char *from, const char *to, struct sf_diags *d)
+{
+    if (check_address(from, d) < 0 || check_address(to, d) < 0)
+        return -1;
+    pthread_mutex_lock(&s->mu);
+    json_t *e = json_object_get(s->resources, from);
+    int rc = -1;
+    if (!e)
+        sf_error(d, NULL, "no resource %s in the state", from);
+    else if (json_object_get(s->resources, to))
+        sf_error(d, NULL, "cannot move %s to %s: %s is already in the state", from, to, to);
+    else {
+        json_t *put = put_record(to, json_incref(e));
+        rc = built(put, to, d);
+        if (rc == 0)
+            rc = record_locked(s, put, to, d);
+        if (rc == 0)
+            rc = record_locked(s, json_pack("{s:s, s:s}", "op", "remove", "address", from), from,
+                               d);
+    }
+    pthread_mutex_unlock(&s->mu);
+    return rc;
 }
 
 int sf_state_intent(struct sf_state *s, const char *address, const char *type,

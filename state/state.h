@@ -19,16 +19,21 @@
  *     "outputs": {"name": {"value": ..., "sensitive": false}}
  *   }
  *
+ * That shape is the file's and the journal's business: the engine sees a
+ * struct sf_state and its entries only through the functions below, which
+ * name what an entry means (its attributes, whether it is tainted, the
+ * create in flight, the deposed objects) rather than how it is stored.
+ *
  * Durability: a run that changes state opens a journal beside the state file
  * (PATH.journal) and appends one record per change, flushed to disk before
  * the call returns, so a change costs the same however big the state is.
  * sf_state_commit folds everything into a new state file written
  * atomically (PATH.backup keeps the one before, mode 0600) and removes the
- * journal. sf_state_load replays a journal left by a run that died, and a
- * torn last record is ignored.
+ * journal. Loading replays a journal left by a run that died; a torn last
+ * record is ignored, any other damage is an error.
  *
  * Crash recovery: before a create, sf_state_intent records what is about
- * to be created; a resource whose entry still has an "intent" on the next
+ * to be created; a resource whose entry still has an intent on the next
  * run was maybe created and never recorded, so the engine asks the
  * provider's adopt to look for it before it plans a create.
  */
@@ -36,38 +41,76 @@
 #define SF_STATE_H
 
 #include <jansson.h>
-#include <pthread.h>
 #include <stdbool.h>
+#include <stddef.h>
 
 #include "diag.h"
 
-struct sf_state {
-    char *path;          /* the state file */
-    char *lineage;
-    long long serial;    /* of the state as loaded (a replayed journal counts as +1) */
-    json_t *resources;   /* object: address -> entry (shape above) */
-    json_t *outputs;     /* object: name -> {"value", "sensitive"} */
-    /* private */
-    int journal_fd;      /* -1 when no run is journaling */
-    bool changed;        /* something was recorded since load */
-    bool locked;
-    char *lock_id;
-    pthread_mutex_t mu;
-    long long file_serial; /* serial of the file on disk (0 when there is none) */
-};
+struct sf_state;
+/* One resource's record in a state. */
+struct sf_state_entry;
 
-/* Load path (a missing file is an empty state with a new lineage) and
- * replay PATH.journal when one is left. Malformed files are errors in d
- * naming the file. Returns 0 or -1. Load never writes: a journal left by a
- * run that died stays on disk until the next commit (or begin) folds it.
- * *out is freed with sf_state_free, which also releases a lock still held
- * and closes the journal without removing it. */
+/* --- opening ------------------------------------------------------------ */
+
+/* Open the state at path for writing: take the lock (PATH.lock; refused at
+ * once naming the holder, or retried for timeout_ms), then load the file
+ * and replay PATH.journal, so what is read is the state as it is once no
+ * other run can change it. Every command that changes the state opens it
+ * so. Returns 0 or -1 (errors in d, the lock released). */
+int sf_state_open_locked(const char *path, const char *operation, long timeout_ms,
+                         struct sf_state **out, struct sf_diags *d);
+/* Load path without the lock (a missing file is an empty state with a new
+ * lineage) and replay PATH.journal when one is left: for commands that
+ * only read, and for -lock=false. Malformed files are errors in d naming
+ * the file. Load never writes: a journal left by a run that died stays on
+ * disk until the next commit (or begin) folds it. */
 int sf_state_load(const char *path, struct sf_state **out, struct sf_diags *d);
+/* Free s; releases the lock if still held and closes the journal without
+ * removing it (an uncommitted run is replayed next time, as after a crash). */
 void sf_state_free(struct sf_state *s);
 
-/* The entry at address, or NULL (borrowed: valid until the next change of
- * that address; do not modify it). */
-json_t *sf_state_get(const struct sf_state *s, const char *address);
+const char *sf_state_lineage(const struct sf_state *s);
+/* The serial of the state as loaded (a replayed journal counts as +1). */
+long long sf_state_serial(const struct sf_state *s);
+/* A stack never written (serial 0) takes lineage, the one a saved plan was
+ * made with; any other state keeps its own. */
+void sf_state_take_lineage(struct sf_state *s, const char *lineage);
+/* The id of the lock s holds, or NULL. */
+const char *sf_state_lock_id(const struct sf_state *s);
+
+/* --- reading ------------------------------------------------------------ */
+
+/* The addresses recorded, in the state's order (the file's, then new ones
+ * as they were first recorded): a new array (free it) of borrowed strings,
+ * valid until their entry is removed. */
+const char **sf_state_addresses(const struct sf_state *s, size_t *n);
+/* The entry at address, or NULL. Borrowed: valid until the next change of
+ * that address. */
+const struct sf_state_entry *sf_state_get(const struct sf_state *s, const char *address);
+/* Outputs: object name -> {"value", "sensitive"}; borrowed. */
+const json_t *sf_state_outputs(const struct sf_state *s);
+
+/* What an entry says; the values are borrowed from it. */
+const char *sf_state_type(const struct sf_state_entry *e);
+/* The object's attributes, or NULL when no object is known to exist (a
+ * create in flight, or only deposed objects left). */
+const json_t *sf_state_attrs(const struct sf_state_entry *e);
+/* A create that failed after the object appeared: the next plan replaces it. */
+bool sf_state_is_tainted(const struct sf_state_entry *e);
+/* The desired values of a create in flight (as recorded, encoded with
+ * sf_value_encode), or NULL when none is. */
+const json_t *sf_state_intent_of(const struct sf_state_entry *e);
+/* Array of the attributes of old objects still to be deleted, or NULL. */
+const json_t *sf_state_deposed(const struct sf_state_entry *e);
+/* Array of the addresses the object was created after, or NULL. */
+const json_t *sf_state_deps(const struct sf_state_entry *e);
+/* Array of the names of its sensitive attributes, or NULL. */
+const json_t *sf_state_sensitive(const struct sf_state_entry *e);
+
+/* The whole state document (shape above); new reference. */
+json_t *sf_state_to_json(const struct sf_state *s);
+
+/* --- changing ----------------------------------------------------------- */
 
 /* Start journaling (append to PATH.journal, creating it 0600). Changes not
  * yet in the state file (a replayed journal, changes made before begin) are
@@ -75,58 +118,58 @@ json_t *sf_state_get(const struct sf_state *s, const char *address);
  * disk. Calling it while journaling does nothing. */
 int sf_state_begin(struct sf_state *s, struct sf_diags *d);
 
-/* Each of these changes the in-memory state and, while journaling, appends
- * one durable record before it returns. They are thread-safe. entry is
- * copied. Return 0, or -1 with an error in d. */
-int sf_state_put(struct sf_state *s, const char *address, const json_t *entry, struct sf_diags *d);
+/* Each change below changes the in-memory state and, while journaling,
+ * appends one durable record before it returns. They are thread-safe;
+ * values are copied, and stored encoded (sf_value_encode): the state never
+ * holds the unknown sentinel. Return 0, or -1 with an error in d. */
+
+/* What exists at address after a create or an update: attrs (NULL when the
+ * provider returned nothing), tainted or not, which of them are sensitive,
+ * what the object was made after. Replaces the entry and clears its intent;
+ * deposed objects stay on record. */
+int sf_state_record(struct sf_state *s, const char *address, const char *type, bool tainted,
+                    const json_t *attrs, const json_t *sensitive, const json_t *deps,
+                    struct sf_diags *d);
+/* Before a create: the entry's intent {"desired", "dependencies"}. Without
+ * an entry it creates a placeholder with the intent and no attributes
+ * (nothing is known to exist yet); a replacement keeps its attributes. */
 int sf_state_intent(struct sf_state *s, const char *address, const char *type,
                     const json_t *desired, const json_t *dependencies, struct sf_diags *d);
-/* sf_state_intent sets the entry's "intent": {"desired", "dependencies"}.
- * When there was no entry it creates a placeholder {"type", "status": "ok",
- * "intent"} without "attributes" (nothing is known to exist yet); when
- * there was one (a replacement) its attributes are kept. A later put
- * replaces the whole entry, which clears the intent. Values are stored
- * encoded (sf_value_encode): the state never holds the unknown sentinel. */
+/* What a refresh found, or that the object is gone: attrs NULL. Clears the
+ * intent. An entry left with no object and no deposed one is removed. */
+int sf_state_set_attrs(struct sf_state *s, const char *address, const json_t *attrs,
+                       struct sf_diags *d);
+/* A create_before_destroy replacement: the current object joins the
+ * deposed ones (to be deleted after its successor exists). Does nothing
+ * when the entry has no object. */
+int sf_state_depose(struct sf_state *s, const char *address, struct sf_diags *d);
+/* The first deposed object was deleted: drop it from the entry, and the
+ * entry itself when nothing is left of it. */
+int sf_state_pop_deposed(struct sf_state *s, const char *address, struct sf_diags *d);
+/* `state mv`: the entry at from moves to to (which must be free). */
+int sf_state_move(struct sf_state *s, const char *from, const char *to, struct sf_diags *d);
 int sf_state_remove(struct sf_state *s, const char *address, struct sf_diags *d);
 int sf_state_set_outputs(struct sf_state *s, const json_t *outputs, struct sf_diags *d);
+/* A whole entry in the file's shape (above): for importing records made
+ * elsewhere; the engine uses the calls above. */
+int sf_state_put(struct sf_state *s, const char *address, const json_t *entry, struct sf_diags *d);
 
 /* Fold: when anything changed, write the state file atomically with
  * serial + 1 (the old file kept as PATH.backup, mode 0600), then remove the
  * journal. Returns 0 or -1. The serial written is always the file's + 1:
- * after a replayed journal s->serial already counts it, so the file gets
- * s->serial. When nothing changed, the file is untouched and an empty
+ * after a replayed journal the serial already counts it, so the file gets
+ * sf_state_serial. When nothing changed, the file is untouched and an empty
  * journal removed. Journaling stops; call sf_state_begin again to go on. */
 int sf_state_commit(struct sf_state *s, struct sf_diags *d);
 
-/* The whole state document (shape above); new reference. */
-json_t *sf_state_to_json(const struct sf_state *s);
+/* --- locks -------------------------------------------------------------- */
 
-/* Locking: PATH.lock holds {"id", "operation", "who", "host", "pid",
- * "created"}. sf_state_lock fails at once naming the holder (and saying so
- * when its process is gone), or keeps trying for timeout_ms. */
-int sf_state_lock(struct sf_state *s, const char *operation, long timeout_ms, struct sf_diags *d);
-/* Remove PATH.lock if it is still ours (after a force-unlock it may not
- * be); 0, or -1 when it was not ours or could not be removed. */
+/* PATH.lock holds {"id", "operation", "who", "host", "pid", "created"}.
+ * Remove it if it is still ours (after a force-unlock it may not be); 0, or
+ * -1 when it was not ours or could not be removed. */
 int sf_state_unlock(struct sf_state *s);
 /* Remove the lock of the state file path (PATH.lock) when its id is id;
  * otherwise an error that says which id holds it, or "no lock is held". */
 int sf_state_force_unlock(const char *path, const char *id, struct sf_diags *d);
-
-/* Between the files of state/ only (state.c, journal.c, lock.c). */
-
-/* PATH.journal; caller frees. */
-char *sf_journal_path(const char *state_path);
-/* Create (truncating) PATH.journal with its header for s->lineage and
- * s->file_serial; sets s->journal_fd. */
-int sf_journal_open(struct sf_state *s, struct sf_diags *d);
-/* Append one record line and fdatasync; the caller holds s->mu. */
-int sf_journal_append(struct sf_state *s, const json_t *record, struct sf_diags *d);
-/* Replay PATH.journal into s, loaded from the file (have_file) or empty. */
-int sf_journal_replay(struct sf_state *s, bool have_file, struct sf_diags *d);
-/* Close and remove the journal, then fsync the directory. */
-int sf_journal_remove(struct sf_state *s, struct sf_diags *d);
-/* Apply one journal record to the in-memory state (the caller holds s->mu
- * or owns s alone). -1 with *why (caller frees) when the record is bad. */
-int sf_state_apply_record(struct sf_state *s, const json_t *record, char **why);
 
 #endif

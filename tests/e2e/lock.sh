@@ -23,6 +23,18 @@ expect_err "operation \"apply\""
 expect_err "lock id $(jq -r .id sparkform.state.json.lock)"
 elapsed_ms=$(( ($(date +%s%N) - start) / 1000000 ))
 [ "$elapsed_ms" -lt 2000 ] || fail "a locked apply took ${elapsed_ms}ms to fail"
+# state rm and mv change the state: they are refused the same way, and
+# leave it alone.
+sft state rm test_resource.slow
+expect_rc 1
+expect_err "state is locked by"
+expect_err "operation \"apply\""
+sft state mv test_resource.slow test_resource.moved
+expect_rc 1
+expect_err "state is locked by"
+# Reading needs no lock.
+sft state list
+expect_rc 0
 
 # With a timeout it waits for the first one to finish.
 sft plan -f stack.yaml -lock-timeout 20s -detailed-exitcode

@@ -132,6 +132,36 @@ static char *load_fails(const char *path)
     return msg;
 }
 
+/* Resources and outputs, as a copy that later changes of s do not touch. */
+static json_t *contents(const struct sf_state *s)
+{
+    json_t *doc = sf_state_to_json(s);
+    json_t *c = json_pack("{s:O, s:O}", "resources", json_object_get(doc, "resources"), "outputs",
+                          json_object_get(doc, "outputs"));
+    json_decref(doc);
+    return c;
+}
+
+static size_t n_resources(const struct sf_state *s)
+{
+    size_t n;
+    free(sf_state_addresses(s, &n));
+    return n;
+}
+
+static struct sf_state *open_locked_ok(const char *path, const char *operation, long timeout_ms)
+{
+    struct sf_diags d;
+    sf_diags_init(&d);
+    struct sf_state *s = NULL;
+    int rc = sf_state_open_locked(path, operation, timeout_ms, &s, &d);
+    char *msg = diag_text(&d);
+    ck_assert_msg(rc == 0 && s, "open %s failed: %s", path, msg);
+    free(msg);
+    sf_diags_free(&d);
+    return s;
+}
+
 static json_t *entry(const char *type, const char *id, int n)
 {
     return json_pack("{s:s, s:s, s:{s:s, s:i, s:s}, s:[s], s:[]}", "type", type, "status", "ok",
@@ -185,16 +215,17 @@ START_TEST(test_round_trip)
     char *journal = with_suffix(path, ".journal");
 
     struct sf_state *s = load_ok(path);
-    ck_assert_int_eq(s->serial, 0);
-    ck_assert_msg(s->lineage && strlen(s->lineage) == 36, "a fresh lineage is a uuid");
-    ck_assert_int_eq(json_object_size(s->resources), 0);
-    ck_assert_int_eq(json_object_size(s->outputs), 0);
-    char *lineage = sf_xstrdup(s->lineage);
+    ck_assert_int_eq(sf_state_serial(s), 0);
+    ck_assert_msg(sf_state_lineage(s) && strlen(sf_state_lineage(s)) == 36,
+                  "a fresh lineage is a uuid");
+    ck_assert_int_eq(n_resources(s), 0);
+    ck_assert_int_eq(json_object_size(sf_state_outputs(s)), 0);
+    char *lineage = sf_xstrdup(sf_state_lineage(s));
 
     /* Nothing changed: no file is written. */
     commit_ok(s);
     ck_assert(!exists(path));
-    ck_assert_int_eq(s->serial, 0);
+    ck_assert_int_eq(sf_state_serial(s), 0);
 
     put_ok(s, "local_file.a", entry("local_file", "a", 1));
     put_ok(s, "local_file.b", entry("local_file", "b", 2));
@@ -204,7 +235,7 @@ START_TEST(test_round_trip)
     sf_diags_init(&d);
     ck_assert_int_eq(sf_state_set_outputs(s, outs, &d), 0);
     commit_ok(s);
-    ck_assert_int_eq(s->serial, 1);
+    ck_assert_int_eq(sf_state_serial(s), 1);
     ck_assert(exists(path));
     ck_assert(!exists(backup)); /* the first commit has nothing to keep */
     ck_assert(!exists(journal));
@@ -233,9 +264,9 @@ START_TEST(test_round_trip)
     s = load_ok(path);
     json_t *after = sf_state_to_json(s);
     assert_json_eq(after, before, "reloaded state");
-    ck_assert_int_eq(s->serial, 1);
-    ck_assert_str_eq(s->lineage, lineage);
-    ck_assert(json_is_object(sf_state_get(s, "local_file.b")));
+    ck_assert_int_eq(sf_state_serial(s), 1);
+    ck_assert_str_eq(sf_state_lineage(s), lineage);
+    ck_assert_str_eq(sf_state_type(sf_state_get(s, "local_file.b")), "local_file");
     ck_assert_ptr_null(sf_state_get(s, "local_file.nope"));
     json_decref(before);
     json_decref(after);
@@ -248,7 +279,7 @@ START_TEST(test_round_trip)
     ck_assert_uint_eq(mode_of(journal), 0600);
     commit_ok(s);
     ck_assert(!exists(journal));
-    ck_assert_int_eq(s->serial, 1);
+    ck_assert_int_eq(sf_state_serial(s), 1);
     ck_assert_int_eq(stat(path, &st1), 0);
     ck_assert(st0.st_ino == st1.st_ino);
 
@@ -258,7 +289,7 @@ START_TEST(test_round_trip)
     ck_assert_int_eq(sf_state_remove(s, "local_file.a", &d), 0);
     ck_assert_uint_eq(mode_of(journal), 0600);
     commit_ok(s);
-    ck_assert_int_eq(s->serial, 2);
+    ck_assert_int_eq(sf_state_serial(s), 2);
     ck_assert(!exists(journal));
     ck_assert_uint_eq(mode_of(path), 0600);
     ck_assert_uint_eq(mode_of(backup), 0600);
@@ -273,7 +304,7 @@ START_TEST(test_round_trip)
     begin_ok(s);
     put_ok(s, "local_file.d", entry("local_file", "d", 4));
     commit_ok(s);
-    ck_assert_int_eq(s->serial, 3);
+    ck_assert_int_eq(sf_state_serial(s), 3);
     b = slurp(backup, &blen);
     ck_assert(blen == len2 && memcmp(b, v2, len2) == 0);
     free(b);
@@ -314,30 +345,33 @@ START_TEST(test_intent)
     json_t *desired = json_pack("{s:s, s:O}", "name", "n1", "id", sf_unknown());
     json_t *deps = json_pack("[s]", "local_file.x");
     ck_assert_int_eq(sf_state_intent(s, "cloud_server.a", "cloud_server", desired, deps, &d), 0);
-    json_t *e = sf_state_get(s, "cloud_server.a");
+    const struct sf_state_entry *e = sf_state_get(s, "cloud_server.a");
     ck_assert_ptr_nonnull(e);
-    ck_assert_str_eq(json_string_value(json_object_get(e, "type")), "cloud_server");
-    ck_assert_ptr_null(json_object_get(e, "attributes"));
-    json_t *intent = json_object_get(e, "intent");
-    ck_assert(json_is_object(intent));
-    ck_assert(!sf_value_has_unknown(intent)); /* the state never holds the sentinel */
-    json_t *decoded = sf_value_decode(json_object_get(intent, "desired"));
+    ck_assert_str_eq(sf_state_type(e), "cloud_server");
+    ck_assert_ptr_null(sf_state_attrs(e));
+    const json_t *want = sf_state_intent_of(e);
+    ck_assert(json_is_object(want));
+    ck_assert(!sf_value_has_unknown(want)); /* the state never holds the sentinel */
+    json_t *decoded = sf_value_decode(want);
     ck_assert(sf_is_unknown(json_object_get(decoded, "id")));
     json_decref(decoded);
+    json_t *doc = sf_state_to_json(s);
+    json_t *intent = json_object_get(
+        json_object_get(json_object_get(doc, "resources"), "cloud_server.a"), "intent");
     assert_json_eq(json_object_get(intent, "dependencies"), deps, "intent dependencies");
+    json_decref(doc);
 
     /* The create finished: the put clears the intent. */
     put_ok(s, "cloud_server.a", entry("cloud_server", "srv-1", 1));
     e = sf_state_get(s, "cloud_server.a");
-    ck_assert_ptr_null(json_object_get(e, "intent"));
-    ck_assert_ptr_nonnull(json_object_get(e, "attributes"));
+    ck_assert_ptr_null(sf_state_intent_of(e));
+    ck_assert_ptr_nonnull(sf_state_attrs(e));
 
     /* A replacement: the old attributes stay beside the intent. */
     ck_assert_int_eq(sf_state_intent(s, "cloud_server.a", "cloud_server", desired, NULL, &d), 0);
     e = sf_state_get(s, "cloud_server.a");
-    ck_assert_str_eq(json_string_value(json_object_get(json_object_get(e, "attributes"), "id")),
-                     "srv-1");
-    ck_assert(json_is_array(json_object_get(json_object_get(e, "intent"), "dependencies")));
+    ck_assert_str_eq(json_string_value(json_object_get(sf_state_attrs(e), "id")), "srv-1");
+    ck_assert_ptr_nonnull(sf_state_intent_of(e));
 
     /* What is not an entry is refused and changes nothing. */
     json_t *bad = json_pack("{s:i}", "attributes", 1);
@@ -349,6 +383,122 @@ START_TEST(test_intent)
     json_decref(deps);
     sf_diags_free(&d);
     sf_state_free(s);
+    free(path);
+    remove_dir(dir);
+}
+END_TEST
+
+/* The typed changes the engine makes, each as it reads back and as it
+ * survives a crash (replayed from the journal alone). */
+START_TEST(test_entry_changes)
+{
+    char *dir = make_dir();
+    char *path = join(dir, "state.json");
+    struct sf_state *s = load_ok(path);
+    struct sf_diags d;
+    sf_diags_init(&d);
+    begin_ok(s);
+
+    json_t *v1 = json_pack("{s:s, s:s}", "id", "one", "secret", "s1");
+    json_t *v2 = json_pack("{s:s, s:s}", "id", "two", "secret", "s2");
+    json_t *v3 = json_pack("{s:s, s:s}", "id", "three", "secret", "s3");
+    json_t *sens = json_pack("[s]", "secret");
+    json_t *deps = json_pack("[s, s]", "net.a", "net.b");
+
+    /* record: a created object, tainted or not. */
+    ck_assert_int_eq(sf_state_record(s, "srv.a", "srv", false, v1, sens, deps, &d), 0);
+    const struct sf_state_entry *e = sf_state_get(s, "srv.a");
+    ck_assert_str_eq(sf_state_type(e), "srv");
+    ck_assert(!sf_state_is_tainted(e));
+    assert_json_eq(sf_state_attrs(e), v1, "attributes");
+    assert_json_eq(sf_state_sensitive(e), sens, "sensitive");
+    assert_json_eq(sf_state_deps(e), deps, "dependencies");
+    ck_assert_ptr_null(sf_state_deposed(e));
+    ck_assert_ptr_null(sf_state_intent_of(e));
+
+    /* depose twice (two create_before_destroy replacements that could not
+     * delete the old object), recording a new object in between. */
+    ck_assert_int_eq(sf_state_depose(s, "srv.a", &d), 0);
+    e = sf_state_get(s, "srv.a");
+    ck_assert_ptr_null(sf_state_attrs(e));
+    ck_assert_uint_eq(json_array_size(sf_state_deposed(e)), 1);
+    ck_assert_int_eq(sf_state_intent(s, "srv.a", "srv", v2, deps, &d), 0);
+    ck_assert_int_eq(sf_state_record(s, "srv.a", "srv", true, v2, sens, deps, &d), 0);
+    e = sf_state_get(s, "srv.a");
+    ck_assert(sf_state_is_tainted(e));
+    ck_assert_ptr_null(sf_state_intent_of(e));
+    ck_assert_uint_eq(json_array_size(sf_state_deposed(e)), 1); /* kept by record */
+    ck_assert_int_eq(sf_state_depose(s, "srv.a", &d), 0);
+    ck_assert_int_eq(sf_state_record(s, "srv.a", "srv", false, v3, sens, deps, &d), 0);
+    e = sf_state_get(s, "srv.a");
+    const json_t *dep = sf_state_deposed(e);
+    ck_assert_uint_eq(json_array_size(dep), 2);
+    assert_json_eq(json_array_get(dep, 0), v1, "first deposed");
+    assert_json_eq(json_array_get(dep, 1), v2, "second deposed");
+    /* Nothing to depose: no change. */
+    ck_assert_int_eq(sf_state_depose(s, "srv.none", &d), 0);
+    ck_assert_ptr_null(sf_state_get(s, "srv.none"));
+
+    /* pop_deposed: oldest first; the entry stays while it has an object. */
+    ck_assert_int_eq(sf_state_pop_deposed(s, "srv.a", &d), 0);
+    e = sf_state_get(s, "srv.a");
+    ck_assert_uint_eq(json_array_size(sf_state_deposed(e)), 1);
+    assert_json_eq(json_array_get(sf_state_deposed(e), 0), v2, "left deposed");
+    ck_assert_int_eq(sf_state_pop_deposed(s, "srv.a", &d), 0);
+    e = sf_state_get(s, "srv.a");
+    ck_assert_ptr_null(sf_state_deposed(e));
+    assert_json_eq(sf_state_attrs(e), v3, "current object");
+
+    /* set_attrs: a refresh's result clears an intent; gone removes the
+     * entry unless deposed objects remain. */
+    ck_assert_int_eq(sf_state_intent(s, "srv.b", "srv", v1, NULL, &d), 0);
+    ck_assert_int_eq(sf_state_set_attrs(s, "srv.b", v1, &d), 0);
+    e = sf_state_get(s, "srv.b");
+    ck_assert_ptr_null(sf_state_intent_of(e));
+    assert_json_eq(sf_state_attrs(e), v1, "adopted");
+    ck_assert_int_eq(sf_state_set_attrs(s, "srv.b", NULL, &d), 0);
+    ck_assert_ptr_null(sf_state_get(s, "srv.b"));
+    ck_assert_int_eq(sf_state_record(s, "srv.c", "srv", false, v1, NULL, NULL, &d), 0);
+    ck_assert_int_eq(sf_state_depose(s, "srv.c", &d), 0);
+    ck_assert_int_eq(sf_state_record(s, "srv.c", "srv", false, v2, NULL, NULL, &d), 0);
+    ck_assert_int_eq(sf_state_set_attrs(s, "srv.c", NULL, &d), 0);
+    e = sf_state_get(s, "srv.c");
+    ck_assert_ptr_nonnull(e);
+    ck_assert_ptr_null(sf_state_attrs(e));
+    ck_assert_int_eq(sf_state_pop_deposed(s, "srv.c", &d), 0);
+    ck_assert_ptr_null(sf_state_get(s, "srv.c")); /* nothing left of it */
+
+    /* move: to a free address only. */
+    ck_assert_int_eq(sf_state_record(s, "srv.d", "srv", false, v1, NULL, NULL, &d), 0);
+    ck_assert_int_eq(sf_state_move(s, "srv.d", "srv.a", &d), -1);
+    ck_assert_int_eq(sf_state_move(s, "srv.nope", "srv.e", &d), -1);
+    ck_assert_int_eq(sf_state_move(s, "srv.d", "srv.e", &d), 0);
+    ck_assert_ptr_null(sf_state_get(s, "srv.d"));
+    assert_json_eq(sf_state_attrs(sf_state_get(s, "srv.e")), v1, "moved");
+
+    size_t n;
+    const char **addrs = sf_state_addresses(s, &n);
+    ck_assert_uint_eq(n, 2);
+    ck_assert_str_eq(addrs[0], "srv.a"); /* first recorded first */
+    ck_assert_str_eq(addrs[1], "srv.e");
+    free(addrs);
+
+    /* The journal alone gives back the same state. */
+    json_t *before = contents(s);
+    sf_state_free(s);
+    s = load_ok(path);
+    json_t *after = contents(s);
+    assert_json_eq(after, before, "state replayed from the journal");
+    json_decref(before);
+    json_decref(after);
+    sf_state_free(s);
+
+    json_decref(v1);
+    json_decref(v2);
+    json_decref(v3);
+    json_decref(sens);
+    json_decref(deps);
+    sf_diags_free(&d);
     free(path);
     remove_dir(dir);
 }
@@ -402,21 +552,6 @@ static void do_op(struct sf_state *s, int i)
     sf_diags_free(&d);
 }
 
-/* Resources and outputs, shared with s. */
-static json_t *contents(const struct sf_state *s)
-{
-    return json_pack("{s:O, s:O}", "resources", s->resources, "outputs", s->outputs);
-}
-
-/* The same, as a copy that later changes of s do not touch. */
-static json_t *contents_copy(const struct sf_state *s)
-{
-    json_t *shared = contents(s);
-    json_t *copy = json_deep_copy(shared);
-    json_decref(shared);
-    return copy;
-}
-
 static void crash_scenario(bool with_file)
 {
     char *dir = make_dir(), *scratch = make_dir();
@@ -431,7 +566,7 @@ static void crash_scenario(bool with_file)
         put_ok(s, "base.one", entry("t", "one", 1));
         put_ok(s, "base.two", entry("t", "two", 2));
         commit_ok(s);
-        base_serial = s->serial;
+        base_serial = sf_state_serial(s);
         sf_state_free(s);
     }
     size_t flen = 0;
@@ -442,17 +577,17 @@ static void crash_scenario(bool with_file)
     if (with_file)
         spit(spath, file, flen);
     struct sf_state *mem = load_ok(spath);
-    expected[0] = contents_copy(mem);
+    expected[0] = contents(mem);
     for (int i = 0; i < N_OPS; i++) {
         do_op(mem, i);
-        expected[i + 1] = contents_copy(mem);
+        expected[i + 1] = contents(mem);
     }
     sf_state_free(mem);
     unlink(spath);
 
     /* The run: journal every op, then die without committing. */
     struct sf_state *s = load_ok(path);
-    char *lineage = sf_xstrdup(s->lineage);
+    char *lineage = sf_xstrdup(sf_state_lineage(s));
     begin_ok(s);
     for (int i = 0; i < N_OPS; i++)
         do_op(s, i);
@@ -500,10 +635,9 @@ static void crash_scenario(bool with_file)
         snprintf(what, sizeof(what), "state with the journal cut at byte %zu", cut);
         assert_json_eq(got, expected[k], what);
         json_decref(got);
-        ck_assert_int_eq(r->serial, base_serial + (k > 0 ? 1 : 0));
-        ck_assert(r->changed == (k > 0));
+        ck_assert_int_eq(sf_state_serial(r), base_serial + (k > 0 ? 1 : 0));
         if (with_file || complete >= 0)
-            ck_assert_str_eq(r->lineage, lineage);
+            ck_assert_str_eq(sf_state_lineage(r), lineage);
         /* Load never writes. */
         size_t l;
         char *j = slurp(sjpath, &l);
@@ -512,14 +646,14 @@ static void crash_scenario(bool with_file)
         if (cut == ends[N_OPS] || cut == ends[N_OPS / 2]) {
             /* Recovering then committing gives the same state. */
             commit_ok(r);
-            ck_assert_int_eq(r->serial, base_serial + 1);
+            ck_assert_int_eq(sf_state_serial(r), base_serial + 1);
             ck_assert(!exists(sjpath));
             sf_state_free(r);
             r = load_ok(spath);
             got = contents(r);
             assert_json_eq(got, expected[k], "committed recovered state");
             json_decref(got);
-            ck_assert_int_eq(r->serial, base_serial + 1);
+            ck_assert_int_eq(sf_state_serial(r), base_serial + 1);
         }
         sf_state_free(r);
         loads++;
@@ -535,11 +669,11 @@ static void crash_scenario(bool with_file)
     spit(sjpath, jtext, ends[5]);
     struct sf_state *r = load_ok(spath);
     begin_ok(r);
-    ck_assert_int_eq(r->serial, base_serial + 1);
+    ck_assert_int_eq(sf_state_serial(r), base_serial + 1);
     put_ok(r, "res.z", entry("t", "z", 9));
     sf_state_free(r); /* crash again */
     r = load_ok(spath);
-    ck_assert_int_eq(r->serial, base_serial + 2);
+    ck_assert_int_eq(sf_state_serial(r), base_serial + 2);
     ck_assert_ptr_nonnull(sf_state_get(r, "res.z"));
     ck_assert_ptr_nonnull(sf_state_get(r, "res.c"));
     ck_assert_ptr_null(sf_state_get(r, "res.d"));
@@ -594,17 +728,16 @@ START_TEST(test_crash_between_rename_and_unlink)
     s = load_ok(path);
     json_t *got = sf_state_to_json(s);
     assert_json_eq(got, committed, "state with a journal already folded");
-    ck_assert_int_eq(s->serial, 2);
-    ck_assert(!s->changed);
+    ck_assert_int_eq(sf_state_serial(s), 2);
     /* The next run starts a fresh journal over the stale one. */
     begin_ok(s);
     put_ok(s, "a.three", entry("t", "three", 3));
     commit_ok(s);
-    ck_assert_int_eq(s->serial, 3);
+    ck_assert_int_eq(sf_state_serial(s), 3);
     ck_assert(!exists(jpath));
     sf_state_free(s);
     s = load_ok(path);
-    ck_assert_int_eq(json_object_size(s->resources), 2);
+    ck_assert_int_eq(n_resources(s), 2);
     sf_state_free(s);
 
     json_decref(got);
@@ -695,6 +828,115 @@ START_TEST(test_journal_mismatch)
 }
 END_TEST
 
+/* Load must fail naming the journal and what is wrong with it, and leave
+ * the state file and the journal byte for byte as they were. */
+static void journal_refused(const char *path, const char *jpath, const char *journal,
+                            const char *why)
+{
+    size_t flen;
+    char *file = slurp(path, &flen);
+    spit(jpath, journal, strlen(journal));
+    char *msg = load_fails(path);
+    assert_contains(msg, jpath);
+    assert_contains(msg, why);
+    free(msg);
+    size_t l;
+    char *now = slurp(jpath, &l);
+    ck_assert_msg(l == strlen(journal) && memcmp(now, journal, l) == 0, "journal changed");
+    free(now);
+    now = slurp(path, &l);
+    ck_assert_msg(l == flen && memcmp(now, file, l) == 0, "state file changed");
+    free(now);
+    free(file);
+}
+
+START_TEST(test_journal_garbage)
+{
+    char *dir = make_dir();
+    char *path = join(dir, "state.json");
+    char *jpath = with_suffix(path, ".journal");
+    struct sf_state *s = load_ok(path);
+    put_ok(s, "a.one", entry("t", "one", 1));
+    put_ok(s, "a.two", entry("t", "two", 2));
+    commit_ok(s);
+    sf_state_free(s);
+    size_t flen;
+    char *file = slurp(path, &flen);
+    json_t *doc = json_loadb(file, flen, 0, NULL);
+    char *hdr = sf_asprintf("{\"journal\":1,\"lineage\":\"%s\",\"base_serial\":1}\n",
+                            json_string_value(json_object_get(doc, "lineage")));
+    json_decref(doc);
+    const char *rm_one = "{\"op\":\"remove\",\"address\":\"a.one\"}\n";
+    const char *rm_two = "{\"op\":\"remove\",\"address\":\"a.two\"}\n";
+
+    /* Garbage from the first byte, with or without a newline. */
+    journal_refused(path, jpath, "garbage", "not a sparkform journal");
+    journal_refused(path, jpath, "garbage\n", "not a sparkform journal");
+    journal_refused(path, jpath, "\x89PNG\r\n\x1a\n\0\0\0\rIHDR", "not a sparkform journal");
+    journal_refused(path, jpath, "[1, 2, 3]\n", "not a sparkform journal");
+    char *j = sf_asprintf("{\"some\": \"other json\"}\n%s", rm_one);
+    journal_refused(path, jpath, j, "not a sparkform journal");
+    free(j);
+
+    /* A header that is not one sparkform wrote. */
+    j = sf_asprintf("{\"journal\":1,\"lineage\":7}\n%s", rm_one);
+    journal_refused(path, jpath, j, "journal header is malformed");
+    free(j);
+
+    /* Damage in the middle: a line that does not parse, or is no record. */
+    j = sf_asprintf("%snot a record\n%s", hdr, rm_one);
+    journal_refused(path, jpath, j, "damaged");
+    free(j);
+    j = sf_asprintf("%s%s{\"op\":\"frobnicate\"}\n%s", hdr, rm_one, rm_two);
+    journal_refused(path, jpath, j, "unknown record op");
+    free(j);
+    /* A complete last line was written whole: not parsing is damage. */
+    j = sf_asprintf("%s%s{\"op\":\"remove\",\"addr\n", hdr, rm_one);
+    journal_refused(path, jpath, j, "damaged");
+    free(j);
+    /* A tail that is not the start of a record. */
+    j = sf_asprintf("%s%sxyz", hdr, rm_one);
+    journal_refused(path, jpath, j, "not a journal record");
+    free(j);
+
+    struct sf_diags d;
+    sf_diags_init(&d);
+    j = sf_asprintf("%snot a record\n%s", hdr, rm_one);
+    spit(jpath, j, strlen(j));
+    ck_assert_int_eq(sf_state_load(path, &s, &d), -1);
+    ck_assert_uint_ge(d.n, 1);
+    ck_assert_str_eq(d.items[0].file, jpath); /* the damaged line is named */
+    ck_assert_int_eq(d.items[0].line, 2);
+    free(j);
+    sf_diags_free(&d);
+
+    /* A torn last record (what a crash leaves) is replayed up to it. */
+    j = sf_asprintf("%s%s{\"op\":\"remove\",\"addr", hdr, rm_one);
+    spit(jpath, j, strlen(j));
+    s = load_ok(path);
+    ck_assert_ptr_null(sf_state_get(s, "a.one"));
+    ck_assert_ptr_nonnull(sf_state_get(s, "a.two"));
+    sf_state_free(s);
+    free(j);
+    /* So is a torn header, and an empty journal: nothing to replay. */
+    const char *torn_hdr = "{\"jour";
+    spit(jpath, torn_hdr, strlen(torn_hdr));
+    s = load_ok(path);
+    ck_assert_ptr_nonnull(sf_state_get(s, "a.one"));
+    sf_state_free(s);
+    spit(jpath, "", 0);
+    s = load_ok(path);
+    ck_assert_ptr_nonnull(sf_state_get(s, "a.one"));
+    sf_state_free(s);
+
+    free(file);
+    free(hdr);
+    free(jpath);
+    free(path);
+    remove_dir(dir);
+}
+END_TEST
+
 START_TEST(test_malformed_state_file)
 {
     char *dir = make_dir();
@@ -756,14 +998,13 @@ START_TEST(test_lock_contention)
     struct sf_diags d;
     sf_diags_init(&d);
 
-    struct sf_state *a = load_ok(path), *b = load_ok(path);
-    ck_assert_int_eq(sf_state_lock(a, "apply", 0, &d), 0);
-    ck_assert(a->locked);
+    struct sf_state *a = open_locked_ok(path, "apply", 0), *b = NULL;
+    ck_assert_ptr_nonnull(sf_state_lock_id(a));
     size_t l;
     char *text = slurp(lpath, &l);
     json_t *info = json_loads(text, 0, NULL);
     free(text);
-    ck_assert_str_eq(json_string_value(json_object_get(info, "id")), a->lock_id);
+    ck_assert_str_eq(json_string_value(json_object_get(info, "id")), sf_state_lock_id(a));
     ck_assert_str_eq(json_string_value(json_object_get(info, "operation")), "apply");
     ck_assert_int_eq(json_integer_value(json_object_get(info, "pid")), getpid());
     char *h = host();
@@ -777,17 +1018,17 @@ START_TEST(test_lock_contention)
 
     /* Held: refused at once, naming the holder. */
     double t0 = sf_now();
-    ck_assert_int_eq(sf_state_lock(b, "plan", 0, &d), -1);
+    ck_assert_int_eq(sf_state_open_locked(path, "plan", 0, &b, &d), -1);
     ck_assert(sf_now() - t0 < 0.5);
-    ck_assert(!b->locked);
+    ck_assert_ptr_null(b);
     char *msg = diag_text(&d);
     assert_contains(msg, "state is locked by ");
     char *want = sf_asprintf("state is locked by %s@%s (pid %ld, operation \"apply\", since %s, "
-                             "lock id %s)", who, h, (long)getpid(), created, a->lock_id);
+                             "lock id %s)", who, h, (long)getpid(), created, sf_state_lock_id(a));
     assert_contains(msg, want);
     char *pid = sf_asprintf("(pid %ld, operation \"apply\", since ", (long)getpid());
     assert_contains(msg, pid);
-    char *idpart = sf_asprintf(", lock id %s)", a->lock_id);
+    char *idpart = sf_asprintf(", lock id %s)", sf_state_lock_id(a));
     assert_contains(msg, idpart);
     ck_assert_msg(strstr(msg, "gone") == NULL, "a live holder is not gone: %s", msg);
     free(want);
@@ -802,10 +1043,10 @@ START_TEST(test_lock_contention)
     /* force-unlock needs the right id. */
     ck_assert_int_eq(sf_state_force_unlock(path, "not-the-id", &d), -1);
     msg = diag_text(&d);
-    assert_contains(msg, a->lock_id);
+    assert_contains(msg, sf_state_lock_id(a));
     free(msg);
     ck_assert(exists(lpath));
-    ck_assert_int_eq(sf_state_force_unlock(path, a->lock_id, &d), 0);
+    ck_assert_int_eq(sf_state_force_unlock(path, sf_state_lock_id(a), &d), 0);
     ck_assert(!exists(lpath));
     sf_diags_free(&d);
     sf_diags_init(&d);
@@ -817,7 +1058,7 @@ START_TEST(test_lock_contention)
     free(msg);
 
     /* After a force-unlock, the old holder must not remove the new lock. */
-    ck_assert_int_eq(sf_state_lock(b, "apply", 0, &d), 0);
+    ck_assert_int_eq(sf_state_open_locked(path, "apply", 0, &b, &d), 0);
     ck_assert_int_eq(sf_state_unlock(a), -1);
     ck_assert(exists(lpath));
     ck_assert_int_eq(sf_state_unlock(b), 0);
@@ -846,12 +1087,18 @@ START_TEST(test_lock_wait)
         struct sf_diags cd;
         sf_diags_init(&cd);
         struct sf_state *c = NULL;
-        if (sf_state_load(path, &c, &cd) < 0 || sf_state_lock(c, "apply", 0, &cd) < 0)
+        if (sf_state_open_locked(path, "apply", 0, &c, &cd) < 0 || sf_state_begin(c, &cd) < 0)
             _exit(1);
         if (write(fds[1], "x", 1) != 1)
             _exit(1);
         sf_sleep_ms(300);
-        int rc = sf_state_unlock(c);
+        /* What the holder records before it lets go is what the next
+         * holder reads. */
+        json_t *e = entry("t", "child", 1);
+        int rc = sf_state_put(c, "child.r", e, &cd) == 0 && sf_state_commit(c, &cd) == 0 ? 0 : -1;
+        json_decref(e);
+        if (sf_state_unlock(c) < 0)
+            rc = -1;
         sf_state_free(c);
         sf_diags_free(&cd);
         _exit(rc == 0 ? 0 : 1);
@@ -863,8 +1110,9 @@ START_TEST(test_lock_wait)
 
     struct sf_diags d;
     sf_diags_init(&d);
-    struct sf_state *s = load_ok(path);
-    ck_assert_int_eq(sf_state_lock(s, "destroy", 0, &d), -1);
+    struct sf_state *s = NULL;
+    ck_assert_int_eq(sf_state_open_locked(path, "destroy", 0, &s, &d), -1);
+    ck_assert_ptr_null(s);
     char *msg = diag_text(&d);
     char *pid = sf_asprintf("(pid %ld, operation \"apply\"", (long)child);
     assert_contains(msg, pid);
@@ -872,29 +1120,33 @@ START_TEST(test_lock_wait)
     free(msg);
 
     double t0 = sf_now();
-    ck_assert_int_eq(sf_state_lock(s, "destroy", 5000, &d), 0);
+    ck_assert_int_eq(sf_state_open_locked(path, "destroy", 5000, &s, &d), 0);
     double waited = sf_now() - t0;
     ck_assert_msg(waited > 0.1 && waited < 4.0, "waited %.3f s", waited);
     int status;
     ck_assert_int_eq(waitpid(child, &status, 0), child);
     ck_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    /* Loaded once the lock was ours: the holder's last commit is in. */
+    ck_assert_ptr_nonnull(sf_state_get(s, "child.r"));
+    ck_assert_int_eq(sf_state_serial(s), 1);
     /* Ours now. */
     size_t l;
     char *text = slurp(lpath, &l);
-    assert_contains(text, s->lock_id);
+    assert_contains(text, sf_state_lock_id(s));
     assert_contains(text, "destroy");
     free(text);
 
     /* A holder that never lets go: the timeout gives up and says so. */
-    struct sf_state *other = load_ok(path);
+    struct sf_state *other = NULL;
     sf_diags_free(&d);
     sf_diags_init(&d);
     t0 = sf_now();
-    ck_assert_int_eq(sf_state_lock(other, "apply", 250, &d), -1);
+    ck_assert_int_eq(sf_state_open_locked(path, "apply", 250, &other, &d), -1);
+    ck_assert_ptr_null(other);
     waited = sf_now() - t0;
     ck_assert_msg(waited >= 0.2 && waited < 2.0, "waited %.3f s", waited);
     msg = diag_text(&d);
-    assert_contains(msg, s->lock_id);
+    assert_contains(msg, sf_state_lock_id(s));
     free(msg);
     sf_state_free(other);
 
@@ -930,8 +1182,8 @@ START_TEST(test_lock_dead_holder)
 
     struct sf_diags d;
     sf_diags_init(&d);
-    struct sf_state *s = load_ok(path);
-    ck_assert_int_eq(sf_state_lock(s, "plan", 0, &d), -1);
+    struct sf_state *s = NULL;
+    ck_assert_int_eq(sf_state_open_locked(path, "plan", 0, &s, &d), -1);
     char *msg = diag_text(&d);
     char *want = sf_asprintf("state is locked by someone@%s (pid %ld, operation \"apply\", since "
                              "2024-05-01T10:00:00Z, lock id 1b2c3d4e-dead)",
@@ -953,7 +1205,8 @@ START_TEST(test_lock_dead_holder)
     json_decref(info);
     sf_diags_free(&d);
     sf_diags_init(&d);
-    ck_assert_int_eq(sf_state_lock(s, "plan", 0, &d), -1);
+    ck_assert_int_eq(sf_state_open_locked(path, "plan", 0, &s, &d), -1);
+    ck_assert_ptr_null(s);
     msg = diag_text(&d);
     ck_assert_msg(strstr(msg, "gone") == NULL, "%s", msg);
     free(msg);
@@ -996,7 +1249,7 @@ static double time_puts(size_t n, off_t *jsize)
     *jsize = st.st_size;
     sf_state_free(s);
     s = load_ok(path);
-    ck_assert_uint_eq(json_object_size(s->resources), n + 2000);
+    ck_assert_uint_eq(n_resources(s), n + 2000);
     sf_state_free(s);
     free(jpath);
     free(path);
@@ -1063,17 +1316,17 @@ START_TEST(test_threads)
         pthread_join(th[i], NULL);
         ck_assert_int_eq(w[i].failures, 0);
     }
-    ck_assert_uint_eq(json_object_size(s->resources), 1600);
+    ck_assert_uint_eq(n_resources(s), 1600);
     sf_state_free(s); /* without commit: the journal alone must hold all */
 
     s = load_ok(path);
-    ck_assert_uint_eq(json_object_size(s->resources), 1600);
+    ck_assert_uint_eq(n_resources(s), 1600);
     ck_assert_ptr_nonnull(sf_state_get(s, "w7.r199"));
     commit_ok(s);
     sf_state_free(s);
     s = load_ok(path);
-    ck_assert_uint_eq(json_object_size(s->resources), 1600);
-    ck_assert_int_eq(s->serial, 1);
+    ck_assert_uint_eq(n_resources(s), 1600);
+    ck_assert_int_eq(sf_state_serial(s), 1);
     sf_state_free(s);
     free(path);
     remove_dir(dir);
@@ -1087,10 +1340,12 @@ static Suite *state_suite(void)
     tcase_set_timeout(tc, 600);
     tcase_add_test(tc, test_round_trip);
     tcase_add_test(tc, test_intent);
+    tcase_add_test(tc, test_entry_changes);
     tcase_add_test(tc, test_crash_every_step);
     tcase_add_test(tc, test_crash_before_first_commit);
     tcase_add_test(tc, test_crash_between_rename_and_unlink);
     tcase_add_test(tc, test_journal_mismatch);
+    tcase_add_test(tc, test_journal_garbage);
     tcase_add_test(tc, test_malformed_state_file);
     tcase_add_test(tc, test_lock_contention);
     tcase_add_test(tc, test_lock_wait);
