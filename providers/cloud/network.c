@@ -1,10 +1,12 @@
 /*
  * cloud_network and cloud_subnet: Neutron v2.0 networks and subnets, where
- * clusters and servers live. Both carry the stack's tag (sf_cloud_tag) in
- * their Neutron tags, sent with the create so that an object is never
- * untagged, and adopt finds them by it (GET ?tags=). Both kinds share one
- * read / delete / adopt below; what differs is the body they send and the
- * attributes they report.
+ * clusters and servers live. Each is created with a description naming
+ * the stack's address and lineage, which adopt looks up (GET
+ * ?description=): every Neutron takes a description in the create, while
+ * tags in the create body are an extension not every cloud has. The tag
+ * (sf_cloud_tag) is then added through the tags API, for people and tools
+ * that filter on tags. Both kinds share one read / delete / adopt below;
+ * what differs is the body they send and the attributes they report.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -117,52 +119,51 @@ static int kind_delete(struct sf_call *c, const struct kind *k, const json_t *pr
     return rc;
 }
 
-/* The object of this stack and address, found by its tag. */
+static char *marker(const struct sf_call *c)
+{
+    return sf_asprintf("sparkform %s (lineage %s)", c->address, c->lineage ? c->lineage : "");
+}
+
+/* The object of this stack and address, found by its description. */
 static int kind_find(struct sf_call *c, const void *arg, json_t **found)
 {
     const struct kind *k = arg;
     *found = NULL;
-    char *tag = sf_cloud_tag(c);
-    char *path = sf_asprintf("/v2.0/%s?tags=%s", k->plural, tag);
-    char *what = sf_asprintf("looking for the %s by its tag", k->singular);
+    char *desc = marker(c);
+    char *e = sf_cloud_escape(desc);
+    char *path = sf_asprintf("/v2.0/%s?description=%s", k->plural, e);
+    free(e);
+    char *what = sf_asprintf("looking for the %s by its description", k->singular);
     struct sf_cloud_resp r;
     int rc = sf_cloud_do(c, SF_CLOUD_NETWORK, "GET", path, NULL, 0, what, &r);
     if (rc == 0) {
-        json_t *list = json_object_get(r.json, k->plural);
         size_t i;
         json_t *o;
-        /* Neutron filters; the check again keeps a cloud that ignores an
-         * unknown filter from handing over someone else's object. */
-        json_array_foreach(list, i, o)
+        /* The check again keeps a cloud that ignores a filter from handing
+         * over someone else's object. */
+        json_array_foreach(json_object_get(r.json, k->plural), i, o)
         {
-            size_t j;
-            json_t *t;
-            bool mine = false;
-            json_array_foreach(json_object_get(o, "tags"), j, t) mine |=
-                json_is_string(t) && strcmp(json_string_value(t), tag) == 0;
-            if (mine) {
+            if (strcmp(sf_cloud_str(o, "description"), desc) == 0) {
                 *found = k->view(o);
                 break;
             }
         }
     }
     sf_cloud_resp_free(&r);
-    free(tag);
+    free(desc);
     free(path);
     free(what);
     return rc;
 }
 
-/* POST body ({"network": {...}} with the tag added), then read back. */
+/* POST {"network": inner} with the description that marks it, then add
+ * the tag; *out is what read reports. */
 static int kind_create(struct sf_call *c, const struct kind *k, json_t *inner, json_t **out)
 {
     *out = NULL;
-    char *tag = sf_cloud_tag(c);
-    json_object_set_new(inner, "tags", json_pack("[s]", tag));
-    char *desc = sf_asprintf("sparkform %s (lineage %s)", c->address, c->lineage ? c->lineage : "");
+    char *desc = marker(c);
     json_object_set_new(inner, "description", json_string(desc));
     free(desc);
-    free(tag);
     json_t *body = json_pack("{s:O}", k->singular, inner);
     char *path = sf_asprintf("/v2.0/%s", k->plural);
     char *what = sf_asprintf("creating the %s", k->singular);
@@ -179,6 +180,27 @@ static int kind_create(struct sf_call *c, const struct kind *k, json_t *inner, j
             *out = NULL;
             rc = -1;
         }
+    }
+    if (rc == 0) {
+        /* The description already marks it: a cloud without the tag
+         * extension only gets a warning. */
+        char *tag = sf_cloud_tag(c);
+        char *id = sf_cloud_escape(sf_cloud_str(*out, "id"));
+        char *tpath = sf_asprintf("/v2.0/%s/%s/tags/%s", k->plural, id, tag);
+        struct sf_diags tmp;
+        sf_diags_init(&tmp);
+        struct sf_call cc = *c;
+        cc.diags = &tmp;
+        struct sf_cloud_resp r;
+        if (sf_cloud_do(&cc, SF_CLOUD_NETWORK, "PUT", tpath, NULL, 0, "tagging", &r) < 0)
+            sf_diag_add(c->diags, SF_SEV_WARNING, NULL, c->address,
+                        "could not add the tag %s (%s); adopt finds the %s by its description",
+                        tag, tmp.n ? tmp.items[0].summary : "", k->singular);
+        sf_cloud_resp_free(&r);
+        sf_diags_free(&tmp);
+        free(tag);
+        free(id);
+        free(tpath);
     }
     json_decref(answer);
     json_decref(body);

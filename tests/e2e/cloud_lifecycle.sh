@@ -41,6 +41,14 @@ TOKEN=$(get_token)
 cloud() { req GET "$1"; expect_code 200 "GET $1"; body "$2"; }
 id_of() { jq -r --arg a "$1" '.resources[$a].attributes.id' sparkform.state.json; }
 
+# Lineage and address ride on the objects (adopt finds them by these).
+cloud "/network/v2.0/networks/$(id_of cloud_network.net)" '.network.tags[]' | grep -q '^sparkform-[0-9a-f]\{24\}$' ||
+  fail "the network has no sparkform tag"
+cloud "/network/v2.0/subnets/$(id_of cloud_subnet.sub)" .subnet.description | grep -qF "sparkform cloud_subnet.sub (lineage " ||
+  fail "the subnet's description does not name its address"
+[ "$(cloud /container-infra/v1/clusters/ct-k8s .labels.sparkform_address)" = cloud_k8s_cluster.k8s ] ||
+  fail "the cluster's labels do not carry its address"
+
 step update cloud_network.net NET_NAME=ct-net-2
 [ "$(cloud "/network/v2.0/networks/$(id_of cloud_network.net)" .network.name)" = ct-net-2 ] || fail "network not renamed"
 step update cloud_subnet.sub SUB_NAME=ct-sub-2
