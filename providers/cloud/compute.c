@@ -395,8 +395,9 @@ static int server_wait(struct sf_call *c, const char *id, const char *target, co
     return rc;
 }
 
-/* One server action (POST /servers/ID/action). A 409 (a transition under
- * way) is waited out; a lost answer is settled by the caller's next look. */
+/* One server action (POST /servers/ID/action; body is stolen). A 409 (a
+ * transition under way) is waited out; a lost answer is settled by the
+ * caller's next look. */
 static int server_action(struct sf_call *c, const char *id, json_t *body, const char *what)
 {
     char *path = server_path(id, "/action");
@@ -519,6 +520,48 @@ static int server_create(struct sf_call *c, const json_t *desired, json_t **out)
     return rc;
 }
 
+/* Polls after a resize until Nova waits for the confirmation
+ * (VERIFY_RESIZE, *confirm set; only when confirm is not NULL) or the
+ * server is back in settle with the new flavor (after the confirmation,
+ * or on a cloud that confirms by itself). */
+static int resize_wait(struct sf_call *c, const char *id, const char *settle, const char *flavor,
+                       bool *confirm)
+{
+    long delay = 0;
+    for (;;) {
+        json_t *s;
+        if (server_get(c, id, &s) < 0)
+            return -1;
+        if (!s) {
+            sf_cloud_error(c, SF_CLASS_NOT_FOUND, "the server %s disappeared while resizing", id);
+            return -1;
+        }
+        const char *st = sf_cloud_str(s, "status");
+        const char *task = json_string_value(json_object_get(s, "OS-EXT-STS:task_state"));
+        bool verify = confirm && strcmp(st, "VERIFY_RESIZE") == 0;
+        bool done = !task && strcmp(st, settle) == 0 &&
+                    strcmp(sf_cloud_str(json_object_get(s, "flavor"), "id"), flavor) == 0;
+        bool error = strcmp(st, "ERROR") == 0;
+        if (error)
+            sf_cloud_error(c, SF_CLASS_NONE, "the server %s went into ERROR while resizing: %s", id,
+                           *sf_cloud_str(json_object_get(s, "fault"), "message")
+                               ? sf_cloud_str(json_object_get(s, "fault"), "message")
+                               : "the cloud gave no reason");
+        json_decref(s);
+        if (error)
+            return -1;
+        if (verify || done) {
+            if (confirm)
+                *confirm = verify;
+            return 0;
+        }
+        if (sf_cloud_pause(c, &delay, "waiting for the resize") < 0)
+            return -1;
+    }
+}
+
+/* Nova's resize: the action, then (unless the cloud confirms by itself)
+ * confirmResize once it reaches VERIFY_RESIZE. */
 static int server_resize(struct sf_call *c, const char *id, const char *flavor_name)
 {
     char *flavor = sf_cloud_flavor_id(c, flavor_name);
@@ -527,21 +570,17 @@ static int server_resize(struct sf_call *c, const char *id, const char *flavor_n
     json_t *s;
     int rc = server_wait(c, id, "ACTIVE", "SHUTOFF", &s);
     if (rc == 0 && strcmp(sf_cloud_str(json_object_get(s, "flavor"), "id"), flavor) != 0) {
-        const char *before = sf_cloud_str(s, "status");
-        char *settle = sf_xstrdup(before);
+        char *settle = sf_xstrdup(sf_cloud_str(s, "status"));
+        bool confirm = false;
         rc = server_action(c, id, json_pack("{s:{s:s}}", "resize", "flavorRef", flavor),
                            "resizing the server");
-        json_decref(s);
-        s = NULL;
-        /* Nova stops at VERIFY_RESIZE until the resize is confirmed. */
         if (rc == 0)
-            rc = server_wait(c, id, "VERIFY_RESIZE", NULL, &s);
-        if (rc == 0)
+            rc = resize_wait(c, id, settle, flavor, &confirm);
+        if (rc == 0 && confirm) {
             rc = server_action(c, id, json_pack("{s:n}", "confirmResize"), "confirming the resize");
-        json_decref(s);
-        s = NULL;
-        if (rc == 0)
-            rc = server_wait(c, id, settle, NULL, &s);
+            if (rc == 0)
+                rc = resize_wait(c, id, settle, flavor, NULL);
+        }
         free(settle);
     }
     json_decref(s);
