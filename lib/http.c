@@ -409,10 +409,17 @@ static void add_header_lines(struct curl_slist **list, const char *lines)
 /* One attempt: sets up e for rq, performs it and fills a. Returns curl's
  * code; *status is the answer's status (0 when none came). */
 static CURLcode attempt_run(struct sf_http *h, CURL *e, const struct sf_http_req *rq,
-                            struct curl_slist *hdrs, long timeout_ms, long connect_ms,
-                            struct attempt *a, char *errbuf, long *status)
+                            bool idempotent, struct curl_slist *hdrs, long timeout_ms,
+                            long connect_ms, struct attempt *a, char *errbuf, long *status)
 {
     curl_easy_reset(e);
+    /* libcurl sends a request again by itself when a kept-alive connection
+     * turns out dead before any answer; for a create that may be a second
+     * object. A request that is not idempotent therefore goes on a
+     * connection of its own, where a lost answer is reported (ambiguous)
+     * instead of repeated. */
+    if (!idempotent)
+        curl_easy_setopt(e, CURLOPT_FRESH_CONNECT, 1L);
     curl_easy_setopt(e, CURLOPT_SHARE, h->share);
     curl_easy_setopt(e, CURLOPT_URL, rq->url);
     curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
@@ -522,7 +529,8 @@ int sf_http_do(struct sf_http *h, const struct sf_http_req *rq, struct sf_http_r
 
         struct attempt a = {0};
         long status = 0;
-        CURLcode rc = attempt_run(h, e, rq, hdrs, timeout_ms, connect_ms, &a, errbuf, &status);
+        CURLcode rc =
+            attempt_run(h, e, rq, idempotent, hdrs, timeout_ms, connect_ms, &a, errbuf, &status);
         double ms = (sf_now() - start) * 1000;
         if (h->stats) {
             atomic_fetch_add(&h->stats->requests, 1);

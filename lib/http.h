@@ -13,7 +13,9 @@
  * retried only when it provably never reached the server (the connection
  * could not be made) or got 429; any other failure is returned as it is,
  * marked ambiguous when the server may have acted on it, so that the
- * provider looks for the object (adopt) instead of creating it twice.
+ * provider looks for the object (adopt) instead of creating it twice. Such
+ * a request goes on a new connection of its own: on a kept-alive one that
+ * died, libcurl would send it a second time by itself.
  */
 #ifndef SF_HTTP_H
 #define SF_HTTP_H

@@ -357,6 +357,33 @@ START_TEST(test_post_dropped_is_ambiguous)
 }
 END_TEST
 
+/* A POST on a kept-alive connection that the server closes after taking
+ * the request: libcurl repeats a request by itself when a reused
+ * connection dies unanswered, which for a create means a second object.
+ * The client must send it exactly once and report the failure as
+ * ambiguous. */
+START_TEST(test_post_never_resent_on_reused_connection)
+{
+    struct step steps[] = {{.status = 200}, {.drop = true}, {.status = 201}};
+    struct server *s = server_start(steps, 3, NULL, NULL);
+    struct sf_http *h = quick_client(NULL);
+    char *url = url_of(s, "http", "/servers");
+    struct sf_http_req get = {.method = "GET", .url = url, .deadline = sf_now() + 30};
+    struct sf_http_resp rs;
+    ck_assert_int_eq(sf_http_do(h, &get, &rs), 0);
+    sf_http_resp_free(&rs);
+    struct sf_http_req post = {.method = "POST", .url = url, .body = "{}", .body_len = 2,
+                               .deadline = sf_now() + 30};
+    ck_assert_int_eq(sf_http_do(h, &post, &rs), -1);
+    ck_assert(rs.ambiguous);
+    ck_assert_int_eq(server_count(s, &s->requests), 2);
+    sf_http_resp_free(&rs);
+    free(url);
+    sf_http_free(h);
+    server_stop(s);
+}
+END_TEST
+
 START_TEST(test_get_retried_after_drop)
 {
     struct step steps[] = {{.drop = true}, {.drop = true}, {.status = 200}};
@@ -584,7 +611,9 @@ START_TEST(test_keepalive_sequential)
         sf_http_resp_free(&rs);
     }
     ck_assert_int_eq(server_count(s, &s->requests), 6);
-    ck_assert_int_eq(server_count(s, &s->connections), 1);
+    /* GETs and DELETEs share one connection; each POST opens its own
+     * (see test_post_never_resent_on_reused_connection). */
+    ck_assert_int_eq(server_count(s, &s->connections), 3);
     free(url);
     sf_http_free(h);
     server_stop(s);
@@ -1028,6 +1057,7 @@ static Suite *http_suite(void)
     tcase_add_test(retry, test_put_not_retried_when_marked_non_idempotent);
     tcase_add_test(retry, test_post_dropped_is_ambiguous);
     tcase_add_test(retry, test_get_retried_after_drop);
+    tcase_add_test(retry, test_post_never_resent_on_reused_connection);
     tcase_add_test(retry, test_retry_after_seconds);
     tcase_add_test(retry, test_retry_after_date);
     tcase_add_test(retry, test_retry_after_past_deadline_returns);
