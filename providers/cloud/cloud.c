@@ -536,8 +536,22 @@ char *sf_cloud_flavor_id(struct sf_call *c, const char *name_or_id)
     return sf_xstrdup(sf_cloud_str(f, "id"));
 }
 
-json_t *sf_cloud_flavor_spelling(struct sf_call *c, const json_t *recorded, const char *id)
+/* The recorded spelling, when the recorded id says it still names id. */
+static json_t *same_spelling(const json_t *recorded, const json_t *recorded_id, const char *id)
 {
+    const char *rec = json_string_value(recorded);
+    const char *rid = json_string_value(recorded_id);
+    if (rec && (strcmp(rec, id) == 0 || (rid && strcmp(rid, id) == 0)))
+        return json_string(rec);
+    return NULL;
+}
+
+json_t *sf_cloud_flavor_spelling(struct sf_call *c, const json_t *recorded,
+                                 const json_t *recorded_id, const char *id)
+{
+    json_t *same = same_spelling(recorded, recorded_id, id);
+    if (same)
+        return same;
     json_t *l = flavors(c);
     if (!l)
         return NULL;
@@ -619,11 +633,13 @@ char *sf_cloud_image_id(struct sf_call *c, const char *name_or_id)
     return id;
 }
 
-json_t *sf_cloud_image_spelling(struct sf_call *c, const json_t *recorded, const char *id)
+json_t *sf_cloud_image_spelling(struct sf_call *c, const json_t *recorded,
+                                const json_t *recorded_id, const char *id)
 {
+    json_t *same = same_spelling(recorded, recorded_id, id);
+    if (same)
+        return same;
     const char *rec = json_string_value(recorded);
-    if (rec && strcmp(rec, id) == 0)
-        return json_string(rec);
     bool none = false;
     json_t *img = image_by_id(c, id, &none);
     if (!img && !none)

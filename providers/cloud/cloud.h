@@ -93,11 +93,16 @@ char *sf_cloud_tag(const struct sf_call *c);
  * an error. Caller frees. */
 char *sf_cloud_flavor_id(struct sf_call *c, const char *name_or_id);
 /* What read reports for a flavor/image: the recorded spelling when it
- * names the object id, else the object's name (else the id). New ref, or
- * NULL after an error. */
-json_t *sf_cloud_flavor_spelling(struct sf_call *c, const json_t *recorded, const char *id);
+ * names the object id, else the object's name (else the id). When the
+ * recorded id (recorded_id, the attribute read recorded beside the
+ * spelling; may be NULL) is id, the spelling stands without asking the
+ * cloud, so a plan reads each object with one request. New ref, or NULL
+ * after an error. */
+json_t *sf_cloud_flavor_spelling(struct sf_call *c, const json_t *recorded,
+                                 const json_t *recorded_id, const char *id);
 char *sf_cloud_image_id(struct sf_call *c, const char *name_or_id);
-json_t *sf_cloud_image_spelling(struct sf_call *c, const json_t *recorded, const char *id);
+json_t *sf_cloud_image_spelling(struct sf_call *c, const json_t *recorded,
+                                const json_t *recorded_id, const char *id);
 
 /* The session's user and project ids (from the token). Borrowed. */
 const char *sf_cloud_user_id(struct sf_call *c);

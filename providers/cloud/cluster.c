@@ -130,7 +130,8 @@ static json_t *cluster_view(struct sf_call *c, const json_t *cl, const json_t *p
         json_decref(t);
     }
     const char *mf = sf_cloud_str(cl, "master_flavor_id");
-    json_t *flavor = sf_cloud_flavor_spelling(c, json_object_get(prior, "master_flavor"), mf);
+    json_t *flavor = sf_cloud_flavor_spelling(c, json_object_get(prior, "master_flavor"),
+                                              json_object_get(prior, "master_flavor_id"), mf);
     if (!flavor) {
         json_decref(v);
         return NULL;
@@ -169,7 +170,16 @@ static json_t *cluster_view(struct sf_call *c, const json_t *cl, const json_t *p
     json_object_set_new(v, "status", json_string(state));
     json_t *api = json_object_get(cl, "api_address");
     json_object_set_new(v, "api_address", json_is_string(api) ? json_copy(api) : json_null());
-    if (strcmp(state, "RUNNING") == 0) {
+    /* The kubeconfig is fetched when none is recorded, or when the API
+     * address or the version changed: the one recorded still opens the same
+     * cluster otherwise, and a plan then reads a cluster with one request. */
+    const json_t *rec_kc = json_object_get(prior, "kubeconfig");
+    bool same_api = json_is_string(api) &&
+                    strcmp(json_string_value(api), sf_cloud_str(prior, "api_address")) == 0 &&
+                    strcmp(tpl, sf_cloud_str(prior, "cluster_template_id")) == 0;
+    if (strcmp(state, "RUNNING") == 0 && json_is_string(rec_kc) && same_api) {
+        json_object_set(v, "kubeconfig", (json_t *)rec_kc);
+    } else if (strcmp(state, "RUNNING") == 0) {
         char *kc = kubeconfig(c, id);
         if (!kc) {
             json_decref(v);

@@ -214,8 +214,11 @@ static json_t *server_view(struct sf_call *c, const json_t *s, const json_t *pri
     json_t *v = json_pack("{s:s, s:s}", "name", sf_cloud_str(s, "name"), "id", sf_cloud_str(s, "id"));
     const char *flavor_id = sf_cloud_str(json_object_get(s, "flavor"), "id");
     const char *image_id = sf_cloud_str(json_object_get(s, "image"), "id");
-    json_t *flavor = sf_cloud_flavor_spelling(c, json_object_get(prior, "flavor"), flavor_id);
-    json_t *image = flavor ? sf_cloud_image_spelling(c, json_object_get(prior, "image"), image_id) : NULL;
+    json_t *flavor = sf_cloud_flavor_spelling(c, json_object_get(prior, "flavor"),
+                                              json_object_get(prior, "flavor_id"), flavor_id);
+    json_t *image = flavor ? sf_cloud_image_spelling(c, json_object_get(prior, "image"),
+                                                     json_object_get(prior, "image_id"), image_id)
+                           : NULL;
     if (!image) {
         json_decref(flavor);
         json_decref(v);

@@ -104,7 +104,8 @@ static json_t *number_or_null(const json_t *v)
 static json_t *ng_view(struct sf_call *c, const json_t *ng, const json_t *prior)
 {
     const char *fid = sf_cloud_str(ng, "flavor_id");
-    json_t *flavor = sf_cloud_flavor_spelling(c, json_object_get(prior, "flavor"), fid);
+    json_t *flavor = sf_cloud_flavor_spelling(c, json_object_get(prior, "flavor"),
+                                              json_object_get(prior, "flavor_id"), fid);
     if (!flavor)
         return NULL;
     bool autoscaling = flag(json_object_get(ng, "autoscaling_enabled"));
