@@ -165,8 +165,4 @@ const struct sf_attr *sf_schema_attr(const struct sf_resource_type *rt, const ch
 /* "string", "number", "bool", "list", "map", "object". */
 const char *sf_type_name(enum sf_type t);
 
-/* The built-in providers, defined in their folders. */
-extern const struct sf_provider sf_provider_local;
-extern const struct sf_provider sf_provider_cloud;
-
 #endif

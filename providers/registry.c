@@ -12,14 +12,25 @@
 #define MAX_PROVIDERS 16
 #define MAX_TYPES 256
 
+/* The built-in providers: adding one is adding it here. */
+extern const struct sf_provider sf_provider_local, sf_provider_cloud;
 static const struct sf_provider *providers[MAX_PROVIDERS] = {&sf_provider_local, &sf_provider_cloud};
-static size_t nproviders = 2;
+static size_t nproviders;
+
+/* How many providers the list holds (the built-in ones until the first
+ * registration). */
+static size_t count(void)
+{
+    while (nproviders < MAX_PROVIDERS && providers[nproviders])
+        nproviders++;
+    return nproviders;
+}
 static const char *names[MAX_TYPES + 1];
 static const char *pnames[MAX_PROVIDERS + 1];
 
 int sf_provider_register(const struct sf_provider *p)
 {
-    if (nproviders == MAX_PROVIDERS)
+    if (count() == MAX_PROVIDERS)
         return -1;
     for (size_t i = 0; p->types[i]; i++)
         if (sf_provider_find_type(p->types[i]->name))
@@ -39,7 +50,7 @@ const struct sf_resource_type *sf_provider_find_type(const char *name)
 
 const struct sf_provider *sf_provider_of_type(const char *type)
 {
-    for (size_t i = 0; i < nproviders; i++)
+    for (size_t i = 0; i < count(); i++)
         for (size_t j = 0; providers[i]->types[j]; j++)
             if (strcmp(providers[i]->types[j]->name, type) == 0)
                 return providers[i];
@@ -48,7 +59,7 @@ const struct sf_provider *sf_provider_of_type(const char *type)
 
 const struct sf_provider *sf_provider_find(const char *name)
 {
-    for (size_t i = 0; i < nproviders; i++)
+    for (size_t i = 0; i < count(); i++)
         if (strcmp(providers[i]->name, name) == 0)
             return providers[i];
     return NULL;
@@ -56,7 +67,7 @@ const struct sf_provider *sf_provider_find(const char *name)
 
 const char *const *sf_provider_names(void)
 {
-    for (size_t i = 0; i < nproviders; i++)
+    for (size_t i = 0; i < count(); i++)
         pnames[i] = providers[i]->name;
     pnames[nproviders] = NULL;
     return pnames;
@@ -73,7 +84,7 @@ const struct sf_provider_key *sf_provider_key(const struct sf_provider *p, const
 const char *const *sf_provider_type_names(void)
 {
     size_t n = 0;
-    for (size_t i = 0; i < nproviders; i++)
+    for (size_t i = 0; i < count(); i++)
         for (size_t j = 0; providers[i]->types[j] && n < MAX_TYPES; j++)
             names[n++] = providers[i]->types[j]->name;
     names[n] = NULL;

@@ -123,4 +123,7 @@ extern const struct sf_resource_type sf_cloud_cluster_type;
 extern const struct sf_resource_type sf_cloud_node_group_type;
 extern const struct sf_resource_type sf_cloud_s3_credentials_type;
 
+/* The provider, listed in providers/registry.c. */
+extern const struct sf_provider sf_provider_cloud;
+
 #endif

@@ -29,4 +29,7 @@ int sf_local_write(struct sf_call *c, const char *path, const void *data, size_t
 /* Lowercase hex SHA-256 of data; caller frees. */
 char *sf_local_sha256_hex(const void *data, size_t len);
 
+/* The provider, listed in providers/registry.c. */
+extern const struct sf_provider sf_provider_local;
+
 #endif

@@ -46,11 +46,9 @@ static void teardown(void)
 
 static const struct sf_resource_type *type(const char *name)
 {
-    const struct sf_resource_type *rt = NULL;
-    for (size_t i = 0; sf_provider_local.types[i]; i++)
-        if (strcmp(sf_provider_local.types[i]->name, name) == 0)
-            rt = sf_provider_local.types[i];
+    const struct sf_resource_type *rt = sf_provider_find_type(name);
     ck_assert_ptr_nonnull(rt);
+    ck_assert_str_eq(sf_provider_of_type(name)->name, "local");
     return rt;
 }
 
