@@ -505,6 +505,173 @@ static void delete_ec2(struct lc_request *req, struct lc_response *resp)
         lc_resp_empty(resp, 204);
 }
 
+/* ---------- credentials (the generic API) ----------
+ *
+ * Keystone's /v3/credentials: the same EC2 credentials seen as {id, type,
+ * user_id, project_id, blob}, where the blob is a JSON text holding access
+ * and secret and whatever else the client put in it (kept as sent). A
+ * client that creates one chooses the access key itself; the id is the
+ * SHA-256 of the access key, as Keystone makes it. Only type "ec2" is
+ * emulated. */
+
+static char *credential_id(const char *access)
+{
+    char hex[65];
+    sf_sigv4_sha256_hex(access, strlen(access), hex);
+    return sf_xstrdup(hex);
+}
+
+static json_t *generic_view(struct lc_request *req, json_t *cred)
+{
+    const char *access = json_string_value(json_object_get(cred, "access"));
+    char *id = credential_id(access);
+    char *self = sf_asprintf("%s/identity/v3/credentials/%s", lc_server_base_url(req->srv), id);
+    json_t *blob = json_object_get(cred, "blob");
+    char *made = NULL;
+    if (!json_is_string(blob)) {
+        json_t *b = json_pack("{s:s, s:O, s:n}", "access", access, "secret",
+                              json_object_get(cred, "secret"), "trust_id");
+        made = json_dumps(b, JSON_COMPACT);
+        json_decref(b);
+    }
+    json_t *v = json_pack("{s:s, s:s, s:O, s:O, s:s, s:{s:s}}", "id", id, "type", "ec2", "user_id",
+                          json_object_get(cred, "user_id"), "project_id",
+                          json_object_get(cred, "tenant_id"), "blob",
+                          made ? made : json_string_value(blob), "links", "self", self);
+    free(made);
+    free(self);
+    free(id);
+    return v;
+}
+
+static void post_credential(struct lc_request *req, struct lc_response *resp)
+{
+    json_t *body = lc_req_json(req, resp);
+    if (!body)
+        return;
+    struct lc_check c;
+    lc_check_init(&c, req, resp);
+    json_t *cr = lc_get_object(&c, body, NULL, "credential", LC_REQUIRED);
+    const char *type = cr ? lc_get_string(&c, cr, "credential", "type", LC_REQUIRED) : NULL;
+    const char *uid = cr ? lc_get_string(&c, cr, "credential", "user_id", LC_REQUIRED) : NULL;
+    const char *project = cr ? lc_get_string(&c, cr, "credential", "project_id", LC_REQUIRED) : NULL;
+    const char *blob_text = cr ? lc_get_string(&c, cr, "credential", "blob", LC_REQUIRED | LC_LONG)
+                               : NULL;
+    json_t *blob = NULL;
+    const char *access = NULL, *secret = NULL;
+    if (!c.failed && strcmp(type, "ec2") != 0) {
+        lc_error(req, resp, 400, NULL, "Only credentials of type ec2 are emulated here, not %s.",
+                 type);
+        c.failed = true;
+    }
+    if (!c.failed && strcmp(uid, req->user_id) != 0) {
+        lc_error(req, resp, 403, NULL, "You are not authorized to perform the requested action: "
+                                       "credentials of another user.");
+        c.failed = true;
+    }
+    if (!c.failed && strcmp(project, req->project_id) != 0) {
+        lc_error(req, resp, 403, NULL, "User %s has no access to project %s", uid, project);
+        c.failed = true;
+    }
+    if (!c.failed) {
+        blob = json_loads(blob_text, 0, NULL);
+        access = json_string_value(json_object_get(blob, "access"));
+        secret = json_string_value(json_object_get(blob, "secret"));
+        if (!access || !secret || !*access || !*secret || strlen(access) > 128 ||
+            strlen(secret) > 128 || strchr(access, '/')) {
+            lc_error(req, resp, 400, NULL, "Invalid blob in credential: an ec2 credential's blob "
+                                           "is a JSON object with access and secret strings.");
+            c.failed = true;
+        }
+    }
+    if (!c.failed && lc_store_get(lc_server_store(req->srv), API, "credentials", access)) {
+        lc_error(req, resp, 409, NULL, "Conflict occurred attempting to store credential - "
+                                       "Duplicate entry.");
+        c.failed = true;
+    }
+    if (!c.failed) {
+        json_t *cred = json_pack("{s:s, s:s, s:s, s:s, s:I, s:s}", "access", access, "secret",
+                                 secret, "user_id", uid, "tenant_id", project, "created_ms",
+                                 (json_int_t)lc_now_ms(), "blob", blob_text);
+        if (lc_store_put(lc_server_store(req->srv), API, "credentials", access, cred) < 0)
+            lc_error(req, resp, 500, NULL, "Could not save the credential");
+        else
+            lc_resp_json(resp, 201, json_pack("{s:o}", "credential", generic_view(req, cred)));
+        json_decref(cred);
+    }
+    json_decref(blob);
+    json_decref(body);
+}
+
+static void list_credentials(struct lc_request *req, struct lc_response *resp)
+{
+    const char *uid = lc_req_query(req, "user_id");
+    const char *type = lc_req_query(req, "type");
+    json_t *all = lc_store_sorted(lc_server_store(req->srv), API, "credentials");
+    json_t *out = json_array();
+    size_t i;
+    json_t *cred;
+    json_array_foreach(all, i, cred)
+    {
+        /* A user sees the credentials of its own; the filters narrow that. */
+        const char *owner = json_string_value(json_object_get(cred, "user_id"));
+        if (strcmp(owner, req->user_id) != 0 || (uid && strcmp(uid, owner) != 0) ||
+            (type && strcmp(type, "ec2") != 0))
+            continue;
+        json_array_append_new(out, generic_view(req, cred));
+    }
+    json_decref(all);
+    lc_resp_json(resp, 200, json_pack("{s:o}", "credentials", out));
+}
+
+/* The stored credential whose id is the path's credential_id: borrowed
+ * from the store, NULL after a 404. */
+static json_t *find_credential(struct lc_request *req, struct lc_response *resp)
+{
+    const char *id = lc_req_param(req, "credential_id");
+    json_t *all = lc_store_sorted(lc_server_store(req->srv), API, "credentials");
+    const char *access = NULL;
+    size_t i;
+    json_t *cred;
+    json_array_foreach(all, i, cred)
+    {
+        const char *a = json_string_value(json_object_get(cred, "access"));
+        char *cid = credential_id(a);
+        if (strcmp(cid, id) == 0 &&
+            strcmp(json_string_value(json_object_get(cred, "user_id")), req->user_id) == 0)
+            access = a;
+        free(cid);
+        if (access)
+            break;
+    }
+    json_t *found = access ? lc_store_get(lc_server_store(req->srv), API, "credentials", access)
+                           : NULL;
+    json_decref(all);
+    if (!found)
+        lc_error(req, resp, 404, NULL, "Could not find credential: %s.", id);
+    return found;
+}
+
+static void get_credential(struct lc_request *req, struct lc_response *resp)
+{
+    json_t *cred = find_credential(req, resp);
+    if (cred)
+        lc_resp_json(resp, 200, json_pack("{s:o}", "credential", generic_view(req, cred)));
+}
+
+static void delete_credential(struct lc_request *req, struct lc_response *resp)
+{
+    json_t *cred = find_credential(req, resp);
+    if (!cred)
+        return;
+    char *access = sf_xstrdup(json_string_value(json_object_get(cred, "access")));
+    if (lc_store_del(lc_server_store(req->srv), API, "credentials", access) < 0)
+        lc_error(req, resp, 500, NULL, "Could not delete the credential");
+    else
+        lc_resp_empty(resp, 204);
+    free(access);
+}
+
 int lc_identity_ec2_secret(struct lc_server *srv, const char *access, char **secret,
                            char **user_id, char **project_id)
 {
@@ -539,6 +706,10 @@ static const struct lc_route routes[] = {
     {"GET", "/users/{user_id}/credentials/OS-EC2", list_ec2, 0},
     {"GET", "/users/{user_id}/credentials/OS-EC2/{access}", get_ec2, 0},
     {"DELETE", "/users/{user_id}/credentials/OS-EC2/{access}", delete_ec2, 0},
+    {"POST", "/credentials", post_credential, 0},
+    {"GET", "/credentials", list_credentials, 0},
+    {"GET", "/credentials/{credential_id}", get_credential, 0},
+    {"DELETE", "/credentials/{credential_id}", delete_credential, 0},
     {NULL, NULL, NULL, 0},
 };
 

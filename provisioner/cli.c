@@ -423,7 +423,14 @@ static int cmd_run(struct args *a, unsigned bit, struct sf_diags *d)
         goto out;
     }
     if (!changes) {
-        status = 0;
+        /* Nothing to change, but what the refresh found (an object adopted
+         * after an interrupted run) belongs in the state all the same. */
+        int recorded = 0;
+        status = sf_run_record_refresh(r, plan, &recorded, d) == 0 ? 0 : 1;
+        if (recorded)
+            printf("\nRecorded in the state what the refresh found for %d resource%s (adopted "
+                   "after an interrupted run, or changed outside sparkform).\n",
+                   recorded, recorded == 1 ? "" : "s");
         goto out;
     }
     /* A saved plan was reviewed when it was made: apply it without asking. */

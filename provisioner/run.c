@@ -945,8 +945,10 @@ static void apply_skipped(void *ctx, int id, int cause)
 
 /* Record what refresh found (objects changed or deleted outside, objects
  * adopted after a crash) before anything else happens. */
-static int persist_refresh(struct sf_run *r, const struct sf_plan *p, struct sf_diags *d)
+static int persist_refresh(struct sf_run *r, const struct sf_plan *p, int *recorded_n,
+                           struct sf_diags *d)
 {
+    *recorded_n = 0;
     const char *addr;
     json_t *now;
     json_object_foreach(p->refreshed, addr, now)
@@ -962,8 +964,20 @@ static int persist_refresh(struct sf_run *r, const struct sf_plan *p, struct sf_
             continue;
         if (sf_state_set_attrs(r->st, addr, gone ? NULL : now, d) < 0)
             return -1;
+        (*recorded_n)++;
     }
     return 0;
+}
+
+int sf_run_record_refresh(struct sf_run *r, const struct sf_plan *p, int *recorded,
+                          struct sf_diags *d)
+{
+    if (sf_state_begin(r->st, d) < 0)
+        return -1;
+    int rc = persist_refresh(r, p, recorded, d);
+    if (sf_state_commit(r->st, d) < 0)
+        rc = -1;
+    return rc;
 }
 
 static void save_outputs(struct sf_run *r, const struct sf_plan *p, struct sf_diags *d)
@@ -1010,7 +1024,8 @@ int sf_run_apply(struct sf_run *r, const struct sf_plan *p, struct sf_diags *d)
         if (c->sensitive)
             set_value(r, c->address, json_object_get(r->values, c->address), c->sensitive);
     }
-    if (persist_refresh(r, p, d) < 0) {
+    int refreshed_n;
+    if (persist_refresh(r, p, &refreshed_n, d) < 0) {
         sf_state_commit(r->st, d);
         return -1;
     }

@@ -58,6 +58,13 @@ int sf_run_plan(struct sf_run *r, struct sf_plan **out, struct sf_diags *d);
  * every step succeeded, -1 otherwise; the state holds what succeeded. */
 int sf_run_apply(struct sf_run *r, const struct sf_plan *p, struct sf_diags *d);
 
+/* What an apply with nothing to change still does: record what the
+ * refresh found (objects adopted after an interrupted run, objects changed
+ * or deleted outside). *recorded is how many entries changed. Returns 0 or
+ * -1. */
+int sf_run_record_refresh(struct sf_run *r, const struct sf_plan *p, int *recorded,
+                          struct sf_diags *d);
+
 /* Bring the object of that id under management as address (which the
  * description must declare and the state must not hold yet): the type's
  * import (or read with {"id": id}) finds it, and the state records it.

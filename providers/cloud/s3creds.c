@@ -1,15 +1,18 @@
 /*
  * cloud_s3_credentials: an S3 access key and secret (Keystone's EC2-style
- * credentials, OS-EC2) of the session's user for a project: what the
- * history server and the jobs use against object storage. The secret is a
+ * credentials) of the session's user for a project: what the history
+ * server and the jobs use against object storage. The secret is a
  * sensitive attribute.
  *
- * An EC2 credential has no field for a tag, so a credential made by a run
- * that was killed before it recorded it cannot be told from any other of
- * the user's credentials: adopt finds nothing (see README.md). Within one
- * create, a lost answer is settled by comparing the project's credentials
- * before and after: one that appeared is the one the POST made.
+ * They are made through Keystone's generic credentials API (POST
+ * /v3/credentials, type ec2), where the client chooses the access key and
+ * the secret, and the blob that holds them may hold more: the stack's
+ * lineage and the resource's address, so that adopt finds a credential a
+ * killed run made (GET /v3/credentials?user_id=&type=ec2). A lost answer
+ * is settled by reading the access key the POST named. Reads and deletes
+ * use the OS-EC2 view of the same credential.
  */
+#include <openssl/rand.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -67,74 +70,36 @@ static int creds_read(struct sf_call *c, const json_t *prior, json_t **out)
     return rc;
 }
 
-/* The access keys of the project's credentials (a new array), or NULL. */
-static json_t *access_keys(struct sf_call *c, const char *project)
+/* n random bytes as hex; caller frees. */
+static char *random_hex(size_t n)
 {
-    char *path = creds_path(c, NULL);
-    struct sf_cloud_resp r;
-    json_t *keys = NULL;
-    if (sf_cloud_do(c, SF_CLOUD_IDENTITY, "GET", path, NULL, 0, "listing the S3 credentials", &r) == 0) {
-        keys = json_array();
-        size_t i;
-        json_t *cr;
-        json_array_foreach(json_object_get(r.json, "credentials"), i, cr) if (
-            strcmp(sf_cloud_str(cr, "tenant_id"), project) == 0)
-            json_array_append_new(keys, json_string(sf_cloud_str(cr, "access")));
-    }
-    if (r.body)
-        memset(r.body, 0, r.len);
-    sf_cloud_resp_free(&r);
-    free(path);
-    return keys;
+    unsigned char b[32];
+    if (n > sizeof(b) || RAND_bytes(b, (int)n) != 1)
+        abort();
+    char *s = sf_xmalloc(2 * n + 1);
+    for (size_t i = 0; i < n; i++)
+        snprintf(s + 2 * i, 3, "%02x", b[i]);
+    return s;
 }
 
-struct before {
-    const char *project;
-    json_t *keys;
-};
-
-/* The one credential of the project that was not there before the POST. */
-static int appeared(struct sf_call *c, const void *arg, json_t **found)
+/* Whether a credential's blob (JSON text) carries this stack's lineage
+ * and this resource's address. */
+static bool ours(struct sf_call *c, const char *blob_text)
 {
-    const struct before *b = arg;
+    json_t *blob = json_loads(blob_text, 0, NULL);
+    bool yes = blob && strcmp(sf_cloud_str(blob, SF_CLOUD_KEY_LINEAGE), c->lineage) == 0 &&
+               strcmp(sf_cloud_str(blob, SF_CLOUD_KEY_ADDRESS), c->address) == 0;
+    json_decref(blob);
+    return yes;
+}
+
+/* sf_cloud_create's find: the credential the POST named. */
+static int named(struct sf_call *c, const void *arg, json_t **found)
+{
     *found = NULL;
-    json_t *now = access_keys(c, b->project);
-    if (!now)
-        return -1;
-    const char *fresh = NULL;
-    size_t n = 0, i, j;
-    json_t *k, *o;
-    json_array_foreach(now, i, k)
-    {
-        bool old = false;
-        json_array_foreach(b->keys, j, o) old |= json_equal(k, o);
-        if (!old) {
-            fresh = json_string_value(k);
-            n++;
-        }
-    }
-    int rc = 0;
-    if (n == 1) {
-        json_t *prior = json_pack("{s:s}", "access_key", fresh);
-        json_t *v;
-        rc = creds_read(c, prior, &v);
-        json_decref(prior);
-        if (v) {
-            /* sf_cloud_create hands back what the POST would have. */
-            *found = json_pack("{s:o}", "credential",
-                               json_pack("{s:O, s:O, s:O, s:O}", "access", json_object_get(v, "access_key"),
-                                         "secret", json_object_get(v, "secret_key"), "tenant_id",
-                                         json_object_get(v, "project_id"), "user_id",
-                                         json_object_get(v, "user_id")));
-            json_decref(v);
-        }
-    } else if (n > 1) {
-        sf_cloud_error(c, SF_CLASS_CONFLICT,
-                       "creating the S3 credentials: the answer was lost and %zu credentials "
-                       "appeared meanwhile; delete the extra ones by hand", n);
-        rc = -1;
-    }
-    json_decref(now);
+    json_t *prior = json_pack("{s:s}", "access_key", (const char *)arg);
+    int rc = creds_read(c, prior, found);
+    json_decref(prior);
     return rc;
 }
 
@@ -144,29 +109,30 @@ static int creds_create(struct sf_call *c, const json_t *desired, json_t **out)
     const char *project = sf_cloud_str(desired, "project_id");
     if (!*project)
         project = sf_cloud_project_id(c);
-    struct before b = {.project = project, .keys = access_keys(c, project)};
-    if (!b.keys)
-        return -1;
-    char *path = creds_path(c, NULL);
-    json_t *body = json_pack("{s:s}", "tenant_id", project);
+    char *access = random_hex(16), *secret = random_hex(20);
+    json_t *blob = json_pack("{s:s, s:s, s:n, s:s, s:s}", "access", access, "secret", secret,
+                             "trust_id", SF_CLOUD_KEY_LINEAGE, c->lineage ? c->lineage : "",
+                             SF_CLOUD_KEY_ADDRESS, c->address);
+    char *blob_text = json_dumps(blob, JSON_COMPACT | JSON_SORT_KEYS);
+    json_t *body = json_pack("{s:{s:s, s:s, s:s, s:s}}", "credential", "type", "ec2", "user_id",
+                             sf_cloud_user_id(c), "project_id", project, "blob", blob_text);
     json_t *answer = NULL, *found = NULL;
-    int rc = sf_cloud_create(c, SF_CLOUD_IDENTITY, path, body, "creating the S3 credentials",
-                             appeared, &b, &answer, &found);
-    if (rc == 0) {
-        json_t *cred = json_object_get(found ? found : answer, "credential");
-        *out = view(cred);
-        if (!*sf_cloud_str(*out, "access_key")) {
-            sf_cloud_error(c, SF_CLASS_INVALID, "creating the S3 credentials: the answer has no access key");
-            json_decref(*out);
-            *out = NULL;
-            rc = -1;
-        }
-    }
+    int rc = sf_cloud_create(c, SF_CLOUD_IDENTITY, "/credentials", body,
+                             "creating the S3 credentials", named, access, &answer, &found);
+    if (rc == 0)
+        *out = found ? json_incref(found)
+                     : json_pack("{s:s, s:s, s:s, s:s, s:s}", "project_id", project, "access_key",
+                                 access, "secret_key", secret, "user_id", sf_cloud_user_id(c),
+                                 "id", access);
     json_decref(answer);
     json_decref(found);
     json_decref(body);
-    json_decref(b.keys);
-    free(path);
+    json_decref(blob);
+    memset(blob_text, 0, strlen(blob_text));
+    free(blob_text);
+    memset(secret, 0, strlen(secret));
+    free(secret);
+    free(access);
     return rc;
 }
 
@@ -192,7 +158,33 @@ static int creds_delete(struct sf_call *c, const json_t *prior)
 static int creds_adopt(struct sf_call *c, const json_t *desired, json_t **out)
 {
     *out = NULL;
-    return 0;
+    char *u = sf_cloud_escape(sf_cloud_user_id(c));
+    char *path = sf_asprintf("/credentials?user_id=%s&type=ec2", u);
+    free(u);
+    struct sf_cloud_resp r;
+    int rc = sf_cloud_do(c, SF_CLOUD_IDENTITY, "GET", path, NULL, 0,
+                         "looking for the S3 credentials of an interrupted run", &r);
+    char *access = NULL;
+    size_t i;
+    json_t *cr;
+    json_array_foreach(json_object_get(r.json, "credentials"), i, cr)
+    {
+        const char *blob_text = json_string_value(json_object_get(cr, "blob"));
+        if (rc == 0 && blob_text && ours(c, blob_text)) {
+            json_t *blob = json_loads(blob_text, 0, NULL);
+            access = sf_xstrdup(sf_cloud_str(blob, "access"));
+            json_decref(blob);
+            break;
+        }
+    }
+    if (r.body)
+        memset(r.body, 0, r.len);
+    sf_cloud_resp_free(&r);
+    free(path);
+    if (access && *access)
+        rc = named(c, access, out);
+    free(access);
+    return rc;
 }
 
 const struct sf_resource_type sf_cloud_s3_credentials_type = {

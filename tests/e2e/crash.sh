@@ -35,3 +35,26 @@ expect_rc 0
 sft plan -f stack.yaml -detailed-exitcode
 expect_rc 0
 [ "$(jq -r '.resources["test_resource.b"].attributes.value' sparkform.state.json)" = "$(jq -r '.resources["test_resource.a"].attributes.id' sparkform.state.json)" ] || fail "adopted object wrong"
+
+# Killed after creating the last object still to make: the next apply has
+# nothing to change, and records the adopted object all the same.
+cat > one.yaml <<'YAML'
+apiVersion: sparkform/v1
+kind: Stack
+metadata: {name: crash-one}
+resources:
+  - {type: test_resource, name: only, with: {value: x}}
+YAML
+SPARKFORM_TEST_CRASH_AFTER_CREATE=test_resource.only sft apply -f one.yaml -state one.json -auto-approve
+expect_rc 137
+sft force-unlock -state one.json "$(jq -r .id one.json.lock)"
+expect_rc 0
+sft apply -f one.yaml -state one.json -auto-approve
+expect_rc 0
+expect_out "No changes."
+expect_out "Recorded in the state what the refresh found for 1 resource"
+[ "$(jq -r '.resources["test_resource.only"].attributes.value' one.json)" = x ] || fail "the adopted object was not recorded"
+jq -e '.resources["test_resource.only"] | has("intent") | not' one.json >/dev/null || fail "the intent is still recorded"
+sft apply -f one.yaml -state one.json -auto-approve
+expect_rc 0
+expect_no_out "Recorded in the state"

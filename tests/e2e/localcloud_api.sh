@@ -79,6 +79,32 @@ expect_body .error.code 404
 req GET "/identity/v3/users/$USER_ID/credentials/OS-EC2"
 expect_body '.credentials | length' 1
 
+# The generic credentials API: the client's own access key, a blob kept as sent.
+blob='{\"access\":\"mykey01\",\"secret\":\"mysecret01\",\"tag\":\"t-1\"}'
+req POST /identity/v3/credentials "{\"credential\":{\"type\":\"ec2\",\"user_id\":\"$USER_ID\",\"project_id\":\"local\",\"blob\":\"$blob\"}}"
+expect_code 201 "generic ec2 credential"
+CRED_ID=$(body .credential.id)
+[ "$CRED_ID" = "$(printf mykey01 | sha256sum | cut -d' ' -f1)" ] || fail "credential id is not the access key's SHA-256"
+[ "$(body .credential.blob | jq -r .tag)" = t-1 ] || fail "blob not kept as sent"
+req POST /identity/v3/credentials "{\"credential\":{\"type\":\"ec2\",\"user_id\":\"$USER_ID\",\"project_id\":\"local\",\"blob\":\"$blob\"}}"
+expect_code 409 "the same access key twice"
+req POST /identity/v3/credentials "{\"credential\":{\"type\":\"cert\",\"user_id\":\"$USER_ID\",\"project_id\":\"local\",\"blob\":\"x\"}}"
+expect_code 400 "a type not emulated"
+req POST /identity/v3/credentials "{\"credential\":{\"type\":\"ec2\",\"user_id\":\"$USER_ID\",\"project_id\":\"local\",\"blob\":\"{}\"}}"
+expect_code 400 "a blob without keys"
+req GET "/identity/v3/users/$USER_ID/credentials/OS-EC2/mykey01"
+expect_code 200 "the generic credential through OS-EC2"
+expect_body .credential.secret mysecret01
+req GET "/identity/v3/credentials?user_id=$USER_ID&type=ec2"
+expect_code 200 "generic list"
+expect_body '.credentials | length' 2
+req GET "/identity/v3/credentials/$CRED_ID"
+expect_code 200 "generic get"
+req DELETE "/identity/v3/credentials/$CRED_ID"
+expect_code 204 "generic delete"
+req GET "/identity/v3/users/$USER_ID/credentials/OS-EC2/mykey01"
+expect_code 404 "deleted through the generic API"
+
 # ---- network
 req POST /network/v2.0/networks '{"network":{"name":"net1","tags":["stack:demo"]}}'
 expect_code 201 "network create"
