@@ -340,6 +340,18 @@ static int init_call(struct sf_run *r, struct sf_call *c, const char *address, c
     return 0;
 }
 
+/* A long operation's call reports what it waits for on its progress line. */
+static void call_status(struct sf_call *c, const char *text)
+{
+    sf_ui_op_status(c->engine, text);
+}
+
+static void watch_op(struct sf_call *c, struct sf_ui_op *op)
+{
+    c->engine = op;
+    c->status = call_status;
+}
+
 /* ---- refresh ---------------------------------------------------------- */
 
 struct refresh_item {
@@ -782,6 +794,7 @@ static int do_create(struct apply_ctx *ax, const struct sf_change *c, bool cbd)
         return -1;
     }
     struct sf_ui_op *op = sf_ui_op_begin(c->address, "Creating");
+    watch_op(&call, op);
     json_t *out = NULL;
     int rcode = rt->create(&call, final, &out);
     double secs = sf_ui_op_end(op);
@@ -818,6 +831,7 @@ static int do_update(struct apply_ctx *ax, const struct sf_change *c)
         return -1;
     }
     struct sf_ui_op *op = sf_ui_op_begin(c->address, "Modifying");
+    watch_op(&call, op);
     json_t *out = NULL;
     int rcode = rc->rt->update(&call, c->before, final, &out);
     double secs = sf_ui_op_end(op);
@@ -850,6 +864,7 @@ static int delete_object(struct apply_ctx *ax, const struct sf_change *c, const 
     if (init_call(ax->r, &call, c->address, c->type, OP_DELETE, ax->d) < 0)
         return -1;
     struct sf_ui_op *op = sf_ui_op_begin(c->address, "Destroying");
+    watch_op(&call, op);
     int rcode = rt->delete(&call, attrs);
     double secs = sf_ui_op_end(op);
     if (rcode == 0)
@@ -1100,6 +1115,7 @@ int sf_run_import(struct sf_run *r, const char *address, const char *id, struct 
     if (init_call(r, &call, address, rc->type, OP_READ, d) < 0)
         return -1;
     struct sf_ui_op *op = sf_ui_op_begin(address, "Importing");
+    watch_op(&call, op);
     json_t *out = NULL;
     int rcode;
     if (rc->rt->import) {

@@ -47,6 +47,7 @@ struct sf_ui_op {
     char *verb; /* lower case, e.g. "creating" */
     double start;
     int reported; /* intervals already reported */
+    char *status; /* what the provider says it waits for, or NULL */
     struct sf_ui_op *next, *prev;
 };
 
@@ -75,8 +76,12 @@ static void *tick(void *arg)
             int due = (int)((now - op->start) / interval);
             if (due > op->reported) {
                 op->reported = due;
-                sf_ui_line("%s: Still %s... [%ds elapsed]", op->address, op->verb,
-                           due * interval);
+                if (op->status)
+                    sf_ui_line("%s: Still %s... [%ds elapsed] (%s)", op->address, op->verb,
+                               due * interval, op->status);
+                else
+                    sf_ui_line("%s: Still %s... [%ds elapsed]", op->address, op->verb,
+                               due * interval);
             }
         }
     }
@@ -123,6 +128,15 @@ struct sf_ui_op *sf_ui_op_begin(const char *address, const char *verb)
     return op;
 }
 
+void sf_ui_op_status(struct sf_ui_op *op, const char *text)
+{
+    char *copy = text && *text ? sf_xstrdup(text) : NULL;
+    pthread_mutex_lock(&ops_mu);
+    free(op->status);
+    op->status = copy;
+    pthread_mutex_unlock(&ops_mu);
+}
+
 double sf_ui_op_end(struct sf_ui_op *op)
 {
     pthread_mutex_lock(&ops_mu);
@@ -134,6 +148,7 @@ double sf_ui_op_end(struct sf_ui_op *op)
         op->next->prev = op->prev;
     pthread_mutex_unlock(&ops_mu);
     double elapsed = sf_now() - op->start;
+    free(op->status);
     free(op->address);
     free(op->verb);
     free(op);

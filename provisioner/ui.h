@@ -24,6 +24,9 @@ struct sf_ui_op;
 void sf_ui_progress_start(int interval_s);
 void sf_ui_progress_stop(void);
 struct sf_ui_op *sf_ui_op_begin(const char *address, const char *verb);
+/* What the operation is waiting for now ("waiting for RUNNING,
+ * PROVISIONING now"), shown in its "Still ..." lines; NULL clears it. */
+void sf_ui_op_status(struct sf_ui_op *op, const char *text);
 /* Ends the operation and frees op; returns its elapsed seconds. */
 double sf_ui_op_end(struct sf_ui_op *op);
 
