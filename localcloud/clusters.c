@@ -8,7 +8,11 @@
  * turn_on keep it RUNNING / SHUTOFF for --delay-ms, then SHUTOFF / RUNNING;
  * resize_masters, an upgrade and any node group change make it RECONCILING
  * for --delay-ms, then RUNNING (with the new master flavor or template); a
- * deleted one is DELETING, then 404, and its node groups go with it. Each
+ * deleted one is DELETING, then 404, and its node groups go with it. A
+ * cluster named in the test endpoint's failures ends its creation ("on
+ * create") or its action or upgrade ("on update") in ERROR instead, with
+ * the failure's reason as status_reason; it can only be deleted then.
+ * Names are unique in a project (409), as VK Cloud has them. Each
  * cluster keeps a random bearer token ("kube_token", never shown by the
  * API) that its kubeconfig carries and that the cluster's emulated
  * Kubernetes API, served under /k8s/<cluster uuid>, accepts.
@@ -18,6 +22,7 @@
 
 #include "apis.h"
 #include "containerinfra.h"
+#include "faults.h"
 #include "ipaddr.h"
 #include "store.h"
 #include "util.h"
@@ -164,6 +169,8 @@ static json_t *cluster_view(struct lc_request *req, json_t *stored, long long no
         reason = "the cluster is being changed";
     else if (strcmp(state, "DELETING") == 0)
         reason = "the cluster is being deleted";
+    else if (strcmp(state, "ERROR") == 0)
+        reason = lc_ci_str(cl, "status_reason");
     json_object_set_new(v, "status_reason", reason ? json_string(reason) : json_null());
     json_t *masters = json_array(), *nodes = json_array();
     if (strcmp(state, "PROVISIONING") != 0) {
@@ -273,6 +280,36 @@ static void check_network(struct lc_check *c, struct lc_request *req, const char
         lc_check_fail(c, "subnet_id", "subnet_id: subnet %s is not on network %s", sub_id, net_id);
 }
 
+/* Another cluster of the project, not being deleted, has the name. */
+static bool name_taken(struct lc_request *req, const char *name)
+{
+    const char *id;
+    json_t *o;
+    json_object_foreach(lc_store_kind(lc_ci_store(req), LC_CI_API, "clusters"), id, o)
+    {
+        if (lc_req_owns(req, o) && strcmp(lc_ci_str(o, "name"), name) == 0 &&
+            !json_object_get(o, "delete_at_ms"))
+            return true;
+    }
+    return false;
+}
+
+/* The failure "on" for the cluster: the transition's target becomes ERROR
+ * with the reason; *set (may be NULL) is dropped, since the change did not
+ * happen. The target to use. */
+static const char *failure_target(struct lc_request *req, json_t *cl, const char *on,
+                                  const char *target, json_t **set)
+{
+    char *reason = lc_faults_failure(lc_server_faults(req->srv), "cluster", lc_ci_str(cl, "name"),
+                                     on);
+    if (!reason)
+        return target;
+    json_decref(*set);
+    *set = json_pack("{s:s}", "status_reason", reason);
+    free(reason);
+    return "ERROR";
+}
+
 void lc_ci_create_cluster(struct lc_request *req, struct lc_response *resp)
 {
     if (!lc_ci_begin(req, resp))
@@ -331,6 +368,11 @@ void lc_ci_create_cluster(struct lc_request *req, struct lc_response *resp)
     if (!c.failed && keypair && !keypair_exists(req, keypair))
         lc_check_fail(&c, "keypair", "keypair: no key pair %s (import it with POST "
                       "/compute/v2.1/os-keypairs)", keypair);
+    if (!c.failed && name_taken(req, name)) {
+        lc_error(req, resp, 409, NULL, "A cluster named %s already exists in project %s", name,
+                 req->project_id);
+        c.failed = true;
+    }
     if (c.failed) {
         json_decref(body);
         return;
@@ -358,8 +400,9 @@ void lc_ci_create_cluster(struct lc_request *req, struct lc_response *resp)
                         azs ? json_deep_copy(azs) : json_pack("[s]", az ? az : "nova"));
     json_object_set_new(cl, "security_policy_sync_enabled", json_boolean(sync));
     json_object_set_new(cl, "external_network_id", ext_net ? json_string(ext_net) : json_null());
-    lc_ci_transition(cl, "PROVISIONING", "RUNNING", NULL, now,
-                     lc_server_options(req->srv)->delay_ms);
+    json_t *set = NULL;
+    const char *target = failure_target(req, cl, "create", "RUNNING", &set);
+    lc_ci_transition(cl, "PROVISIONING", target, set, now, lc_server_options(req->srv)->delay_ms);
     if (lc_store_put(lc_ci_store(req), LC_CI_API, "clusters", id, cl) < 0)
         lc_error(req, resp, 500, NULL, "Could not save cluster %s", id);
     else
@@ -563,6 +606,7 @@ void lc_ci_cluster_action(struct lc_request *req, struct lc_response *resp)
     if (c.failed || lc_ci_cluster_ready(req, resp, cl, need, action) < 0) {
         json_decref(set);
     } else {
+        target = failure_target(req, cl, "update", target, &set);
         lc_ci_transition(cl, during, target, set, now, lc_server_options(req->srv)->delay_ms);
         lc_ci_touch(cl, now);
         if (lc_store_put(lc_ci_store(req), LC_CI_API, "clusters", lc_ci_str(cl, "uuid"), cl) < 0)
@@ -616,10 +660,10 @@ void lc_ci_upgrade_cluster(struct lc_request *req, struct lc_response *resp)
                  "only an upgrade to a newer version is possible", lc_ci_str(cl, "uuid"),
                  lc_ci_str(cl, "version"), t->version);
     } else {
-        lc_ci_transition(cl, "RECONCILING", "RUNNING",
-                         json_pack("{s:s, s:s}", "cluster_template_id", t->uuid, "version",
-                                   t->version),
-                         now, lc_server_options(req->srv)->delay_ms);
+        json_t *set = json_pack("{s:s, s:s}", "cluster_template_id", t->uuid, "version", t->version);
+        const char *target = failure_target(req, cl, "update", "RUNNING", &set);
+        lc_ci_transition(cl, "RECONCILING", target, set, now,
+                         lc_server_options(req->srv)->delay_ms);
         lc_ci_touch(cl, now);
         if (lc_store_put(lc_ci_store(req), LC_CI_API, "clusters", lc_ci_str(cl, "uuid"), cl) < 0)
             lc_error(req, resp, 500, NULL, "Could not save the cluster");

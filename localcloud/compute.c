@@ -1,7 +1,7 @@
 /*
  * Compute, a Nova v2.1 subset under /compute/v2.1: a fixed list of flavors
  * and images, keypairs (import of SSH public keys), and servers with their
- * life cycle, metadata and start/stop/reboot actions. The same images are
+ * life cycle, metadata and start/stop/reboot/resize actions. The same images are
  * also served by a Glance v2 subset under /image (the catalog's "image").
  *
  * No thread moves a server along: a server stores its status and, while a
@@ -9,7 +9,10 @@
  * computes the status from the clock (BUILD becomes ACTIVE once --delay-ms
  * has passed), and every change first settles what is due. A deleted
  * server keeps answering with task_state "deleting" for --delay-ms, then the
- * sweep purges it and it is 404. Addresses come from the network API's
+ * sweep purges it and it is 404. A pending transition may also carry the
+ * flavor it ends with (a resize) and a fault: a server named in the test
+ * endpoint's failures ends its build or action in ERROR with that fault's
+ * message, as Nova reports one. Addresses come from the network API's
  * subnets; with --ssh HOST:PORT every server also shows that SSH endpoint.
  */
 #include <openssl/evp.h>
@@ -20,6 +23,7 @@
 #include <strings.h>
 
 #include "apis.h"
+#include "faults.h"
 #include "fields.h"
 #include "ipaddr.h"
 #include "store.h"
@@ -456,31 +460,51 @@ static void delete_keypair(struct lc_request *req, struct lc_response *resp)
 
 /* ---------- servers: state ---------- */
 
+/* flavor_id is the flavor the server runs on: the old one while a resize
+ * is under way, the new one from VERIFY_RESIZE on. fault is the ERROR's
+ * message, NULL unless the status is ERROR. */
 struct sstate {
-    const char *status, *task, *vm_state;
+    const char *status, *task, *vm_state, *flavor_id, *fault;
     int power;
 };
+
+/* The members a due transition applies besides the status. */
+static const char *const pending_sets[] = {"flavor_id", "fault", NULL};
 
 /* The server's state at now; now < 0 means "as stored" (the create answer). */
 static void server_state(json_t *s, long long now, struct sstate *st)
 {
     st->status = str(s, "status");
+    st->flavor_id = str(s, "flavor_id");
+    st->fault = json_string_value(json_object_get(s, "fault"));
     st->task = NULL;
     json_t *p = json_object_get(s, "pending");
     if (json_is_object(p)) {
-        if (now >= 0 && now >= json_integer_value(json_object_get(p, "at_ms")))
+        if (now >= 0 && now >= json_integer_value(json_object_get(p, "at_ms"))) {
             st->status = str(p, "status");
-        else
+            if (json_object_get(p, "flavor_id"))
+                st->flavor_id = str(p, "flavor_id");
+            st->fault = json_string_value(json_object_get(p, "fault"));
+        } else {
             st->task = str(p, "task");
+        }
     }
+    if (strcmp(st->status, "ERROR") != 0)
+        st->fault = NULL;
     if (json_object_get(s, "delete_at_ms"))
         st->task = "deleting";
+    /* a resize keeps the power state it started from */
+    bool was_off = strcmp(str(json_object_get(s, "resize"), "settle"), "SHUTOFF") == 0;
     if (strcmp(st->status, "BUILD") == 0)
         st->vm_state = "building", st->power = 0;
     else if (strcmp(st->status, "SHUTOFF") == 0)
         st->vm_state = "stopped", st->power = 4;
     else if (strcmp(st->status, "ERROR") == 0)
         st->vm_state = "error", st->power = 0;
+    else if (strcmp(st->status, "VERIFY_RESIZE") == 0 || strcmp(st->status, "REVERT_RESIZE") == 0)
+        st->vm_state = "resized", st->power = was_off ? 4 : 1;
+    else if (strcmp(st->status, "RESIZE") == 0)
+        st->vm_state = was_off ? "stopped" : "active", st->power = was_off ? 4 : 1;
     else
         st->vm_state = "active", st->power = 1;
 }
@@ -492,9 +516,41 @@ static json_t *settled(json_t *s)
     json_t *p = json_object_get(c, "pending");
     if (json_is_object(p) && lc_now_ms() >= json_integer_value(json_object_get(p, "at_ms"))) {
         json_object_set(c, "status", json_object_get(p, "status"));
+        for (size_t i = 0; pending_sets[i]; i++) {
+            json_t *v = json_object_get(p, pending_sets[i]);
+            if (v)
+                json_object_set(c, pending_sets[i], v);
+        }
         json_object_del(c, "pending");
     }
     return c;
+}
+
+/* Puts upd (a settled copy) into `during` until --delay-ms has passed,
+ * then `target` (at once when the delay is 0), with flavor_id and fault
+ * (both may be NULL) applied then. */
+static void transition(json_t *upd, long delay, const char *during, const char *target,
+                       const char *task, const char *flavor_id, const char *fault)
+{
+    json_t *p = json_pack("{s:s}", "status", target);
+    if (flavor_id)
+        json_object_set_new(p, "flavor_id", json_string(flavor_id));
+    if (fault)
+        json_object_set_new(p, "fault", json_string(fault));
+    if (delay > 0) {
+        json_object_set_new(upd, "status", json_string(during));
+        json_object_set_new(p, "at_ms", json_integer(lc_now_ms() + delay));
+        json_object_set_new(p, "task", json_string(task));
+        json_object_set_new(upd, "pending", p);
+    } else {
+        json_object_set_new(upd, "status", json_string(target));
+        for (size_t i = 0; pending_sets[i]; i++) {
+            json_t *v = json_object_get(p, pending_sets[i]);
+            if (v)
+                json_object_set(upd, pending_sets[i], v);
+        }
+        json_decref(p);
+    }
 }
 
 static void touch(json_t *s)
@@ -541,7 +597,7 @@ static json_t *server_view(struct lc_request *req, json_t *s, bool detail, long 
         return v;
     struct sstate st;
     server_state(s, now, &st);
-    const struct flavor *f = flavor_by_id(str(s, "flavor_id"));
+    const struct flavor *f = flavor_by_id(st.flavor_id);
     const char *first_net;
     json_t *addrs = addresses(req, s, &first_net);
     const struct lc_options *o = lc_server_options(req->srv);
@@ -570,6 +626,10 @@ static json_t *server_view(struct lc_request *req, json_t *s, bool detail, long 
     json_object_set_new(v, "OS-EXT-STS:task_state", st.task ? json_string(st.task) : json_null());
     json_object_set_new(v, "OS-EXT-STS:power_state", json_integer(st.power));
     json_object_set_new(v, "progress", json_integer(strcmp(st.status, "BUILD") == 0 ? 0 : 100));
+    if (st.fault) /* Nova's shape: code 500 is the server's own failure */
+        json_object_set_new(v, "fault", json_pack("{s:i, s:s, s:O}", "code", 500, "message",
+                                                  st.fault, "created",
+                                                  json_object_get(s, "updated")));
     json_object_set(v, "tenant_id", json_object_get(s, "project_id"));
     json_object_set(v, "user_id", json_object_get(s, "user_id"));
     json_object_set(v, "metadata", json_object_get(s, "metadata"));
@@ -636,7 +696,7 @@ static void list_servers(struct lc_request *req, struct lc_response *resp, bool 
         server_state(s, now, &st);
         if (!lc_req_owns(req, s) || (name && regexec(&re, str(s, "name"), 0, NULL, 0) != 0) ||
             (status && strcasecmp(status, st.status) != 0) ||
-            (flavor && strcmp(ref_id(flavor), str(s, "flavor_id")) != 0) ||
+            (flavor && strcmp(ref_id(flavor), st.flavor_id) != 0) ||
             (image && strcmp(ref_id(image), str(s, "image_id")) != 0))
             continue;
         json_array_append_new(out, server_view(req, s, detail, now));
@@ -969,6 +1029,13 @@ static void create_server(struct lc_request *req, struct lc_response *resp)
                           "host_id", host, "created", ts, "updated", ts, "created_ms",
                           (json_int_t)now, "status", "BUILD", "pending", "status", "ACTIVE",
                           "at_ms", (json_int_t)(now + o->delay_ms), "task", "spawning");
+    char *fault = lc_faults_failure(lc_server_faults(req->srv), "server", name, "create");
+    if (fault) {
+        json_t *p = json_object_get(s, "pending");
+        json_object_set_new(p, "status", json_string("ERROR"));
+        json_object_set_new(p, "fault", json_string(fault));
+        free(fault);
+    }
     json_object_set_new(s, "tags", tags ? json_deep_copy(tags) : json_array());
     if (user_data)
         json_object_set_new(s, "user_data", json_string(user_data));
@@ -1061,6 +1128,43 @@ static void sweep(struct lc_server *srv, void *ctx)
     }
 }
 
+/* The flavor of a resize's {"flavorRef": ID or link, "OS-DCF:diskConfig"};
+ * NULL after answering 400. */
+static const struct flavor *resize_flavor(struct lc_request *req, struct lc_response *resp,
+                                          json_t *arg)
+{
+    static const char *const keys[] = {"flavorRef", "OS-DCF:diskConfig", NULL};
+    struct lc_check c;
+    lc_check_init(&c, req, resp);
+    if (!json_is_object(arg)) {
+        lc_check_fail(&c, "resize", "resize: expected an object {\"flavorRef\": ...}");
+        return NULL;
+    }
+    lc_check_known(&c, arg, "resize", keys, "additional properties are not allowed");
+    json_t *fref = json_object_get(arg, "flavorRef");
+    char fbuf[32];
+    const char *ref;
+    if (!c.failed && json_is_integer(fref)) {
+        snprintf(fbuf, sizeof(fbuf), "%lld", (long long)json_integer_value(fref));
+        ref = fbuf;
+    } else {
+        ref = lc_get_string(&c, arg, "resize", "flavorRef", LC_REQUIRED | LC_LONG);
+    }
+    lc_get_string(&c, arg, "resize", "OS-DCF:diskConfig", 0);
+    if (c.failed)
+        return NULL;
+    const struct flavor *f = flavor_by_id(ref_id(ref));
+    if (!f)
+        lc_error(req, resp, 400, NULL, "Flavor %s could not be found.", ref);
+    return f;
+}
+
+/* os-stop, os-start, reboot, and Nova's resize: resize (RESIZE, then
+ * VERIFY_RESIZE on the new flavor after --delay-ms), confirmResize (back
+ * to the status the resize started from, at once, 204) and revertResize
+ * (REVERT_RESIZE, then that status on the old flavor). A failure for the
+ * server's name "on update" makes any of them but confirmResize end in
+ * ERROR instead. */
 static void server_action(struct lc_request *req, struct lc_response *resp)
 {
     json_t *s = find_server(req, resp);
@@ -1077,7 +1181,12 @@ static void server_action(struct lc_request *req, struct lc_response *resp)
     }
     const char *action = json_object_iter_key(json_object_iter(body));
     json_t *arg = json_object_iter_value(json_object_iter(body));
-    const char *need, *target, *during, *task;
+    struct sstate st;
+    server_state(s, lc_now_ms(), &st);
+    json_t *resize = json_object_get(s, "resize");
+    /* need: the status the action starts from (NULL: ACTIVE or SHUTOFF) */
+    const char *need = NULL, *target = NULL, *during = NULL, *task = NULL, *flavor_id = NULL;
+    unsigned status = 202;
     if (strcmp(action, "os-stop") == 0) {
         need = "ACTIVE", during = "ACTIVE", target = "SHUTOFF", task = "powering-off";
     } else if (strcmp(action, "os-start") == 0) {
@@ -1095,14 +1204,39 @@ static void server_action(struct lc_request *req, struct lc_response *resp)
         bool hard = strcmp(json_string_value(type), "HARD") == 0;
         need = "ACTIVE", target = "ACTIVE", during = hard ? "HARD_REBOOT" : "REBOOT";
         task = hard ? "reboot_started_hard" : "reboot_started";
+    } else if (strcmp(action, "resize") == 0) {
+        const struct flavor *f = resize_flavor(req, resp, arg);
+        if (!f) {
+            json_decref(body);
+            return;
+        }
+        if (strcmp(f->id, st.flavor_id) == 0) {
+            lc_error(req, resp, 400, NULL, "When resizing, instances must change flavor!");
+            json_decref(body);
+            return;
+        }
+        during = "RESIZE", target = "VERIFY_RESIZE", task = "resize_prep", flavor_id = f->id;
+    } else if (strcmp(action, "confirmResize") == 0 || strcmp(action, "revertResize") == 0) {
+        if (!json_is_null(arg)) {
+            lc_error(req, resp, 400, NULL, "Invalid input for field %s: expected null", action);
+            json_decref(body);
+            return;
+        }
+        need = "VERIFY_RESIZE", target = str(resize, "settle");
+        if (strcmp(action, "confirmResize") == 0) {
+            status = 204;
+        } else {
+            during = "REVERT_RESIZE", task = "resize_reverting";
+            flavor_id = str(resize, "old_flavor_id");
+        }
     } else {
         lc_error(req, resp, 400, NULL, "There is no such action: %s", action);
         json_decref(body);
         return;
     }
-    struct sstate st;
-    server_state(s, lc_now_ms(), &st);
-    if (st.task || strcmp(st.status, need) != 0) {
+    bool ok = need ? strcmp(st.status, need) == 0
+                   : strcmp(st.status, "ACTIVE") == 0 || strcmp(st.status, "SHUTOFF") == 0;
+    if (st.task || !ok) {
         if (st.task)
             lc_error(req, resp, 409, NULL, "Cannot '%s' instance %s while it is in task_state %s",
                      action, str(s, "id"), st.task);
@@ -1112,21 +1246,29 @@ static void server_action(struct lc_request *req, struct lc_response *resp)
         json_decref(body);
         return;
     }
-    json_decref(body);
     long delay = lc_server_options(req->srv)->delay_ms;
     json_t *upd = settled(s);
-    if (delay > 0) {
-        json_object_set_new(upd, "status", json_string(during));
-        json_object_set_new(upd, "pending", json_pack("{s:s, s:I, s:s}", "status", target, "at_ms",
-                                                      (json_int_t)(lc_now_ms() + delay), "task", task));
-    } else {
+    if (strcmp(action, "resize") == 0)
+        json_object_set_new(upd, "resize", json_pack("{s:s, s:s}", "old_flavor_id", st.flavor_id,
+                                                     "settle", st.status));
+    if (status == 204) {
+        /* the old flavor's resources are freed: nothing left to wait for */
         json_object_set_new(upd, "status", json_string(target));
+        json_object_del(upd, "resize");
+    } else {
+        char *fault = lc_faults_failure(lc_server_faults(req->srv), "server", str(s, "name"),
+                                        "update");
+        if (fault)
+            target = "ERROR", flavor_id = NULL;
+        transition(upd, delay, during, target, task, flavor_id, fault);
+        free(fault);
     }
+    json_decref(body);
     touch(upd);
     if (lc_store_put(store(req), API, "servers", str(s, "id"), upd) < 0)
         lc_error(req, resp, 500, NULL, "Could not save the server");
     else
-        lc_resp_empty(resp, 202);
+        lc_resp_empty(resp, status);
     json_decref(upd);
 }
 

@@ -15,7 +15,9 @@
  * As in VK Cloud, a node group's own state stays RUNNING: while one is
  * created, changed or deleted, its cluster shows the work as RECONCILING
  * (lc_ci_reconcile), and the node group carries a pending change whose
- * "status" is RUNNING too.
+ * "status" is RUNNING too. The exception is an injected failure (faults.h):
+ * then the pending "status" of a cluster or node group is ERROR and its
+ * "set" holds the reason as "status_reason".
  */
 #ifndef LC_CONTAINERINFRA_H
 #define LC_CONTAINERINFRA_H

@@ -2,6 +2,9 @@
  * Fault injection (see faults.h). The PRNG is splitmix64: tiny, good enough
  * for test shares, and reseeded by every POST so the same seed and the same
  * sequence of requests give the same faults.
+ *
+ * Failures are kept as the validated JSON objects they came in (kind,
+ * name or name_prefix, on, reason): they are few and only read by name.
  */
 #include "faults.h"
 
@@ -27,6 +30,7 @@ struct lc_faults {
     pthread_mutex_t mu;
     struct rule *rules;
     size_t n;
+    json_t *failures; /* array of {kind, name | name_prefix, on, reason} */
     uint64_t seed, state;
 };
 
@@ -42,6 +46,7 @@ struct lc_faults *lc_faults_new(void)
 {
     struct lc_faults *f = sf_xcalloc(1, sizeof(*f));
     pthread_mutex_init(&f->mu, NULL);
+    f->failures = json_array();
     return f;
 }
 
@@ -52,6 +57,7 @@ static void clear_rules(struct lc_faults *f)
     free(f->rules);
     f->rules = NULL;
     f->n = 0;
+    json_array_clear(f->failures);
 }
 
 void lc_faults_free(struct lc_faults *f)
@@ -59,6 +65,7 @@ void lc_faults_free(struct lc_faults *f)
     if (!f)
         return;
     clear_rules(f);
+    json_decref(f->failures);
     pthread_mutex_destroy(&f->mu);
     free(f);
 }
@@ -99,6 +106,27 @@ void lc_faults_decide(struct lc_faults *f, const char *path, struct lc_fault_dec
     pthread_mutex_unlock(&f->mu);
 }
 
+char *lc_faults_failure(struct lc_faults *f, const char *kind, const char *name, const char *on)
+{
+    char *reason = NULL;
+    pthread_mutex_lock(&f->mu);
+    size_t i;
+    json_t *x;
+    json_array_foreach(f->failures, i, x)
+    {
+        const char *exact = json_string_value(json_object_get(x, "name"));
+        const char *prefix = json_string_value(json_object_get(x, "name_prefix"));
+        if (strcmp(json_string_value(json_object_get(x, "kind")), kind) == 0 &&
+            strcmp(json_string_value(json_object_get(x, "on")), on) == 0 &&
+            (exact ? strcmp(exact, name) == 0 : strncmp(name, prefix, strlen(prefix)) == 0)) {
+            reason = sf_xstrdup(json_string_value(json_object_get(x, "reason")));
+            break;
+        }
+    }
+    pthread_mutex_unlock(&f->mu);
+    return reason;
+}
+
 static json_t *describe(struct lc_faults *f)
 {
     json_t *rules = json_array();
@@ -112,7 +140,8 @@ static json_t *describe(struct lc_faults *f)
                              "error_after_rate", r->error_after_rate, "drop_after_rate",
                              r->drop_after_rate));
     }
-    return json_pack("{s:o, s:I}", "rules", rules, "seed", (json_int_t)f->seed);
+    return json_pack("{s:o, s:O, s:I}", "rules", rules, "failures", f->failures, "seed",
+                     (json_int_t)f->seed);
 }
 
 static void get_faults(struct lc_request *req, struct lc_response *resp)
@@ -135,6 +164,39 @@ static double rate(struct lc_check *c, json_t *o, const char *field, const char 
     return d;
 }
 
+/* One member of "failures", checked and normalised (new reference); NULL
+ * after failing c. */
+static json_t *read_failure(struct lc_check *c, json_t *o, const char *field)
+{
+    static const char *const keys[] = {"kind", "name", "name_prefix", "on", "reason", NULL};
+    if (!json_is_object(o)) {
+        lc_check_fail(c, field, "%s: expected an object", field);
+        return NULL;
+    }
+    lc_check_known(c, o, field, keys, "unknown member; expected kind, name or name_prefix, on "
+                   "and reason");
+    const char *kind = lc_get_string(c, o, field, "kind", LC_REQUIRED);
+    const char *name = lc_get_string(c, o, field, "name", 0);
+    const char *prefix = lc_get_string(c, o, field, "name_prefix", 0);
+    const char *on = lc_get_string(c, o, field, "on", 0);
+    const char *reason = lc_get_string(c, o, field, "reason", 0);
+    if (c->failed)
+        return NULL;
+    if (strcmp(kind, "server") != 0 && strcmp(kind, "cluster") != 0 &&
+        strcmp(kind, "nodegroup") != 0)
+        lc_check_fail(c, field, "%s.kind: expected server, cluster or nodegroup", field);
+    else if (!name == !prefix)
+        lc_check_fail(c, field, "%s: give exactly one of name and name_prefix", field);
+    else if (on && strcmp(on, "create") != 0 && strcmp(on, "update") != 0)
+        lc_check_fail(c, field, "%s.on: expected create or update", field);
+    if (c->failed)
+        return NULL;
+    json_t *x = json_pack("{s:s, s:s, s:s}", "kind", kind, "on", on ? on : "create", "reason",
+                          reason ? reason : "localcloud: injected failure");
+    json_object_set_new(x, name ? "name" : "name_prefix", json_string(name ? name : prefix));
+    return x;
+}
+
 static void post_faults(struct lc_request *req, struct lc_response *resp)
 {
     json_t *body = lc_req_json(req, resp);
@@ -142,7 +204,12 @@ static void post_faults(struct lc_request *req, struct lc_response *resp)
         return;
     struct lc_check c;
     lc_check_init(&c, req, resp);
-    json_t *rules = lc_get_array(&c, body, NULL, "rules", LC_REQUIRED);
+    static const char *const keys[] = {"rules", "failures", "seed", NULL};
+    lc_check_known(&c, body, NULL, keys, "unknown member; expected rules, failures and seed");
+    json_t *rules = lc_get_array(&c, body, NULL, "rules", 0);
+    json_t *fails = lc_get_array(&c, body, NULL, "failures", 0);
+    if (!c.failed && !rules && !fails)
+        lc_check_fail(&c, "rules", "rules: a value is required (or failures)");
     long long seed = lc_get_int(&c, body, NULL, "seed", (long long)time(NULL), 0, INT64_MAX);
     size_t n = json_array_size(rules);
     struct rule *rs = sf_xcalloc(n ? n : 1, sizeof(*rs));
@@ -171,8 +238,17 @@ static void post_faults(struct lc_request *req, struct lc_response *resp)
             lc_check_fail(&c, field, "%s: error_rate + throttle_rate + drop_rate + "
                           "error_after_rate + drop_after_rate must not exceed 1", field);
     }
+    json_t *failures = json_array();
+    for (size_t i = 0; i < json_array_size(fails) && !c.failed; i++) {
+        char field[32];
+        snprintf(field, sizeof(field), "failures[%zu]", i);
+        json_t *x = read_failure(&c, json_array_get(fails, i), field);
+        if (x)
+            json_array_append_new(failures, x);
+    }
     json_decref(body);
     if (c.failed) {
+        json_decref(failures);
         for (size_t i = 0; i < n; i++)
             free(rs[i].prefix);
         free(rs);
@@ -183,6 +259,8 @@ static void post_faults(struct lc_request *req, struct lc_response *resp)
     clear_rules(f);
     f->rules = rs;
     f->n = n;
+    json_decref(f->failures);
+    f->failures = failures;
     f->seed = f->state = (uint64_t)seed;
     json_t *d = describe(f);
     pthread_mutex_unlock(&f->mu);

@@ -5,6 +5,11 @@
  * seeded PRNG so that a run is repeatable. Set with POST /_localcloud/faults,
  * cleared with DELETE; the core asks lc_faults_decide() for every request
  * outside /_localcloud. Faults are not persisted: a restart clears them.
+ *
+ * The same endpoint also takes "failures": objects (servers, clusters, node
+ * groups) picked by name whose next create or change ends in ERROR with a
+ * given reason, as it can on the real cloud. The APIs ask
+ * lc_faults_failure() when they start such a transition.
  */
 #ifndef LC_FAULTS_H
 #define LC_FAULTS_H
@@ -35,6 +40,11 @@ void lc_faults_free(struct lc_faults *f);
 /* What to do to a request for path: the rule with the longest matching
  * prefix applies; one PRNG draw per request it applies to. Thread-safe. */
 void lc_faults_decide(struct lc_faults *f, const char *path, struct lc_fault_decision *out);
+/* The reason (a new string, the caller frees it) when a failure matches
+ * an object of kind ("server", "cluster", "nodegroup") named name whose
+ * transition `on` ("create", "update") starts now; NULL when none does.
+ * Thread-safe. */
+char *lc_faults_failure(struct lc_faults *f, const char *kind, const char *name, const char *on);
 /* Registers /_localcloud/faults (GET, POST, DELETE). */
 int lc_faults_register(struct lc_server *srv);
 

@@ -12,12 +12,18 @@
  * way (409 otherwise). A new one is there at once; a scale or resize takes
  * effect when the cluster's reconciling ends; a deleted one answers 404
  * from then on, and so do a deleted cluster's once the cluster is gone.
+ * A node group named in the test endpoint's failures ends its creation
+ * ("on create") or its patch, scale or resize ("on update") in state ERROR
+ * with the failure's reason as status_reason, when the cluster's
+ * reconciling ends (the cluster itself goes back to RUNNING); it can only
+ * be deleted then. Names are unique in a cluster (409).
  */
 #include <stdlib.h>
 #include <string.h>
 
 #include "apis.h"
 #include "containerinfra.h"
+#include "faults.h"
 #include "sigv4.h"
 #include "store.h"
 #include "util.h"
@@ -69,7 +75,11 @@ static json_t *ng_view(struct lc_request *req, json_t *stored, long long now)
         json_t *m = json_object_get(ng, view_keys[i]);
         json_object_set(v, view_keys[i], m ? m : json_null());
     }
-    json_object_set_new(v, "state", json_string(lc_ci_str(ng, "status")));
+    const char *state = lc_ci_str(ng, "status");
+    json_object_set_new(v, "state", json_string(state));
+    json_object_set_new(v, "status_reason", strcmp(state, "ERROR") == 0
+                                                ? json_string(lc_ci_str(ng, "status_reason"))
+                                                : json_null());
     json_t *cl = lc_store_get(lc_ci_store(req), LC_CI_API, "clusters", lc_ci_str(ng, "cluster_id"));
     json_t *nodes = json_array();
     long long count = json_integer_value(json_object_get(ng, "node_count"));
@@ -261,6 +271,20 @@ static bool name_taken(struct lc_request *req, const char *cluster_id, const cha
     return false;
 }
 
+/* When a failure "on" names the node group (a settled copy), puts it into
+ * a transition that ends in ERROR with the reason, and true. */
+static bool fail_if_asked(struct lc_request *req, json_t *ng, const char *on, long long now)
+{
+    char *reason = lc_faults_failure(lc_server_faults(req->srv), "nodegroup",
+                                     lc_ci_str(ng, "name"), on);
+    if (!reason)
+        return false;
+    lc_ci_transition(ng, "RUNNING", "ERROR", json_pack("{s:s}", "status_reason", reason), now,
+                     lc_server_options(req->srv)->delay_ms);
+    free(reason);
+    return true;
+}
+
 static void save(struct lc_request *req, struct lc_response *resp, json_t *ng, unsigned status,
                  long long now)
 {
@@ -339,6 +363,7 @@ void lc_ci_create_nodegroup(struct lc_request *req, struct lc_response *resp)
         lc_error(req, resp, 409, NULL, "A node group named %s already exists in cluster %s", name,
                  cluster_id);
     } else if (ready && lc_ci_reconcile(req, resp, ready, now) == 0) {
+        fail_if_asked(req, ng, "create", now);
         save(req, resp, ng, 202, now);
     }
     json_decref(ready);
@@ -358,9 +383,15 @@ void lc_ci_create_nodegroup(struct lc_request *req, struct lc_response *resp)
 static void change(struct lc_request *req, struct lc_response *resp, json_t *ng, long long now,
                    const char *what, json_t *set, unsigned status)
 {
+    if (strcmp(lc_ci_str(ng, "status"), "ERROR") == 0) {
+        lc_error(req, resp, 409, NULL, "Cannot %s: nodegroup %s is in ERROR; it can only be "
+                 "deleted", what, lc_ci_str(ng, "uuid"));
+        json_decref(set);
+        return;
+    }
     json_t *cl = ready_cluster(req, resp, ng, now, what);
     if (cl && lc_ci_reconcile(req, resp, cl, now) == 0) {
-        if (set)
+        if (!fail_if_asked(req, ng, "update", now) && set)
             lc_ci_transition(ng, "RUNNING", "RUNNING", json_incref(set), now,
                              lc_server_options(req->srv)->delay_ms);
         lc_ci_touch(ng, now);

@@ -65,6 +65,9 @@ step update cloud_server.vm VM_POWER=shutoff
 [ "$(vm .server.status)" = SHUTOFF ] || fail "server not stopped"
 step update cloud_server.vm VM_POWER=active
 [ "$(vm .server.status)" = ACTIVE ] || fail "server not started"
+# A flavor change is a resize in place (Nova's resize, then confirmResize).
+step update cloud_server.vm VM_FLAVOR=STD2-4-8
+[ "$(vm .server.flavor.original_name)/$(vm .server.status)" = STD2-4-8/ACTIVE ] || fail "server not resized"
 
 k8s() { cloud /container-infra/v1/clusters/ct-k8s "$1"; }
 step update cloud_k8s_cluster.k8s 'K8S_LABELS={team: ml}'

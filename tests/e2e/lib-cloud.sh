@@ -43,7 +43,7 @@ resources:
     depends_on: [cloud_subnet.sub]
     with:
       name: ${VM_NAME:-ct-vm}
-      flavor: STD2-2-4
+      flavor: ${VM_FLAVOR:-STD2-2-4}
       image: ${VM_IMAGE:-ubuntu-22.04}
       network_id: "\${cloud_network.net.id}"
       metadata: ${VM_META:-{role: registry\}}

@@ -1,6 +1,6 @@
 # localcloud's HTTP APIs driven with curl alone: identity (tokens, expiry,
 # catalog, EC2 credentials), network, compute (flavors, images, keypairs,
-# the server life cycle, actions, metadata), bad input of every kind, the
+# the server life cycle, actions and resize, metadata), bad input of every kind, the
 # inventory, and a clean shutdown on SIGTERM.
 . "$ROOT/tests/e2e/lib-localcloud.sh"
 
@@ -319,6 +319,65 @@ expect_body .server.status REBOOT
 wait_status "$VM" ACTIVE
 action '{"os-explode":null}'
 expect_code 400 "unknown action"
+
+# resize: RESIZE on the old flavor, VERIFY_RESIZE on the new one, then
+# confirmResize (204, ACTIVE) or revertResize (REVERT_RESIZE, then ACTIVE
+# on the old flavor)
+F48=5a8b3b58-1d2c-4f6e-9a02-000000000408
+action "{\"resize\":{\"flavorRef\":\"$FLAVOR\"}}"
+expect_code 400 "resize to the flavor it has"
+action '{"resize":{"flavorRef":"nope"}}'
+expect_code 400 "resize to an unknown flavor"
+action '{"resize":{"flavor":"x"}}'
+expect_code 400 "resize without flavorRef"
+expect_body_has "resize.flavor"
+action '{"confirmResize":null}'
+expect_code 409 "confirm without a resize"
+action "{\"resize\":{\"flavorRef\":\"$F48\"}}"
+expect_code 202 "resize"
+req GET "/compute/v2.1/servers/$VM"
+expect_body .server.status RESIZE
+expect_body '.server["OS-EXT-STS:task_state"]' resize_prep
+expect_body .server.flavor.original_name STD2-2-4
+action '{"confirmResize":null}'
+expect_code 409 "confirm while resizing"
+wait_status "$VM" VERIFY_RESIZE
+expect_body .server.flavor.original_name STD3-4-8
+expect_body '.server["OS-EXT-STS:vm_state"]' resized
+req GET "/compute/v2.1/servers/detail?flavor=$F48"
+expect_body '[.servers[].id] | join(",")' "$VM"
+action '{"os-stop":null}'
+expect_code 409 "stop while waiting for the confirmation"
+action '{"confirmResize":{}}'
+expect_code 400 "confirmResize with a body"
+action '{"confirmResize":null}'
+expect_code 204 "confirm"
+req GET "/compute/v2.1/servers/$VM"
+expect_body .server.status ACTIVE
+expect_body .server.flavor.original_name STD3-4-8
+action "{\"resize\":{\"flavorRef\":\"$FLAVOR\"}}"
+expect_code 202 "second resize"
+wait_status "$VM" VERIFY_RESIZE
+expect_body .server.flavor.original_name STD2-2-4
+action '{"revertResize":null}'
+expect_code 202 "revert"
+req GET "/compute/v2.1/servers/$VM"
+expect_body .server.status REVERT_RESIZE
+wait_status "$VM" ACTIVE
+expect_body .server.flavor.original_name STD3-4-8
+# a stopped server is resized too, and stays stopped
+action '{"os-stop":null}'
+wait_status "$VM" SHUTOFF
+action "{\"resize\":{\"flavorRef\":\"$FLAVOR\"}}"
+expect_code 202 "resize a stopped server"
+wait_status "$VM" VERIFY_RESIZE
+expect_body '.server["OS-EXT-STS:power_state"]' 4
+action '{"confirmResize":null}'
+expect_code 204 "confirm the resize of a stopped server"
+wait_status "$VM" SHUTOFF
+expect_body .server.flavor.original_name STD2-2-4
+action '{"os-start":null}'
+wait_status "$VM" ACTIVE
 
 # metadata
 req GET "/compute/v2.1/servers/$VM/metadata"

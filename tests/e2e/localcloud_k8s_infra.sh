@@ -1,5 +1,5 @@
 # localcloud's container-infra v1 API driven with curl: the cluster life
-# cycle (PROVISIONING -> RUNNING, lookups by name, labels by JSON patch,
+# cycle (PROVISIONING -> RUNNING, names unique (409), lookups by name, labels by JSON patch,
 # kubeconfig, turn_off / turn_on, resize_masters, upgrade, delete), node
 # groups (create, patch, scale, resize, delete: the node group stays
 # RUNNING, its cluster reconciles), the wrong-state 409s, bad bodies (400
@@ -110,6 +110,9 @@ ci POST /clusters "$(cluster_body main ',"labels":{"sparkform/lineage":"abc123",
 expect_code 202 "cluster create"
 CL=$(body .uuid)
 [ "$(body 'keys | join(",")')" = uuid ] || { cat "$WORK/body"; fail "create answers more than the uuid"; }
+# names are unique in a project
+ci POST /clusters "$(cluster_body main)"
+expect_error 409 "duplicate cluster name" "main"
 ci GET "/clusters/$CL"
 expect_code 200 "cluster get"
 wait_cluster "$CL" RUNNING
@@ -386,6 +389,14 @@ expect_body '.nodegroups | length' 0
 req GET /_localcloud/inventory
 expect_body ".[\"container-infra\"].clusters[\"$DOOMED\"]" null
 expect_body "[.[\"container-infra\"].nodegroups[].cluster_id] | unique | join(\",\")" "$CL"
+# the name of a deleted cluster is free again
+ci POST /clusters "$(cluster_body doomed)"
+expect_code 202 "a cluster with the name of a deleted one"
+DOOMED=$(body .uuid)
+wait_cluster "$DOOMED" RUNNING
+ci DELETE "/clusters/$DOOMED"
+expect_code 204 "delete it again"
+for _ in $(seq 40); do ci GET "/clusters/$DOOMED"; [ "$code" = 404 ] && break; sleep 0.05; done
 
 # ---- kill -9 and restart on the same data, now with slow transitions:
 # everything is still there, and a transition under way at the kill
