@@ -257,8 +257,11 @@ static int cluster_wait(struct sf_call *c, const char *id, const char *target, c
             *last = cl;
             break;
         }
+        char *now = sf_asprintf("%s, %s now", text, st);
         json_decref(cl);
-        if ((rc = sf_cloud_pause(c, &delay, text)) < 0)
+        rc = sf_cloud_pause(c, &delay, now);
+        free(now);
+        if (rc < 0)
             break;
     }
     free(text);

@@ -24,8 +24,10 @@ expect_inventory "" "after the refused runs"
 
 logins() { grep -c "POST /identity/v3/auth/tokens -> 201" "$WORK/lc.log" || true; }
 before=$(logins)
-sf apply -f stack.yaml -auto-approve
+SPARKFORM_PROGRESS_INTERVAL=1 sf apply -f stack.yaml -auto-approve
 [ "$rc" -eq 0 ] || { cat "$WORK/.stdout" "$WORK/.stderr"; fail "apply with expiring tokens failed"; }
+# A long wait says what it waits for.
+expect_out "cloud_k8s_cluster.k8s: Still creating... [1s elapsed] (waiting for RUNNING, PROVISIONING now)"
 expect_inventory "$FULL_INVENTORY" "after apply with expiring tokens"
 after=$(logins)
 [ $((after - before)) -ge 2 ] || fail "the expired token was not renewed ($((after - before)) logins)"
