@@ -108,6 +108,9 @@ $(BUILD)/tests/test_http: tests/unit/test_http.c $(BASE_LIB)
 	$(CC) $(CFLAGS) $(shell pkg-config --cflags libmicrohttpd) $(INCLUDES) -o $@ $^ $(CHECKLIBS) \
 	  $(LDLIBS) $(shell pkg-config --libs libmicrohttpd)
 
+# The cloud provider's unit tests talk to a localcloud they start.
+$(BUILD)/tests/test_cloud: | $(BUILD)/localcloud
+
 test-unit: $(UNIT_BIN)
 	@set -e; for t in $(UNIT_BIN); do echo "== $$t"; CK_FORK=yes $$t; done
 
