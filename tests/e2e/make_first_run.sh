@@ -11,6 +11,8 @@ case " \$* " in *" --libs "*) echo "-lfake-installed" ;; esac
 exit 0
 SH
 chmod +x fakebin/pkg-config
+# A make started from make test must not inherit its parent's pass.
+unset MAKEFLAGS MFLAGS MAKELEVEL SF_DEPS_DONE
 run env PATH="$WORK/fakebin:$PATH" make -s -C "$ROOT" BUILD="$WORK/build" \
   INSTALL_DEPS="touch $WORK/installed" show-flags
 expect_rc 0
