@@ -457,6 +457,61 @@ int sf_cloud_pause(struct sf_call *c, long *delay_ms, const char *text)
     return 0;
 }
 
+/* The reason a 409 gives, in the shapes of the APIs used here, or "". */
+static const char *conflict_reason(const json_t *body)
+{
+    const json_t *m = json_object_get(json_object_get(body, "NeutronError"), "message");
+    if (!m)
+        m = json_object_get(json_array_get(json_object_get(body, "errors"), 0), "detail");
+    if (!m)
+        m = json_object_get(json_object_get(body, "conflictingRequest"), "message");
+    return json_is_string(m) ? json_string_value(m) : "";
+}
+
+int sf_cloud_delete(struct sf_call *c, enum sf_cloud_svc svc, const char *path, const char *noun,
+                    bool wait_gone)
+{
+    char *what = sf_asprintf("deleting %s", noun);
+    char *busy = sf_asprintf("waiting until %s is free to delete (409 from the cloud)", noun);
+    char *reason = NULL;
+    long delay = 0, status = 0;
+    int rc;
+    for (;;) {
+        struct sf_cloud_resp r;
+        rc = sf_cloud_do(c, svc, "DELETE", path, NULL, SF_CLOUD_OK404 | SF_CLOUD_OK409, what, &r);
+        status = r.status;
+        if (status == 409) {
+            free(reason);
+            reason = sf_xstrdup(conflict_reason(r.json));
+        }
+        sf_cloud_resp_free(&r);
+        if (rc < 0 || status != 409)
+            break;
+        if ((rc = sf_cloud_pause(c, &delay, busy)) < 0) {
+            if (reason && *reason)
+                sf_diag_detail(c->diags, "the cloud still answers 409: %s", reason);
+            break;
+        }
+    }
+    char *gone = sf_asprintf("waiting for %s to go", noun);
+    char *reading = sf_asprintf("reading %s", noun);
+    delay = 0;
+    while (rc == 0 && wait_gone && status != 404) {
+        struct sf_cloud_resp g;
+        rc = sf_cloud_do(c, svc, "GET", path, NULL, SF_CLOUD_OK404, reading, &g);
+        status = g.status;
+        sf_cloud_resp_free(&g);
+        if (rc == 0 && status != 404)
+            rc = sf_cloud_pause(c, &delay, gone);
+    }
+    free(reading);
+    free(gone);
+    free(reason);
+    free(busy);
+    free(what);
+    return rc;
+}
+
 char *sf_cloud_tag(const struct sf_call *c)
 {
     char *src = sf_asprintf("%s\n%s", c->lineage ? c->lineage : "", c->address);

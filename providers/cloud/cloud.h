@@ -81,6 +81,16 @@ int sf_cloud_create(struct sf_call *c, enum sf_cloud_svc svc, const char *path,
  */
 int sf_cloud_pause(struct sf_call *c, long *delay_ms, const char *text);
 
+/*
+ * Deleting: DELETE path (relative to svc's endpoint), sent again while the
+ * cloud answers 409 (the object is busy, or something still uses it; when
+ * the deadline comes, the error carries the cloud's last reason), then,
+ * when wait_gone, GET path until it answers 404. noun names the object in
+ * messages and progress ("the cluster"). A 404 at any point is success.
+ */
+int sf_cloud_delete(struct sf_call *c, enum sf_cloud_svc svc, const char *path, const char *noun,
+                    bool wait_gone);
+
 /* The tag that marks objects of this stack and address (see README.md):
  * "sparkform-" and 24 hex digits of SHA-256(lineage, address). Caller
  * frees. Kubernetes label values and Neutron tags both accept it. */

@@ -533,31 +533,9 @@ static int cluster_delete(struct sf_call *c, const json_t *prior)
     const char *id = sf_cloud_str(prior, "id");
     if (!*id)
         return 0;
+    /* A cluster in a transition refuses the delete (409): it is waited out. */
     char *path = cluster_path(id, "");
-    long delay = 0;
-    int rc;
-    /* A cluster in a transition refuses the delete (409): wait it out. */
-    for (;;) {
-        struct sf_cloud_resp r;
-        rc = sf_cloud_do(c, SF_CLOUD_CI, "DELETE", path, NULL, SF_CLOUD_OK404 | SF_CLOUD_OK409,
-                         "deleting the cluster", &r);
-        long st = r.status;
-        sf_cloud_resp_free(&r);
-        if (rc < 0 || st != 409)
-            break;
-        if ((rc = sf_cloud_pause(c, &delay, "waiting for the cluster to settle before deleting it")) < 0)
-            break;
-    }
-    delay = 0;
-    while (rc == 0) {
-        struct sf_cloud_resp g;
-        rc = sf_cloud_do(c, SF_CLOUD_CI, "GET", path, NULL, SF_CLOUD_OK404, "reading the cluster", &g);
-        long st = g.status;
-        sf_cloud_resp_free(&g);
-        if (rc < 0 || st == 404)
-            break;
-        rc = sf_cloud_pause(c, &delay, "waiting for the cluster to go");
-    }
+    int rc = sf_cloud_delete(c, SF_CLOUD_CI, path, "the cluster", true);
     free(path);
     return rc;
 }

@@ -639,23 +639,9 @@ static int server_delete(struct sf_call *c, const json_t *prior)
     const char *id = sf_cloud_str(prior, "id");
     if (!*id)
         return 0;
-    char *path = server_path(id, "");
-    struct sf_cloud_resp r;
-    int rc = sf_cloud_do(c, SF_CLOUD_COMPUTE, "DELETE", path, NULL, SF_CLOUD_OK404,
-                         "deleting the server", &r);
-    bool gone = r.status == 404;
-    sf_cloud_resp_free(&r);
-    long delay = 0;
     /* Its port holds the subnet until it is really gone. */
-    while (rc == 0 && !gone) {
-        struct sf_cloud_resp g;
-        rc = sf_cloud_do(c, SF_CLOUD_COMPUTE, "GET", path, NULL, SF_CLOUD_OK404,
-                         "reading the server", &g);
-        gone = g.status == 404;
-        sf_cloud_resp_free(&g);
-        if (rc == 0 && !gone)
-            rc = sf_cloud_pause(c, &delay, "waiting for the server to go");
-    }
+    char *path = server_path(id, "");
+    int rc = sf_cloud_delete(c, SF_CLOUD_COMPUTE, path, "the server", true);
     free(path);
     return rc;
 }

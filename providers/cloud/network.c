@@ -86,36 +86,14 @@ static int kind_delete(struct sf_call *c, const struct kind *k, const json_t *pr
     const char *id = sf_cloud_str(prior, "id");
     if (!*id)
         return 0;
+    /* 409 while something still uses it (a port of a server going away). */
     char *e = sf_cloud_escape(id);
     char *path = sf_asprintf("/v2.0/%s/%s", k->plural, e);
     free(e);
-    char *what = sf_asprintf("deleting the %s", k->singular);
-    char *wait = sf_asprintf("waiting until nothing uses the %s", k->singular);
-    long delay = 0;
-    int rc;
-    char *why = NULL;
-    for (;;) {
-        struct sf_cloud_resp r;
-        rc = sf_cloud_do(c, SF_CLOUD_NETWORK, "DELETE", path, NULL, SF_CLOUD_OK404 | SF_CLOUD_OK409,
-                         what, &r);
-        long st = r.status;
-        if (st == 409) {
-            free(why);
-            why = sf_xstrdup(sf_cloud_str(json_object_get(r.json, "NeutronError"), "message"));
-        }
-        sf_cloud_resp_free(&r);
-        if (rc < 0 || st != 409)
-            break;
-        if ((rc = sf_cloud_pause(c, &delay, wait)) < 0) {
-            if (why && *why)
-                sf_diag_detail(c->diags, "the cloud still answers 409: %s", why);
-            break;
-        }
-    }
-    free(why);
+    char *noun = sf_asprintf("the %s", k->singular);
+    int rc = sf_cloud_delete(c, SF_CLOUD_NETWORK, path, noun, false);
+    free(noun);
     free(path);
-    free(what);
-    free(wait);
     return rc;
 }
 

@@ -482,30 +482,9 @@ static int ng_delete(struct sf_call *c, const json_t *prior)
     const char *id = sf_cloud_str(prior, "id");
     if (!*id)
         return 0;
+    /* The cluster refuses (409) while it reconciles another change. */
     char *path = ng_path(id, "");
-    long delay = 0;
-    int rc;
-    for (;;) {
-        struct sf_cloud_resp r;
-        rc = sf_cloud_do(c, SF_CLOUD_CI, "DELETE", path, NULL, SF_CLOUD_OK404 | SF_CLOUD_OK409,
-                         "deleting the node group", &r);
-        long st = r.status;
-        sf_cloud_resp_free(&r);
-        if (rc < 0 || st != 409)
-            break;
-        if ((rc = sf_cloud_pause(c, &delay, "waiting for the cluster to let the node group go")) < 0)
-            break;
-    }
-    delay = 0;
-    while (rc == 0) {
-        struct sf_cloud_resp g;
-        rc = sf_cloud_do(c, SF_CLOUD_CI, "GET", path, NULL, SF_CLOUD_OK404, "reading the node group", &g);
-        long st = g.status;
-        sf_cloud_resp_free(&g);
-        if (rc < 0 || st == 404)
-            break;
-        rc = sf_cloud_pause(c, &delay, "waiting for the node group to go");
-    }
+    int rc = sf_cloud_delete(c, SF_CLOUD_CI, path, "the node group", true);
     free(path);
     return rc;
 }
