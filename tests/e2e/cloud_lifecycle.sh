@@ -1,10 +1,12 @@
 # The cloud provider against localcloud, through the whole life of a stack
 # that uses every cloud type: apply, a plan with no changes, every in-place
 # attribute changed alone (exactly one update, which the cloud then shows),
-# every force-new attribute changed alone (exactly one replacement), the
-# cluster turned off and on, a node group scaled from outside under
-# autoscaling (no change), import of every type (then no changes), and a
-# destroy that leaves the cloud empty.
+# every force-new attribute changed alone (exactly one replacement; a
+# cluster's takes its node groups along). The S3 credentials' project is
+# the one force-new attribute left out: localcloud's user has one project.
+# Then the cluster turned off and on, a node group scaled from outside
+# under autoscaling (no change), import of every type (then no changes),
+# and a destroy that leaves the cloud empty.
 . "$ROOT/tests/e2e/lib-cloud.sh"
 cloud_start
 write_stack
@@ -26,9 +28,16 @@ step() {
   if [ "$what" = update ]; then
     [ "$(plan_counts)" = "0 1 0" ] || { cat "$WORK/.stdout"; fail "$*: plan $(plan_counts), expected one update"; }
     expect_out "# $addr will be updated in place"
-  else
+  elif [ "$what" = replace ]; then
     [ "$(plan_counts)" = "1 0 1" ] || { cat "$WORK/.stdout"; fail "$*: plan $(plan_counts), expected one replacement"; }
     expect_out "# $addr must be replaced"
+  else
+    # A cluster's replacement takes its two node groups along (their
+    # cluster_id is force-new), and nothing else.
+    [ "$(plan_counts)" = "3 0 3" ] || { cat "$WORK/.stdout"; fail "$*: plan $(plan_counts), expected the cluster and its node groups replaced"; }
+    expect_out "# $addr must be replaced"
+    expect_out "# cloud_node_group.workers must be replaced"
+    expect_out "# cloud_node_group.auto must be replaced"
   fi
   sf apply -f stack.yaml -auto-approve
   expect_rc 0
@@ -92,6 +101,8 @@ step update cloud_node_group.workers 'NG_LABELS={pool: big}'
 ng workers '.labels[] | select(.key == "pool") | .value' | grep -qx big || fail "node labels not changed"
 step update cloud_node_group.workers 'NG_TAINTS=[{key: dedicated, value: spark, effect: NoSchedule}]'
 [ "$(ng workers '.taints[0].key')" = dedicated ] || fail "taints not set"
+step update cloud_node_group.workers NG_MNU=2
+[ "$(ng workers .max_node_unavailable)" = 2 ] || fail "max_node_unavailable not changed"
 
 # Under autoscaling the autoscaler owns the size: a scale from outside is
 # no change.
@@ -113,6 +124,23 @@ step replace cloud_keypair.key KEY_NAME=ct-key-2
 step replace cloud_subnet.spare SPARE_CIDR=10.30.0.0/24
 step replace cloud_server.vm VM_IMAGE=debian-12
 step replace cloud_node_group.workers NG_VOLUME=60
+step replace cloud_node_group.workers NG_NAME=workers-2
+step replace cloud_node_group.workers 'NG_ZONES=[ms1]'
+ssh-keygen -q -t ed25519 -N '' -C other -f other_key
+step replace cloud_keypair.key "KEY_PUB=$(cat other_key.pub)"
+[ "$(cloud /compute/v2.1/os-keypairs/ct-key-2 .keypair.public_key | cut -d' ' -f2)" = "$(cut -d' ' -f2 other_key.pub)" ] ||
+  fail "the key pair does not hold the new public key"
+step replace cloud_subnet.spare SPARE_NET=net
+step replace cloud_subnet.spare SPARE_NET=spare
+step replace cloud_server.vm VM_NET=spare
+step replace-cluster cloud_k8s_cluster.k8s K8S_NAME=ct-k8s-2
+step replace-cluster cloud_k8s_cluster.k8s K8S_MASTERS=3
+step replace-cluster cloud_k8s_cluster.k8s K8S_TYPE=regional
+step replace-cluster cloud_k8s_cluster.k8s K8S_PODS=10.200.0.0/16
+step replace-cluster cloud_k8s_cluster.k8s 'K8S_ZONES=[ms1]'
+step replace-cluster cloud_k8s_cluster.k8s K8S_NET=spare
+[ "$(cloud /container-infra/v1/clusters/ct-k8s-2 .subnet_id)" = "$(id_of cloud_subnet.spare)" ] ||
+  fail "the cluster is not on the other subnet"
 expect_inventory "$FULL_INVENTORY" "after the changes"
 
 # Import: forget every cloud object, bring each back by its id; the plan

@@ -23,7 +23,7 @@ resources:
   - {type: local_ssh_key, name: ssh, with: {comment: cloudtest}}
   - type: cloud_keypair
     name: key
-    with: {name: ${KEY_NAME:-ct-key}, public_key: "\${local_ssh_key.ssh.public_key_openssh}"}
+    with: {name: ${KEY_NAME:-ct-key}, public_key: "${KEY_PUB:-\${local_ssh_key.ssh.public_key_openssh\}}"}
   - {type: cloud_network, name: net, with: {name: ${NET_NAME:-ct-net}}}
   - type: cloud_subnet
     name: sub
@@ -37,7 +37,7 @@ resources:
   - {type: cloud_network, name: spare, with: {name: ct-spare}}
   - type: cloud_subnet
     name: spare
-    with: {name: ct-spare, network_id: "\${cloud_network.spare.id}", cidr: ${SPARE_CIDR:-10.20.0.0/24}}
+    with: {name: ct-spare, network_id: "\${cloud_network.${SPARE_NET:-spare}.id}", cidr: ${SPARE_CIDR:-10.20.0.0/24}}
   - type: cloud_server
     name: vm
     depends_on: [cloud_subnet.sub]
@@ -45,16 +45,20 @@ resources:
       name: ${VM_NAME:-ct-vm}
       flavor: ${VM_FLAVOR:-STD2-2-4}
       image: ${VM_IMAGE:-ubuntu-22.04}
-      network_id: "\${cloud_network.net.id}"
+      network_id: "\${cloud_network.${VM_NET:-net}.id}"
       metadata: ${VM_META:-{role: registry\}}
       power_state: ${VM_POWER:-active}
   - type: cloud_k8s_cluster
     name: k8s
     with:
-      name: ct-k8s
+      name: ${K8S_NAME:-ct-k8s}
       version: "${K8S_VERSION:-1.31}"
-      network_id: "\${cloud_network.net.id}"
-      subnet_id: "\${cloud_subnet.sub.id}"
+      network_id: "\${cloud_network.${K8S_NET:-net}.id}"
+      subnet_id: "\${cloud_subnet.${K8S_NET:-sub}.id}"
+      master_count: ${K8S_MASTERS:-1}
+      cluster_type: ${K8S_TYPE:-standard}
+      pods_network_cidr: ${K8S_PODS:-10.100.0.0/16}
+      availability_zones: ${K8S_ZONES:-[nova]}
       master_flavor: ${K8S_FLAVOR:-STD3-4-8}
       labels: ${K8S_LABELS:-{team: data\}}
       security_policy_sync_enabled: ${K8S_SPS:-false}
@@ -63,12 +67,14 @@ resources:
     name: workers
     with:
       cluster_id: "\${cloud_k8s_cluster.k8s.id}"
-      name: workers
+      name: ${NG_NAME:-workers}
       flavor: ${NG_FLAVOR:-STD3-4-8}
       node_count: ${NG_COUNT:-2}
       volume_size: ${NG_VOLUME:-40}
       labels: ${NG_LABELS:-{pool: workers\}}
       taints: ${NG_TAINTS:-[]}
+      max_node_unavailable: ${NG_MNU:-1}
+      availability_zones: ${NG_ZONES:-[nova]}
   - type: cloud_node_group
     name: auto
     with:
