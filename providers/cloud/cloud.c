@@ -386,6 +386,9 @@ int sf_cloud_do(struct sf_call *c, enum sf_cloud_svc svc, const char *method, co
         break;
     }
     free(url);
+    /* A body may carry a secret (S3 credentials are created with theirs). */
+    if (text)
+        OPENSSL_cleanse(text, strlen(text));
     free(text);
     return rc;
 }
