@@ -13,6 +13,10 @@ int lc_network_register(struct lc_server *srv);
 /* Nova subset under /compute/v2.1: flavors, images, keypairs, servers;
  * and the Glance v2 subset under /image that serves the same images. */
 int lc_compute_register(struct lc_server *srv);
+/* Whether text is OpenSSH public key lines ("TYPE BASE64 [comment]", one
+ * or more) that a console can show fingerprints of; *why (static) says
+ * what is wrong when not. */
+bool lc_compute_host_keys_ok(const char *text, const char **why);
 /* The id of one of compute's fixed flavors, given its id or its name
  * ("STD3-4-8"); NULL when there is no such flavor. Static string. */
 const char *lc_compute_flavor_id(const char *ref);

@@ -269,8 +269,11 @@ static int ssh_string(const unsigned char *b, size_t n, size_t *off, const unsig
 }
 
 /* Checks "TYPE BASE64 [COMMENT]": a known type whose decoded blob is well
- * formed and names the same type. Fills the MD5 fingerprint Nova shows. */
-static int check_public_key(const char *text, char *fingerprint, size_t fplen, const char **why)
+ * formed and names the same type. Fills the MD5 fingerprint Nova shows
+ * and, when sha256 is not NULL, OpenSSH's "SHA256:..." fingerprint (at
+ * least 60 bytes) and the key's size in bits, as ssh-keygen -l shows them. */
+static int check_public_key(const char *text, char *fingerprint, size_t fplen, char *sha256,
+                            int *bits, const char **why)
 {
     static const char *const types[] = {"ssh-ed25519", "ssh-rsa", "ecdsa-sha2-nistp256",
                                         "ecdsa-sha2-nistp384", "ecdsa-sha2-nistp521", NULL};
@@ -314,6 +317,7 @@ static int check_public_key(const char *text, char *fingerprint, size_t fplen, c
     int rc = -1;
     *why = "the key data does not hold a key of its declared type";
     if (ssh_string(blob, (size_t)n, &off, &s, &len) == 0 && len == tlen && memcmp(s, type, len) == 0) {
+        int size = 256;
         if (strcmp(type, "ssh-ed25519") == 0) {
             rc = ssh_string(blob, (size_t)n, &off, &s, &len) == 0 && len == 32 ? 0 : -1;
         } else {
@@ -324,7 +328,18 @@ static int check_public_key(const char *text, char *fingerprint, size_t fplen, c
                          ssh_string(blob, (size_t)n, &off, &s2, &l2) == 0 && len > 0 && l2 > 0
                      ? 0
                      : -1;
+            if (rc == 0 && strcmp(type, "ssh-rsa") == 0) {
+                while (l2 > 0 && *s2 == 0)
+                    s2++, l2--;
+                size = (int)(l2 * 8);
+                for (unsigned char top = l2 ? *s2 : 0x80; !(top & 0x80); top <<= 1)
+                    size--;
+            } else if (rc == 0) {
+                size = atoi(type + strlen("ecdsa-sha2-nistp"));
+            }
         }
+        if (bits)
+            *bits = size;
         if (rc == 0 && off != (size_t)n)
             rc = -1;
     }
@@ -335,9 +350,111 @@ static int check_public_key(const char *text, char *fingerprint, size_t fplen, c
         size_t o = 0;
         for (unsigned i = 0; i < mdlen && o + 3 < fplen; i++)
             o += (size_t)snprintf(fingerprint + o, fplen - o, i ? ":%02x" : "%02x", md[i]);
+        if (sha256) {
+            EVP_Digest(blob, (size_t)n, md, &mdlen, EVP_sha256(), NULL);
+            char *b = lc_base64(md, mdlen);
+            b[strcspn(b, "=")] = '\0';
+            snprintf(sha256, 60, "SHA256:%s", b);
+            free(b);
+        }
     }
     free(blob);
     return rc;
+}
+
+/* The lines of text that are not empty, each handed to fn with its
+ * length; stops at the first that fn refuses. */
+static bool each_key_line(const char *text, bool (*fn)(void *arg, const char *line), void *arg)
+{
+    bool ok = true;
+    for (const char *p = text; *p && ok;) {
+        size_t n = strcspn(p, "\n");
+        char *line = sf_xstrndup(p, n);
+        if (line[strspn(line, " \t\r")])
+            ok = fn(arg, line);
+        free(line);
+        p += n + (p[n] == '\n');
+    }
+    return ok;
+}
+
+struct key_check {
+    const char **why;
+    int lines;
+};
+
+static bool check_line(void *arg, const char *line)
+{
+    struct key_check *k = arg;
+    char md5[64], sha[64];
+    k->lines++;
+    return check_public_key(line, md5, sizeof md5, sha, NULL, k->why) == 0;
+}
+
+bool lc_compute_host_keys_ok(const char *text, const char **why)
+{
+    struct key_check k = {why, 0};
+    if (!each_key_line(text, check_line, &k))
+        return false;
+    if (k.lines == 0) {
+        *why = "there is no public key in it";
+        return false;
+    }
+    return true;
+}
+
+struct console {
+    struct sf_buf fps, keys;
+    const char *host;
+};
+
+static bool console_line(void *arg, const char *line)
+{
+    struct console *c = arg;
+    char md5[64], sha[64];
+    int bits = 0;
+    const char *why;
+    if (check_public_key(line, md5, sizeof md5, sha, &bits, &why) < 0)
+        return true; /* checked at start-up */
+    const char *t = line + strspn(line, " ");
+    size_t tlen = strcspn(t, " ");
+    const char *label = strncmp(t, "ssh-ed25519", tlen) == 0 ? "ED25519"
+                        : strncmp(t, "ssh-rsa", tlen) == 0   ? "RSA"
+                                                             : "ECDSA";
+    const char *b64 = t + tlen + strspn(t + tlen, " ");
+    sf_buf_printf(&c->fps, "ci-info: %d %s root@%s (%s)\n", bits, sha, c->host, label);
+    sf_buf_printf(&c->keys, "%.*s %.*s root@%s\n", (int)tlen, t, (int)strcspn(b64, " \r\n"), b64,
+                  c->host);
+    return true;
+}
+
+/* What a server's console shows after its first boot: what cloud-init
+ * prints, the host keys' fingerprints and keys among it (those of
+ * --ssh-host-key, the sshd its SSH endpoint reaches). */
+static char *console_log(struct lc_request *req, json_t *s)
+{
+    const char *keys = lc_server_options(req->srv)->ssh_host_keys;
+    struct console c = {.host = str(s, "name")};
+    struct sf_buf out = {0};
+    sf_buf_printf(&out, "[    0.000000] Linux version 6.1.0-localcloud\n"
+                        "Cloud-init v. 22.4.2 running 'init' for instance %s\n",
+                  str(s, "id"));
+    if (keys) {
+        each_key_line(keys, console_line, &c);
+        sf_buf_printf(&out,
+                      "ci-info: ############################################################\n"
+                      "-----BEGIN SSH HOST KEY FINGERPRINTS-----\n%s"
+                      "-----END SSH HOST KEY FINGERPRINTS-----\n"
+                      "ci-info: ############################################################\n"
+                      "-----BEGIN SSH HOST KEY KEYS-----\n%s"
+                      "-----END SSH HOST KEY KEYS-----\n",
+                      c.fps.s ? c.fps.s : "", c.keys.s ? c.keys.s : "");
+    }
+    sf_buf_puts(&out, "Cloud-init v. 22.4.2 finished at boot. Datasource DataSourceOpenStackLocal. "
+                      "Up 4.20 seconds\n");
+    sf_buf_free(&c.fps);
+    sf_buf_free(&c.keys);
+    return sf_buf_take(&out);
 }
 
 static char *keypair_key(const char *user_id, const char *name)
@@ -384,7 +501,7 @@ static void create_keypair(struct lc_request *req, struct lc_response *resp)
                       "does not generate them)");
     char fp[64] = "";
     const char *why;
-    if (!c.failed && (strlen(pub) > 16384 || check_public_key(pub, fp, sizeof(fp), &why) < 0))
+    if (!c.failed && (strlen(pub) > 16384 || check_public_key(pub, fp, sizeof(fp), NULL, NULL, &why) < 0))
         lc_check_fail(&c, "keypair.public_key", "keypair.public_key: %s",
                       strlen(pub) > 16384 ? "longer than 16384 characters" : why);
     if (c.failed) {
@@ -1183,6 +1300,19 @@ static void server_action(struct lc_request *req, struct lc_response *resp)
     json_t *arg = json_object_iter_value(json_object_iter(body));
     struct sstate st;
     server_state(s, lc_now_ms(), &st);
+    if (strcmp(action, "os-getConsoleOutput") == 0) {
+        /* Nova: the console log once the server runs (BUILD has none). */
+        if (strcmp(st.status, "BUILD") == 0) {
+            lc_error(req, resp, 409, NULL, "Instance %s is not ready: it is still building",
+                     str(s, "id"));
+        } else {
+            char *log = console_log(req, s);
+            lc_resp_json(resp, 200, json_pack("{s:s}", "output", log));
+            free(log);
+        }
+        json_decref(body);
+        return;
+    }
     json_t *resize = json_object_get(s, "resize");
     /* need: the status the action starts from (NULL: ACTIVE or SHUTOFF) */
     const char *need = NULL, *target = NULL, *during = NULL, *task = NULL, *flavor_id = NULL;

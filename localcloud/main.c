@@ -22,6 +22,7 @@
 static const char usage[] =
     "usage: localcloud --data DIR [--listen 127.0.0.1:PORT] [--users FILE] [--delay-ms N]\n"
     "                  [--token-ttl SECONDS] [--ready-file FILE] [--ssh HOST:PORT]\n"
+    "                  [--ssh-host-key FILE]\n"
     "                  [--max-body BYTES] [--tls-port N] [--verbose]\n"
     "\n"
     "An emulator of the cloud APIs (identity, network, compute, container-infra,\n"
@@ -36,6 +37,8 @@ static const char usage[] =
     "  --token-ttl SECONDS lifetime of identity tokens (default 3600)\n"
     "  --ready-file FILE   written with the bound HOST:PORT once serving\n"
     "  --ssh HOST:PORT     the SSH endpoint every server reports\n"
+    "  --ssh-host-key FILE the public host key(s) of that sshd (OpenSSH lines), whose\n"
+    "                      fingerprints servers' consoles show as cloud-init prints them\n"
     "  --max-body BYTES    largest request body of the JSON APIs (default 1048576)\n"
     "  --tls-port N        the https listener, same APIs (what kubeconfigs point at);\n"
     "                      default: the --listen port + 1, or a free port when that is 0;\n"
@@ -95,7 +98,8 @@ static int parse_long(const char *flag, const char *v, long min, long max, long 
 
 int main(int argc, char **argv)
 {
-    const char *listen = "127.0.0.1:8780", *data = NULL, *users = NULL, *ready = NULL, *ssh = NULL;
+    const char *listen = "127.0.0.1:8780", *data = NULL, *users = NULL, *ready = NULL, *ssh = NULL,
+               *ssh_key_file = NULL;
     long delay = 1000, ttl = 3600, max_body = 1048576, tls_port = -2;
     bool verbose = false;
     for (int i = 1; i < argc; i++) {
@@ -134,6 +138,8 @@ int main(int argc, char **argv)
             ready = val;
         else if (strcmp(name, "--ssh") == 0)
             ssh = val;
+        else if (strcmp(name, "--ssh-host-key") == 0)
+            ssh_key_file = val;
         else if (strcmp(name, "--delay-ms") == 0)
             rc = parse_long(name, val, 0, 3600000, &delay);
         else if (strcmp(name, "--token-ttl") == 0)
@@ -177,6 +183,20 @@ int main(int argc, char **argv)
         return 2;
     }
 
+    char *ssh_keys = NULL;
+    if (ssh_key_file) {
+        const char *why = NULL;
+        ssh_keys = sf_read_file(ssh_key_file, NULL);
+        if (!ssh_keys || !lc_compute_host_keys_ok(ssh_keys, &why)) {
+            fprintf(stderr, "localcloud: error: --ssh-host-key %s: %s\n", ssh_key_file,
+                    ssh_keys ? why : strerror(errno));
+            free(ssh_keys);
+            free(ssh_host);
+            free(host);
+            return 2;
+        }
+    }
+
     /* Signals are taken by sigwait in this thread only: block them before
      * the HTTP threads exist, so that they inherit the mask. */
     sigset_t sigs;
@@ -202,6 +222,7 @@ int main(int argc, char **argv)
         .max_body = (size_t)max_body,
         .ssh_host = ssh_host,
         .ssh_port = (int)ssh_port,
+        .ssh_host_keys = ssh_keys,
         .verbose = verbose,
     };
     srv = lc_server_new(&opts, st);
@@ -240,5 +261,6 @@ out:
     sf_diags_free(&diags);
     free(host);
     free(ssh_host);
+    free(ssh_keys);
     return status;
 }

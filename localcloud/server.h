@@ -41,6 +41,8 @@ struct lc_options {
     size_t max_body;         /* default request body limit, bytes */
     const char *ssh_host;    /* --ssh: every server's SSH endpoint, or NULL */
     int ssh_port;
+    const char *ssh_host_keys; /* --ssh-host-key: that sshd's public host keys (OpenSSH
+                                  lines, checked), which consoles show; or NULL */
     bool verbose;            /* log every request to stderr */
 };
 

@@ -157,6 +157,9 @@ static const struct sf_attr server_attrs[] = {
     {"address", SF_STRING, SF_COMPUTED | SF_STABLE, NULL, "fixed address on the network"},
     {"ssh_host", SF_STRING, SF_COMPUTED | SF_STABLE, NULL, "where SSH reaches the server"},
     {"ssh_port", SF_NUMBER, SF_COMPUTED | SF_STABLE, NULL, "its SSH port"},
+    {"host_key_fingerprint", SF_STRING, SF_COMPUTED | SF_STABLE, NULL,
+     "SHA256 fingerprint of its SSH host key (ED25519, else the first) as cloud-init printed it "
+     "on the console; null when it printed none"},
     {"status", SF_STRING, SF_COMPUTED, NULL, "Nova's status: ACTIVE, SHUTOFF, ERROR, ..."},
     {NULL, 0, 0, NULL, NULL},
 };
@@ -205,6 +208,86 @@ static json_t *network_by_name(struct sf_call *c, const char *name)
     sf_cloud_resp_free(&r);
     free(path);
     return id;
+}
+
+/*
+ * The host key: Nova has no API for it. cloud-init prints the host keys'
+ * fingerprints on the console on first boot, between
+ *   -----BEGIN SSH HOST KEY FINGERPRINTS-----
+ *   256 SHA256:... root@host (ED25519)
+ *   -----END SSH HOST KEY FINGERPRINTS-----
+ * (each line may carry a syslog or "ec2:" prefix), and ends with
+ * "Cloud-init v. N finished at ...". The server's console log
+ * (os-getConsoleOutput) is read for the ED25519 fingerprint, else the
+ * first one.
+ */
+static const char *const FP_BEGIN = "-----BEGIN SSH HOST KEY FINGERPRINTS-----";
+static const char *const FP_END = "-----END SSH HOST KEY FINGERPRINTS-----";
+
+/* The fingerprint the console text shows (new string), or NULL; *done is
+ * set when cloud-init has finished (so none will come). */
+static json_t *fingerprint_in(const char *console, bool *done)
+{
+    *done = strstr(console, "Cloud-init v.") && strstr(console, " finished at ");
+    const char *b = strstr(console, FP_BEGIN);
+    const char *e = b ? strstr(b, FP_END) : NULL;
+    if (!e)
+        return NULL;
+    char *first = NULL, *ed25519 = NULL;
+    for (const char *line = b; line < e;) {
+        const char *nl = memchr(line, '\n', (size_t)(e - line));
+        const char *end = nl ? nl : e;
+        const char *fp = memmem(line, (size_t)(end - line), "SHA256:", 7);
+        if (fp) {
+            size_t n = strcspn(fp, " \t\r\n");
+            if (fp + n > end)
+                n = (size_t)(end - fp);
+            char *v = sf_xstrndup(fp, n);
+            if (!ed25519 && memmem(line, (size_t)(end - line), "(ED25519)", 9))
+                ed25519 = sf_xstrdup(v);
+            if (!first)
+                first = v;
+            else
+                free(v);
+        }
+        line = nl ? nl + 1 : e;
+    }
+    json_t *out = ed25519 ? json_string(ed25519) : first ? json_string(first) : NULL;
+    free(first);
+    free(ed25519);
+    return out;
+}
+
+/* The host key fingerprint from the server's console: with wait, polls
+ * until cloud-init printed it or finished (at most three minutes; an
+ * image without cloud-init prints neither). *fp is a new string or JSON
+ * null. Returns 0, or -1 after an error. */
+static int console_fingerprint(struct sf_call *c, const char *id, bool wait, json_t **fp)
+{
+    *fp = NULL;
+    char *path = server_path(id, "/action");
+    json_t *body = json_pack("{s:{}}", "os-getConsoleOutput");
+    double until = sf_now() + 180;
+    long delay = 0;
+    int rc = 0;
+    for (;;) {
+        struct sf_cloud_resp r;
+        rc = sf_cloud_do(c, SF_CLOUD_COMPUTE, "POST", path, body, SF_CLOUD_IDEMP | SF_CLOUD_OK409,
+                         "reading the server's console", &r);
+        bool done = false;
+        if (rc == 0 && r.status != 409)
+            *fp = fingerprint_in(sf_cloud_str(r.json, "output"), &done);
+        sf_cloud_resp_free(&r);
+        if (rc < 0 || *fp || done || !wait || sf_now() >= until)
+            break;
+        if ((rc = sf_cloud_pause(c, &delay, "waiting for cloud-init to print the host key")) < 0)
+            break;
+    }
+    json_decref(body);
+    free(path);
+    if (rc == 0 && !*fp)
+        *fp = json_null();
+    return rc;
 }
 
 /* What read reports for a Nova server; prior (the recorded attributes,
@@ -271,6 +354,21 @@ static json_t *server_view(struct sf_call *c, const json_t *s, const json_t *pri
     json_object_set_new(v, "ssh_host", host ? json_string(host) : json_null());
     json_t *port = json_object_get(ssh, "port");
     json_object_set_new(v, "ssh_port", json_is_integer(port) ? json_copy(port) : json_integer(22));
+
+    /* The host key does not change while the server lives: what was
+     * recorded stands, and the console is read only when nothing was. */
+    json_t *fp = json_object_get(prior, "host_key_fingerprint");
+    if (json_is_string(fp))
+        json_object_set(v, "host_key_fingerprint", fp);
+    else if (strcmp(status, "ACTIVE") == 0) {
+        json_t *got;
+        if (console_fingerprint(c, sf_cloud_str(s, "id"), false, &got) < 0) {
+            json_decref(v);
+            return NULL;
+        }
+        json_object_set_new(v, "host_key_fingerprint", got);
+    } else
+        json_object_set_new(v, "host_key_fingerprint", json_null());
 
     json_t *net = json_object_get(prior, "network_id");
     if (json_is_string(net))
@@ -518,6 +616,15 @@ static int server_create(struct sf_call *c, const json_t *desired, json_t **out)
         json_decref(s);
         if (!*out)
             rc = -1;
+    }
+    /* On first boot cloud-init prints the host key a little after the
+     * server is ACTIVE: wait for it, so that SSH can check it. */
+    if (rc == 0 && json_is_null(json_object_get(*out, "host_key_fingerprint")) &&
+        strcmp(sf_cloud_str(*out, "status"), "ACTIVE") == 0) {
+        json_t *fp;
+        rc = console_fingerprint(c, id, true, &fp);
+        if (rc == 0)
+            json_object_set_new(*out, "host_key_fingerprint", fp);
     }
     free(id);
     return rc;

@@ -8,12 +8,27 @@
 # under autoscaling (no change), import of every type (then no changes),
 # and a destroy that leaves the cloud empty.
 . "$ROOT/tests/e2e/lib-cloud.sh"
-cloud_start
+# The servers' SSH endpoint and the host keys of the sshd behind it (RSA
+# first: the ED25519 one is the fingerprint to export).
+ssh-keygen -q -t rsa -b 3072 -N '' -f host_rsa
+ssh-keygen -q -t ed25519 -N '' -f host_ed25519
+cat host_rsa.pub host_ed25519.pub > host_keys.pub
+cloud_start --ssh 127.0.0.1:2222 --ssh-host-key "$WORK/host_keys.pub"
 write_stack
 
 sf apply -f stack.yaml -auto-approve
 expect_rc 0
 expect_inventory "$FULL_INVENTORY" "after the first apply"
+vm_attr() { jq -r ".resources[\"cloud_server.vm\"].attributes.$1" sparkform.state.json; }
+[ "$(vm_attr host_key_fingerprint)" = "$(ssh-keygen -lf host_ed25519.pub | cut -d' ' -f2)" ] ||
+  fail "host key fingerprint $(vm_attr host_key_fingerprint), expected the ED25519 key's"
+[ "$(vm_attr ssh_host):$(vm_attr ssh_port)" = 127.0.0.1:2222 ] || fail "SSH endpoint not exported"
+# The console shows each key as cloud-init does: size and fingerprint as ssh-keygen -l.
+curl -sf -H "X-Auth-Token: $(get_token)" -H 'Content-Type: application/json' \
+  -d '{"os-getConsoleOutput": {}}' "$URL/compute/v2.1/servers/$(vm_attr id)/action" | jq -r .output > console.txt
+for k in host_rsa host_ed25519; do
+  grep -qF "$(ssh-keygen -lf $k.pub | cut -d' ' -f1,2)" console.txt || { cat console.txt; fail "the console lacks $k's fingerprint"; }
+done
 sf plan -f stack.yaml -detailed-exitcode
 expect_rc 0
 

@@ -516,3 +516,9 @@ kill -TERM "$main_pid"
 set +e; wait "$main_pid"; rc=$?; set -e
 [ "$rc" -eq 0 ] || { cat "$WORK/a.log"; fail "localcloud exited $rc on SIGTERM"; }
 echo ok
+
+# --ssh-host-key takes OpenSSH public keys only, and says what is wrong.
+echo "ssh-ed25519 not-base64!" > bad_host_key.pub
+run "$LOCALCLOUD" --data "$WORK/badkey" --listen 127.0.0.1:0 --ssh 127.0.0.1:22 --ssh-host-key bad_host_key.pub
+expect_rc 2
+expect_err "localcloud: error: --ssh-host-key bad_host_key.pub: the key data is not valid base64"
