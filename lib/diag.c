@@ -84,19 +84,6 @@ enum sf_diag_class sf_diags_last_class(const struct sf_diags *d)
     return cls;
 }
 
-const char *sf_diag_class_name(enum sf_diag_class cls)
-{
-    switch (cls) {
-    case SF_CLASS_NONE: return "";
-    case SF_CLASS_RETRYABLE: return "retryable";
-    case SF_CLASS_NOT_FOUND: return "not found";
-    case SF_CLASS_CONFLICT: return "conflict";
-    case SF_CLASS_INVALID: return "invalid";
-    case SF_CLASS_UNAUTHORIZED: return "unauthorized";
-    }
-    return "";
-}
-
 void sf_diag_detail(struct sf_diags *d, const char *fmt, ...)
 {
     va_list ap;

@@ -69,9 +69,6 @@ void sf_diag_add_class(struct sf_diags *d, enum sf_diag_class cls, const struct 
 /* The class of the last error in d, SF_CLASS_NONE when there is none. */
 enum sf_diag_class sf_diags_last_class(const struct sf_diags *d);
 
-/* "retryable", "not found", ...; "" for SF_CLASS_NONE. */
-const char *sf_diag_class_name(enum sf_diag_class cls);
-
 /* Attach detail lines to the diagnostic added last. */
 void sf_diag_detail(struct sf_diags *d, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
