@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
+#include <openssl/crypto.h>
 #include <openssl/rand.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -250,15 +251,34 @@ long sf_parse_duration_ms(const char *s)
     return total;
 }
 
-char *sf_uuid(void)
+/* n random bytes from the system's generator. */
+static void random_bytes(unsigned char *b, size_t n)
 {
-    unsigned char b[16];
-    if (RAND_bytes(b, sizeof(b)) != 1) {
+    if (RAND_bytes(b, (int)n) != 1) {
         FILE *f = fopen("/dev/urandom", "rb");
-        if (!f || fread(b, 1, sizeof(b), f) != sizeof(b))
+        if (!f || fread(b, 1, n, f) != n)
             abort();
         fclose(f);
     }
+}
+
+char *sf_random_hex(size_t n)
+{
+    unsigned char *b = sf_xmalloc(n ? n : 1);
+    random_bytes(b, n);
+    char *s = sf_xmalloc(2 * n + 1);
+    for (size_t i = 0; i < n; i++)
+        snprintf(s + 2 * i, 3, "%02x", b[i]);
+    s[2 * n] = '\0';
+    OPENSSL_cleanse(b, n);
+    free(b);
+    return s;
+}
+
+char *sf_uuid(void)
+{
+    unsigned char b[16];
+    random_bytes(b, sizeof(b));
     b[6] = (unsigned char)((b[6] & 0x0f) | 0x40);
     b[8] = (unsigned char)((b[8] & 0x3f) | 0x80);
     return sf_asprintf("%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x",

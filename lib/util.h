@@ -46,6 +46,10 @@ int sf_write_file_atomic(const char *path, const void *data, size_t len, unsigne
 /* Parse "30s", "5m", "1h", "1500ms", "0" into milliseconds; -1 if malformed. */
 long sf_parse_duration_ms(const char *s);
 
+/* n random bytes (from the system's generator) as 2n lowercase hex
+ * characters; caller frees. */
+char *sf_random_hex(size_t n);
+
 /* A random version-4 UUID string; caller frees. */
 char *sf_uuid(void);
 

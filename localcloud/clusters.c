@@ -380,7 +380,7 @@ void lc_ci_create_cluster(struct lc_request *req, struct lc_response *resp)
     long long now = lc_now_ms();
     char ts[48];
     lc_format_time(now, false, ts, sizeof(ts));
-    char *id = sf_uuid(), *stack = sf_uuid(), *token = lc_random_hex(32);
+    char *id = sf_uuid(), *stack = sf_uuid(), *token = sf_random_hex(32);
     json_t *cl = json_pack(
         "{s:s, s:s, s:s, s:s, s:s, s:s, s:I, s:s, s:s, s:s, s:o, s:o, s:b, s:s, s:s, s:s, s:o, "
         "s:s, s:s, s:s, s:s, s:I}",

@@ -898,7 +898,7 @@ static int allocate_ip(struct lc_request *req, json_t *ports, json_t *subnet, ch
 
 static char *random_mac(void)
 {
-    char *hex = lc_random_hex(3);
+    char *hex = sf_random_hex(3);
     char *mac = sf_asprintf("fa:16:3e:%.2s:%.2s:%.2s", hex, hex + 2, hex + 4);
     free(hex);
     return mac;
@@ -1135,7 +1135,7 @@ static void create_server(struct lc_request *req, struct lc_response *resp)
     char ts[48];
     lc_format_time(now, false, ts, sizeof(ts));
     char *id = sf_uuid();
-    char *host = lc_random_hex(28);
+    char *host = sf_random_hex(28);
     json_t *s = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:o, s:o, s:o, s:s, s:o, s:s, s:s, s:s, "
                           "s:I, s:s, s:{s:s, s:I, s:s}}",
                           "id", id, "name", name, "project_id", req->project_id, "user_id",
@@ -1160,7 +1160,7 @@ static void create_server(struct lc_request *req, struct lc_response *resp)
         lc_error(req, resp, 500, NULL, "Could not save server %s", id);
     } else {
         json_t *view = server_view(req, s, true, -1);
-        char *pass = lc_random_hex(6);
+        char *pass = sf_random_hex(6);
         json_object_set_new(view, "adminPass", json_string(pass));
         free(pass);
         lc_resp_json(resp, 202, json_pack("{s:o}", "server", view));

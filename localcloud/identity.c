@@ -337,7 +337,7 @@ static void post_tokens(struct lc_request *req, struct lc_response *resp)
     }
     prune_tokens(req->srv);
     long long now = lc_now_ms();
-    char *token = lc_random_hex(32);
+    char *token = sf_random_hex(32);
     json_t *rec = json_pack("{s:s, s:s, s:I, s:I, s:[s]}", "user_id", u->id, "project_id", project,
                             "issued_ms", (json_int_t)now, "expires_ms",
                             (json_int_t)(now + lc_server_options(req->srv)->token_ttl_s * 1000),
@@ -444,7 +444,7 @@ static void post_ec2(struct lc_request *req, struct lc_response *resp)
         json_decref(body);
         return;
     }
-    char *access = lc_random_hex(16), *secret = lc_random_hex(16);
+    char *access = sf_random_hex(16), *secret = sf_random_hex(16);
     json_t *cred = json_pack("{s:s, s:s, s:s, s:s, s:I}", "access", access, "secret", secret,
                              "user_id", req->user_id, "tenant_id", tenant, "created_ms",
                              (json_int_t)lc_now_ms());

@@ -1025,7 +1025,7 @@ static bool namespace_open(struct lc_k8s_call *c, const char *ns)
 static void new_object_meta(struct lc_k8s_call *c, json_t *obj, const char *now)
 {
     json_t *m = meta_of(obj);
-    char *h = lc_random_hex(16);
+    char *h = sf_random_hex(16);
     h[12] = '4'; /* a version 4 (random) UUID */
     h[16] = "89ab"[h[16] % 4];
     char *uid = sf_asprintf("%.8s-%.4s-%.4s-%.4s-%.12s", h, h + 8, h + 12, h + 16, h + 20);
@@ -1115,7 +1115,7 @@ static void create(struct lc_k8s_call *c)
     json_t *m = meta_of(obj);
     const char *name = lc_k8s_str(m, "name");
     if ((!name || !*name) && lc_k8s_str(m, "generateName")) {
-        char *h = lc_random_hex(3);
+        char *h = sf_random_hex(3);
         char *gen = sf_asprintf("%s%.5s", lc_k8s_str(m, "generateName"), h);
         json_object_set_new(m, "name", json_string(gen));
         free(gen);

@@ -58,7 +58,7 @@ static const char *default_code(unsigned status)
 static void error_shape(struct lc_response *resp, unsigned status, const char *type,
                         const char *msg)
 {
-    char *rid = lc_random_hex(8);
+    char *rid = sf_random_hex(8);
     for (char *p = rid; *p; p++)
         *p = (char)(*p >= 'a' ? *p - 32 : *p);
     size_t n;
@@ -352,7 +352,7 @@ enum level { SERVICE, BUCKET, OBJECT };
 static void serve(struct lc_request *req, struct lc_response *resp, enum level lv)
 {
     struct s3_call c = {.req = req, .resp = resp, .ctx = req->ctx};
-    char *rid = lc_random_hex(8);
+    char *rid = sf_random_hex(8);
     for (size_t i = 0; rid[i] && i < sizeof(c.request_id) - 1; i++)
         c.request_id[i] = (char)(rid[i] >= 'a' ? rid[i] - 32 : rid[i]);
     free(rid);

@@ -75,7 +75,7 @@ static json_t *with_new_version(json_t *bucket, json_t *rec, const char *bname, 
                       : json_pack("{s:s, s:s, s:[]}", "bucket", bname, "key", key, "versions");
     json_t *vs = versions_of(out);
     if (strcmp(mode_of(bucket), "Enabled") == 0) {
-        char *vid = lc_random_hex(16);
+        char *vid = sf_random_hex(16);
         json_object_set_new(v, "version_id", json_string(vid));
         free(vid);
     } else {
@@ -249,7 +249,7 @@ static int write_version(struct s3_call *c, const char *data, size_t len, json_t
     lc_server_unlock(srv);
     if (!ok)
         goto out;
-    blob = lc_random_hex(16);
+    blob = sf_random_hex(16);
     path = s3_blob_path(c->ctx, blob);
     if (sf_write_file_atomic(path, data, len, 0600) < 0) {
         s3_fail(c, 500, "InternalError", "We encountered an internal error: cannot store the "

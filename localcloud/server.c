@@ -110,20 +110,6 @@ char *lc_hex(const unsigned char *data, size_t n)
     return s;
 }
 
-char *lc_random_hex(size_t n)
-{
-    unsigned char *b = sf_xmalloc(n);
-    if (RAND_bytes(b, (int)n) != 1) {
-        FILE *f = fopen("/dev/urandom", "rb");
-        if (!f || fread(b, 1, n, f) != n)
-            abort();
-        fclose(f);
-    }
-    char *s = lc_hex(b, n);
-    free(b);
-    return s;
-}
-
 char *lc_base64(const unsigned char *data, size_t n)
 {
     char *out = sf_xmalloc(4 * ((n + 2) / 3) + 1);

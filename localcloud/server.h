@@ -210,8 +210,6 @@ long long lc_now_ms(void);
 void lc_format_time(long long ms, bool micro, char *buf, size_t n);
 /* n bytes as 2n lowercase hex characters; caller frees. */
 char *lc_hex(const unsigned char *data, size_t n);
-/* n random bytes as 2n lowercase hex characters; caller frees. */
-char *lc_random_hex(size_t n);
 /* Standard base64 of n bytes; caller frees. */
 char *lc_base64(const unsigned char *data, size_t n);
 /* The bytes of strict, non-empty base64 (whole quads), *n set; NULL when

@@ -51,7 +51,7 @@ static int make_identity(const char *host, char **key_pem, char **cert_pem)
     int rc = -1;
     if (!key || !cert || !kb || !cb)
         goto out;
-    char *hex = lc_random_hex(16);
+    char *hex = sf_random_hex(16);
     BIGNUM *bn = NULL;
     BN_hex2bn(&bn, hex);
     free(hex);

@@ -12,12 +12,13 @@
  */
 #include "cloud.h"
 
-#include <openssl/evp.h>
+#include <openssl/crypto.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "sigv4.h"
 #include "util.h"
 
 struct cloud_ctx {
@@ -518,16 +519,10 @@ int sf_cloud_delete(struct sf_call *c, enum sf_cloud_svc svc, const char *path, 
 char *sf_cloud_tag(const struct sf_call *c)
 {
     char *src = sf_asprintf("%s\n%s", c->lineage ? c->lineage : "", c->address);
-    unsigned char md[EVP_MAX_MD_SIZE];
-    unsigned n = 0;
-    if (EVP_Digest(src, strlen(src), md, &n, EVP_sha256(), NULL) != 1)
-        abort();
+    char hex[65];
+    sf_sigv4_sha256_hex(src, strlen(src), hex);
     free(src);
-    char *tag = sf_xmalloc(10 + 24 + 1);
-    memcpy(tag, "sparkform-", 10);
-    for (int i = 0; i < 12; i++)
-        snprintf(tag + 10 + 2 * i, 3, "%02x", md[i]);
-    return tag;
+    return sf_asprintf("sparkform-%.24s", hex);
 }
 
 const char *sf_cloud_user_id(struct sf_call *c)

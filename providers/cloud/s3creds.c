@@ -12,7 +12,6 @@
  * is settled by reading the access key the POST named. Reads and deletes
  * use the OS-EC2 view of the same credential.
  */
-#include <openssl/rand.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -70,18 +69,6 @@ static int creds_read(struct sf_call *c, const json_t *prior, json_t **out)
     return rc;
 }
 
-/* n random bytes as hex; caller frees. */
-static char *random_hex(size_t n)
-{
-    unsigned char b[32];
-    if (n > sizeof(b) || RAND_bytes(b, (int)n) != 1)
-        abort();
-    char *s = sf_xmalloc(2 * n + 1);
-    for (size_t i = 0; i < n; i++)
-        snprintf(s + 2 * i, 3, "%02x", b[i]);
-    return s;
-}
-
 /* Whether a credential's blob (JSON text) carries this stack's lineage
  * and this resource's address. */
 static bool ours(struct sf_call *c, const char *blob_text)
@@ -109,7 +96,7 @@ static int creds_create(struct sf_call *c, const json_t *desired, json_t **out)
     const char *project = sf_cloud_str(desired, "project_id");
     if (!*project)
         project = sf_cloud_project_id(c);
-    char *access = random_hex(16), *secret = random_hex(20);
+    char *access = sf_random_hex(16), *secret = sf_random_hex(20);
     json_t *blob = json_pack("{s:s, s:s, s:n, s:s, s:s}", "access", access, "secret", secret,
                              "trust_id", SF_CLOUD_KEY_LINEAGE, c->lineage ? c->lineage : "",
                              SF_CLOUD_KEY_ADDRESS, c->address);
