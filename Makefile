@@ -25,7 +25,7 @@ Makefile: ;
 
 else
 
-PKGS     := yaml-0.1 jansson libcurl libssh2 libgit2 libcrypto
+PKGS     := yaml-0.1 jansson libcurl libssh2 libgit2 libcrypto libxml-2.0 libxcrypt
 CC       ?= cc
 BUILD    ?= build
 SAN      ?=
@@ -114,8 +114,17 @@ $(BUILD)/tests/test_cloud: | $(BUILD)/localcloud
 test-unit: $(UNIT_BIN)
 	@set -e; for t in $(UNIT_BIN); do echo "== $$t"; CK_FORK=yes $$t; done
 
-test-e2e: all
-	@SPARKFORM=$(abspath $(BUILD)/sparkform) SPARKFORM_TEST=$(abspath $(BUILD)/sparkform-test) \
+# Test peers from npm (s3rver, an S3 server sparkform did not write), pinned
+# by tests/peers/package-lock.json.
+PEERS := $(BUILD)/peers/node_modules/.bin/s3rver
+$(PEERS): tests/peers/package.json tests/peers/package-lock.json
+	@mkdir -p $(BUILD)/peers
+	cp tests/peers/package.json tests/peers/package-lock.json $(BUILD)/peers/
+	cd $(BUILD)/peers && npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+
+test-e2e: all $(PEERS)
+	@S3RVER=$(abspath $(PEERS)) SPARKFORM=$(abspath $(BUILD)/sparkform) SPARKFORM_TEST=$(abspath $(BUILD)/sparkform-test) \
 	  LOCALCLOUD=$(abspath $(BUILD)/localcloud) tests/e2e/run
 
 test-asan:

@@ -120,6 +120,12 @@ struct sf_provider_setup {
     struct sf_http_stats *stats; /* the run's request counters, for the HTTP client */
     struct sf_diags *diags;     /* errors (unauthorized, unreachable, a setting missing) */
     double deadline;
+    /* Another provider's context, configured first when the run has not
+     * yet (the s3 provider finds its endpoint in the cloud's catalog).
+     * Returns 0 with *ctx set, or -1 after adding that provider's errors
+     * to diags. */
+    int (*peer)(const struct sf_provider_setup *s, const char *provider, void **ctx);
+    void *engine; /* the engine's own data; providers leave it alone */
 };
 
 /*

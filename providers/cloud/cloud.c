@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "catalog.h"
 #include "sigv4.h"
 #include "util.h"
 
@@ -31,6 +32,7 @@ struct cloud_ctx {
     /* Set by the first login (in configure), read-only afterwards. */
     char *user_id, *token_project_id;
     char *endpoint[SF_CLOUD_NSVC];
+    json_t *catalog; /* the whole catalog, for other providers (catalog.h) */
 
     pthread_mutex_t mu; /* guards what follows */
     char *token;
@@ -123,6 +125,12 @@ static char *endpoint_of(const json_t *catalog, const char *type, const char *re
     return NULL;
 }
 
+char *sf_cloud_catalog_url(const void *ctx, const char *type)
+{
+    const struct cloud_ctx *x = ctx;
+    return x && x->catalog ? endpoint_of(x->catalog, type, x->region) : NULL;
+}
+
 /* The body of a password login; a new reference that holds the password. */
 static json_t *auth_body(const struct cloud_ctx *x)
 {
@@ -194,6 +202,7 @@ static int login(struct cloud_ctx *x, struct sf_diags *d, const char *address, d
             x->user_id = sf_xstrdup(sf_cloud_str(json_object_get(tok, "user"), "id"));
             x->token_project_id = sf_xstrdup(sf_cloud_str(json_object_get(tok, "project"), "id"));
             json_t *catalog = json_object_get(tok, "catalog");
+            x->catalog = json_incref(catalog);
             for (int s = 0; s < SF_CLOUD_NSVC; s++)
                 x->endpoint[s] = endpoint_of(catalog, svc_type[s], x->region);
             if (!x->endpoint[SF_CLOUD_IDENTITY])
@@ -226,6 +235,7 @@ static void cloud_release(void *p)
     for (int s = 0; s < SF_CLOUD_NSVC; s++)
         free(x->endpoint[s]);
     json_decref(x->flavors);
+    json_decref(x->catalog);
     pthread_mutex_destroy(&x->mu);
     free(x);
 }
