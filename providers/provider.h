@@ -78,6 +78,12 @@ struct sf_call {
  * import: the object a user names by id (`sparkform import ADDR ID`), read
  *         as read would; *out = NULL when there is none. May be NULL: the
  *         engine then calls read with prior {"id": ID}.
+ * plan:   fills into desired what this machine knows before anything is
+ *         applied (the SHA-256 of the file an attribute names), so that a
+ *         changed file plans an update. Runs wherever the description is
+ *         evaluated (plan, apply, validate), without the provider's
+ *         context (c->ctx NULL) and without the network; inputs still
+ *         unknown (sf_value_has_unknown) stay unknown. May be NULL.
  *
  * Timeouts (seconds, 0 = the engine's default of 20 minutes) bound each
  * operation through c->deadline; a resource's `timeouts:` overrides them.
@@ -96,6 +102,7 @@ struct sf_resource_type {
     int (*update)(struct sf_call *c, const json_t *prior, const json_t *desired, json_t **out);
     int (*delete)(struct sf_call *c, const json_t *prior);
     int (*import)(struct sf_call *c, const char *id, json_t **out);
+    int (*plan)(struct sf_call *c, json_t *desired);
     struct sf_timeouts timeouts;
 };
 
