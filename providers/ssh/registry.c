@@ -280,9 +280,13 @@ static void attrs_from_config(const json_t *cfg, json_t *out)
         {"s3_secret_key", "secretkey"},
     };
     json_object_set_new(out, "storage", json_string(s3 ? "s3" : "filesystem"));
+    /* Unset attributes stay absent, as the description leaves them. */
     for (size_t i = 0; i < sizeof(s3_keys) / sizeof(s3_keys[0]); i++) {
         json_t *v = json_object_get(s3, s3_keys[i][1]);
-        json_object_set_new(out, s3_keys[i][0], json_is_string(v) ? json_copy(v) : json_null());
+        if (json_is_string(v))
+            json_object_set_new(out, s3_keys[i][0], json_copy(v));
+        else
+            json_object_del(out, s3_keys[i][0]);
     }
 }
 
@@ -534,7 +538,7 @@ static const char UNIT_REMOVE[] = PRELUDE
     "systemctl disable --now --quiet -- \"$unit\" 2>/dev/null\n"
     "rm -f -- \"/etc/systemd/system/$unit\" && systemctl daemon-reload\n";
 
-static const char LOG_TAIL[] = PRELUDE "tail -n 15 -- \"$base/registry.log\" 2>/dev/null\n";
+static const char LOG_TAIL[] = PRELUDE "tail -n 8 -- \"$base/registry.log\" 2>/dev/null\n";
 
 /* Runs script with the base, binary, unit and extra (may be NULL); *out
  * its output (may be NULL). A non-zero exit is an error naming what. */
