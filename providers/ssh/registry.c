@@ -532,7 +532,8 @@ static const char UNIT_START[] = PRELUDE
     "systemctl daemon-reload && systemctl enable --quiet -- \"$unit\" && "
     "systemctl \"$4\" -- \"$unit\"\n";
 
-static const char UNIT_STOP[] = PRELUDE "systemctl stop -- \"$unit\"\n";
+/* Stopped on purpose (running: false): not started at the next boot. */
+static const char UNIT_STOP[] = PRELUDE "systemctl disable --now --quiet -- \"$unit\"\n";
 
 static const char UNIT_REMOVE[] = PRELUDE
     "systemctl disable --now --quiet -- \"$unit\" 2>/dev/null\n"
@@ -744,8 +745,9 @@ static void log_detail(struct reg *r)
 }
 
 /* Polls GET /v2/ until it answers 401 without credentials and 200 with
- * each user's. A registry that is not running, or that keeps answering
- * otherwise for 20 s, fails the wait at once; else c->deadline ends it. */
+ * each user's. A registry that is not running fails the wait at once; one
+ * that keeps answering otherwise for 20 s, or that runs but cannot be
+ * reached for a minute, fails it then; else c->deadline ends it. */
 static int wait_ready(struct reg *r, const json_t *a)
 {
     char *hp = host_port(str(a, "host"), num(a, "port", 5000));
@@ -800,6 +802,16 @@ static int wait_ready(struct reg *r, const json_t *a)
                     log_detail(r);
                     break;
                 }
+            }
+            /* It runs, and starts within a second or two: a minute of
+             * silence is a port this machine cannot reach. */
+            if (sf_now() - silent_since > 60) {
+                reg_error(r->c, SF_CLASS_RETRYABLE,
+                          "the registry runs on the server, but %s does not answer from here: "
+                          "check listen_address and what the server's firewall or security "
+                          "group lets through",
+                          url);
+                break;
             }
         } else {
             problem = sf_asprintf(st == 200 ? "it answers 200 without credentials: is another "
