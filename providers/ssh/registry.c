@@ -492,7 +492,6 @@ static void reg_close(struct reg *r)
 static const char PROBE[] = PRELUDE
     "[ -d /run/systemd/system ] && [ \"$(id -u)\" = 0 ] && echo systemd\n"
     "[ -x \"$bin\" ] && echo binary\n"
-    "[ -d \"$base\" ] && echo base\n"
     "[ -f \"$cfg\" ] && echo config\n"
     "[ -f \"$base/" MARKER "\" ] && echo marker\n"
     "[ -n \"$(ls -A -- \"$base\" 2>/dev/null)\" ] && echo nonempty\n"
@@ -569,7 +568,7 @@ static int script(struct reg *r, const char *text, const char *extra, const char
 }
 
 struct probe {
-    bool systemd, binary, base, config, marker, nonempty, unit, running;
+    bool systemd, binary, config, marker, nonempty, unit, running;
 };
 
 static bool has_word(const char *text, const char *word)
@@ -589,7 +588,6 @@ static int probe(struct reg *r, struct probe *p)
     *p = (struct probe){
         .systemd = has_word(out, "systemd"),
         .binary = has_word(out, "binary"),
-        .base = has_word(out, "base"),
         .config = has_word(out, "config"),
         .marker = has_word(out, "marker"),
         .nonempty = has_word(out, "nonempty"),

@@ -442,11 +442,6 @@ void sf_ssh_close(struct sf_ssh *s)
     free(s);
 }
 
-const char *sf_ssh_fingerprint(const struct sf_ssh *s)
-{
-    return s->fingerprint;
-}
-
 /* Reads a channel's stream (stderr when err) to its end into b. */
 static ssize_t drain(LIBSSH2_CHANNEL *ch, bool err, struct sf_buf *b)
 {

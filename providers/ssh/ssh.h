@@ -81,9 +81,6 @@ struct sf_ssh;
 int sf_ssh_open(struct sf_call *c, const struct sf_ssh_target *t, struct sf_ssh **out);
 void sf_ssh_close(struct sf_ssh *s);
 
-/* The server's host key fingerprint, "SHA256:..." (borrowed). */
-const char *sf_ssh_fingerprint(const struct sf_ssh *s);
-
 /* Runs cmd (made by sf_ssh_command) and collects its standard output
  * (*out, NUL-terminated, caller frees; may be NULL when not wanted) and
  * exit status. A status other than 0 is not an error here. Returns 0, or
