@@ -15,9 +15,11 @@
  * message, as Nova reports one. Addresses come from the network API's
  * subnets; with --ssh HOST:PORT every server also shows that SSH endpoint.
  */
+#include <errno.h>
 #include <openssl/evp.h>
 #include <regex.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -841,6 +843,53 @@ static void get_server(struct lc_request *req, struct lc_response *resp)
         lc_resp_json(resp, 200, json_pack("{s:o}", "server", server_view(req, s, true, lc_now_ms())));
 }
 
+/* ---------- servers: the SSH keys they accept ---------- */
+
+/*
+ * --ssh-authorized-keys: every server shares the one sshd behind --ssh, so
+ * the public keys cloud-init would install on each server (its key pair's,
+ * at boot) go into one file, that sshd's AuthorizedKeysFile. A key stays
+ * while a server that is not being deleted has it. The file is written
+ * whole (atomically) when a server comes or goes, and at start-up.
+ */
+static void sync_authorized_keys(struct lc_server *srv)
+{
+    const char *path = lc_server_options(srv)->ssh_authorized_keys;
+    if (!path)
+        return;
+    struct lc_store *st = lc_server_store(srv);
+    json_t *all = lc_store_sorted(st, API, "servers");
+    json_t *seen = json_object();
+    struct sf_buf b = {0};
+    size_t i;
+    json_t *s;
+    json_array_foreach(all, i, s)
+    {
+        const char *key = str(s, "key_public");
+        if (!*key && json_is_string(json_object_get(s, "key_name"))) {
+            /* stored before keys were kept with their server */
+            char *kk = keypair_key(str(s, "user_id"), str(s, "key_name"));
+            key = str(lc_store_get(st, API, "keypairs", kk), "public_key");
+            free(kk);
+        }
+        size_t n = strcspn(key, "\r\n");
+        if (n == 0 || json_object_get(s, "delete_at_ms"))
+            continue;
+        char *line = sf_xstrndup(key, n);
+        if (!json_object_get(seen, line)) {
+            json_object_set_new(seen, line, json_true());
+            sf_buf_printf(&b, "%s\n", line);
+        }
+        free(line);
+    }
+    if (sf_write_file_atomic(path, b.s ? b.s : "", b.len, 0600) < 0)
+        fprintf(stderr, "localcloud: cannot write --ssh-authorized-keys %s: %s\n", path,
+                strerror(errno));
+    sf_buf_free(&b);
+    json_decref(seen);
+    json_decref(all);
+}
+
 /* ---------- servers: create ---------- */
 
 static bool ip_in_use(struct lc_request *req, const char *subnet_id, const char *ip)
@@ -1115,11 +1164,15 @@ static void create_server(struct lc_request *req, struct lc_response *resp)
         lc_error(req, resp, 400, NULL, "Can not find requested image %s.", image_ref);
         c.failed = true;
     }
+    const char *key_public = NULL;
     if (!c.failed && key_name) {
         char *kk = keypair_key(req->user_id, key_name);
-        if (!lc_store_get(store(req), API, "keypairs", kk)) {
+        json_t *kp = lc_store_get(store(req), API, "keypairs", kk);
+        if (!kp) {
             lc_error(req, resp, 400, NULL, "Invalid key_name provided: %s.", key_name);
             c.failed = true;
+        } else {
+            key_public = str(kp, "public_key");
         }
         free(kk);
     }
@@ -1156,9 +1209,14 @@ static void create_server(struct lc_request *req, struct lc_response *resp)
     json_object_set_new(s, "tags", tags ? json_deep_copy(tags) : json_array());
     if (user_data)
         json_object_set_new(s, "user_data", json_string(user_data));
+    /* The key as installed at boot: deleting the key pair later does not
+     * take it off the server. */
+    if (key_public)
+        json_object_set_new(s, "key_public", json_string(key_public));
     if (lc_store_put(store(req), API, "servers", id, s) < 0) {
         lc_error(req, resp, 500, NULL, "Could not save server %s", id);
     } else {
+        sync_authorized_keys(req->srv);
         json_t *view = server_view(req, s, true, -1);
         char *pass = sf_random_hex(6);
         json_object_set_new(view, "adminPass", json_string(pass));
@@ -1225,10 +1283,12 @@ static void delete_server(struct lc_request *req, struct lc_response *resp)
     } else {
         rc = lc_store_del(store(req), API, "servers", str(s, "id"));
     }
-    if (rc < 0)
+    if (rc < 0) {
         lc_error(req, resp, 500, NULL, "Could not delete the server");
-    else
+    } else {
+        sync_authorized_keys(req->srv);
         lc_resp_empty(resp, 204);
+    }
 }
 
 static void sweep(struct lc_server *srv, void *ctx)
@@ -1648,5 +1708,6 @@ int lc_compute_register(struct lc_server *srv)
 {
     if (lc_server_add_api(srv, &api, NULL) < 0)
         return -1;
+    sync_authorized_keys(srv);
     return lc_server_add_api(srv, &image_api, NULL);
 }

@@ -22,7 +22,7 @@
 static const char usage[] =
     "usage: localcloud --data DIR [--listen 127.0.0.1:PORT] [--users FILE] [--delay-ms N]\n"
     "                  [--token-ttl SECONDS] [--ready-file FILE] [--ssh HOST:PORT]\n"
-    "                  [--ssh-host-key FILE]\n"
+    "                  [--ssh-host-key FILE] [--ssh-authorized-keys FILE]\n"
     "                  [--max-body BYTES] [--tls-port N] [--verbose]\n"
     "\n"
     "An emulator of the cloud APIs (identity, network, compute, container-infra,\n"
@@ -39,6 +39,10 @@ static const char usage[] =
     "  --ssh HOST:PORT     the SSH endpoint every server reports\n"
     "  --ssh-host-key FILE the public host key(s) of that sshd (OpenSSH lines), whose\n"
     "                      fingerprints servers' consoles show as cloud-init prints them\n"
+    "  --ssh-authorized-keys FILE\n"
+    "                      kept holding the public key of each key pair a server was\n"
+    "                      created with, as cloud-init installs it (that sshd's\n"
+    "                      AuthorizedKeysFile); a key goes when no server has it\n"
     "  --max-body BYTES    largest request body of the JSON APIs (default 1048576)\n"
     "  --tls-port N        the https listener, same APIs (what kubeconfigs point at);\n"
     "                      default: the --listen port + 1, or a free port when that is 0;\n"
@@ -99,7 +103,7 @@ static int parse_long(const char *flag, const char *v, long min, long max, long 
 int main(int argc, char **argv)
 {
     const char *listen = "127.0.0.1:8780", *data = NULL, *users = NULL, *ready = NULL, *ssh = NULL,
-               *ssh_key_file = NULL;
+               *ssh_key_file = NULL, *ssh_authorized = NULL;
     long delay = 1000, ttl = 3600, max_body = 1048576, tls_port = -2;
     bool verbose = false;
     for (int i = 1; i < argc; i++) {
@@ -140,6 +144,8 @@ int main(int argc, char **argv)
             ssh = val;
         else if (strcmp(name, "--ssh-host-key") == 0)
             ssh_key_file = val;
+        else if (strcmp(name, "--ssh-authorized-keys") == 0)
+            ssh_authorized = val;
         else if (strcmp(name, "--delay-ms") == 0)
             rc = parse_long(name, val, 0, 3600000, &delay);
         else if (strcmp(name, "--token-ttl") == 0)
@@ -223,6 +229,7 @@ int main(int argc, char **argv)
         .ssh_host = ssh_host,
         .ssh_port = (int)ssh_port,
         .ssh_host_keys = ssh_keys,
+        .ssh_authorized_keys = ssh_authorized,
         .verbose = verbose,
     };
     srv = lc_server_new(&opts, st);

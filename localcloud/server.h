@@ -43,6 +43,9 @@ struct lc_options {
     int ssh_port;
     const char *ssh_host_keys; /* --ssh-host-key: that sshd's public host keys (OpenSSH
                                   lines, checked), which consoles show; or NULL */
+    const char *ssh_authorized_keys; /* --ssh-authorized-keys: the file that holds the public
+                                        keys of servers' key pairs (that sshd's
+                                        AuthorizedKeysFile), or NULL */
     bool verbose;            /* log every request to stderr */
 };
 

@@ -509,6 +509,45 @@ expect_body '.server["localcloud:ssh"].port' 2222
 expect_body '.server["localcloud:ssh"].host' 127.0.0.1
 expect_body .server.accessIPv4 127.0.0.1
 expect_body '[.server.addresses.n[].addr] | join(",")' 172.16.0.2,127.0.0.1
+
+# ---- --ssh-authorized-keys: the keys of the servers' key pairs, each while
+# a server has it (deleting the key pair does not take it off a server).
+lc_start sshkeys --ssh 127.0.0.1:2222 --ssh-authorized-keys "$WORK/authorized" --delay-ms 0
+[ -f "$WORK/authorized" ] && [ ! -s "$WORK/authorized" ] || fail "no empty authorized keys file at start"
+TOKEN=
+TOKEN=$(get_token)
+ssh-keygen -q -t ed25519 -N '' -C a@test -f "$WORK/ka"
+ssh-keygen -q -t ed25519 -N '' -C b@test -f "$WORK/kb"
+for k in ka kb; do
+  req POST /compute/v2.1/os-keypairs "{\"keypair\":{\"name\":\"$k\",\"public_key\":\"$(cat "$WORK/$k.pub")\"}}"
+  expect_code 200 "keypair $k"
+done
+req POST /network/v2.0/networks '{"network":{"name":"n"}}'
+N=$(body .network.id)
+req POST /network/v2.0/subnets "{\"subnet\":{\"network_id\":\"$N\",\"cidr\":\"172.16.0.0/16\"}}"
+declare -A srv
+for s in s1:ka s2:ka s3:kb s4:; do
+  name=${s%%:*} key=${s#*:}
+  req POST /compute/v2.1/servers "{\"server\":{\"name\":\"$name\",\"flavorRef\":\"$FLAVOR\",\"imageRef\":\"$IMAGE\"${key:+,\"key_name\":\"$key\"}}}"
+  expect_code 202 "server $name"
+  srv[$name]=$(body .server.id)
+done
+authorized() { sort "$WORK/authorized" | tr '\n' '|'; }
+expect_authorized() {
+  local want; want=$(cat "$@" /dev/null | sort | tr '\n' '|')
+  [ "$(authorized)" = "$want" ] || fail "authorized keys: '$(authorized)', expected '$want'"
+}
+expect_authorized "$WORK/ka.pub" "$WORK/kb.pub"
+req DELETE /compute/v2.1/os-keypairs/ka
+expect_code 202 "keypair delete"
+expect_authorized "$WORK/ka.pub" "$WORK/kb.pub"
+req DELETE "/compute/v2.1/servers/${srv[s1]}"
+expect_code 204 "delete s1"
+expect_authorized "$WORK/ka.pub" "$WORK/kb.pub"
+req DELETE "/compute/v2.1/servers/${srv[s2]}"
+expect_authorized "$WORK/kb.pub"
+req DELETE "/compute/v2.1/servers/${srv[s3]}"
+expect_authorized
 URL=$main_url
 
 # ---- clean shutdown
