@@ -31,7 +31,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <yaml.h>
 
 #include "http.h"
 #include "node.h"
@@ -85,211 +84,6 @@ static const struct sf_attr attrs[] = {
 
 #define reg_error(c, cls, ...) sf_diag_add_class((c)->diags, (cls), NULL, (c)->address, __VA_ARGS__)
 
-static const char *str(const json_t *a, const char *key)
-{
-    const char *s = json_string_value(json_object_get(a, key));
-    return s ? s : "";
-}
-
-/* A string attribute that is set (not null, not unknown), or NULL. */
-static const char *opt(const json_t *a, const char *key)
-{
-    const char *s = json_string_value(json_object_get(a, key));
-    return s && *s ? s : NULL;
-}
-
-static long num(const json_t *a, const char *key, long dflt)
-{
-    json_t *v = json_object_get(a, key);
-    return json_is_number(v) ? (long)json_number_value(v) : dflt;
-}
-
-static bool is_s3(const json_t *a)
-{
-    return strcmp(str(a, "storage"), "s3") == 0;
-}
-
-/* "HOST:PORT", with an IPv6 address in brackets. Caller frees. */
-static char *host_port(const char *host, long port)
-{
-    return strchr(host, ':') ? sf_asprintf("[%s]:%ld", host, port)
-                             : sf_asprintf("%s:%ld", host, port);
-}
-
-/* ---------- the configuration ---------- */
-
-json_t *sf_ssh_registry_config_json(const json_t *a)
-{
-    const char *base = str(a, "base_dir");
-    json_t *storage;
-    if (is_s3(a)) {
-        const char *endpoint = str(a, "s3_endpoint");
-        storage = json_pack("{s:{s:s, s:s, s:s, s:s, s:s, s:b, s:b}}", "s3", "bucket",
-                            str(a, "s3_bucket"), "region", str(a, "s3_region"), "regionendpoint",
-                            endpoint, "accesskey", str(a, "s3_access_key"), "secretkey",
-                            str(a, "s3_secret_key"), "secure",
-                            strncmp(endpoint, "http://", 7) != 0, "v4auth", 1);
-    } else {
-        char *data = sf_asprintf("%s/data", base);
-        storage = json_pack("{s:{s:s}}", "filesystem", "rootdirectory", data);
-        free(data);
-    }
-    json_object_set_new(storage, "delete", json_pack("{s:b}", "enabled", 1));
-    char *addr = host_port(str(a, "listen_address"), num(a, "port", 5000));
-    char *htpasswd = sf_asprintf("%s/htpasswd", base);
-    json_t *cfg = json_pack("{s:s, s:{s:s, s:s}, s:o, s:{s:s, s:{s:[s]}}, s:{s:{s:s, s:s}}}",
-                            "version", "0.1", "log", "level", "info", "formatter", "text",
-                            "storage", storage, "http", "addr", addr, "headers",
-                            "X-Content-Type-Options", "nosniff", "auth", "htpasswd", "realm",
-                            "sparkform-registry", "path", htpasswd);
-    free(addr);
-    free(htpasswd);
-    return cfg;
-}
-
-static int emit(yaml_emitter_t *e, yaml_event_t *ev)
-{
-    return yaml_emitter_emit(e, ev) ? 0 : -1;
-}
-
-static int emit_scalar(yaml_emitter_t *e, const char *text, bool quoted)
-{
-    yaml_event_t ev;
-    yaml_scalar_event_initialize(&ev, NULL, NULL, (yaml_char_t *)text, (int)strlen(text),
-                                 !quoted, quoted,
-                                 quoted ? YAML_DOUBLE_QUOTED_SCALAR_STYLE : YAML_ANY_SCALAR_STYLE);
-    return emit(e, &ev);
-}
-
-/* A JSON value as YAML events: strings always double-quoted, so that a
- * value such as "0.1" or "true" stays a string. */
-static int emit_json(yaml_emitter_t *e, const json_t *v)
-{
-    yaml_event_t ev;
-    char num_text[64];
-    switch (json_typeof(v)) {
-    case JSON_OBJECT: {
-        yaml_mapping_start_event_initialize(&ev, NULL, NULL, 1, YAML_BLOCK_MAPPING_STYLE);
-        if (emit(e, &ev) < 0)
-            return -1;
-        const char *k;
-        json_t *x;
-        json_object_foreach((json_t *)v, k, x) if (emit_scalar(e, k, false) < 0 || emit_json(e, x) < 0) return -1;
-        yaml_mapping_end_event_initialize(&ev);
-        return emit(e, &ev);
-    }
-    case JSON_ARRAY: {
-        yaml_sequence_start_event_initialize(&ev, NULL, NULL, 1, YAML_BLOCK_SEQUENCE_STYLE);
-        if (emit(e, &ev) < 0)
-            return -1;
-        size_t i;
-        json_t *x;
-        json_array_foreach(v, i, x) if (emit_json(e, x) < 0) return -1;
-        yaml_sequence_end_event_initialize(&ev);
-        return emit(e, &ev);
-    }
-    case JSON_STRING:
-        return emit_scalar(e, json_string_value(v), true);
-    case JSON_INTEGER:
-        snprintf(num_text, sizeof(num_text), "%" JSON_INTEGER_FORMAT, json_integer_value(v));
-        return emit_scalar(e, num_text, false);
-    case JSON_REAL:
-        snprintf(num_text, sizeof(num_text), "%.17g", json_real_value(v));
-        return emit_scalar(e, num_text, false);
-    case JSON_TRUE:
-        return emit_scalar(e, "true", false);
-    case JSON_FALSE:
-        return emit_scalar(e, "false", false);
-    case JSON_NULL:
-        return emit_scalar(e, "null", false);
-    }
-    return -1;
-}
-
-static int yaml_out(void *data, unsigned char *buffer, size_t size)
-{
-    sf_buf_add(data, (const char *)buffer, size);
-    return 1;
-}
-
-char *sf_ssh_registry_config(const json_t *a, struct sf_diags *d, const char *address)
-{
-    json_t *cfg = sf_ssh_registry_config_json(a);
-    struct sf_buf b = {0};
-    yaml_emitter_t e;
-    yaml_event_t ev;
-    int rc = yaml_emitter_initialize(&e) ? 0 : -1;
-    if (rc == 0) {
-        yaml_emitter_set_output(&e, yaml_out, &b);
-        yaml_emitter_set_unicode(&e, 1);
-        yaml_emitter_set_width(&e, -1);
-        yaml_stream_start_event_initialize(&ev, YAML_UTF8_ENCODING);
-        rc = emit(&e, &ev);
-        if (rc == 0) {
-            yaml_document_start_event_initialize(&ev, NULL, NULL, NULL, 1);
-            rc = emit(&e, &ev);
-        }
-        if (rc == 0)
-            rc = emit_json(&e, cfg);
-        if (rc == 0) {
-            yaml_document_end_event_initialize(&ev, 1);
-            rc = emit(&e, &ev);
-        }
-        if (rc == 0) {
-            yaml_stream_end_event_initialize(&ev);
-            rc = emit(&e, &ev);
-        }
-        if (rc == 0 && !yaml_emitter_flush(&e))
-            rc = -1;
-        yaml_emitter_delete(&e);
-    }
-    json_decref(cfg);
-    if (rc < 0) {
-        sf_diag_add_class(d, SF_CLASS_NONE, NULL, address,
-                          "cannot write the registry's configuration as YAML (libyaml refused)");
-        if (b.s)
-            OPENSSL_cleanse(b.s, b.cap);
-        sf_buf_free(&b);
-        return NULL;
-    }
-    return sf_buf_take(&b);
-}
-
-/* What a config.yml read back says about the attributes it came from. */
-static void attrs_from_config(const json_t *cfg, json_t *out)
-{
-    const char *addr = str(json_object_get(cfg, "http"), "addr");
-    const char *colon = strrchr(addr, ':');
-    if (colon) {
-        const char *h = addr;
-        size_t n = (size_t)(colon - addr);
-        if (n >= 2 && h[0] == '[' && h[n - 1] == ']') {
-            h++;
-            n -= 2;
-        }
-        json_object_set_new(out, "listen_address", json_stringn(h, n));
-        json_object_set_new(out, "port", json_integer(strtol(colon + 1, NULL, 10)));
-    } else {
-        json_object_set_new(out, "listen_address", json_string(addr));
-    }
-    json_t *storage = json_object_get(cfg, "storage");
-    json_t *s3 = json_object_get(storage, "s3");
-    static const char *const s3_keys[][2] = {
-        {"s3_bucket", "bucket"},         {"s3_endpoint", "regionendpoint"},
-        {"s3_region", "region"},         {"s3_access_key", "accesskey"},
-        {"s3_secret_key", "secretkey"},
-    };
-    json_object_set_new(out, "storage", json_string(s3 ? "s3" : "filesystem"));
-    /* Unset attributes stay absent, as the description leaves them. */
-    for (size_t i = 0; i < sizeof(s3_keys) / sizeof(s3_keys[0]); i++) {
-        json_t *v = json_object_get(s3, s3_keys[i][1]);
-        if (json_is_string(v))
-            json_object_set_new(out, s3_keys[i][0], json_copy(v));
-        else
-            json_object_del(out, s3_keys[i][0]);
-    }
-}
-
 /* ---------- checks of the description ---------- */
 
 /* Whether v is known (the plan step sees values not known until apply). */
@@ -326,25 +120,25 @@ static const char *bad_path(const char *p)
 static int check(struct sf_call *c, const json_t *a)
 {
     size_t before = sf_diags_errors(c->diags);
-    if (known(a, "host") && (!opt(a, "host") || has_control(str(a, "host"))))
+    if (known(a, "host") && (!sf_ssh_opt(a, "host") || has_control(sf_ssh_str(a, "host"))))
         reg_error(c, SF_CLASS_INVALID, "host: expected a host name or address");
     static const char *const ports[] = {"ssh_port", "port"};
     for (size_t i = 0; i < 2; i++)
-        if (known(a, ports[i]) && (num(a, ports[i], 0) < 1 || num(a, ports[i], 0) > 65535))
+        if (known(a, ports[i]) && (sf_ssh_num(a, ports[i], 0) < 1 || sf_ssh_num(a, ports[i], 0) > 65535))
             reg_error(c, SF_CLASS_INVALID, "%s: expected a port from 1 to 65535", ports[i]);
-    if (known(a, "ssh_user") && (!opt(a, "ssh_user") || has_control(str(a, "ssh_user"))))
+    if (known(a, "ssh_user") && (!sf_ssh_opt(a, "ssh_user") || has_control(sf_ssh_str(a, "ssh_user"))))
         reg_error(c, SF_CLASS_INVALID, "ssh_user: expected a user name");
-    if (known(a, "private_key") && known(a, "private_key_path") && !opt(a, "private_key") &&
-        !opt(a, "private_key_path"))
+    if (known(a, "private_key") && known(a, "private_key_path") && !sf_ssh_opt(a, "private_key") &&
+        !sf_ssh_opt(a, "private_key_path"))
         reg_error(c, SF_CLASS_INVALID,
                   "no private key to log in with: set private_key (e.g. "
                   "${local_ssh_key.NAME.private_key_openssh}) or private_key_path");
     if (known(a, "host_key_fingerprint") && known(a, "known_hosts_path") &&
-        !opt(a, "host_key_fingerprint") && !opt(a, "known_hosts_path"))
+        !sf_ssh_opt(a, "host_key_fingerprint") && !sf_ssh_opt(a, "known_hosts_path"))
         reg_error(c, SF_CLASS_INVALID,
                   "no way to check the server's host key: set host_key_fingerprint (e.g. "
                   "${cloud_server.NAME.host_key_fingerprint}) or known_hosts_path");
-    const char *fp = opt(a, "host_key_fingerprint");
+    const char *fp = sf_ssh_opt(a, "host_key_fingerprint");
     if (known(a, "host_key_fingerprint") && fp &&
         (strncmp(fp, "SHA256:", 7) != 0 || strlen(fp) < 20 || strchr(fp, ' ')))
         reg_error(c, SF_CLASS_INVALID,
@@ -352,14 +146,14 @@ static int check(struct sf_call *c, const json_t *a)
                   "\"%s\"",
                   fp);
     const char *why;
-    if (known(a, "base_dir") && (why = bad_path(str(a, "base_dir"))))
-        reg_error(c, SF_CLASS_INVALID, "base_dir: \"%s\" %s", str(a, "base_dir"), why);
+    if (known(a, "base_dir") && (why = bad_path(sf_ssh_str(a, "base_dir"))))
+        reg_error(c, SF_CLASS_INVALID, "base_dir: \"%s\" %s", sf_ssh_str(a, "base_dir"), why);
     if (known(a, "registry_binary") &&
-        (str(a, "registry_binary")[0] != '/' || has_control(str(a, "registry_binary"))))
+        (sf_ssh_str(a, "registry_binary")[0] != '/' || has_control(sf_ssh_str(a, "registry_binary"))))
         reg_error(c, SF_CLASS_INVALID, "registry_binary: expected an absolute path");
     if (known(a, "listen_address") &&
-        (!opt(a, "listen_address") || has_control(str(a, "listen_address")) ||
-         strchr(str(a, "listen_address"), ' ')))
+        (!sf_ssh_opt(a, "listen_address") || has_control(sf_ssh_str(a, "listen_address")) ||
+         strchr(sf_ssh_str(a, "listen_address"), ' ')))
         reg_error(c, SF_CLASS_INVALID, "listen_address: expected an address such as 0.0.0.0");
     json_t *users = json_object_get(a, "users");
     if (json_is_object(users)) {
@@ -382,12 +176,12 @@ static int check(struct sf_call *c, const json_t *a)
     static const char *const s3_attrs[] = {"s3_bucket", "s3_endpoint", "s3_region",
                                            "s3_access_key", "s3_secret_key", NULL};
     if (known(a, "storage")) {
-        const char *st = str(a, "storage");
+        const char *st = sf_ssh_str(a, "storage");
         if (strcmp(st, "s3") != 0 && strcmp(st, "filesystem") != 0)
             reg_error(c, SF_CLASS_INVALID, "storage: expected \"filesystem\" or \"s3\", got \"%s\"",
                       st);
         for (size_t i = 0; s3_attrs[i]; i++) {
-            bool set = sf_value_has_unknown(json_object_get(a, s3_attrs[i])) || opt(a, s3_attrs[i]);
+            bool set = sf_value_has_unknown(json_object_get(a, s3_attrs[i])) || sf_ssh_opt(a, s3_attrs[i]);
             if (strcmp(st, "s3") == 0 && !set)
                 reg_error(c, SF_CLASS_INVALID, "%s: required with storage \"s3\"", s3_attrs[i]);
             else if (strcmp(st, "filesystem") == 0 && set)
@@ -428,7 +222,7 @@ static int reg_open(struct reg *r, struct sf_call *c, const json_t *a)
 {
     memset(r, 0, sizeof(*r));
     r->c = c;
-    r->base = sf_xstrdup(str(a, "base_dir"));
+    r->base = sf_xstrdup(sf_ssh_str(a, "base_dir"));
     r->cfg = sf_asprintf("%s/config.yml", r->base);
     r->htpasswd = sf_asprintf("%s/htpasswd", r->base);
     r->marker = sf_asprintf("%s/" MARKER, r->base);
@@ -437,16 +231,16 @@ static int reg_open(struct reg *r, struct sf_call *c, const json_t *a)
     sf_sigv4_sha256_hex(r->base, strlen(r->base), hex);
     r->unit = sf_asprintf("sparkform-registry-%.12s.service", hex);
     r->unit_path = sf_asprintf(UNIT_DIR "%s", r->unit);
-    r->bin = str(a, "registry_binary");
-    char *key_path = local_path(c, opt(a, "private_key") ? NULL : opt(a, "private_key_path"));
-    char *known_hosts = local_path(c, opt(a, "known_hosts_path"));
+    r->bin = sf_ssh_str(a, "registry_binary");
+    char *key_path = local_path(c, sf_ssh_opt(a, "private_key") ? NULL : sf_ssh_opt(a, "private_key_path"));
+    char *known_hosts = local_path(c, sf_ssh_opt(a, "known_hosts_path"));
     struct sf_ssh_target t = {
-        .host = str(a, "host"),
-        .port = (int)num(a, "ssh_port", 22),
-        .user = str(a, "ssh_user"),
-        .private_key = opt(a, "private_key"),
+        .host = sf_ssh_str(a, "host"),
+        .port = (int)sf_ssh_num(a, "ssh_port", 22),
+        .user = sf_ssh_str(a, "ssh_user"),
+        .private_key = sf_ssh_opt(a, "private_key"),
         .private_key_path = key_path,
-        .host_key_fingerprint = opt(a, "host_key_fingerprint"),
+        .host_key_fingerprint = sf_ssh_opt(a, "host_key_fingerprint"),
         .known_hosts_path = known_hosts,
     };
     int rc = sf_ssh_open(c, &t, &r->ssh);
@@ -621,7 +415,7 @@ static int marker_ours(struct reg *r, char **whose)
         return -1;
     json_t *m = text ? json_loadb(text, len, 0, NULL) : NULL;
     free(text);
-    const char *lineage = str(m, "lineage"), *address = str(m, "address");
+    const char *lineage = sf_ssh_str(m, "lineage"), *address = sf_ssh_str(m, "address");
     int ours = strcmp(lineage, r->c->lineage ? r->c->lineage : "") == 0 &&
                strcmp(address, r->c->address) == 0;
     if (!ours)
@@ -748,7 +542,7 @@ static void log_detail(struct reg *r)
  * reached for a minute, fails it then; else c->deadline ends it. */
 static int wait_ready(struct reg *r, const json_t *a)
 {
-    char *hp = host_port(str(a, "host"), num(a, "port", 5000));
+    char *hp = sf_ssh_host_port(sf_ssh_str(a, "host"), sf_ssh_num(a, "port", 5000));
     char *url = sf_asprintf("http://%s/v2/", hp);
     char *text = sf_asprintf("waiting for the registry at %s to answer", url);
     json_t *users = json_object_get(a, "users");
@@ -855,11 +649,11 @@ static json_t *view(const json_t *a, bool running)
 {
     json_t *o = sf_value_copy(a);
     json_object_set_new(o, "running", json_boolean(running));
-    const char *host = str(a, "host");
-    long port = num(a, "port", 5000);
-    char *hp = host_port(host, port);
+    const char *host = sf_ssh_str(a, "host");
+    long port = sf_ssh_num(a, "port", 5000);
+    char *hp = sf_ssh_host_port(host, port);
     char *url = sf_asprintf("http://%s", hp);
-    char *id = sf_asprintf("%s:%s", host, str(a, "base_dir"));
+    char *id = sf_asprintf("%s:%s", host, sf_ssh_str(a, "base_dir"));
     json_object_set_new(o, "url", json_string(url));
     json_object_set_new(o, "id", json_string(id));
     /* For an image pull secret: the first user by name. */
@@ -934,7 +728,7 @@ static int observe(struct reg *r, const json_t *prior, const struct probe *p, js
     sf_doc_free(doc);
     json_t *o = sf_value_copy(prior);
     if (json_is_object(cfg))
-        attrs_from_config(cfg, o);
+        sf_ssh_registry_attrs_from_config(cfg, o);
     else /* unreadable: a difference the next update writes over */
         json_object_set_new(o, "listen_address", json_null());
     if (cfg) {
@@ -1043,7 +837,7 @@ static int claim(struct reg *r, const json_t *a, const struct probe *p)
                   r->base);
         return -1;
     }
-    char *data = is_s3(a) ? NULL : sf_asprintf("%s/data", r->base);
+    char *data = sf_ssh_is_s3(a) ? NULL : sf_asprintf("%s/data", r->base);
     int rc = script(r, MKDIR, data, "making base_dir", NULL);
     free(data);
     if (rc == 0 && !p->marker) {
@@ -1111,7 +905,7 @@ static int reg_update(struct sf_call *c, const json_t *prior, const json_t *desi
     bool config_changed = !sf_value_equal(old_cfg, new_cfg);
     json_decref(old_cfg);
     json_decref(new_cfg);
-    bool binary_changed = strcmp(str(prior, "registry_binary"), str(desired, "registry_binary")) != 0;
+    bool binary_changed = strcmp(sf_ssh_str(prior, "registry_binary"), sf_ssh_str(desired, "registry_binary")) != 0;
     bool users_changed = !sf_value_equal(json_object_get(prior, "users"),
                                          json_object_get(desired, "users"));
     bool run = json_is_true(json_object_get(desired, "running"));
@@ -1122,7 +916,7 @@ static int reg_update(struct sf_call *c, const json_t *prior, const json_t *desi
     if (rc == 0 && binary_changed && p.running) {
         /* The running one is found by its old command line. */
         struct reg old = r;
-        old.bin = str(prior, "registry_binary");
+        old.bin = sf_ssh_str(prior, "registry_binary");
         rc = stop(&old, &p);
         p.running = false;
     }

@@ -4,8 +4,8 @@
  * to providers/ssh/ (and its unit test): ssh.c holds the provider table
  * and the per-run context, session.c the SSH connection (host key check,
  * public key login, commands, SFTP), quote.c the one way a remote command
- * line is built, htpasswd.c the bcrypt password file, registry.c the
- * ssh_registry type.
+ * line is built, htpasswd.c the bcrypt password file, regconfig.c the registry's
+ * config.yml, registry.c the ssh_registry type.
  *
  * Nothing secret ever travels on a command line (a remote `ps` shows
  * those): files holding secrets are uploaded over SFTP, and commands only
@@ -17,6 +17,7 @@
 #include <jansson.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <string.h>
 
 #include "provider.h"
 
@@ -100,7 +101,7 @@ int sf_ssh_put(struct sf_call *c, struct sf_ssh *s, const char *path, const void
  * and 0. Returns 0 or -1 after an error. */
 int sf_ssh_get(struct sf_call *c, struct sf_ssh *s, const char *path, char **data, size_t *len);
 
-/* ---------- registry.c: the ssh_registry type ---------- */
+/* ---------- regconfig.c: the registry's config.yml ---------- */
 
 /* The registry's config.yml for the attributes attrs (as the type's
  * schema has them, defaults applied), as YAML text. NULL after an error in
@@ -110,6 +111,41 @@ char *sf_ssh_registry_config(const json_t *attrs, struct sf_diags *d, const char
 /* The same configuration as a JSON value, which a config.yml read back
  * is compared with. New reference. */
 json_t *sf_ssh_registry_config_json(const json_t *attrs);
+
+/* Sets in out the attributes a config.yml read back (as JSON) says:
+ * listen_address, port, storage and the s3_* settings (absent when the
+ * file has none). */
+void sf_ssh_registry_attrs_from_config(const json_t *cfg, json_t *out);
+
+/* Attribute accessors both files use. A string attribute, "" when unset. */
+static inline const char *sf_ssh_str(const json_t *a, const char *key)
+{
+    const char *s = json_string_value(json_object_get(a, key));
+    return s ? s : "";
+}
+
+/* A string attribute that is set (not null, not unknown, not ""), or NULL. */
+static inline const char *sf_ssh_opt(const json_t *a, const char *key)
+{
+    const char *s = json_string_value(json_object_get(a, key));
+    return s && *s ? s : NULL;
+}
+
+static inline long sf_ssh_num(const json_t *a, const char *key, long dflt)
+{
+    json_t *v = json_object_get(a, key);
+    return json_is_number(v) ? (long)json_number_value(v) : dflt;
+}
+
+static inline bool sf_ssh_is_s3(const json_t *a)
+{
+    return strcmp(sf_ssh_str(a, "storage"), "s3") == 0;
+}
+
+/* "HOST:PORT", with an IPv6 address in brackets. Caller frees. */
+char *sf_ssh_host_port(const char *host, long port);
+
+/* ---------- registry.c: the ssh_registry type ---------- */
 
 extern const struct sf_resource_type sf_ssh_registry_type;
 
