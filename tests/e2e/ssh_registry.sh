@@ -16,6 +16,7 @@
 # reaches any output, debug log, or remote command line.
 . "$ROOT/tests/e2e/lib-cloud.sh"
 . "$ROOT/tests/e2e/lib-ssh.sh"
+. "$ROOT/tests/e2e/lib-registry.sh"
 
 AUTH="$WORK/authorized_keys"
 sshd_start "$AUTH"
@@ -91,46 +92,13 @@ YAML
 # Every output of sparkform is kept, to look for secrets at the end.
 sfl() { sf "$@"; cat "$WORK/.stdout" "$WORK/.stderr" >> "$WORK/all-output"; }
 
-# v2 [CREDENTIALS] [PORT]: the status GET /v2/ answers.
-v2() {
-  local args=(-s -o /dev/null -w '%{http_code}')
-  [ -n "${1:-}" ] && args+=(-u "$1")
-  curl "${args[@]}" "http://127.0.0.1:${2:-$REG_PORT}/v2/" || true
-}
+# v2s [CREDENTIALS] [PORT]: the status GET /v2/ answers (lib-registry.sh).
+v2s() { v2 "http://127.0.0.1:${2:-$REG_PORT}" "${1:-}"; }
 expect_v2() { # EXPECTED WHAT [CREDENTIALS] [PORT]
-  local got; got=$(v2 "${3:-}" "${4:-}")
+  local got; got=$(v2s "${3:-}" "${4:-}")
   [ "$got" = "$1" ] || fail "$2: GET /v2/ answered $got, expected $1"
 }
 registry_pid() { cat "$BASE/registry.pid"; }
-
-# push CREDENTIALS REPO TAG: a layer and a config blob (POST, then PUT with
-# the digest) and a schema2 manifest; the manifest PUT's status in $code
-# (a blob upload refused stops there with its status).
-push() {
-  local cred=$1 url="http://127.0.0.1:$REG_PORT/v2/$2" auth=()
-  [ -n "$cred" ] && auth=(-u "$cred")
-  printf 'the only layer of %s\n' "$2" | gzip -n > layer.gz
-  printf '{"architecture":"amd64","os":"linux","rootfs":{"type":"layers","diff_ids":["sha256:%s"]}}' \
-    "$(gunzip -c layer.gz | sha256sum | cut -d' ' -f1)" > config.json
-  local blob loc sep
-  for blob in layer.gz config.json; do
-    code=$(curl -s -D headers -o /dev/null -w '%{http_code}' "${auth[@]}" -X POST "$url/blobs/uploads/")
-    [ "$code" = 202 ] || return 0
-    loc=$(tr -d '\r' < headers | awk 'tolower($1) == "location:" {print $2}')
-    case $loc in http*) ;; *) loc="http://127.0.0.1:$REG_PORT$loc" ;; esac
-    case $loc in *\?*) sep='&' ;; *) sep='?' ;; esac
-    code=$(curl -s -o /dev/null -w '%{http_code}' "${auth[@]}" -X PUT -H 'Content-Type: application/octet-stream' \
-      --data-binary "@$blob" "$loc${sep}digest=sha256:$(sha256sum < "$blob" | cut -d' ' -f1)")
-    [ "$code" = 201 ] || fail "PUT of $blob: HTTP $code"
-  done
-  jq -n --arg cd "sha256:$(sha256sum < config.json | cut -d' ' -f1)" --argjson cs "$(stat -c %s config.json)" \
-        --arg ld "sha256:$(sha256sum < layer.gz | cut -d' ' -f1)" --argjson ls "$(stat -c %s layer.gz)" \
-    '{schemaVersion: 2, mediaType: "application/vnd.docker.distribution.manifest.v2+json",
-      config: {mediaType: "application/vnd.docker.container.image.v1+json", size: $cs, digest: $cd},
-      layers: [{mediaType: "application/vnd.docker.image.rootfs.diff.tar.gzip", size: $ls, digest: $ld}]}' > manifest.json
-  code=$(curl -s -o /dev/null -w '%{http_code}' "${auth[@]}" -X PUT \
-    -H 'Content-Type: application/vnd.docker.distribution.manifest.v2+json' --data-binary @manifest.json "$url/manifests/$3")
-}
 
 # ---- apply
 write_stack
@@ -163,9 +131,9 @@ expect_rc 0
 expect_no_out "has changed"
 
 # ---- an image: pushed with the credentials, refused without
-push "alice:$REG_PW" demo/app v1
+push "http://127.0.0.1:$REG_PORT" "alice:$REG_PW" demo/app v1
 [ "$code" = 201 ] || fail "manifest PUT with credentials: HTTP $code"
-push "" demo/app v2
+push "http://127.0.0.1:$REG_PORT" "" demo/app v2
 [ "$code" = 401 ] || fail "blob upload without credentials: HTTP $code"
 [ "$(curl -s -o /dev/null -w '%{http_code}' -X PUT -H 'Content-Type: application/vnd.docker.distribution.manifest.v2+json' \
       --data-binary @manifest.json "http://127.0.0.1:$REG_PORT/v2/demo/app/manifests/v3")" = 401 ] ||
