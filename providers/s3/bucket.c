@@ -1,0 +1,1086 @@
+/*
+ * s3_bucket: a bucket and the configurations it carries (versioning,
+ * lifecycle rules, CORS rules, a policy, tags), each read back so that a
+ * change made outside sparkform shows in the next plan.
+ *
+ * The bucket is tagged with the stack's lineage and the resource's address
+ * right after it is made, so that adopt finds a bucket a killed run made
+ * and never recorded; a bucket of the same name without those tags is
+ * someone else's and is never taken over. The plan step checks what can be
+ * checked without the network (the name, the rules, the policy's JSON) and
+ * puts lifecycle and CORS rules in the shape read reports, and the policy
+ * in one canonical spelling, so that equal configurations compare equal.
+ */
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "s3.h"
+#include "sigv4.h"
+
+static const struct sf_attr attrs[] = {
+    {"name", SF_STRING, SF_REQUIRED | SF_FORCE_NEW, NULL,
+     "the bucket's name: 3-63 of a-z 0-9 . -, unique in the whole object store"},
+    {"versioning", SF_BOOL, SF_OPTIONAL, "false",
+     "keep every version of every object; turning it off again suspends it"},
+    {"lifecycle", SF_LIST, SF_OPTIONAL, "[]",
+     "expiry rules: [{id, prefix, expiration_days, noncurrent_expiration_days, enabled}]"},
+    {"cors", SF_LIST, SF_OPTIONAL, "[]",
+     "CORS rules: [{allowed_origins, allowed_methods, allowed_headers, expose_headers, "
+     "max_age_seconds}]"},
+    {"policy", SF_STRING, SF_OPTIONAL, NULL, "the bucket policy as JSON text, compared by meaning"},
+    {"tags", SF_MAP, SF_OPTIONAL, "{}", "tags (string values)"},
+    {"force_destroy", SF_BOOL, SF_OPTIONAL, "false",
+     "destroy deletes every object version and delete marker first; else a bucket that is not "
+     "empty is an error"},
+    {"access_key", SF_STRING, SF_OPTIONAL, NULL, "access key id for this bucket; default the provider's"},
+    {"secret_key", SF_STRING, SF_OPTIONAL | SF_SENSITIVE, NULL,
+     "secret key for this bucket; default the provider's"},
+    {"id", SF_STRING, SF_COMPUTED | SF_STABLE, NULL, "the bucket's name"},
+    {"arn", SF_STRING, SF_COMPUTED | SF_STABLE, NULL, "arn:aws:s3:::NAME"},
+    {"url", SF_STRING, SF_COMPUTED | SF_STABLE, NULL, "the bucket's URL at the endpoint"},
+    {"region", SF_STRING, SF_COMPUTED | SF_STABLE, NULL, "the region the store reports for it"},
+    {NULL, 0, 0, NULL, NULL},
+};
+
+/* Attributes that only say how the bucket is reached or destroyed: never
+ * read back, a change of them alone sends nothing. */
+static const char *const local_attrs[] = {"force_destroy", "access_key", "secret_key", NULL};
+
+/* ---------- checks and shapes (also unit-tested) ---------- */
+
+const char *sf_s3_bucket_name_problem(const char *n)
+{
+    size_t len = strlen(n);
+    if (len < 3 || len > 63)
+        return "a bucket name is 3 to 63 characters long";
+    if (strspn(n, "abcdefghijklmnopqrstuvwxyz0123456789.-") != len)
+        return "a bucket name has only lower-case letters, digits, dots and hyphens";
+    if (!isalnum((unsigned char)n[0]) || !isalnum((unsigned char)n[len - 1]))
+        return "a bucket name begins and ends with a letter or a digit";
+    if (strstr(n, "..") || strstr(n, ".-") || strstr(n, "-."))
+        return "a bucket name has no two adjacent dots and no dot next to a hyphen";
+    unsigned a, b, c, d;
+    char tail;
+    if (sscanf(n, "%u.%u.%u.%u%c", &a, &b, &c, &d, &tail) == 4)
+        return "a bucket name is not formatted as an IP address";
+    if (strncmp(n, "xn--", 4) == 0 || strncmp(n, "sthree-", 7) == 0)
+        return "a bucket name does not begin with xn-- or sthree-";
+    if ((len > 8 && strcmp(n + len - 8, "-s3alias") == 0) ||
+        (len > 7 && strcmp(n + len - 7, "--ol-s3") == 0))
+        return "a bucket name does not end with -s3alias or --ol-s3";
+    return NULL;
+}
+
+/* A policy's scalar as the text IAM compares ("true" for true, "5" for 5). */
+static char *scalar_text(const json_t *v)
+{
+    if (json_is_string(v))
+        return sf_xstrdup(json_string_value(v));
+    if (json_is_true(v))
+        return sf_xstrdup("true");
+    if (json_is_false(v))
+        return sf_xstrdup("false");
+    if (json_is_integer(v))
+        return sf_asprintf("%" JSON_INTEGER_FORMAT, json_integer_value(v));
+    if (json_is_real(v))
+        return sf_asprintf("%.17g", json_real_value(v));
+    return sf_xstrdup("null");
+}
+
+static bool policy_same(const json_t *a, const json_t *b);
+
+/* a's members (a scalar is a set of one) are all in b. */
+static bool subset(const json_t *a, const json_t *b)
+{
+    size_t na = json_is_array(a) ? json_array_size(a) : 1;
+    size_t nb = json_is_array(b) ? json_array_size(b) : 1;
+    for (size_t i = 0; i < na; i++) {
+        const json_t *x = json_is_array(a) ? json_array_get(a, i) : a;
+        bool found = false;
+        for (size_t j = 0; j < nb && !found; j++)
+            found = policy_same(x, json_is_array(b) ? json_array_get(b, j) : b);
+        if (!found)
+            return false;
+    }
+    return true;
+}
+
+static bool policy_same(const json_t *a, const json_t *b)
+{
+    if (json_is_array(a) || json_is_array(b))
+        return subset(a, b) && subset(b, a);
+    if (json_is_object(a) || json_is_object(b)) {
+        if (!json_is_object(a) || !json_is_object(b) || json_object_size(a) != json_object_size(b))
+            return false;
+        const char *k;
+        json_t *v;
+        json_object_foreach((json_t *)a, k, v)
+        {
+            json_t *w = json_object_get(b, k);
+            if (!w || !policy_same(v, w))
+                return false;
+        }
+        return true;
+    }
+    char *x = scalar_text(a), *y = scalar_text(b);
+    bool eq = strcmp(x, y) == 0;
+    free(x);
+    free(y);
+    return eq;
+}
+
+bool sf_s3_policy_equal(const char *a, const char *b)
+{
+    json_t *x = a ? json_loads(a, JSON_REJECT_DUPLICATES, NULL) : NULL;
+    json_t *y = b ? json_loads(b, JSON_REJECT_DUPLICATES, NULL) : NULL;
+    bool eq = x && y && policy_same(x, y);
+    json_decref(x);
+    json_decref(y);
+    return eq;
+}
+
+/* The policy in one spelling (members sorted, no spaces), or NULL when it
+ * is not a JSON object. Caller frees. */
+static char *policy_canonical(const char *text)
+{
+    json_t *v = json_loads(text, JSON_REJECT_DUPLICATES, NULL);
+    char *out = json_is_object(v) ? json_dumps(v, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+    json_decref(v);
+    return out;
+}
+
+static bool only_keys(const json_t *o, const char *const *allowed, const char **bad)
+{
+    const char *k;
+    json_t *v;
+    json_object_foreach((json_t *)o, k, v)
+    {
+        bool ok = false;
+        for (size_t i = 0; allowed[i] && !ok; i++)
+            ok = strcmp(k, allowed[i]) == 0;
+        if (!ok) {
+            *bad = k;
+            return false;
+        }
+    }
+    return true;
+}
+
+static bool positive_int(const json_t *v)
+{
+    return json_is_integer(v) && json_integer_value(v) > 0 && json_integer_value(v) < 1000000;
+}
+
+json_t *sf_s3_lifecycle_normalize(const json_t *rules, char **why)
+{
+    static const char *const allowed[] = {"id", "prefix", "expiration_days",
+                                          "noncurrent_expiration_days", "enabled", NULL};
+    *why = NULL;
+    if (!json_is_array(rules)) {
+        *why = sf_xstrdup("lifecycle: expected a list of rules");
+        return NULL;
+    }
+    json_t *out = json_array(), *ids = json_object();
+    size_t i;
+    json_t *r;
+    json_array_foreach(rules, i, r)
+    {
+        const char *bad = NULL;
+        const json_t *id = json_object_get(r, "id"), *prefix = json_object_get(r, "prefix");
+        const json_t *exp = json_object_get(r, "expiration_days");
+        const json_t *nexp = json_object_get(r, "noncurrent_expiration_days");
+        const json_t *en = json_object_get(r, "enabled");
+        if (!json_is_object(r))
+            *why = sf_asprintf("lifecycle[%zu]: expected a mapping {id, prefix, expiration_days, "
+                               "noncurrent_expiration_days, enabled}", i);
+        else if (!only_keys(r, allowed, &bad))
+            *why = sf_asprintf("lifecycle[%zu]: unknown key \"%s\" (allowed: id, prefix, "
+                               "expiration_days, noncurrent_expiration_days, enabled)", i, bad);
+        else if (!json_is_string(id) || json_string_length(id) == 0 || json_string_length(id) > 255)
+            *why = sf_asprintf("lifecycle[%zu]: id: expected a name of 1 to 255 characters", i);
+        else if (json_object_get(ids, json_string_value(id)))
+            *why = sf_asprintf("lifecycle[%zu]: id \"%s\" is used by two rules", i,
+                               json_string_value(id));
+        else if (prefix && !json_is_null(prefix) && !json_is_string(prefix))
+            *why = sf_asprintf("lifecycle[%zu]: prefix: expected a string", i);
+        else if (exp && !json_is_null(exp) && !positive_int(exp))
+            *why = sf_asprintf("lifecycle[%zu]: expiration_days: expected a whole number of days "
+                               "above 0", i);
+        else if (nexp && !json_is_null(nexp) && !positive_int(nexp))
+            *why = sf_asprintf("lifecycle[%zu]: noncurrent_expiration_days: expected a whole "
+                               "number of days above 0", i);
+        else if (!positive_int(exp) && !positive_int(nexp))
+            *why = sf_asprintf("lifecycle[%zu]: a rule sets expiration_days, "
+                               "noncurrent_expiration_days or both", i);
+        else if (en && !json_is_null(en) && !json_is_boolean(en))
+            *why = sf_asprintf("lifecycle[%zu]: enabled: expected true or false", i);
+        if (*why) {
+            json_decref(out);
+            json_decref(ids);
+            return NULL;
+        }
+        json_object_set_new(ids, json_string_value(id), json_true());
+        json_t *o = json_pack("{s:O, s:s, s:b}", "id", id, "prefix",
+                              json_is_string(prefix) ? json_string_value(prefix) : "", "enabled",
+                              !json_is_false(en));
+        if (positive_int(exp))
+            json_object_set(o, "expiration_days", (json_t *)exp);
+        if (positive_int(nexp))
+            json_object_set(o, "noncurrent_expiration_days", (json_t *)nexp);
+        json_array_append_new(out, o);
+    }
+    json_decref(ids);
+    return out;
+}
+
+/* A list of strings (a single string is a list of one), upper-cased when
+ * upper; NULL when v is neither. */
+static json_t *string_list(const json_t *v, bool upper)
+{
+    if (!v || json_is_null(v))
+        return json_array();
+    json_t *out = json_array();
+    size_t n = json_is_array(v) ? json_array_size(v) : 1;
+    for (size_t i = 0; i < n; i++) {
+        const json_t *e = json_is_array(v) ? json_array_get(v, i) : v;
+        if (!json_is_string(e)) {
+            json_decref(out);
+            return NULL;
+        }
+        char *s = sf_xstrdup(json_string_value(e));
+        for (char *p = s; upper && *p; p++)
+            *p = (char)toupper((unsigned char)*p);
+        json_array_append_new(out, json_string(s));
+        free(s);
+    }
+    return out;
+}
+
+json_t *sf_s3_cors_normalize(const json_t *rules, char **why)
+{
+    static const char *const allowed[] = {"allowed_origins", "allowed_methods", "allowed_headers",
+                                          "expose_headers", "max_age_seconds", NULL};
+    static const char *const methods[] = {"GET", "PUT", "POST", "DELETE", "HEAD", NULL};
+    static const char *const lists[] = {"allowed_origins", "allowed_methods", "allowed_headers",
+                                        "expose_headers"};
+    *why = NULL;
+    if (!json_is_array(rules)) {
+        *why = sf_xstrdup("cors: expected a list of rules");
+        return NULL;
+    }
+    json_t *out = json_array();
+    size_t i;
+    json_t *r;
+    json_array_foreach(rules, i, r)
+    {
+        const char *bad = NULL;
+        if (!json_is_object(r)) {
+            *why = sf_asprintf("cors[%zu]: expected a mapping {allowed_origins, allowed_methods, "
+                               "allowed_headers, expose_headers, max_age_seconds}", i);
+            break;
+        }
+        if (!only_keys(r, allowed, &bad)) {
+            *why = sf_asprintf("cors[%zu]: unknown key \"%s\" (allowed: allowed_origins, "
+                               "allowed_methods, allowed_headers, expose_headers, "
+                               "max_age_seconds)", i, bad);
+            break;
+        }
+        json_t *o = json_object();
+        for (size_t l = 0; l < 4 && !*why; l++) {
+            json_t *v = string_list(json_object_get(r, lists[l]), l == 1);
+            if (!v)
+                *why = sf_asprintf("cors[%zu]: %s: expected a list of strings", i, lists[l]);
+            else if (l < 2 && json_array_size(v) == 0)
+                *why = sf_asprintf("cors[%zu]: %s: at least one is needed", i, lists[l]);
+            json_object_set_new(o, lists[l], v ? v : json_null());
+        }
+        size_t j;
+        json_t *m;
+        json_array_foreach(json_object_get(o, "allowed_methods"), j, m)
+        {
+            bool ok = false;
+            for (size_t k = 0; methods[k] && !ok; k++)
+                ok = strcmp(json_string_value(m), methods[k]) == 0;
+            if (!ok && !*why)
+                *why = sf_asprintf("cors[%zu]: allowed_methods: \"%s\" is not one of GET, PUT, "
+                                   "POST, DELETE, HEAD", i, json_string_value(m));
+        }
+        const json_t *age = json_object_get(r, "max_age_seconds");
+        if (!*why && age && !json_is_null(age)) {
+            if (!json_is_integer(age) || json_integer_value(age) < 0 ||
+                json_integer_value(age) > 999999999)
+                *why = sf_asprintf("cors[%zu]: max_age_seconds: expected a whole number of "
+                                   "seconds", i);
+            else
+                json_object_set(o, "max_age_seconds", (json_t *)age);
+        }
+        json_array_append_new(out, o);
+        if (*why)
+            break;
+    }
+    if (*why) {
+        json_decref(out);
+        return NULL;
+    }
+    return out;
+}
+
+/* The user's tags with string values; NULL with *why when malformed. */
+static json_t *tags_normalize(const json_t *tags, char **why)
+{
+    *why = NULL;
+    if (!json_is_object(tags)) {
+        *why = sf_xstrdup("tags: expected a mapping of names to values");
+        return NULL;
+    }
+    /* S3 allows 50 tags; two carry the stack's lineage and address. */
+    if (json_object_size(tags) > 48) {
+        *why = sf_asprintf("tags: %zu tags; a bucket takes at most 48 besides sparkform's own two",
+                           json_object_size(tags));
+        return NULL;
+    }
+    json_t *out = json_object();
+    const char *k;
+    json_t *v;
+    json_object_foreach((json_t *)tags, k, v)
+    {
+        char *s = json_is_string(v) || json_is_number(v) || json_is_boolean(v) ? scalar_text(v)
+                                                                                : NULL;
+        if (!s)
+            *why = sf_asprintf("tags.%s: expected a string", k);
+        else if (strlen(k) == 0 || strlen(k) > 128)
+            *why = sf_asprintf("tags: the name \"%s\" is not 1 to 128 characters long", k);
+        else if (strncmp(k, "aws:", 4) == 0 || strncmp(k, "sparkform_", 10) == 0)
+            *why = sf_asprintf("tags: the name \"%s\" is reserved (aws: and sparkform_ names "
+                               "belong to the store and to sparkform)", k);
+        else if (strlen(s) > 256)
+            *why = sf_asprintf("tags.%s: a value is at most 256 characters long", k);
+        if (*why) {
+            free(s);
+            json_decref(out);
+            return NULL;
+        }
+        json_object_set_new(out, k, json_string(s));
+        free(s);
+    }
+    return out;
+}
+
+/* ---------- the plan step ---------- */
+
+static int bucket_plan(struct sf_call *c, json_t *desired)
+{
+    int rc = 0;
+    const json_t *name = json_object_get(desired, "name");
+    const char *problem;
+    if (json_is_string(name) && (problem = sf_s3_bucket_name_problem(json_string_value(name)))) {
+        sf_s3_error(c, SF_CLASS_INVALID, "name: \"%s\" is not a valid bucket name: %s",
+              json_string_value(name), problem);
+        rc = -1;
+    }
+    static const struct {
+        const char *attr;
+        json_t *(*normalize)(const json_t *, char **);
+    } shapes[] = {
+        {"lifecycle", sf_s3_lifecycle_normalize},
+        {"cors", sf_s3_cors_normalize},
+        {"tags", tags_normalize},
+    };
+    for (size_t i = 0; i < sizeof(shapes) / sizeof(shapes[0]); i++) {
+        json_t *v = json_object_get(desired, shapes[i].attr);
+        if (!v || sf_value_has_unknown(v))
+            continue;
+        char *why = NULL;
+        json_t *norm = shapes[i].normalize(v, &why);
+        if (!norm) {
+            sf_s3_error(c, SF_CLASS_INVALID, "%s", why);
+            free(why);
+            rc = -1;
+            continue;
+        }
+        json_object_set_new(desired, shapes[i].attr, norm);
+    }
+    const json_t *policy = json_object_get(desired, "policy");
+    if (json_is_string(policy)) {
+        char *canon = policy_canonical(json_string_value(policy));
+        if (!canon) {
+            sf_s3_error(c, SF_CLASS_INVALID, "policy: expected a JSON object (a bucket policy document "
+                                       "with a Statement)");
+            rc = -1;
+        } else {
+            json_object_set_new(desired, "policy", json_string(canon));
+            free(canon);
+        }
+    }
+    return rc;
+}
+
+/* ---------- requests ---------- */
+
+static const char *bucket_name(const json_t *v)
+{
+    const char *n = sf_s3_str(v, "name");
+    return *n ? n : sf_s3_str(v, "id");
+}
+
+/* GET of a subresource (?versioning, ?lifecycle, ...): *absent when the
+ * bucket has none (a 404 of that configuration, or a server that does not
+ * implement it), *gone when the bucket itself is gone. */
+static int get_sub(struct sf_call *c, const struct sf_s3_keys *k, const char *name,
+                   const char *sub, const char *what, struct sf_s3_resp *r, bool *absent,
+                   bool *gone)
+{
+    struct sf_s3_req rq = {.method = "GET", .bucket = name, .query = sub};
+    *absent = *gone = false;
+    if (sf_s3_do(c, k, &rq, what, SF_S3_OK404 | SF_S3_OK_NOTIMPL, r) < 0)
+        return -1;
+    if (r->http.status == 404 && r->code && strcmp(r->code, "NoSuchBucket") == 0)
+        *gone = true;
+    else if (r->http.status == 404 || sf_s3_not_implemented(r))
+        *absent = true;
+    return 0;
+}
+
+static int malformed(struct sf_call *c, const char *what, const char *doc)
+{
+    sf_s3_error(c, SF_CLASS_INVALID, "%s: the answer is not a %s document", what, doc);
+    return -1;
+}
+
+/* This stack's own tags for c->address: a new object. */
+static json_t *own_tags(const struct sf_call *c)
+{
+    return json_pack("{s:s, s:s}", SF_S3_TAG_LINEAGE, c->lineage ? c->lineage : "",
+                     SF_S3_TAG_ADDRESS, c->address);
+}
+
+static bool is_own_tag(const char *k)
+{
+    return strcmp(k, SF_S3_TAG_LINEAGE) == 0 || strcmp(k, SF_S3_TAG_ADDRESS) == 0;
+}
+
+/* Whether the tags a bucket carries say this stack made it for c->address. */
+static bool ours(const struct sf_call *c, const json_t *tags)
+{
+    return c->lineage && strcmp(sf_s3_str(tags, SF_S3_TAG_LINEAGE), c->lineage) == 0 &&
+           strcmp(sf_s3_str(tags, SF_S3_TAG_ADDRESS), c->address) == 0;
+}
+
+/*
+ * What the bucket name looks like now, as attributes: *out NULL when it is
+ * gone. base (the recorded or desired values) gives what is never read
+ * back (force_destroy, the keys) and the spelling of an equal policy. *tags
+ * (when not NULL) receives every tag the bucket carries, sparkform's own
+ * included.
+ */
+static int observe(struct sf_call *c, const struct sf_s3_keys *k, const char *name,
+                   const json_t *base, json_t **out, json_t **tags)
+{
+    const struct sf_s3_ctx *x = c->ctx;
+    *out = NULL;
+    if (tags)
+        *tags = NULL;
+    struct sf_s3_req head = {.method = "HEAD", .bucket = name};
+    struct sf_s3_resp r;
+    if (sf_s3_do(c, k, &head, "reading the bucket", SF_S3_OK404, &r) < 0) {
+        sf_s3_resp_free(&r);
+        return -1;
+    }
+    if (r.http.status == 404) {
+        sf_s3_resp_free(&r);
+        return 0;
+    }
+    char *region = sf_http_header(&r.http, "x-amz-bucket-region");
+    sf_s3_resp_free(&r); /* zeroed: freeing it again below is harmless */
+
+    struct sf_s3_target t;
+    sf_s3_target(&x->ep, name, NULL, NULL, &t);
+    char *arn = sf_asprintf("arn:aws:s3:::%s", name);
+    json_t *o = json_pack("{s:s, s:s, s:s, s:s, s:s}", "name", name, "id", name, "arn", arn, "url",
+                          t.url, "region", region && *region ? region : x->region);
+    free(arn);
+    free(region);
+    sf_s3_target_free(&t);
+    for (size_t i = 0; local_attrs[i]; i++) {
+        json_t *v = json_object_get(base, local_attrs[i]);
+        if (v && !json_is_null(v))
+            json_object_set_new(o, local_attrs[i], sf_value_copy(v));
+    }
+    if (!json_object_get(o, "force_destroy"))
+        json_object_set_new(o, "force_destroy", json_false());
+
+    bool absent, gone = false;
+    int rc = 0;
+    json_t *all_tags = NULL;
+
+    /* versioning: only Enabled is on; Suspended and never-configured are off. */
+    if (rc == 0 && !gone &&
+        (rc = get_sub(c, k, name, "versioning", "reading the bucket's versioning", &r, &absent,
+                      &gone)) == 0 &&
+        !gone) {
+        char *st = absent ? sf_xstrdup("") : sf_s3_xml_versioning_status(r.http.body, r.http.len);
+        if (!st)
+            rc = malformed(c, "reading the bucket's versioning", "VersioningConfiguration");
+        else
+            json_object_set_new(o, "versioning", json_boolean(strcmp(st, "Enabled") == 0));
+        free(st);
+    }
+    sf_s3_resp_free(&r);
+
+    static const struct {
+        const char *sub, *attr, *what, *doc;
+        json_t *(*read)(const char *, size_t);
+    } lists[] = {
+        {"lifecycle", "lifecycle", "reading the bucket's lifecycle rules", "LifecycleConfiguration",
+         sf_s3_xml_read_lifecycle},
+        {"cors", "cors", "reading the bucket's CORS rules", "CORSConfiguration",
+         sf_s3_xml_read_cors},
+        {"tagging", NULL, "reading the bucket's tags", "Tagging", sf_s3_xml_read_tagging},
+    };
+    for (size_t i = 0; i < sizeof(lists) / sizeof(lists[0]) && rc == 0 && !gone; i++) {
+        rc = get_sub(c, k, name, lists[i].sub, lists[i].what, &r, &absent, &gone);
+        if (rc == 0 && !gone) {
+            json_t *v = absent ? (lists[i].attr ? json_array() : json_object())
+                               : lists[i].read(r.http.body, r.http.len);
+            if (!v)
+                rc = malformed(c, lists[i].what, lists[i].doc);
+            else if (lists[i].attr)
+                json_object_set_new(o, lists[i].attr, v);
+            else
+                all_tags = v;
+        }
+        sf_s3_resp_free(&r);
+    }
+
+    if (rc == 0 && !gone &&
+        (rc = get_sub(c, k, name, "policy", "reading the bucket's policy", &r, &absent, &gone)) ==
+            0 &&
+        !gone) {
+        if (absent) {
+            json_object_set_new(o, "policy", json_null());
+        } else {
+            /* The recorded spelling stands while it means the same. */
+            const char *had = json_string_value(json_object_get(base, "policy"));
+            if (had && sf_s3_policy_equal(had, r.http.body)) {
+                json_object_set_new(o, "policy", json_string(had));
+            } else {
+                char *canon = policy_canonical(r.http.body);
+                json_object_set_new(o, "policy", json_string(canon ? canon : r.http.body));
+                free(canon);
+            }
+        }
+    }
+    sf_s3_resp_free(&r);
+
+    if (rc == 0 && !gone) {
+        json_t *user = json_object();
+        const char *key;
+        json_t *v;
+        json_object_foreach(all_tags, key, v) if (!is_own_tag(key))
+            json_object_set(user, key, v);
+        json_object_set_new(o, "tags", user);
+        *out = o;
+        o = NULL;
+        if (tags) {
+            *tags = all_tags;
+            all_tags = NULL;
+        }
+    }
+    json_decref(o);
+    json_decref(all_tags);
+    return rc;
+}
+
+/* A PUT (or DELETE, when body is NULL and del) of a subresource. */
+static int put_sub(struct sf_call *c, const struct sf_s3_keys *k, const char *name,
+                   const char *sub, const char *content_type, char *body, size_t len,
+                   const char *what)
+{
+    const char *headers[] = {content_type, NULL};
+    struct sf_s3_req rq = {
+        .method = body ? "PUT" : "DELETE",
+        .bucket = name,
+        .query = sub,
+        .headers = body ? headers : NULL,
+        .body = body,
+        .body_len = len,
+        .md5 = body != NULL,
+    };
+    struct sf_s3_resp r;
+    int rc = sf_s3_do(c, k, &rq, what, body ? 0 : SF_S3_OK404, &r);
+    sf_s3_resp_free(&r);
+    free(body);
+    return rc;
+}
+
+static int put_tags(struct sf_call *c, const struct sf_s3_keys *k, const char *name,
+                    const json_t *user)
+{
+    json_t *all = own_tags(c);
+    json_object_update(all, (json_t *)user);
+    size_t len;
+    char *doc = sf_s3_xml_tagging(all, &len);
+    json_decref(all);
+    const char *headers[] = {"Content-Type: application/xml", NULL};
+    struct sf_s3_req rq = {
+        .method = "PUT",
+        .bucket = name,
+        .query = "tagging",
+        .headers = headers,
+        .body = doc,
+        .body_len = len,
+        .md5 = true,
+    };
+    struct sf_s3_resp r;
+    int rc = sf_s3_do(c, k, &rq, "tagging the bucket", SF_S3_OK_NOTIMPL, &r);
+    /* A store without bucket tagging (s3rver) keeps a bucket without tags
+     * as long as the description asks for none: adopt cannot recognise
+     * such a bucket, which the README says. */
+    if (rc == 0 && sf_s3_not_implemented(&r) && json_object_size(user) > 0) {
+        sf_s3_error(c, SF_CLASS_INVALID,
+              "tagging the bucket: the object store does not implement bucket tagging (HTTP %ld "
+              "%s); remove the bucket's tags",
+              r.http.status, r.code ? r.code : "");
+        rc = -1;
+    }
+    sf_s3_resp_free(&r);
+    free(doc);
+    return rc;
+}
+
+/* Sends what differs between have (what exists; NULL for a new bucket)
+ * and want: versioning, lifecycle, CORS and policy. */
+static int configure(struct sf_call *c, const struct sf_s3_keys *k, const char *name,
+                     const json_t *have, const json_t *want)
+{
+    size_t len;
+    bool vw = json_is_true(json_object_get(want, "versioning"));
+    bool vh = have && json_is_true(json_object_get(have, "versioning"));
+    /* A bucket that never had versioning needs no "Suspended". */
+    if (vw != vh && (vw || have)) {
+        char *doc = sf_s3_xml_versioning(vw, &len);
+        if (put_sub(c, k, name, "versioning", "Content-Type: application/xml", doc, len,
+                    vw ? "enabling versioning" : "suspending versioning") < 0)
+            return -1;
+    }
+    static const struct {
+        const char *attr, *what_put, *what_del;
+        char *(*build)(const json_t *, size_t *);
+    } lists[] = {
+        {"lifecycle", "setting the lifecycle rules", "removing the lifecycle rules",
+         sf_s3_xml_lifecycle},
+        {"cors", "setting the CORS rules", "removing the CORS rules", sf_s3_xml_cors},
+    };
+    for (size_t i = 0; i < sizeof(lists) / sizeof(lists[0]); i++) {
+        const json_t *w = json_object_get(want, lists[i].attr);
+        const json_t *h = have ? json_object_get(have, lists[i].attr) : NULL;
+        size_t nw = json_array_size(w), nh = json_array_size(h);
+        if ((nw == 0 && nh == 0) || (nw > 0 && sf_value_equal(w, h)))
+            continue;
+        char *doc = nw ? lists[i].build(w, &len) : NULL;
+        if (put_sub(c, k, name, lists[i].attr, "Content-Type: application/xml", doc, nw ? len : 0,
+                    nw ? lists[i].what_put : lists[i].what_del) < 0)
+            return -1;
+    }
+    const char *pw = json_string_value(json_object_get(want, "policy"));
+    const char *ph = have ? json_string_value(json_object_get(have, "policy")) : NULL;
+    if ((pw || ph) && !(pw && ph && strcmp(pw, ph) == 0)) {
+        char *doc = pw ? sf_xstrdup(pw) : NULL;
+        if (put_sub(c, k, name, "policy", "Content-Type: application/json", doc,
+                    pw ? strlen(pw) : 0, pw ? "setting the policy" : "removing the policy") < 0)
+            return -1;
+    }
+    return 0;
+}
+
+/* ---------- operations ---------- */
+
+static int bucket_read(struct sf_call *c, const json_t *prior, json_t **out)
+{
+    *out = NULL;
+    struct sf_s3_keys k;
+    if (sf_s3_keys(c, prior, &k) < 0)
+        return -1;
+    return observe(c, &k, bucket_name(prior), prior, out, NULL);
+}
+
+static int bucket_adopt(struct sf_call *c, const json_t *desired, json_t **out)
+{
+    *out = NULL;
+    struct sf_s3_keys k;
+    if (sf_s3_keys(c, desired, &k) < 0)
+        return -1;
+    json_t *got = NULL, *tags = NULL;
+    int rc = observe(c, &k, bucket_name(desired), desired, &got, &tags);
+    /* Someone else's bucket of that name is not adopted: create then
+     * reports whose it is. */
+    if (rc == 0 && got && ours(c, tags))
+        *out = json_incref(got);
+    json_decref(got);
+    json_decref(tags);
+    return rc;
+}
+
+/* A new bucket that could not be tagged is deleted again (it is empty),
+ * so that no later run finds an untagged bucket it cannot tell from
+ * someone else's. */
+static void undo_create(struct sf_call *c, const struct sf_s3_keys *k, const char *name)
+{
+    struct sf_diags quiet;
+    sf_diags_init(&quiet);
+    struct sf_call cc = *c;
+    cc.diags = &quiet;
+    struct sf_s3_req rq = {.method = "DELETE", .bucket = name};
+    struct sf_s3_resp r;
+    sf_s3_do(&cc, k, &rq, "deleting the untagged bucket", SF_S3_OK404, &r);
+    sf_s3_resp_free(&r);
+    sf_diags_free(&quiet);
+}
+
+/* After a 409 BucketAlreadyOwnedByYou: 0 when the bucket is this stack's
+ * (tagged for this address), else -1 after an error saying whose it is. */
+static int claim_existing(struct sf_call *c, const struct sf_s3_keys *k, const char *name)
+{
+    struct sf_s3_resp r;
+    bool absent, gone;
+    if (get_sub(c, k, name, "tagging", "reading the tags of the existing bucket", &r, &absent,
+                &gone) < 0) {
+        sf_s3_resp_free(&r);
+        return -1;
+    }
+    json_t *tags = absent || gone ? json_object() : sf_s3_xml_read_tagging(r.http.body, r.http.len);
+    sf_s3_resp_free(&r);
+    int rc = 0;
+    if (!tags || !ours(c, tags)) {
+        const char *lineage = sf_s3_str(tags, SF_S3_TAG_LINEAGE);
+        const char *address = sf_s3_str(tags, SF_S3_TAG_ADDRESS);
+        if (*lineage)
+            sf_s3_error(c, SF_CLASS_CONFLICT,
+                  "creating the bucket: a bucket named \"%s\" already exists in this account, "
+                  "made by %s (lineage %s), not by this resource: choose another name",
+                  name, *address ? address : "another resource", lineage);
+        else
+            sf_s3_error(c, SF_CLASS_CONFLICT,
+                  "creating the bucket: a bucket named \"%s\" already exists in this account "
+                  "and was not made by this stack: choose another name, or take it over with "
+                  "`sparkform import %s %s`",
+                  name, c->address, name);
+        rc = -1;
+    }
+    json_decref(tags);
+    return rc;
+}
+
+static int bucket_create(struct sf_call *c, const json_t *desired, json_t **out)
+{
+    *out = NULL;
+    struct sf_s3_keys k;
+    if (sf_s3_keys(c, desired, &k) < 0)
+        return -1;
+    const char *name = bucket_name(desired);
+    const char *problem = sf_s3_bucket_name_problem(name);
+    if (problem) {
+        sf_s3_error(c, SF_CLASS_INVALID, "name: \"%s\" is not a valid bucket name: %s", name, problem);
+        return -1;
+    }
+    struct sf_s3_req rq = {.method = "PUT", .bucket = name};
+    struct sf_s3_resp r;
+    if (sf_s3_do(c, &k, &rq, "creating the bucket", SF_S3_OK409, &r) < 0) {
+        sf_s3_resp_free(&r);
+        return -1;
+    }
+    bool made = r.http.status != 409;
+    int rc = 0;
+    if (!made) {
+        const char *code = r.code ? r.code : "";
+        if (strcmp(code, "BucketAlreadyOwnedByYou") == 0) {
+            /* When an earlier attempt of this same request went unanswered,
+             * the bucket is the one it made; otherwise it must carry our
+             * tags. */
+            if (r.http.attempts <= 1)
+                rc = claim_existing(c, &k, name);
+            else
+                made = true;
+        } else if (strcmp(code, "BucketAlreadyExists") == 0) {
+            sf_s3_error(c, SF_CLASS_CONFLICT,
+                  "creating the bucket: the name \"%s\" is taken by another account (bucket "
+                  "names are shared by every user of the object store): choose another name",
+                  name);
+            rc = -1;
+        } else {
+            sf_s3_error(c, SF_CLASS_CONFLICT, "creating the bucket \"%s\": HTTP 409 %s", name, code);
+            rc = -1;
+        }
+    }
+    sf_s3_resp_free(&r);
+    if (rc < 0)
+        return -1;
+
+    if (put_tags(c, &k, name, json_object_get(desired, "tags")) < 0) {
+        if (made)
+            undo_create(c, &k, name);
+        return -1;
+    }
+    /* From here on the bucket carries our tags: a failure leaves it for
+     * the next run's adopt, which finds it and updates what is missing. */
+    if (configure(c, &k, name, NULL, desired) < 0)
+        return -1;
+    json_t *got = NULL;
+    if (observe(c, &k, name, desired, &got, NULL) < 0)
+        return -1;
+    if (!got) {
+        sf_s3_error(c, SF_CLASS_NOT_FOUND, "creating the bucket: \"%s\" was gone right after it was made",
+              name);
+        return -1;
+    }
+    *out = got;
+    return 0;
+}
+
+static bool only_local_changes(const json_t *prior, const json_t *desired)
+{
+    for (const struct sf_attr *a = attrs; a->name; a++) {
+        bool local = false;
+        for (size_t i = 0; local_attrs[i] && !local; i++)
+            local = strcmp(a->name, local_attrs[i]) == 0;
+        if (local || (a->flags & SF_COMPUTED))
+            continue;
+        if (!sf_value_equal(json_object_get(prior, a->name), json_object_get(desired, a->name)))
+            return false;
+    }
+    return true;
+}
+
+static int bucket_update(struct sf_call *c, const json_t *prior, const json_t *desired,
+                         json_t **out)
+{
+    *out = NULL;
+    struct sf_s3_keys k;
+    if (sf_s3_keys(c, desired, &k) < 0)
+        return -1;
+    const char *name = bucket_name(prior);
+    if (only_local_changes(prior, desired)) {
+        /* New keys or force_destroy: recorded, nothing to send. */
+        json_t *o = sf_value_copy(prior);
+        for (size_t i = 0; local_attrs[i]; i++) {
+            json_t *v = json_object_get(desired, local_attrs[i]);
+            if (v && !json_is_null(v))
+                json_object_set_new(o, local_attrs[i], sf_value_copy(v));
+            else
+                json_object_del(o, local_attrs[i]);
+        }
+        *out = o;
+        return 0;
+    }
+    const json_t *tw = json_object_get(desired, "tags");
+    if (!sf_value_equal(tw, json_object_get(prior, "tags")) && put_tags(c, &k, name, tw) < 0)
+        return -1;
+    if (configure(c, &k, name, prior, desired) < 0)
+        return -1;
+    if (observe(c, &k, name, desired, out, NULL) < 0)
+        return -1;
+    if (!*out) {
+        sf_s3_error(c, SF_CLASS_NOT_FOUND, "updating the bucket: \"%s\" is gone", name);
+        return -1;
+    }
+    return 0;
+}
+
+/* ---------- delete ---------- */
+
+/* The first page of what the bucket holds: every version and delete marker
+ * (ListObjectVersions), or the objects (ListObjectsV2) where the store has
+ * no versions listing. *gone when the bucket is gone. */
+static int list_page(struct sf_call *c, const struct sf_s3_keys *k, const char *name,
+                     struct sf_s3_page *p, bool *gone)
+{
+    memset(p, 0, sizeof(*p));
+    *gone = false;
+    static const char *const queries[] = {"versions", "list-type=2"};
+    for (int i = 0; i < 2; i++) {
+        struct sf_s3_req rq = {.method = "GET", .bucket = name, .query = queries[i]};
+        struct sf_s3_resp r;
+        if (sf_s3_do(c, k, &rq, "listing what the bucket holds", SF_S3_OK404 | SF_S3_OK_NOTIMPL,
+                     &r) < 0) {
+            sf_s3_resp_free(&r);
+            return -1;
+        }
+        if (r.http.status == 404) {
+            *gone = true;
+            sf_s3_resp_free(&r);
+            return 0;
+        }
+        if (sf_s3_not_implemented(&r) && i == 0) {
+            sf_s3_resp_free(&r);
+            continue;
+        }
+        int rc = i == 0 ? sf_s3_xml_read_versions(r.http.body, r.http.len, p)
+                        : sf_s3_xml_read_objects(r.http.body, r.http.len, p);
+        if (rc < 0 || sf_s3_not_implemented(&r))
+            rc = malformed(c, "listing what the bucket holds",
+                           i == 0 ? "ListVersionsResult" : "ListBucketResult");
+        sf_s3_resp_free(&r);
+        return rc;
+    }
+    return -1;
+}
+
+/* Deletes the entries of a page: DeleteObjects, or one by one where the
+ * store has no DeleteObjects. */
+static int delete_entries(struct sf_call *c, const struct sf_s3_keys *k, const char *name,
+                          const json_t *entries)
+{
+    size_t len;
+    char *doc = sf_s3_xml_delete(entries, &len);
+    const char *headers[] = {"Content-Type: application/xml", NULL};
+    struct sf_s3_req rq = {
+        .method = "POST",
+        .bucket = name,
+        .query = "delete",
+        .headers = headers,
+        .body = doc,
+        .body_len = len,
+        .md5 = true,
+    };
+    struct sf_s3_resp r;
+    /* DeleteObjects is a POST that may be repeated: deleting twice is the
+     * same as deleting once. */
+    int rc = sf_s3_do(c, k, &rq, "deleting the bucket's objects", SF_S3_OK_NOTIMPL, &r);
+    free(doc);
+    if (rc == 0 && !sf_s3_not_implemented(&r)) {
+        json_t *errors = sf_s3_xml_read_delete_errors(r.http.body, r.http.len);
+        if (json_array_size(errors) > 0) {
+            json_t *e = json_array_get(errors, 0);
+            sf_s3_error(c, sf_s3_error_class(403, sf_s3_str(e, "code")),
+                  "deleting the bucket's objects: %zu could not be deleted, the first \"%s\": "
+                  "%s: %s",
+                  json_array_size(errors), sf_s3_str(e, "key"), sf_s3_str(e, "code"),
+                  sf_s3_str(e, "message"));
+            rc = -1;
+        }
+        json_decref(errors);
+        sf_s3_resp_free(&r);
+        return rc;
+    }
+    bool one_by_one = rc == 0;
+    sf_s3_resp_free(&r);
+    if (!one_by_one)
+        return -1;
+    size_t i;
+    json_t *e;
+    json_array_foreach(entries, i, e)
+    {
+        const char *vid = json_string_value(json_object_get(e, "version_id"));
+        char *query = NULL;
+        if (vid) {
+            char *enc = sf_sigv4_uri_encode(vid, strlen(vid), false);
+            query = sf_asprintf("versionId=%s", enc);
+            free(enc);
+        }
+        struct sf_s3_req d = {.method = "DELETE", .bucket = name, .key = sf_s3_str(e, "key"),
+                              .query = query};
+        rc = sf_s3_do(c, k, &d, "deleting an object of the bucket", SF_S3_OK404, &r);
+        sf_s3_resp_free(&r);
+        free(query);
+        if (rc < 0)
+            return -1;
+    }
+    return 0;
+}
+
+static void not_empty(struct sf_call *c, const char *name, const struct sf_s3_page *p)
+{
+    size_t objects = 0, all = json_array_size(p->entries);
+    bool versioned = false;
+    size_t i;
+    json_t *e;
+    json_array_foreach(p->entries, i, e)
+    {
+        /* An unversioned bucket lists its objects as version "null". */
+        const char *vid = json_string_value(json_object_get(e, "version_id"));
+        if ((vid && strcmp(vid, "null") != 0) || json_is_true(json_object_get(e, "delete_marker")))
+            versioned = true;
+        if (json_is_true(json_object_get(e, "latest")) &&
+            !json_is_true(json_object_get(e, "delete_marker")))
+            objects++;
+    }
+    const char *more = p->truncated ? "at least " : "";
+    if (versioned)
+        sf_s3_error(c, SF_CLASS_CONFLICT,
+              "destroying the bucket \"%s\": it is not empty: it holds %s%zu object%s (%s%zu "
+              "object versions and delete markers in all), and force_destroy is not set; nothing "
+              "was deleted",
+              name, more, objects, objects == 1 ? "" : "s", more, all);
+    else
+        sf_s3_error(c, SF_CLASS_CONFLICT,
+              "destroying the bucket \"%s\": it is not empty: it holds %s%zu object%s, and "
+              "force_destroy is not set; nothing was deleted",
+              name, more, all, all == 1 ? "" : "s");
+    sf_diag_detail(c->diags, "set force_destroy: true to delete them with the bucket (then apply "
+                             "before destroying), or empty the bucket first");
+}
+
+static int bucket_delete(struct sf_call *c, const json_t *prior)
+{
+    struct sf_s3_keys k;
+    if (sf_s3_keys(c, prior, &k) < 0)
+        return -1;
+    const char *name = bucket_name(prior);
+    bool force = json_is_true(json_object_get(prior, "force_destroy"));
+    /* Emptying and deleting are repeated while writers keep adding objects
+     * (BucketNotEmpty), until the call's deadline. */
+    for (int round = 0;; round++) {
+        for (;;) {
+            struct sf_s3_page p;
+            bool gone;
+            if (list_page(c, &k, name, &p, &gone) < 0)
+                return -1;
+            if (gone)
+                return 0;
+            size_t n = json_array_size(p.entries);
+            if (n > 0 && !force) {
+                not_empty(c, name, &p);
+                sf_s3_page_free(&p);
+                return -1;
+            }
+            if (n > 0 && c->status)
+                c->status(c, "deleting the bucket's objects");
+            int rc = n > 0 ? delete_entries(c, &k, name, p.entries) : 0;
+            sf_s3_page_free(&p);
+            if (rc < 0)
+                return -1;
+            if (n == 0)
+                break;
+        }
+        struct sf_s3_req rq = {.method = "DELETE", .bucket = name};
+        struct sf_s3_resp r;
+        int rc = sf_s3_do(c, &k, &rq, "deleting the bucket", SF_S3_OK404 | SF_S3_OK409, &r);
+        bool busy = rc == 0 && r.http.status == 409;
+        if (busy && (round >= 20 || (c->deadline > 0 && sf_now() >= c->deadline))) {
+            sf_s3_error(c, SF_CLASS_CONFLICT,
+                  "deleting the bucket \"%s\": the store still answers HTTP 409 %s after "
+                  "emptying it %d times",
+                  name, r.code ? r.code : "", round + 1);
+            rc = -1;
+        }
+        sf_s3_resp_free(&r);
+        if (rc < 0 || !busy)
+            return rc;
+        sf_sleep_ms(200L * (round + 1));
+    }
+}
+
+const struct sf_resource_type sf_s3_bucket_type = {
+    .name = "s3_bucket",
+    .doc = "an S3 bucket with versioning, lifecycle and CORS rules, a policy and tags",
+    .attrs = attrs,
+    .read = bucket_read,
+    .adopt = bucket_adopt,
+    .create = bucket_create,
+    .update = bucket_update,
+    .delete = bucket_delete,
+    .plan = bucket_plan,
+    .timeouts = {.create = 300, .update = 300, .delete = 1800, .read = 300},
+};
