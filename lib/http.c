@@ -559,7 +559,9 @@ int sf_http_do(struct sf_http *h, const struct sf_http_req *rq, struct sf_http_r
         if (rc == CURLE_OK) {
             result = 0;
             rs->ambiguous = false;
-            bool busy = status == 429 || status >= 500;
+            /* 501 Not Implemented is an answer (the server lacks the
+             * feature), not a failure that passes. */
+            bool busy = status == 429 || (status >= 500 && status != 501);
             retry = busy && (idempotent || status == 429);
             if (retry)
                 wait_ms = retry_after_ms(rs);
@@ -636,7 +638,7 @@ enum sf_diag_class sf_http_class(const struct sf_http_resp *rs)
     long s = rs->status;
     if (s == 0 && rs->permanent)
         return SF_CLASS_INVALID;
-    if (s == 0 || s == 429 || s >= 500)
+    if (s == 0 || s == 429 || (s >= 500 && s != 501))
         return SF_CLASS_RETRYABLE;
     if (s == 404 || s == 410)
         return SF_CLASS_NOT_FOUND;

@@ -7,8 +7,9 @@
  * retries what is safe to retry with exponential backoff and jitter, and
  * logs each request under SF_LOG=debug with secrets redacted.
  *
- * Retries: connection failures, 5xx and 429 (honouring Retry-After) are
- * retried for idempotent requests (GET, HEAD, PUT, DELETE, OPTIONS by default) until
+ * Retries: connection failures, 5xx (but 501 Not Implemented) and 429
+ * (honouring Retry-After) are retried for idempotent requests (GET, HEAD,
+ * PUT, DELETE, OPTIONS by default) until
  * max_attempts or the deadline. A non-idempotent request (POST, PATCH) is
  * retried only when it provably never reached the server (the connection
  * could not be made) or got 429; any other failure is returned as it is,
@@ -92,9 +93,10 @@ void sf_http_resp_free(struct sf_http_resp *rs);
  * NULL when absent. */
 char *sf_http_header(const struct sf_http_resp *rs, const char *name);
 
-/* The diagnostic class of an answer: 0 status or 5xx or 429 retryable
+/* The diagnostic class of an answer: 0 status, 5xx or 429 retryable
  * (invalid when rs->permanent), 404 / 410 not found, 409 / 412 conflict,
- * 401 / 403 unauthorized, other 4xx invalid, 2xx/3xx SF_CLASS_NONE. */
+ * 401 / 403 unauthorized, other 4xx and 501 (Not Implemented) invalid,
+ * 2xx/3xx SF_CLASS_NONE. */
 enum sf_diag_class sf_http_class(const struct sf_http_resp *rs);
 
 /* Add an error for a failed request to d, of its class: "METHOD URL: HTTP
