@@ -440,6 +440,10 @@ static int get_sub(struct sf_call *c, const struct sf_s3_keys *k, const char *na
         *gone = true;
     else if (r->http.status == 404 || sf_s3_not_implemented(r))
         *absent = true;
+    /* A store that does not know the subresource may ignore it and list
+     * the bucket instead (s3rver does with ?versioning): it has none. */
+    else if (sf_s3_xml_is(r->http.body, r->http.len, "ListBucketResult"))
+        *absent = true;
     return 0;
 }
 

@@ -177,6 +177,9 @@ char *sf_s3_xml_delete(const json_t *objects, size_t *len);
 
 /* Reading: NULL / -1 when the body is not the document expected. */
 
+/* Whether body is a document whose root element is root. */
+bool sf_s3_xml_is(const char *body, size_t len, const char *root);
+
 /* An error document: *code, *message, *request_id (caller frees; NULL when
  * the element is absent). */
 int sf_s3_xml_error(const char *body, size_t len, char **code, char **message, char **request_id);

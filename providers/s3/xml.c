@@ -269,6 +269,13 @@ static json_t *child_strings(xmlNodePtr parent, const char *name)
     return l;
 }
 
+bool sf_s3_xml_is(const char *body, size_t len, const char *root)
+{
+    xmlDocPtr doc = parse(body, len, root);
+    xmlFreeDoc(doc);
+    return doc != NULL;
+}
+
 int sf_s3_xml_error(const char *body, size_t len, char **code, char **message, char **request_id)
 {
     *code = *message = *request_id = NULL;
