@@ -34,7 +34,8 @@ static const struct sf_attr attrs[] = {
     {"force_destroy", SF_BOOL, SF_OPTIONAL, "false",
      "destroy deletes every object version and delete marker first; else a bucket that is not "
      "empty is an error"},
-    {"access_key", SF_STRING, SF_OPTIONAL, NULL, "access key id for this bucket; default the provider's"},
+    {"access_key", SF_STRING, SF_OPTIONAL, NULL,
+     "access key id for this bucket; default the provider's"},
     {"secret_key", SF_STRING, SF_OPTIONAL | SF_SENSITIVE, NULL,
      "secret key for this bucket; default the provider's"},
     {"id", SF_STRING, SF_COMPUTED | SF_STABLE, NULL, "the bucket's name"},
@@ -175,8 +176,8 @@ static bool positive_int(const json_t *v)
 
 json_t *sf_s3_lifecycle_normalize(const json_t *rules, char **why)
 {
-    static const char *const allowed[] = {"id", "prefix", "expiration_days",
-                                          "noncurrent_expiration_days", "enabled", NULL};
+    static const char *const allowed[] = {
+        "id", "prefix", "expiration_days", "noncurrent_expiration_days", "enabled", NULL};
     *why = NULL;
     if (!json_is_array(rules)) {
         *why = sf_xstrdup("lifecycle: expected a list of rules");
@@ -194,10 +195,12 @@ json_t *sf_s3_lifecycle_normalize(const json_t *rules, char **why)
         const json_t *en = json_object_get(r, "enabled");
         if (!json_is_object(r))
             *why = sf_asprintf("lifecycle[%zu]: expected a mapping {id, prefix, expiration_days, "
-                               "noncurrent_expiration_days, enabled}", i);
+                               "noncurrent_expiration_days, enabled}",
+                               i);
         else if (!only_keys(r, allowed, &bad))
             *why = sf_asprintf("lifecycle[%zu]: unknown key \"%s\" (allowed: id, prefix, "
-                               "expiration_days, noncurrent_expiration_days, enabled)", i, bad);
+                               "expiration_days, noncurrent_expiration_days, enabled)",
+                               i, bad);
         else if (!json_is_string(id) || json_string_length(id) == 0 || json_string_length(id) > 255)
             *why = sf_asprintf("lifecycle[%zu]: id: expected a name of 1 to 255 characters", i);
         else if (json_object_get(ids, json_string_value(id)))
@@ -207,13 +210,16 @@ json_t *sf_s3_lifecycle_normalize(const json_t *rules, char **why)
             *why = sf_asprintf("lifecycle[%zu]: prefix: expected a string", i);
         else if (exp && !json_is_null(exp) && !positive_int(exp))
             *why = sf_asprintf("lifecycle[%zu]: expiration_days: expected a whole number of days "
-                               "above 0", i);
+                               "above 0",
+                               i);
         else if (nexp && !json_is_null(nexp) && !positive_int(nexp))
             *why = sf_asprintf("lifecycle[%zu]: noncurrent_expiration_days: expected a whole "
-                               "number of days above 0", i);
+                               "number of days above 0",
+                               i);
         else if (!positive_int(exp) && !positive_int(nexp))
             *why = sf_asprintf("lifecycle[%zu]: a rule sets expiration_days, "
-                               "noncurrent_expiration_days or both", i);
+                               "noncurrent_expiration_days or both",
+                               i);
         else if (en && !json_is_null(en) && !json_is_boolean(en))
             *why = sf_asprintf("lifecycle[%zu]: enabled: expected true or false", i);
         if (*why) {
@@ -261,7 +267,7 @@ static json_t *string_list(const json_t *v, bool upper)
 json_t *sf_s3_cors_normalize(const json_t *rules, char **why)
 {
     static const char *const allowed[] = {"allowed_origins", "allowed_methods", "allowed_headers",
-                                          "expose_headers", "max_age_seconds", NULL};
+                                          "expose_headers",  "max_age_seconds", NULL};
     static const char *const methods[] = {"GET", "PUT", "POST", "DELETE", "HEAD", NULL};
     static const char *const lists[] = {"allowed_origins", "allowed_methods", "allowed_headers",
                                         "expose_headers"};
@@ -278,13 +284,15 @@ json_t *sf_s3_cors_normalize(const json_t *rules, char **why)
         const char *bad = NULL;
         if (!json_is_object(r)) {
             *why = sf_asprintf("cors[%zu]: expected a mapping {allowed_origins, allowed_methods, "
-                               "allowed_headers, expose_headers, max_age_seconds}", i);
+                               "allowed_headers, expose_headers, max_age_seconds}",
+                               i);
             break;
         }
         if (!only_keys(r, allowed, &bad)) {
             *why = sf_asprintf("cors[%zu]: unknown key \"%s\" (allowed: allowed_origins, "
                                "allowed_methods, allowed_headers, expose_headers, "
-                               "max_age_seconds)", i, bad);
+                               "max_age_seconds)",
+                               i, bad);
             break;
         }
         json_t *o = json_object();
@@ -305,14 +313,16 @@ json_t *sf_s3_cors_normalize(const json_t *rules, char **why)
                 ok = strcmp(json_string_value(m), methods[k]) == 0;
             if (!ok && !*why)
                 *why = sf_asprintf("cors[%zu]: allowed_methods: \"%s\" is not one of GET, PUT, "
-                                   "POST, DELETE, HEAD", i, json_string_value(m));
+                                   "POST, DELETE, HEAD",
+                                   i, json_string_value(m));
         }
         const json_t *age = json_object_get(r, "max_age_seconds");
         if (!*why && age && !json_is_null(age)) {
             if (!json_is_integer(age) || json_integer_value(age) < 0 ||
                 json_integer_value(age) > 999999999)
                 *why = sf_asprintf("cors[%zu]: max_age_seconds: expected a whole number of "
-                                   "seconds", i);
+                                   "seconds",
+                                   i);
             else
                 json_object_set(o, "max_age_seconds", (json_t *)age);
         }
@@ -346,15 +356,16 @@ static json_t *tags_normalize(const json_t *tags, char **why)
     json_t *v;
     json_object_foreach((json_t *)tags, k, v)
     {
-        char *s = json_is_string(v) || json_is_number(v) || json_is_boolean(v) ? scalar_text(v)
-                                                                                : NULL;
+        char *s =
+            json_is_string(v) || json_is_number(v) || json_is_boolean(v) ? scalar_text(v) : NULL;
         if (!s)
             *why = sf_asprintf("tags.%s: expected a string", k);
         else if (strlen(k) == 0 || strlen(k) > 128)
             *why = sf_asprintf("tags: the name \"%s\" is not 1 to 128 characters long", k);
         else if (strncmp(k, "aws:", 4) == 0 || strncmp(k, "sparkform_", 10) == 0)
             *why = sf_asprintf("tags: the name \"%s\" is reserved (aws: and sparkform_ names "
-                               "belong to the store and to sparkform)", k);
+                               "belong to the store and to sparkform)",
+                               k);
         else if (strlen(s) > 256)
             *why = sf_asprintf("tags.%s: a value is at most 256 characters long", k);
         if (*why) {
@@ -377,7 +388,7 @@ static int bucket_plan(struct sf_call *c, json_t *desired)
     const char *problem;
     if (json_is_string(name) && (problem = sf_s3_bucket_name_problem(json_string_value(name)))) {
         sf_s3_error(c, SF_CLASS_INVALID, "name: \"%s\" is not a valid bucket name: %s",
-              json_string_value(name), problem);
+                    json_string_value(name), problem);
         rc = -1;
     }
     static const struct {
@@ -406,8 +417,9 @@ static int bucket_plan(struct sf_call *c, json_t *desired)
     if (json_is_string(policy)) {
         char *canon = policy_canonical(json_string_value(policy));
         if (!canon) {
-            sf_s3_error(c, SF_CLASS_INVALID, "policy: expected a JSON object (a bucket policy document "
-                                       "with a Statement)");
+            sf_s3_error(c, SF_CLASS_INVALID,
+                        "policy: expected a JSON object (a bucket policy document "
+                        "with a Statement)");
             rc = -1;
         } else {
             json_object_set_new(desired, "policy", json_string(canon));
@@ -428,9 +440,8 @@ static const char *bucket_name(const json_t *v)
 /* GET of a subresource (?versioning, ?lifecycle, ...): *absent when the
  * bucket has none (a 404 of that configuration, or a server that does not
  * implement it), *gone when the bucket itself is gone. */
-static int get_sub(struct sf_call *c, const struct sf_s3_keys *k, const char *name,
-                   const char *sub, const char *what, struct sf_s3_resp *r, bool *absent,
-                   bool *gone)
+static int get_sub(struct sf_call *c, const struct sf_s3_keys *k, const char *name, const char *sub,
+                   const char *what, struct sf_s3_resp *r, bool *absent, bool *gone)
 {
     struct sf_s3_req rq = {.method = "GET", .bucket = name, .query = sub};
     *absent = *gone = false;
@@ -582,8 +593,7 @@ static int observe(struct sf_call *c, const struct sf_s3_keys *k, const char *na
         json_t *user = json_object();
         const char *key;
         json_t *v;
-        json_object_foreach(all_tags, key, v) if (!is_own_tag(key))
-            json_object_set(user, key, v);
+        json_object_foreach(all_tags, key, v) if (!is_own_tag(key)) json_object_set(user, key, v);
         json_object_set_new(o, "tags", user);
         *out = o;
         o = NULL;
@@ -598,9 +608,8 @@ static int observe(struct sf_call *c, const struct sf_s3_keys *k, const char *na
 }
 
 /* A PUT (or DELETE, when body is NULL and del) of a subresource. */
-static int put_sub(struct sf_call *c, const struct sf_s3_keys *k, const char *name,
-                   const char *sub, const char *content_type, char *body, size_t len,
-                   const char *what)
+static int put_sub(struct sf_call *c, const struct sf_s3_keys *k, const char *name, const char *sub,
+                   const char *content_type, char *body, size_t len, const char *what)
 {
     const char *headers[] = {content_type, NULL};
     struct sf_s3_req rq = {
@@ -643,10 +652,11 @@ static int put_tags(struct sf_call *c, const struct sf_s3_keys *k, const char *n
      * as long as the description asks for none: adopt cannot recognise
      * such a bucket, which the README says. */
     if (rc == 0 && sf_s3_not_implemented(&r) && json_object_size(user) > 0) {
-        sf_s3_error(c, SF_CLASS_INVALID,
-              "tagging the bucket: the object store does not implement bucket tagging (HTTP %ld "
-              "%s); remove the bucket's tags",
-              r.http.status, r.code ? r.code : "");
+        sf_s3_error(
+            c, SF_CLASS_INVALID,
+            "tagging the bucket: the object store does not implement bucket tagging (HTTP %ld "
+            "%s); remove the bucket's tags",
+            r.http.status, r.code ? r.code : "");
         rc = -1;
     }
     sf_s3_resp_free(&r);
@@ -761,16 +771,17 @@ static int claim_existing(struct sf_call *c, const struct sf_s3_keys *k, const c
         const char *lineage = sf_s3_str(tags, SF_S3_TAG_LINEAGE);
         const char *address = sf_s3_str(tags, SF_S3_TAG_ADDRESS);
         if (*lineage)
-            sf_s3_error(c, SF_CLASS_CONFLICT,
-                  "creating the bucket: a bucket named \"%s\" already exists in this account, "
-                  "made by %s (lineage %s), not by this resource: choose another name",
-                  name, *address ? address : "another resource", lineage);
+            sf_s3_error(
+                c, SF_CLASS_CONFLICT,
+                "creating the bucket: a bucket named \"%s\" already exists in this account, "
+                "made by %s (lineage %s), not by this resource: choose another name",
+                name, *address ? address : "another resource", lineage);
         else
             sf_s3_error(c, SF_CLASS_CONFLICT,
-                  "creating the bucket: a bucket named \"%s\" already exists in this account "
-                  "and was not made by this stack: choose another name, or take it over with "
-                  "`sparkform import %s %s`",
-                  name, c->address, name);
+                        "creating the bucket: a bucket named \"%s\" already exists in this account "
+                        "and was not made by this stack: choose another name, or take it over with "
+                        "`sparkform import %s %s`",
+                        name, c->address, name);
         rc = -1;
     }
     json_decref(tags);
@@ -786,18 +797,44 @@ static int bucket_create(struct sf_call *c, const json_t *desired, json_t **out)
     const char *name = bucket_name(desired);
     const char *problem = sf_s3_bucket_name_problem(name);
     if (problem) {
-        sf_s3_error(c, SF_CLASS_INVALID, "name: \"%s\" is not a valid bucket name: %s", name, problem);
+        sf_s3_error(c, SF_CLASS_INVALID, "name: \"%s\" is not a valid bucket name: %s", name,
+                    problem);
         return -1;
     }
-    struct sf_s3_req rq = {.method = "PUT", .bucket = name};
+    /* Some stores answer a CreateBucket of a bucket its caller owns with
+     * 200 (AWS in us-east-1): look first, so that an existing bucket is
+     * taken on only when it carries this stack's tags. */
+    struct sf_s3_req head = {.method = "HEAD", .bucket = name};
     struct sf_s3_resp r;
-    if (sf_s3_do(c, &k, &rq, "creating the bucket", SF_S3_OK409, &r) < 0) {
+    if (sf_s3_do(c, &k, &head, "looking for a bucket of that name", SF_S3_OK404, &r) < 0) {
+        if (r.http.status == 403)
+            sf_diag_detail(c->diags,
+                           "a bucket named \"%s\" exists that these keys may not reach: "
+                           "another account's (bucket names are shared by every user of "
+                           "the object store), or the keys lack the permission",
+                           name);
         sf_s3_resp_free(&r);
         return -1;
     }
-    bool made = r.http.status != 409;
+    bool exists = r.http.status != 404;
+    sf_s3_resp_free(&r);
+    bool made = false;
     int rc = 0;
-    if (!made) {
+    json_t *have = NULL;
+    if (exists) {
+        /* Ours: what it already has is the starting point of configure. */
+        rc = claim_existing(c, &k, name);
+        if (rc == 0)
+            rc = observe(c, &k, name, desired, &have, NULL);
+    } else {
+        struct sf_s3_req rq = {.method = "PUT", .bucket = name};
+        if (sf_s3_do(c, &k, &rq, "creating the bucket", SF_S3_OK409, &r) < 0) {
+            sf_s3_resp_free(&r);
+            return -1;
+        }
+        made = r.http.status != 409;
+    }
+    if (!exists && !made) {
         const char *code = r.code ? r.code : "";
         if (strcmp(code, "BucketAlreadyOwnedByYou") == 0) {
             /* When an earlier attempt of this same request went unanswered,
@@ -809,34 +846,40 @@ static int bucket_create(struct sf_call *c, const json_t *desired, json_t **out)
                 made = true;
         } else if (strcmp(code, "BucketAlreadyExists") == 0) {
             sf_s3_error(c, SF_CLASS_CONFLICT,
-                  "creating the bucket: the name \"%s\" is taken by another account (bucket "
-                  "names are shared by every user of the object store): choose another name",
-                  name);
+                        "creating the bucket: the name \"%s\" is taken by another account (bucket "
+                        "names are shared by every user of the object store): choose another name",
+                        name);
             rc = -1;
         } else {
-            sf_s3_error(c, SF_CLASS_CONFLICT, "creating the bucket \"%s\": HTTP 409 %s", name, code);
+            sf_s3_error(c, SF_CLASS_CONFLICT, "creating the bucket \"%s\": HTTP 409 %s", name,
+                        code);
             rc = -1;
         }
     }
     sf_s3_resp_free(&r);
-    if (rc < 0)
+    if (rc < 0) {
+        json_decref(have);
         return -1;
+    }
 
     if (put_tags(c, &k, name, json_object_get(desired, "tags")) < 0) {
         if (made)
             undo_create(c, &k, name);
+        json_decref(have);
         return -1;
     }
     /* From here on the bucket carries our tags: a failure leaves it for
      * the next run's adopt, which finds it and updates what is missing. */
-    if (configure(c, &k, name, NULL, desired) < 0)
+    rc = configure(c, &k, name, have, desired);
+    json_decref(have);
+    if (rc < 0)
         return -1;
     json_t *got = NULL;
     if (observe(c, &k, name, desired, &got, NULL) < 0)
         return -1;
     if (!got) {
-        sf_s3_error(c, SF_CLASS_NOT_FOUND, "creating the bucket: \"%s\" was gone right after it was made",
-              name);
+        sf_s3_error(c, SF_CLASS_NOT_FOUND,
+                    "creating the bucket: \"%s\" was gone right after it was made", name);
         return -1;
     }
     *out = got;
@@ -957,11 +1000,12 @@ static int delete_entries(struct sf_call *c, const struct sf_s3_keys *k, const c
         json_t *errors = sf_s3_xml_read_delete_errors(r.http.body, r.http.len);
         if (json_array_size(errors) > 0) {
             json_t *e = json_array_get(errors, 0);
-            sf_s3_error(c, sf_s3_error_class(403, sf_s3_str(e, "code")),
-                  "deleting the bucket's objects: %zu could not be deleted, the first \"%s\": "
-                  "%s: %s",
-                  json_array_size(errors), sf_s3_str(e, "key"), sf_s3_str(e, "code"),
-                  sf_s3_str(e, "message"));
+            sf_s3_error(
+                c, sf_s3_error_class(403, sf_s3_str(e, "code")),
+                "deleting the bucket's objects: %zu could not be deleted, the first \"%s\": "
+                "%s: %s",
+                json_array_size(errors), sf_s3_str(e, "key"), sf_s3_str(e, "code"),
+                sf_s3_str(e, "message"));
             rc = -1;
         }
         json_decref(errors);
@@ -983,8 +1027,8 @@ static int delete_entries(struct sf_call *c, const struct sf_s3_keys *k, const c
             query = sf_asprintf("versionId=%s", enc);
             free(enc);
         }
-        struct sf_s3_req d = {.method = "DELETE", .bucket = name, .key = sf_s3_str(e, "key"),
-                              .query = query};
+        struct sf_s3_req d = {
+            .method = "DELETE", .bucket = name, .key = sf_s3_str(e, "key"), .query = query};
         rc = sf_s3_do(c, k, &d, "deleting an object of the bucket", SF_S3_OK404, &r);
         sf_s3_resp_free(&r);
         free(query);
@@ -1012,16 +1056,17 @@ static void not_empty(struct sf_call *c, const char *name, const struct sf_s3_pa
     }
     const char *more = p->truncated ? "at least " : "";
     if (versioned)
-        sf_s3_error(c, SF_CLASS_CONFLICT,
-              "destroying the bucket \"%s\": it is not empty: it holds %s%zu object%s (%s%zu "
-              "object versions and delete markers in all), and force_destroy is not set; nothing "
-              "was deleted",
-              name, more, objects, objects == 1 ? "" : "s", more, all);
+        sf_s3_error(
+            c, SF_CLASS_CONFLICT,
+            "destroying the bucket \"%s\": it is not empty: it holds %s%zu object%s (%s%zu "
+            "object versions and delete markers in all), and force_destroy is not set; nothing "
+            "was deleted",
+            name, more, objects, objects == 1 ? "" : "s", more, all);
     else
         sf_s3_error(c, SF_CLASS_CONFLICT,
-              "destroying the bucket \"%s\": it is not empty: it holds %s%zu object%s, and "
-              "force_destroy is not set; nothing was deleted",
-              name, more, all, all == 1 ? "" : "s");
+                    "destroying the bucket \"%s\": it is not empty: it holds %s%zu object%s, and "
+                    "force_destroy is not set; nothing was deleted",
+                    name, more, all, all == 1 ? "" : "s");
     sf_diag_detail(c->diags, "set force_destroy: true to delete them with the bucket (then apply "
                              "before destroying), or empty the bucket first");
 }
@@ -1064,9 +1109,9 @@ static int bucket_delete(struct sf_call *c, const json_t *prior)
         bool busy = rc == 0 && r.http.status == 409;
         if (busy && (round >= 20 || (c->deadline > 0 && sf_now() >= c->deadline))) {
             sf_s3_error(c, SF_CLASS_CONFLICT,
-                  "deleting the bucket \"%s\": the store still answers HTTP 409 %s after "
-                  "emptying it %d times",
-                  name, r.code ? r.code : "", round + 1);
+                        "deleting the bucket \"%s\": the store still answers HTTP 409 %s after "
+                        "emptying it %d times",
+                        name, r.code ? r.code : "", round + 1);
             rc = -1;
         }
         sf_s3_resp_free(&r);

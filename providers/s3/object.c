@@ -29,7 +29,8 @@ static const struct sf_attr attrs[] = {
      "its media type; default from the key's extension, else application/octet-stream"},
     {"sha256", SF_STRING, SF_OPTIONAL | SF_COMPUTED, NULL,
      "SHA-256 (hex) of its bytes: the plan computes it from content or source"},
-    {"access_key", SF_STRING, SF_OPTIONAL, NULL, "access key id for this object; default the provider's"},
+    {"access_key", SF_STRING, SF_OPTIONAL, NULL,
+     "access key id for this object; default the provider's"},
     {"secret_key", SF_STRING, SF_OPTIONAL | SF_SENSITIVE, NULL,
      "secret key for this object; default the provider's"},
     {"id", SF_STRING, SF_COMPUTED | SF_STABLE, NULL, "BUCKET/KEY"},
@@ -51,19 +52,32 @@ static const char *const local_attrs[] = {"content", "source", "access_key", "se
 static const char *type_by_extension(const char *name)
 {
     static const char *const map[][2] = {
-        {".txt", "text/plain"},           {".csv", "text/csv"},
-        {".json", "application/json"},    {".yaml", "application/yaml"},
-        {".yml", "application/yaml"},     {".xml", "application/xml"},
-        {".html", "text/html"},           {".htm", "text/html"},
-        {".css", "text/css"},             {".js", "text/javascript"},
-        {".py", "text/x-python"},         {".sh", "text/x-shellscript"},
-        {".sql", "application/sql"},      {".md", "text/markdown"},
-        {".conf", "text/plain"},          {".properties", "text/plain"},
-        {".jar", "application/java-archive"}, {".zip", "application/zip"},
-        {".gz", "application/gzip"},      {".tgz", "application/gzip"},
-        {".tar", "application/x-tar"},    {".png", "image/png"},
-        {".jpg", "image/jpeg"},           {".jpeg", "image/jpeg"},
-        {".svg", "image/svg+xml"},        {".pdf", "application/pdf"},
+        {".txt", "text/plain"},
+        {".csv", "text/csv"},
+        {".json", "application/json"},
+        {".yaml", "application/yaml"},
+        {".yml", "application/yaml"},
+        {".xml", "application/xml"},
+        {".html", "text/html"},
+        {".htm", "text/html"},
+        {".css", "text/css"},
+        {".js", "text/javascript"},
+        {".py", "text/x-python"},
+        {".sh", "text/x-shellscript"},
+        {".sql", "application/sql"},
+        {".md", "text/markdown"},
+        {".conf", "text/plain"},
+        {".properties", "text/plain"},
+        {".jar", "application/java-archive"},
+        {".zip", "application/zip"},
+        {".gz", "application/gzip"},
+        {".tgz", "application/gzip"},
+        {".tar", "application/x-tar"},
+        {".png", "image/png"},
+        {".jpg", "image/jpeg"},
+        {".jpeg", "image/jpeg"},
+        {".svg", "image/svg+xml"},
+        {".pdf", "application/pdf"},
     };
     const char *slash = strrchr(name, '/');
     const char *dot = strrchr(slash ? slash : name, '.');
@@ -131,7 +145,8 @@ static int object_plan(struct sf_call *c, json_t *desired)
     if (set(content) == set(source)) {
         sf_s3_error(c, SF_CLASS_INVALID,
                     "%s: set exactly one of content (the bytes as text) and source (a file)",
-                    set(content) ? "content and source are both set" : "neither content nor source is set");
+                    set(content) ? "content and source are both set"
+                                 : "neither content nor source is set");
         return -1;
     }
     const json_t *key = json_object_get(desired, "key");
@@ -273,8 +288,8 @@ static int observe(struct sf_call *c, const struct sf_s3_keys *k, const char *bu
         json_t *o = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:I}", "bucket", bucket, "key", key,
                               "id", id, "content_type", ct ? ct : "", "sha256", sha, "etag", etag,
                               "size", (json_int_t)size);
-        json_object_set_new(o, "version_id", vid && strcmp(vid, "null") != 0 ? json_string(vid)
-                                                                              : json_null());
+        json_object_set_new(o, "version_id",
+                            vid && strcmp(vid, "null") != 0 ? json_string(vid) : json_null());
         for (size_t i = 0; local_attrs[i]; i++) {
             json_t *v = json_object_get(base, local_attrs[i]);
             if (set(v))
@@ -376,11 +391,11 @@ static int upload(struct sf_call *c, const json_t *desired, json_t **out)
         char *etag = etag_of(&r.http);
         char *vid = sf_http_header(&r.http, "x-amz-version-id");
         char *id = sf_asprintf("%s/%s", bucket, key);
-        json_t *o = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:I}", "bucket", bucket, "key", key,
-                              "id", id, "content_type", ct, "sha256", hex, "etag", etag, "size",
-                              (json_int_t)len);
-        json_object_set_new(o, "version_id", vid && strcmp(vid, "null") != 0 ? json_string(vid)
-                                                                              : json_null());
+        json_t *o =
+            json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:I}", "bucket", bucket, "key", key, "id", id,
+                      "content_type", ct, "sha256", hex, "etag", etag, "size", (json_int_t)len);
+        json_object_set_new(o, "version_id",
+                            vid && strcmp(vid, "null") != 0 ? json_string(vid) : json_null());
         for (size_t i = 0; local_attrs[i]; i++) {
             json_t *v = json_object_get(desired, local_attrs[i]);
             if (set(v))

@@ -27,12 +27,16 @@
 static const struct sf_provider_key keys[] = {
     {"endpoint", SF_STRING, 0, "AWS_ENDPOINT_URL_S3",
      "S3 endpoint URL; default: the object-store endpoint of the cloud provider's catalog"},
-    {"region", SF_STRING, 0, "AWS_REGION", "region the signatures name; default \"" SF_S3_DEFAULT_REGION "\""},
-    {"path_style", SF_BOOL, 0, NULL, "bucket in the URL's path (default true); false: in the host name"},
-    {"access_key", SF_STRING, 0, "AWS_ACCESS_KEY_ID", "access key id, unless a resource gives its own"},
+    {"region", SF_STRING, 0, "AWS_REGION",
+     "region the signatures name; default \"" SF_S3_DEFAULT_REGION "\""},
+    {"path_style", SF_BOOL, 0, NULL,
+     "bucket in the URL's path (default true); false: in the host name"},
+    {"access_key", SF_STRING, 0, "AWS_ACCESS_KEY_ID",
+     "access key id, unless a resource gives its own"},
     {"secret_key", SF_STRING, SF_SENSITIVE, "AWS_SECRET_ACCESS_KEY",
      "secret key (a secret: environment or sensitive variable only)"},
-    {"ca_file", SF_STRING, 0, "AWS_CA_BUNDLE", "extra CA bundle (PEM), relative to the description"},
+    {"ca_file", SF_STRING, 0, "AWS_CA_BUNDLE",
+     "extra CA bundle (PEM), relative to the description"},
     {NULL, 0, 0, NULL, NULL},
 };
 
@@ -189,7 +193,8 @@ int sf_s3_sign(const struct sf_s3_target *t, const char *method, const char *con
         rc = sf_sigv4_sign(&rq, k->access, k->secret, region, "s3", now, &auth, &date);
     }
     if (rc == 0)
-        sf_buf_printf(out, "Host: %s\nX-Amz-Date: %s\nX-Amz-Content-SHA256: %s\nAuthorization: %s\n",
+        sf_buf_printf(out,
+                      "Host: %s\nX-Amz-Date: %s\nX-Amz-Content-SHA256: %s\nAuthorization: %s\n",
                       t->host, date, payload_sha256, auth);
     for (size_t j = 0; j < n; j++)
         free(names[j]);

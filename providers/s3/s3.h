@@ -95,21 +95,21 @@ int sf_s3_keys(struct sf_call *c, const json_t *v, struct sf_s3_keys *k);
 /* Flags of sf_s3_do: answers that are not errors but the caller's to look
  * at (r->http.status, r->code). */
 enum {
-    SF_S3_OK404 = 1u << 0,     /* not found: reads, deletes, configurations not set */
-    SF_S3_OK409 = 1u << 1,     /* a conflict: the bucket exists, is not empty */
+    SF_S3_OK404 = 1u << 0,      /* not found: reads, deletes, configurations not set */
+    SF_S3_OK409 = 1u << 1,      /* a conflict: the bucket exists, is not empty */
     SF_S3_OK_NOTIMPL = 1u << 2, /* 501 NotImplemented / 405: the server lacks the feature */
 };
 
 struct sf_s3_req {
     const char *method;
-    const char *bucket;         /* NULL: the service */
-    const char *key;            /* NULL: the bucket */
-    const char *query;          /* raw query, already encoded ("versioning", "list-type=2"), or NULL */
+    const char *bucket; /* NULL: the service */
+    const char *key;    /* NULL: the bucket */
+    const char *query;  /* raw query, already encoded ("versioning", "list-type=2"), or NULL */
     const char *const *headers; /* more "Name: value" lines, signed and sent; NULL-terminated */
     const void *body;           /* may be NULL */
     size_t body_len;
-    bool md5;                   /* send Content-MD5 (S3 requires it on configuration PUTs
-                                   and DeleteObjects) */
+    bool md5; /* send Content-MD5 (S3 requires it on configuration PUTs
+                 and DeleteObjects) */
 };
 
 struct sf_s3_resp {
@@ -147,7 +147,8 @@ char *sf_s3_path(const struct sf_call *c, const char *path);
 const char *sf_s3_str(const json_t *v, const char *name);
 
 /* An error about the object at c->address, of a class. */
-#define sf_s3_error(c, cls, ...) sf_diag_add_class((c)->diags, (cls), NULL, (c)->address, __VA_ARGS__)
+#define sf_s3_error(c, cls, ...)                                                                   \
+    sf_diag_add_class((c)->diags, (cls), NULL, (c)->address, __VA_ARGS__)
 
 /* ---- bucket.c: checks the plan step and the tests use ---- */
 

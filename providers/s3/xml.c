@@ -107,7 +107,8 @@ char *sf_s3_xml_lifecycle(const json_t *rules, size_t *len)
         open_el(&x, "Filter");
         text_el(&x, "Prefix", sf_s3_str(r, "prefix"));
         close_el(&x);
-        text_el(&x, "Status", json_is_false(json_object_get(r, "enabled")) ? "Disabled" : "Enabled");
+        text_el(&x, "Status",
+                json_is_false(json_object_get(r, "enabled")) ? "Disabled" : "Enabled");
         json_t *d = json_object_get(r, "expiration_days");
         if (json_is_integer(d)) {
             open_el(&x, "Expiration");

@@ -98,11 +98,12 @@ END_TEST
 
 START_TEST(xml_cors_tagging_versioning)
 {
-    json_t *rules = parse("[{\"allowed_origins\": [\"https://a.example\", \"*\"],"
-                          "  \"allowed_methods\": [\"GET\", \"HEAD\"], \"allowed_headers\": [\"*\"],"
-                          "  \"expose_headers\": [\"ETag\"], \"max_age_seconds\": 600},"
-                          " {\"allowed_origins\": [\"*\"], \"allowed_methods\": [\"PUT\"],"
-                          "  \"allowed_headers\": [], \"expose_headers\": []}]");
+    json_t *rules =
+        parse("[{\"allowed_origins\": [\"https://a.example\", \"*\"],"
+              "  \"allowed_methods\": [\"GET\", \"HEAD\"], \"allowed_headers\": [\"*\"],"
+              "  \"expose_headers\": [\"ETag\"], \"max_age_seconds\": 600},"
+              " {\"allowed_origins\": [\"*\"], \"allowed_methods\": [\"PUT\"],"
+              "  \"allowed_headers\": [], \"expose_headers\": []}]");
     size_t len;
     char *doc = sf_s3_xml_cors(rules, &len);
     ck_assert_ptr_nonnull(strstr(doc, "<AllowedOrigin>https://a.example</AllowedOrigin>"));
@@ -136,7 +137,8 @@ START_TEST(xml_cors_tagging_versioning)
     free(st);
     free(doc);
     /* A bucket that never had versioning answers an empty configuration. */
-    const char *never = "<VersioningConfiguration xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\"/>";
+    const char *never =
+        "<VersioningConfiguration xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\"/>";
     st = sf_s3_xml_versioning_status(never, strlen(never));
     ck_assert_str_eq(st, "");
     free(st);
@@ -165,17 +167,19 @@ START_TEST(xml_errors_and_listings)
         "<NextKeyMarker>k2</NextKeyMarker><NextVersionIdMarker>v9</NextVersionIdMarker>"
         "<Version><Key>k1</Key><VersionId>v2</VersionId><IsLatest>true</IsLatest></Version>"
         "<Version><Key>k1</Key><VersionId>v1</VersionId><IsLatest>false</IsLatest></Version>"
-        "<DeleteMarker><Key>k2</Key><VersionId>v9</VersionId><IsLatest>true</IsLatest></DeleteMarker>"
+        "<DeleteMarker><Key>k2</Key><VersionId>v9</VersionId><IsLatest>true</IsLatest></"
+        "DeleteMarker>"
         "</ListVersionsResult>";
     struct sf_s3_page p;
     ck_assert_int_eq(sf_s3_xml_read_versions(versions, strlen(versions), &p), 0);
     ck_assert(p.truncated);
     ck_assert_str_eq(p.next_key, "k2");
     ck_assert_str_eq(p.next_version, "v9");
-    assert_json_eq(p.entries,
-                   "[{\"key\":\"k1\",\"version_id\":\"v2\",\"latest\":true,\"delete_marker\":false},"
-                   " {\"key\":\"k1\",\"version_id\":\"v1\",\"latest\":false,\"delete_marker\":false},"
-                   " {\"key\":\"k2\",\"version_id\":\"v9\",\"latest\":true,\"delete_marker\":true}]");
+    assert_json_eq(
+        p.entries,
+        "[{\"key\":\"k1\",\"version_id\":\"v2\",\"latest\":true,\"delete_marker\":false},"
+        " {\"key\":\"k1\",\"version_id\":\"v1\",\"latest\":false,\"delete_marker\":false},"
+        " {\"key\":\"k2\",\"version_id\":\"v9\",\"latest\":true,\"delete_marker\":true}]");
     sf_s3_page_free(&p);
 
     const char *objects = "<ListBucketResult><IsTruncated>false</IsTruncated>"
@@ -197,9 +201,10 @@ START_TEST(xml_errors_and_listings)
     ck_assert_ptr_nonnull(strstr(doc, "<Object><Key>a&amp;b</Key></Object>"));
     free(doc);
     json_decref(del);
-    const char *result = "<DeleteResult><Deleted><Key>x</Key></Deleted>"
-                         "<Error><Key>k1</Key><Code>AccessDenied</Code><Message>no</Message></Error>"
-                         "</DeleteResult>";
+    const char *result =
+        "<DeleteResult><Deleted><Key>x</Key></Deleted>"
+        "<Error><Key>k1</Key><Code>AccessDenied</Code><Message>no</Message></Error>"
+        "</DeleteResult>";
     json_t *errs = sf_s3_xml_read_delete_errors(result, strlen(result));
     assert_json_eq(errs, "[{\"key\":\"k1\",\"code\":\"AccessDenied\",\"message\":\"no\"}]");
     json_decref(errs);
@@ -216,7 +221,8 @@ START_TEST(xml_with_a_dtd_is_refused)
                       "<Tagging><TagSet><Tag><Key>k</Key><Value>&b;&ext;</Value></Tag></TagSet>"
                       "</Tagging>";
     ck_assert_ptr_null(sf_s3_xml_read_tagging(doc, strlen(doc)));
-    const char *plain = "<Tagging><TagSet><Tag><Key>k</Key><Value>v</Value></Tag></TagSet></Tagging>";
+    const char *plain =
+        "<Tagging><TagSet><Tag><Key>k</Key><Value>v</Value></Tag></TagSet></Tagging>";
     json_t *tags = sf_s3_xml_read_tagging(plain, strlen(plain));
     assert_json_eq(tags, "{\"k\": \"v\"}");
     json_decref(tags);
@@ -227,13 +233,18 @@ END_TEST
 
 START_TEST(bucket_names)
 {
-    static const char *const good[] = {"abc", "sp-data", "my.bucket.1", "a-b-c", "0ab",
-                                       "analytics-dev-spark", NULL};
-    static const char *const bad[] = {"ab", "Upper", "under_score", "-start", "end-", "a..b",
-                                      "a.-b", "a-.b", "192.168.1.1", "xn--abc", "sthree-x",
-                                      "x-s3alias", "x--ol-s3", "with space", "ünï",
-                                      "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
-                                      NULL};
+    static const char *const good[] = {
+        "abc", "sp-data", "my.bucket.1", "a-b-c", "0ab", "analytics-dev-spark", NULL};
+    static const char *const bad[] = {
+        "ab",          "Upper",
+        "under_score", "-start",
+        "end-",        "a..b",
+        "a.-b",        "a-.b",
+        "192.168.1.1", "xn--abc",
+        "sthree-x",    "x-s3alias",
+        "x--ol-s3",    "with space",
+        "ünï",         "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
+        NULL};
     for (size_t i = 0; good[i]; i++)
         ck_assert_msg(sf_s3_bucket_name_problem(good[i]) == NULL, "%s refused: %s", good[i],
                       sf_s3_bucket_name_problem(good[i]));
@@ -249,20 +260,23 @@ END_TEST
 
 START_TEST(policy_by_meaning)
 {
-    const char *p = "{\"Version\":\"2012-10-17\",\"Statement\":[{\"Sid\":\"r\",\"Effect\":\"Allow\","
-                    "\"Principal\":\"*\",\"Action\":[\"s3:GetObject\",\"s3:ListBucket\"],"
-                    "\"Resource\":\"arn:aws:s3:::b/*\"}]}";
+    const char *p =
+        "{\"Version\":\"2012-10-17\",\"Statement\":[{\"Sid\":\"r\",\"Effect\":\"Allow\","
+        "\"Principal\":\"*\",\"Action\":[\"s3:GetObject\",\"s3:ListBucket\"],"
+        "\"Resource\":\"arn:aws:s3:::b/*\"}]}";
     /* other order of members and list items, other spacing */
     ck_assert(sf_s3_policy_equal(
         p, "{ \"Statement\" : [ { \"Resource\" : \"arn:aws:s3:::b/*\", \"Action\" : "
            "[\"s3:ListBucket\", \"s3:GetObject\"], \"Principal\": \"*\", \"Effect\": \"Allow\", "
            "\"Sid\": \"r\" } ],\n \"Version\": \"2012-10-17\" }"));
     /* a single value is the list of it; a statement object the list of it */
-    const char *one = "{\"Version\":\"2012-10-17\",\"Statement\":{\"Effect\":\"Allow\","
-                      "\"Principal\":\"*\",\"Action\":\"s3:GetObject\",\"Resource\":\"arn:aws:s3:::b/*\"}}";
+    const char *one =
+        "{\"Version\":\"2012-10-17\",\"Statement\":{\"Effect\":\"Allow\","
+        "\"Principal\":\"*\",\"Action\":\"s3:GetObject\",\"Resource\":\"arn:aws:s3:::b/*\"}}";
     ck_assert(sf_s3_policy_equal(
-        one, "{\"Version\":\"2012-10-17\",\"Statement\":[{\"Effect\":\"Allow\",\"Principal\":[\"*\"],"
-             "\"Action\":[\"s3:GetObject\"],\"Resource\":[\"arn:aws:s3:::b/*\"]}]}"));
+        one,
+        "{\"Version\":\"2012-10-17\",\"Statement\":[{\"Effect\":\"Allow\",\"Principal\":[\"*\"],"
+        "\"Action\":[\"s3:GetObject\"],\"Resource\":[\"arn:aws:s3:::b/*\"]}]}"));
     /* condition values: a boolean is its text */
     ck_assert(sf_s3_policy_equal("{\"C\":{\"Bool\":{\"aws:SecureTransport\":false}}}",
                                  "{\"C\":{\"Bool\":{\"aws:SecureTransport\":\"false\"}}}"));
@@ -307,11 +321,17 @@ START_TEST(lifecycle_shapes)
     } bad[] = {
         {"{}", "lifecycle: expected a list of rules"},
         {"[{\"expiration_days\": 1}]", "lifecycle[0]: id: expected a name of 1 to 255 characters"},
-        {"[{\"id\": \"a\"}]", "lifecycle[0]: a rule sets expiration_days, noncurrent_expiration_days or both"},
-        {"[{\"id\": \"a\", \"expiration_days\": 0}]", "lifecycle[0]: expiration_days: expected a whole number of days above 0"},
-        {"[{\"id\": \"a\", \"expiration_days\": 1}, {\"id\": \"a\", \"expiration_days\": 2}]", "lifecycle[1]: id \"a\" is used by two rules"},
-        {"[{\"id\": \"a\", \"expiration_days\": 1, \"days\": 2}]", "lifecycle[0]: unknown key \"days\" (allowed: id, prefix, expiration_days, noncurrent_expiration_days, enabled)"},
-        {"[{\"id\": \"a\", \"expiration_days\": 1, \"enabled\": \"yes\"}]", "lifecycle[0]: enabled: expected true or false"},
+        {"[{\"id\": \"a\"}]",
+         "lifecycle[0]: a rule sets expiration_days, noncurrent_expiration_days or both"},
+        {"[{\"id\": \"a\", \"expiration_days\": 0}]",
+         "lifecycle[0]: expiration_days: expected a whole number of days above 0"},
+        {"[{\"id\": \"a\", \"expiration_days\": 1}, {\"id\": \"a\", \"expiration_days\": 2}]",
+         "lifecycle[1]: id \"a\" is used by two rules"},
+        {"[{\"id\": \"a\", \"expiration_days\": 1, \"days\": 2}]",
+         "lifecycle[0]: unknown key \"days\" (allowed: id, prefix, expiration_days, "
+         "noncurrent_expiration_days, enabled)"},
+        {"[{\"id\": \"a\", \"expiration_days\": 1, \"enabled\": \"yes\"}]",
+         "lifecycle[0]: enabled: expected true or false"},
     };
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         in = parse(bad[i].in);
@@ -346,10 +366,16 @@ START_TEST(cors_shapes)
         const char *in, *why;
     } bad[] = {
         {"[{\"allowed_methods\": [\"GET\"]}]", "cors[0]: allowed_origins: at least one is needed"},
-        {"[{\"allowed_origins\": [\"*\"], \"allowed_methods\": [\"PATCH\"]}]", "cors[0]: allowed_methods: \"PATCH\" is not one of GET, PUT, POST, DELETE, HEAD"},
-        {"[{\"allowed_origins\": [1], \"allowed_methods\": [\"GET\"]}]", "cors[0]: allowed_origins: expected a list of strings"},
-        {"[{\"allowed_origins\": [\"*\"], \"allowed_methods\": [\"GET\"], \"max_age_seconds\": -1}]", "cors[0]: max_age_seconds: expected a whole number of seconds"},
-        {"[{\"allowed_origins\": [\"*\"], \"allowed_methods\": [\"GET\"], \"id\": \"x\"}]", "cors[0]: unknown key \"id\" (allowed: allowed_origins, allowed_methods, allowed_headers, expose_headers, max_age_seconds)"},
+        {"[{\"allowed_origins\": [\"*\"], \"allowed_methods\": [\"PATCH\"]}]",
+         "cors[0]: allowed_methods: \"PATCH\" is not one of GET, PUT, POST, DELETE, HEAD"},
+        {"[{\"allowed_origins\": [1], \"allowed_methods\": [\"GET\"]}]",
+         "cors[0]: allowed_origins: expected a list of strings"},
+        {"[{\"allowed_origins\": [\"*\"], \"allowed_methods\": [\"GET\"], \"max_age_seconds\": "
+         "-1}]",
+         "cors[0]: max_age_seconds: expected a whole number of seconds"},
+        {"[{\"allowed_origins\": [\"*\"], \"allowed_methods\": [\"GET\"], \"id\": \"x\"}]",
+         "cors[0]: unknown key \"id\" (allowed: allowed_origins, allowed_methods, allowed_headers, "
+         "expose_headers, max_age_seconds)"},
     };
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         in = parse(bad[i].in);
@@ -405,9 +431,8 @@ static const char *auth_line(const struct sf_buf *out)
 /* Signs a request to examplebucket (virtual-host style, as the examples
  * are) at the examples' time and checks the documented signature. */
 static void expect_documented(const char *key, const char *query, const char *method,
-                              const char *const *headers, const char *body,
-                              const char *expect_path, const char *signed_headers,
-                              const char *signature)
+                              const char *const *headers, const char *body, const char *expect_path,
+                              const char *signed_headers, const char *signature)
 {
     struct sf_s3_endpoint ep;
     const char *why;
@@ -524,7 +549,8 @@ START_TEST(odd_keys_sign_and_verify)
         sf_s3_sha256_hex(body, strlen(body), payload);
         const char *headers[] = {"Content-Type: text/x-python", "x-amz-meta-sha256: abc", NULL};
         struct sf_buf out = {0};
-        ck_assert_int_eq(sf_s3_sign(&t, "PUT", headers, payload, &k, "ru-msk", time(NULL), &out), 0);
+        ck_assert_int_eq(sf_s3_sign(&t, "PUT", headers, payload, &k, "ru-msk", time(NULL), &out),
+                         0);
         ck_assert_ptr_nonnull(strstr(auth_line(&out), "x-amz-meta-sha256"));
         ck_assert_int_eq(verify("PUT", t.path, NULL, headers, &out, body), SF_SIGV4_OK);
         /* the signature covers the key, the headers and the body */
@@ -545,8 +571,8 @@ START_TEST(odd_keys_sign_and_verify)
         struct sf_s3_target t;
         sf_s3_target(&ep, "sp-raw", NULL, queries[i], &t);
         struct sf_buf out = {0};
-        ck_assert_int_eq(sf_s3_sign(&t, "GET", NULL, SF_SIGV4_EMPTY_SHA256, &k, "ru-msk",
-                                    time(NULL), &out), 0);
+        ck_assert_int_eq(
+            sf_s3_sign(&t, "GET", NULL, SF_SIGV4_EMPTY_SHA256, &k, "ru-msk", time(NULL), &out), 0);
         ck_assert_int_eq(verify("GET", t.path, t.query, NULL, &out, NULL), SF_SIGV4_OK);
         sf_buf_free(&out);
         sf_s3_target_free(&t);
