@@ -166,19 +166,29 @@ sf plan -f stack.yaml -detailed-exitcode
 [ "$rc" -eq 0 ] || { cat "$WORK/.stdout" "$WORK/.stderr"; fail "a policy of the same meaning plans a change"; }
 write_s3_stack
 
-# ---- a bucket of that name that is not this stack's is never taken
+# ---- a bucket of that name that is not this stack's is never taken; an
+# import takes it on (with the provider's keys, for the import and the
+# apply after it: the bucket's own keys are recorded by that apply)
 s3api taken create-bucket --bucket sp-taken
-EXTRA='  - {type: s3_bucket, name: taken, with: {name: sp-taken, access_key: "${cloud_s3_credentials.s3.access_key}", secret_key: "${cloud_s3_credentials.s3.secret_key}"}}' write_s3_stack
+export EXTRA='  - {type: s3_bucket, name: taken, with: {name: sp-taken, access_key: "${cloud_s3_credentials.s3.access_key}", secret_key: "${cloud_s3_credentials.s3.secret_key}"}}'
+write_s3_stack
 sf apply -f stack.yaml -auto-approve
 expect_rc 1
 keep
 expect_err 'a bucket named "sp-taken" already exists in this account and was not made by this stack'
+expect_err "sparkform import s3_bucket.taken sp-taken"
 [ "$(jq -r '.resources["s3_bucket.taken"].attributes // "none"' sparkform.state.json)" = none ] ||
   fail "the foreign bucket was recorded"
-write_s3_stack
-sf apply -f stack.yaml -auto-approve
+AWS_ACCESS_KEY_ID="$access" AWS_SECRET_ACCESS_KEY="$secret" sf import -f stack.yaml s3_bucket.taken sp-taken
 expect_rc 0
-curl -sf "$URL/_localcloud/inventory" | jq -e '.s3.buckets["sp-taken"]' >/dev/null || fail "the foreign bucket is gone"
+keep
+AWS_ACCESS_KEY_ID="$access" AWS_SECRET_ACCESS_KEY="$secret" sf apply -f stack.yaml -auto-approve
+expect_rc 0
+keep
+[ "$(jq -r '.resources["s3_bucket.taken"].attributes.access_key' sparkform.state.json)" = "$access" ] ||
+  fail "the imported bucket's keys were not recorded"
+sf plan -f stack.yaml -detailed-exitcode
+expect_rc 0
 
 # ---- a run killed after the create: the next apply adopts what it made
 # (the state such a run leaves: the entries' intents, no attributes)
@@ -222,7 +232,7 @@ expect_rc 0
 sf destroy -f stack.yaml -auto-approve
 expect_rc 0
 keep
-expect_s3 "buckets=1 objects=0" "after the forced destroy (sp-taken is not ours)"
+expect_s3 "buckets=0 objects=0" "after the forced destroy"
 
 # ---- no keys anywhere: a clear error
 cat >nokeys.yaml <<'YAML'
@@ -259,7 +269,7 @@ sf destroy -f stack.yaml -auto-approve
 expect_rc 0
 keep
 curl -sf -X DELETE "$URL/_localcloud/faults" >/dev/null
-expect_s3 "buckets=1 objects=0" "after the destroy under faults"
+expect_s3 "buckets=0 objects=0" "after the destroy under faults"
 
 # ---- the secret keys never showed (the access key did, so output was seen)
 grep -qF -- "$access" "$WORK/all.txt" || fail "the access key is shown nowhere"
