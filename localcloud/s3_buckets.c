@@ -11,6 +11,7 @@
 #include <ctype.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 #include "s3.h"
@@ -698,6 +699,24 @@ static void delete_config(struct s3_call *c, json_t *b, const struct config *cf)
 
 /* ---------- routing of /s3/{bucket} ---------- */
 
+static void note_checksum(void *cls, const char *name, const char *value)
+{
+    (void)value;
+    if (strncasecmp(name, "x-amz-checksum-", 15) == 0)
+        *(bool *)cls = true;
+}
+
+/* S3 wants an integrity check on every configuration it is sent:
+ * Content-MD5 (s3.c has compared it with the body), or one of the newer
+ * x-amz-checksum-* headers (accepted, not checked). */
+static bool has_checksum(struct s3_call *c)
+{
+    bool found = lc_req_header(c->req, "Content-MD5") != NULL;
+    if (!found)
+        lc_req_headers_each(c->req, note_checksum, &found);
+    return found;
+}
+
 /* Subresources S3 has and localcloud does not emulate: 501, rather than
  * a listing or a bucket creation the client did not ask for. */
 static const char *const not_emulated[] = {
@@ -728,6 +747,12 @@ void s3_bucket_request(struct s3_call *c)
     json_t *b = s3_find_bucket(c, c->bucket);
     if (!b)
         return;
+    if (strcmp(m, "PUT") == 0 && (cf || s3_has_query(c, "versioning")) && !has_checksum(c)) {
+        s3_fail(c, 400, "InvalidRequest",
+                "Missing required header for this request: Content-MD5 (or an x-amz-checksum-* "
+                "header)");
+        return;
+    }
     if (cf) {
         if (get)
             get_config(c, b, cf);

@@ -113,6 +113,15 @@ joined
 [ "$(js obj .ContentType)" = text/x-python ] && [ "$(js obj .Metadata.sha256)" = "$(sha256sum <job.py | cut -d' ' -f1)" ] ||
   fail "object: $(cat "$WORK/obj.json")"
 
+# localcloud, as S3, refuses a configuration without an integrity header:
+# the provider's Content-MD5 is what made the ones above pass
+body='<VersioningConfiguration><Status>Enabled</Status></VersioningConfiguration>'
+code=$(curl -s -o "$WORK/body" -w '%{http_code}' --aws-sigv4 "aws:amz:local:s3" --user "$access:$secret" \
+  -X PUT -H "x-amz-content-sha256: $(printf '%s' "$body" | sha256sum | cut -d' ' -f1)" \
+  --data-binary "$body" "$URL/s3/sp-data?versioning=")
+[ "$code" = 400 ] && grep -qF 'Missing required header for this request: Content-MD5' "$WORK/body" ||
+  { cat "$WORK/body"; fail "a configuration without Content-MD5: HTTP $code"; }
+
 # ---- a changed lifecycle rule is one update in place
 export EVENTS_DAYS=45
 write_s3_stack
