@@ -809,9 +809,10 @@ static int bucket_create(struct sf_call *c, const json_t *desired, json_t **out)
     if (sf_s3_do(c, &k, &head, "looking for a bucket of that name", SF_S3_OK404, &r) < 0) {
         if (r.http.status == 403)
             sf_diag_detail(c->diags,
-                           "a bucket named \"%s\" exists that these keys may not reach: "
-                           "another account's (bucket names are shared by every user of "
-                           "the object store), or the keys lack the permission",
+                           "a HEAD answers 403 when a bucket named \"%s\" belongs to another "
+                           "account (bucket names are shared by every user of the store), or when "
+                           "these keys are wrong or may not reach it: check access_key and "
+                           "secret_key",
                            name);
         sf_s3_resp_free(&r);
         return -1;

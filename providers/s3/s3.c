@@ -329,12 +329,14 @@ static void s3_error(struct sf_call *c, const char *what, const struct sf_http_r
         sf_buf_printf(&b, " (request id %s)", id);
     const char *cc = code ? code : r->code;
     sf_diag_add_class(c->diags, sf_s3_error_class(rs->status, cc), NULL, c->address, "%s", b.s);
-    if (cc && (strcmp(cc, "SignatureDoesNotMatch") == 0 || strcmp(cc, "InvalidAccessKeyId") == 0))
+    /* A HEAD's 403 has no body to say why: the keys are as likely. */
+    if ((cc && (strcmp(cc, "SignatureDoesNotMatch") == 0 || strcmp(cc, "InvalidAccessKeyId") == 0)) ||
+        (rs->status == 403 && !cc))
         sf_diag_detail(c->diags,
                        "check the S3 keys (the resource's access_key and secret_key, else "
                        "providers.s3 or AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY) and the "
-                       "region the signature names (\"%s\")",
-                       x->region);
+                       "region the signature names (\"%s\")%s",
+                       x->region, cc ? "" : ", or whether they may reach this bucket");
     else if (rs->status == 301 || (cc && strcmp(cc, "AuthorizationHeaderMalformed") == 0)) {
         char *region = sf_http_header(rs, "x-amz-bucket-region");
         sf_diag_detail(c->diags,

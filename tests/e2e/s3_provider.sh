@@ -199,6 +199,33 @@ keep
 sf plan -f stack.yaml -detailed-exitcode
 expect_rc 0
 
+# ---- S3's own errors: the step, the request, Code, Message and request id;
+# a create that failed after the bucket was tagged is adopted next time
+write_errs() {
+  printf '%s\n' 'apiVersion: sparkform/v1' 'kind: Stack' 'metadata: {name: errs}' 'resources:' \
+    "  - {type: s3_bucket, name: b, with: {name: sp-errs, $1}}" >errs.yaml
+}
+write_errs "policy: '{\"Version\": \"2012-10-17\"}'"
+export AWS_ACCESS_KEY_ID="$access" AWS_SECRET_ACCESS_KEY="$secret"
+sf apply -f errs.yaml -state errs.state.json -auto-approve
+expect_rc 1
+keep
+expect_err "error: s3_bucket.b: setting the policy: PUT $URL/s3/sp-errs?policy: HTTP 400: MalformedPolicy: Missing required field Statement (request id "
+write_errs "policy: '${POLICY//sp-data/sp-errs}'"
+sf apply -f errs.yaml -state errs.state.json -auto-approve
+expect_rc 0
+keep
+expect_out "Plan: 0 to add, 1 to change, 0 to destroy."
+AWS_SECRET_ACCESS_KEY=not-the-secret-5d1f sf plan -f errs.yaml -state errs.state.json
+expect_rc 1
+keep
+expect_err "reading the bucket: HEAD $URL/s3/sp-errs: HTTP 403"
+expect_err "check the S3 keys"
+expect_no "not-the-secret-5d1f"
+sf destroy -f errs.yaml -state errs.state.json -auto-approve
+expect_rc 0
+unset AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY
+
 # ---- a run killed after the create: the next apply adopts what it made
 # (the state such a run leaves: the entries' intents, no attributes)
 jq '(.resources["s3_bucket.raw", "s3_object.job"]) |= {type, status, dependencies,
