@@ -3,13 +3,14 @@
 # resource of the same stack: two buckets (one versioned, with lifecycle and
 # CORS rules, a policy and tags) and an object from a file. Checked with
 # Debian's awscli (/usr/bin/aws): what was made; one update per changed
-# lifecycle rule or source file; drift made outside (versioning, a tag, the
-# object's bytes) shows and is undone, while a policy rewritten with the
-# same meaning is no drift; a bucket of someone else is never taken; a run
-# killed after the create is adopted, never duplicated; a non-empty bucket
-# is destroyed only with force_destroy, versions and delete markers
-# included; and under injected 5xx and 429 the apply converges with no
-# bucket made twice. No secret shows, SF_LOG=debug included.
+# lifecycle rule or source file; drift made outside (versioning, a tag)
+# shows and is undone, while a policy rewritten with the same meaning is no
+# drift; a bucket of someone else is never taken (an import takes it on);
+# S3's errors read as what S3 said; a run killed after the create is
+# adopted, never duplicated; a non-empty bucket is destroyed only with
+# force_destroy, versions and delete markers included; and under injected
+# 5xx and 429 the apply converges with no bucket made twice. No secret
+# shows, SF_LOG=debug included.
 . "$ROOT/tests/e2e/lib-cloud.sh"
 cloud_start
 unset AWS_ENDPOINT_URL_S3 AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY AWS_REGION AWS_CA_BUNDLE
