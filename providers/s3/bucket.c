@@ -526,74 +526,80 @@ static int observe(struct sf_call *c, const struct sf_s3_keys *k, const char *na
     if (!json_object_get(o, "force_destroy"))
         json_object_set_new(o, "force_destroy", json_false());
 
-    bool absent, gone = false;
+    /* One GET per configuration; what a bucket lacks (or the store does
+     * not implement) reads as the empty value. */
+    enum sub_kind { VERSIONING, LIFECYCLE, CORS, TAGGING, POLICY };
+    static const struct {
+        enum sub_kind kind;
+        const char *sub, *what, *doc;
+    } subs[] = {
+        {VERSIONING, "versioning", "reading the bucket's versioning", "VersioningConfiguration"},
+        {LIFECYCLE, "lifecycle", "reading the bucket's lifecycle rules", "LifecycleConfiguration"},
+        {CORS, "cors", "reading the bucket's CORS rules", "CORSConfiguration"},
+        {TAGGING, "tagging", "reading the bucket's tags", "Tagging"},
+        {POLICY, "policy", "reading the bucket's policy", "policy"},
+    };
+    bool absent = false, gone = false;
     int rc = 0;
     json_t *all_tags = NULL;
-
-    /* versioning: only Enabled is on; Suspended and never-configured are off. */
-    if (rc == 0 && !gone &&
-        (rc = get_sub(c, k, name, "versioning", "reading the bucket's versioning", &r, &absent,
-                      &gone)) == 0 &&
-        !gone) {
-        char *st = absent ? sf_xstrdup("") : sf_s3_xml_versioning_status(r.http.body, r.http.len);
-        if (!st)
-            rc = malformed(c, "reading the bucket's versioning", "VersioningConfiguration");
-        else
-            json_object_set_new(o, "versioning", json_boolean(strcmp(st, "Enabled") == 0));
-        free(st);
-    }
-    sf_s3_resp_free(&r);
-
-    static const struct {
-        const char *sub, *attr, *what, *doc;
-        json_t *(*read)(const char *, size_t);
-    } lists[] = {
-        {"lifecycle", "lifecycle", "reading the bucket's lifecycle rules", "LifecycleConfiguration",
-         sf_s3_xml_read_lifecycle},
-        {"cors", "cors", "reading the bucket's CORS rules", "CORSConfiguration",
-         sf_s3_xml_read_cors},
-        {"tagging", NULL, "reading the bucket's tags", "Tagging", sf_s3_xml_read_tagging},
-    };
-    for (size_t i = 0; i < sizeof(lists) / sizeof(lists[0]) && rc == 0 && !gone; i++) {
-        rc = get_sub(c, k, name, lists[i].sub, lists[i].what, &r, &absent, &gone);
-        if (rc == 0 && !gone) {
-            json_t *v = absent ? (lists[i].attr ? json_array() : json_object())
-                               : lists[i].read(r.http.body, r.http.len);
-            if (!v)
-                rc = malformed(c, lists[i].what, lists[i].doc);
-            else if (lists[i].attr)
-                json_object_set_new(o, lists[i].attr, v);
-            else
-                all_tags = v;
+    for (size_t i = 0; i < sizeof(subs) / sizeof(subs[0]) && rc == 0 && !gone; i++) {
+        rc = get_sub(c, k, name, subs[i].sub, subs[i].what, &r, &absent, &gone);
+        if (rc < 0 || gone) {
+            sf_s3_resp_free(&r);
+            break;
         }
-        sf_s3_resp_free(&r);
-    }
-
-    if (rc == 0 && !gone &&
-        (rc = get_sub(c, k, name, "policy", "reading the bucket's policy", &r, &absent, &gone)) ==
-            0 &&
-        !gone) {
-        if (absent) {
-            json_object_set_new(o, "policy", json_null());
-        } else {
+        const char *body = r.http.body;
+        size_t len = r.http.len;
+        json_t *v = NULL;
+        switch (subs[i].kind) {
+        case VERSIONING: {
+            /* Only Enabled is on; Suspended and never configured are off. */
+            char *st = absent ? sf_xstrdup("") : sf_s3_xml_versioning_status(body, len);
+            v = st ? json_boolean(strcmp(st, "Enabled") == 0) : NULL;
+            free(st);
+            break;
+        }
+        case LIFECYCLE:
+            v = absent ? json_array() : sf_s3_xml_read_lifecycle(body, len);
+            break;
+        case CORS:
+            v = absent ? json_array() : sf_s3_xml_read_cors(body, len);
+            break;
+        case TAGGING:
+            v = absent ? json_object() : sf_s3_xml_read_tagging(body, len);
+            break;
+        case POLICY: {
             /* The recorded spelling stands while it means the same. */
             const char *had = json_string_value(json_object_get(base, "policy"));
-            if (had && sf_s3_policy_equal(had, r.http.body)) {
-                json_object_set_new(o, "policy", json_string(had));
-            } else {
-                char *canon = policy_canonical(r.http.body);
-                json_object_set_new(o, "policy", json_string(canon ? canon : r.http.body));
-                free(canon);
-            }
+            char *canon = absent ? NULL : policy_canonical(body);
+            if (absent)
+                v = json_null();
+            else if (had && sf_s3_policy_equal(had, body))
+                v = json_string(had);
+            else
+                v = json_string(canon ? canon : body);
+            free(canon);
+            break;
         }
+        }
+        sf_s3_resp_free(&r);
+        if (!v)
+            rc = malformed(c, subs[i].what, subs[i].doc);
+        else if (subs[i].kind == TAGGING)
+            all_tags = v;
+        else
+            json_object_set_new(o, subs[i].sub, v);
     }
-    sf_s3_resp_free(&r);
 
     if (rc == 0 && !gone) {
         json_t *user = json_object();
         const char *key;
         json_t *v;
-        json_object_foreach(all_tags, key, v) if (!is_own_tag(key)) json_object_set(user, key, v);
+        json_object_foreach(all_tags, key, v)
+        {
+            if (!is_own_tag(key))
+                json_object_set(user, key, v);
+        }
         json_object_set_new(o, "tags", user);
         *out = o;
         o = NULL;
