@@ -423,7 +423,6 @@ int sf_s3_do(struct sf_call *c, const struct sf_s3_keys *k, const struct sf_s3_r
         else
             s3_error(c, what, &hrq, r);
     }
-    OPENSSL_cleanse(probe.s ? probe.s : "", probe.len);
     sf_buf_free(&probe);
     free(md5);
     free(headers);
