@@ -3,7 +3,8 @@
  * store (VK Cloud's, AWS, localcloud's /s3, s3rver). This header is private
  * to providers/s3/: s3.c holds the provider table, the configure step
  * (endpoint, region, keys) and the one signed request helper every type
- * uses; bucket.c holds s3_bucket, object.c s3_object, and xml.c builds and
+ * uses; bucket.c holds s3_bucket (rules.c the shapes its configurations are
+ * compared in), object.c s3_object, and xml.c builds and
  * reads S3's XML documents with libxml2. The few pure functions below are
  * exported so that tests/unit/test_s3.c can check them without a server.
  */
@@ -150,7 +151,7 @@ const char *sf_s3_str(const json_t *v, const char *name);
 #define sf_s3_error(c, cls, ...)                                                                   \
     sf_diag_add_class((c)->diags, (cls), NULL, (c)->address, __VA_ARGS__)
 
-/* ---- bucket.c: checks the plan step and the tests use ---- */
+/* ---- rules.c: checks and shapes the plan step, read and the tests use ---- */
 
 /* Why name is not a valid bucket name (S3's rules for general purpose
  * buckets), or NULL when it is. */
@@ -165,6 +166,11 @@ bool sf_s3_policy_equal(const char *a, const char *b);
  * with *why (caller frees) when they are malformed. */
 json_t *sf_s3_lifecycle_normalize(const json_t *rules, char **why);
 json_t *sf_s3_cors_normalize(const json_t *rules, char **why);
+/* Tags (a map of strings) checked against S3's limits, the same way. */
+json_t *sf_s3_tags_normalize(const json_t *tags, char **why);
+/* A policy's JSON text in one canonical spelling (keys sorted, compact),
+ * a new string; NULL when it is not JSON. */
+char *sf_s3_policy_canonical(const char *text);
 
 /* ---- xml.c: S3's documents ---- */
 
