@@ -8,7 +8,8 @@
  * multipart uploads on to s3_multipart.c).
  *
  * Every route is LC_ROUTE_UNLOCKED: the signature check and the object
- * data (files of up to 64 MiB) must not hold the world lock. Bucket
+ * data (bodies of up to 64 MiB, objects assembled from parts larger) must
+ * not hold the world lock. Bucket
  * operations and listings run under it; object writes take a per-key lock
  * first, so that a conditional PUT (If-None-Match: *) checks and writes as
  * one step against other writers of the same key, and then take the world

@@ -22,9 +22,10 @@
  *   uploads/<upload id>    {upload_id, bucket, key, initiator, initiated_ms,
  *                          attributes {content_type, metadata, headers},
  *                          parts {"<number>": {blob, etag, size,
- *                                              last_modified_ms}},
- *                          completed (once done, for retries of the
- *                          Complete: {parts, etag, version_id, mode, ms})}
+ *                                              last_modified_ms}}}
+ *   _completed/<upload id> {bucket, key, parts, etag, version_id, mode,
+ *                          completed_ms}: what a Complete answered, for
+ *                          its retries (internal, a while only)
  * and every version's and every part's bytes in DATA/s3-data/<blob>, one
  * file each, named by a random id so that concurrent writers never share
  * a file.

@@ -18,10 +18,10 @@
  * key's lock (like a PUT, so conditional writes stay atomic), checks the
  * listed parts and opens their files under the world lock, concatenates
  * them into a new data file without it, then commits the object as a new
- * version through s3_objects.c and unlinks the parts. The record of a
- * completed upload stays a while (KEEP_COMPLETED_MS) without its parts:
- * S3 answers a Complete that is sent again with the same parts (a retry
- * after a lost answer) with the same result, and so does this.
+ * version through s3_objects.c and unlinks the parts. What it answered
+ * is kept a while (KEEP_COMPLETED_MS) in an internal record: S3 answers a
+ * Complete that is sent again with the same parts (a retry after a lost
+ * answer) with the same result, and so does this.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -35,6 +35,8 @@
 #include "util.h"
 
 #define UPLOADS "uploads"
+/* internal (left out of the inventory): what a completed upload answered */
+#define COMPLETED "_completed"
 #define MAX_PART_NUMBER 10000
 /* every part but the last of a completed upload is at least this large */
 #define MIN_PART_SIZE ((long long)5 << 20)
@@ -61,18 +63,26 @@ static void no_such_upload(struct s3_call *c, const char *id)
                   "upload may have been aborted or completed.");
 }
 
-/* The upload the request names (borrowed; world lock held), its bucket in
- * *bucket when asked for; NULL after answering NoSuchBucket, AccessDenied
- * or NoSuchUpload (also for an upload of another key, and for a completed
- * one unless completed_ok). */
-static json_t *find_upload(struct s3_call *c, const char *id, json_t **bucket, bool completed_ok)
+/* The record of kind (UPLOADS or COMPLETED) with id, when it is one of
+ * the request's bucket and key (borrowed; world lock held). */
+static json_t *get_record(struct s3_call *c, const char *kind, const char *id)
+{
+    json_t *u = *id ? lc_store_get(s3_store(c), S3_API, kind, id) : NULL;
+    if (!u || strcmp(str(u, "bucket"), c->bucket) != 0 || strcmp(str(u, "key"), c->key) != 0)
+        return NULL;
+    return u;
+}
+
+/* The upload in progress the request names (borrowed; world lock held),
+ * its bucket in *bucket when asked for; NULL after answering NoSuchBucket,
+ * AccessDenied or NoSuchUpload (also for an upload of another key). */
+static json_t *find_upload(struct s3_call *c, const char *id, json_t **bucket)
 {
     json_t *b = s3_find_bucket(c, c->bucket);
     if (!b)
         return NULL;
-    json_t *u = *id ? lc_store_get(s3_store(c), S3_API, UPLOADS, id) : NULL;
-    if (!u || strcmp(str(u, "bucket"), c->bucket) != 0 || strcmp(str(u, "key"), c->key) != 0 ||
-        (!completed_ok && json_object_get(u, "completed"))) {
+    json_t *u = get_record(c, UPLOADS, id);
+    if (!u) {
         no_such_upload(c, id);
         return NULL;
     }
@@ -92,27 +102,35 @@ static void drop_parts(struct s3_ctx *ctx, json_t *u)
     }
 }
 
-/* Removes the records of completed uploads whose retry window is over;
- * world lock held (or start-up). A failed removal is tried again later. */
-static void forget_completed(struct lc_store *st)
+/* Removes the records of kind that gone() picks; world lock held (or
+ * start-up). A failed removal is tried again another time. */
+static void forget(struct lc_store *st, const char *kind, bool (*gone)(struct lc_store *, json_t *))
 {
-    long long now = lc_now_ms();
-    json_t *old = json_array();
+    json_t *ids = json_array();
     const char *id;
     json_t *u;
-    json_object_foreach(lc_store_kind(st, S3_API, UPLOADS), id, u)
+    json_object_foreach(lc_store_kind(st, S3_API, kind), id, u)
     {
-        json_t *done = json_object_get(u, "completed");
-        if (done && now - num(done, "ms") > KEEP_COMPLETED_MS)
-            json_array_append_new(old, json_string(id));
+        if (gone(st, u))
+            json_array_append_new(ids, json_string(id));
     }
     size_t i;
     json_t *v;
-    json_array_foreach(old, i, v)
+    json_array_foreach(ids, i, v)
     {
-        lc_store_del(st, S3_API, UPLOADS, json_string_value(v));
+        lc_store_del(st, S3_API, kind, json_string_value(v));
     }
-    json_decref(old);
+    json_decref(ids);
+}
+
+static bool expired(struct lc_store *st, json_t *done)
+{
+    return lc_now_ms() - num(done, "completed_ms") > KEEP_COMPLETED_MS;
+}
+
+static bool orphaned(struct lc_store *st, json_t *u)
+{
+    return !lc_store_get(st, S3_API, "buckets", str(u, "bucket"));
 }
 
 /* A non-negative whole number from the query (def when absent), at most
@@ -224,7 +242,7 @@ static void create_upload(struct s3_call *c)
         json_decref(attrs);
         return;
     }
-    forget_completed(s3_store(c));
+    forget(s3_store(c), COMPLETED, expired);
     char *id = sf_random_hex(32);
     json_t *u = json_pack("{s:s, s:s, s:s, s:s, s:I, s:o, s:{}}", "upload_id", id, "bucket",
                           c->bucket, "key", c->key, "initiator", c->user_id, "initiated_ms",
@@ -330,7 +348,7 @@ static int write_copied_part(struct s3_call *c, struct s3_source *s, size_t star
 static int commit_part(struct s3_call *c, const char *id, long n, const char *blob,
                        const char *etag, size_t size, long long *when)
 {
-    json_t *u = find_upload(c, id, NULL, false);
+    json_t *u = find_upload(c, id, NULL);
     if (!u)
         return -1;
     char key[16];
@@ -364,7 +382,7 @@ static void upload_part(struct s3_call *c, const char *id)
         goto out;
     /* refuse at once what would be refused after the data was written */
     lc_server_lock(srv);
-    bool ok = find_upload(c, id, NULL, false) != NULL;
+    bool ok = find_upload(c, id, NULL) != NULL;
     lc_server_unlock(srv);
     if (!ok)
         goto out;
@@ -664,42 +682,43 @@ static void complete_upload(struct s3_call *c, const char *id)
     char *blob = NULL;
     s3_key_lock(c->ctx, c->bucket, c->key);
     lc_server_lock(srv);
-    json_t *u = find_upload(c, id, NULL, true);
-    json_t *done = u ? json_object_get(u, "completed") : NULL;
-    if (done) {
-        /* a retry: the same parts get the same answer */
-        if (strcmp(str(done, "parts"), text) == 0)
+    json_t *u = NULL;
+    if (s3_find_bucket(c, c->bucket) && !(u = get_record(c, UPLOADS, id))) {
+        /* a retry of a Complete that went through: the same parts get the
+         * same answer */
+        json_t *done = get_record(c, COMPLETED, id);
+        if (done && strcmp(str(done, "parts"), text) == 0)
             complete_answer(c, done);
         else
             no_such_upload(c, id);
     }
-    bool go = u && !done && check_listed(c, u, l, n, &v) == 0;
+    bool go = u && check_listed(c, u, l, n, &v) == 0;
     lc_server_unlock(srv);
     if (!go || assemble(c, l, n, &blob) < 0)
         goto out;
     lc_server_lock(srv);
     json_t *b = NULL;
     /* aborted, or its bucket deleted, while the parts were copied */
-    u = find_upload(c, id, &b, false);
+    u = find_upload(c, id, &b);
     char *vid = NULL, *mode = NULL;
     json_object_set_new(v, "blob", json_string(blob));
     if (!u || s3_commit_version(c, b, json_incref(v), &vid, &mode) < 0) {
         s3_blob_drop(c->ctx, blob);
     } else {
-        json_t *rec = json_pack("{s:s, s:s, s:s, s:s, s:I, s:{}, s:{s:s, s:s, s:s, s:s, s:I}}",
-                                "upload_id", id, "bucket", c->bucket, "key", c->key, "initiator",
-                                str(u, "initiator"), "initiated_ms",
-                                (json_int_t)num(u, "initiated_ms"), "parts", "completed", "parts",
-                                text, "etag", str(v, "etag"), "version_id", vid, "mode", mode,
-                                "ms", (json_int_t)lc_now_ms());
+        json_t *done = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:I}", "bucket", c->bucket,
+                                 "key", c->key, "parts", text, "etag", str(v, "etag"),
+                                 "version_id", vid, "mode", mode, "completed_ms",
+                                 (json_int_t)lc_now_ms());
         json_t *old = json_incref(u);
-        /* the object is there: answer for it even if the upload's record
-         * cannot be rewritten (its parts then stay until an abort) */
-        if (lc_store_put(s3_store(c), S3_API, UPLOADS, id, rec) == 0)
+        /* the object is there: answer for it even when the records cannot
+         * be written (the upload then stays, with its parts, until an
+         * abort) */
+        if (lc_store_put(s3_store(c), S3_API, COMPLETED, id, done) == 0 &&
+            lc_store_del(s3_store(c), S3_API, UPLOADS, id) == 0)
             drop_parts(c->ctx, old);
-        complete_answer(c, json_object_get(rec, "completed"));
+        complete_answer(c, done);
         json_decref(old);
-        json_decref(rec);
+        json_decref(done);
     }
     lc_server_unlock(srv);
     free(vid);
@@ -718,7 +737,7 @@ static void abort_upload(struct s3_call *c, const char *id)
 {
     struct lc_server *srv = c->req->srv;
     lc_server_lock(srv);
-    json_t *u = find_upload(c, id, NULL, false);
+    json_t *u = find_upload(c, id, NULL);
     if (u) {
         json_incref(u);
         if (s3_remove(c, UPLOADS, id) == 0) {
@@ -747,7 +766,7 @@ static void list_parts(struct s3_call *c, const char *id)
         return;
     lc_server_lock(srv);
     json_t *b = NULL;
-    json_t *u = find_upload(c, id, &b, false);
+    json_t *u = find_upload(c, id, &b);
     if (!u) {
         lc_server_unlock(srv);
         return;
@@ -844,7 +863,7 @@ void s3_list_uploads(struct s3_call *c, json_t *bucket)
     json_t *u;
     json_object_foreach(all, id, u)
     {
-        if (strcmp(str(u, "bucket"), c->bucket) == 0 && !json_object_get(u, "completed") &&
+        if (strcmp(str(u, "bucket"), c->bucket) == 0 &&
             strncmp(str(u, "key"), prefix, strlen(prefix)) == 0)
             us[n++] = u;
     }
@@ -935,10 +954,11 @@ void s3_list_uploads(struct s3_call *c, json_t *bucket)
 
 int s3_uploads_drop_bucket(struct s3_call *c, const char *bucket)
 {
+    struct lc_store *st = s3_store(c);
     json_t *ids = json_array();
     const char *id;
     json_t *u;
-    json_object_foreach(lc_store_kind(s3_store(c), S3_API, UPLOADS), id, u)
+    json_object_foreach(lc_store_kind(st, S3_API, UPLOADS), id, u)
     {
         if (strcmp(str(u, "bucket"), bucket) == 0)
             json_array_append_new(ids, json_string(id));
@@ -948,7 +968,7 @@ int s3_uploads_drop_bucket(struct s3_call *c, const char *bucket)
     json_t *v;
     json_array_foreach(ids, i, v)
     {
-        u = json_incref(lc_store_get(s3_store(c), S3_API, UPLOADS, json_string_value(v)));
+        u = json_incref(lc_store_get(st, S3_API, UPLOADS, json_string_value(v)));
         rc = s3_remove(c, UPLOADS, json_string_value(v));
         if (rc == 0)
             drop_parts(c->ctx, u);
@@ -957,28 +977,19 @@ int s3_uploads_drop_bucket(struct s3_call *c, const char *bucket)
             break;
     }
     json_decref(ids);
+    /* a bucket made again under the name has no past Completes */
+    forget(st, COMPLETED, orphaned);
     return rc;
 }
 
 void s3_uploads_recover(struct lc_store *st, json_t *used)
 {
-    forget_completed(st);
+    forget(st, COMPLETED, expired);
     /* a crash between deleting a bucket and its uploads left these */
-    json_t *orphans = json_array();
+    forget(st, COMPLETED, orphaned);
+    forget(st, UPLOADS, orphaned);
     const char *id;
     json_t *u;
-    json_object_foreach(lc_store_kind(st, S3_API, UPLOADS), id, u)
-    {
-        if (!lc_store_get(st, S3_API, "buckets", str(u, "bucket")))
-            json_array_append_new(orphans, json_string(id));
-    }
-    size_t i;
-    json_t *v;
-    json_array_foreach(orphans, i, v)
-    {
-        lc_store_del(st, S3_API, UPLOADS, json_string_value(v));
-    }
-    json_decref(orphans);
     json_object_foreach(lc_store_kind(st, S3_API, UPLOADS), id, u)
     {
         const char *n;
