@@ -144,7 +144,7 @@ static int int_query(struct s3_call *c, const char *name, long def, long cap, lo
     char *end;
     errno = 0;
     long n = strtol(v, &end, 10);
-    if (errno || !*v || *end || n < 0) {
+    if (errno || *v < '0' || *v > '9' || *end) {
         const char *extra[] = {"ArgumentName", name, "ArgumentValue", v, NULL};
         s3_fail_extra(c, 400, "InvalidArgument", extra,
                       "Provided %s not an integer or within integer range", name);
@@ -268,7 +268,7 @@ static int part_number(struct s3_call *c, long *n)
     char *end = NULL;
     errno = 0;
     *n = v ? strtol(v, &end, 10) : 0;
-    if (v && *v && !*end && !errno && *n >= 1 && *n <= MAX_PART_NUMBER)
+    if (v && *v >= '0' && *v <= '9' && !*end && !errno && *n >= 1 && *n <= MAX_PART_NUMBER)
         return 0;
     const char *extra[] = {"ArgumentName", "partNumber", "ArgumentValue", v ? v : "", NULL};
     s3_fail_extra(c, 400, "InvalidArgument", extra,
@@ -783,8 +783,8 @@ static void list_parts(struct s3_call *c, const char *id)
             numbers[n++] = pn;
     }
     qsort(numbers, n, sizeof(long), by_number);
-    bool truncated = n > (size_t)max;
-    size_t shown = truncated ? (size_t)max : n;
+    size_t shown = n < (size_t)max ? n : (size_t)max;
+    bool truncated = max > 0 && n > shown;
     struct s3_xw x;
     s3_xw_begin(&x, "ListPartsResult");
     s3_xw_text(&x, "Bucket", c->bucket);

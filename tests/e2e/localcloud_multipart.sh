@@ -1,13 +1,14 @@
 # localcloud's S3 multipart uploads, driven by the clients that send them:
 # Debian's awscli (`aws s3 cp` of 20 MB and 100 MB files and of a folder,
-# both ways, signed and UNSIGNED-PAYLOAD parts; s3api on uploads left
-# open: listings, part listings, the errors of Complete, abort, part copies
-# with ranges, a versioned bucket; a Complete whose answer a fault
-# replaced; a kill -9 restart with an upload open) and the real
-# docker-registry with its s3 storage driver (a layer of 13 MB pushed in
-# chunks, a manifest, both read back). Deleting a bucket with uploads open
-# leaves no part files, and at the end every data file belongs to an
-# object version or to a part of an open upload.
+# both ways, with signed and with UNSIGNED-PAYLOAD parts; s3api on uploads
+# left open: list-multipart-uploads, list-parts, abort; a Complete retried
+# after a fault replaced its answer; a kill -9 restart with an upload
+# open; delete-bucket with uploads open) and the real docker-registry on
+# its s3 storage driver (a 13 MB layer pushed in chunks, a manifest, both
+# read back). The errors of UploadPart and Complete, part copies with
+# ranges, a versioned bucket and parts racing each other are requests
+# awscli has no reason to make; curl signs those. At the end every data
+# file belongs to an object version or to a part of an open upload.
 #
 # awscli starts slowly (about a second of CPU per call), so independent
 # groups of calls run in parallel (par below), each in a bucket of its own.
@@ -29,12 +30,12 @@ ACCESS=$(body .credential.access) SECRET=$(body .credential.secret)
 TOKEN=
 
 # ---- awscli: path-style, region "local", nothing from the real home
-# directory or the machine's AWS_* settings (a CA bundle there makes the
-# registry's SDK refuse to start)
+# directory or the machine's AWS_* settings (a CA bundle there also makes
+# the registry's SDK refuse to start)
 unset AWS_CA_BUNDLE AWS_PROFILE AWS_ENDPOINT_URL AWS_SESSION_TOKEN
 printf '[default]\ns3 =\n    addressing_style = path\n' >"$WORK/aws.config"
-# the same with UNSIGNED-PAYLOAD bodies (Content-MD5 instead), as awscli
-# sends them over https
+# the same with UNSIGNED-PAYLOAD bodies (and Content-MD5), as awscli sends
+# them over https
 printf '[default]\ns3 =\n    addressing_style = path\n    payload_signing_enabled = false\n' \
   >"$WORK/aws-unsigned.config"
 export AWS_CONFIG_FILE="$WORK/aws.config" AWS_SHARED_CREDENTIALS_FILE="$WORK/aws.credentials"
@@ -51,13 +52,6 @@ s3() {
   set -e
 }
 s3_ok() { s3 "$@"; [ "$rc" -eq 0 ] || { cat "$WORK/$tag.err"; fail "[$tag] s3api $1 exited $rc"; }; }
-# s3_err CODE ARGS...: the call fails with that S3 error code (or HTTP status, for HEAD).
-s3_err() {
-  local code=$1; shift
-  s3 "$@"
-  { [ "$rc" -ne 0 ] && grep -qF "($code)" "$WORK/$tag.err"; } ||
-    { cat "$WORK/$tag.out" "$WORK/$tag.err"; fail "[$tag] s3api $1: expected the error $code"; }
-}
 # cp_ok ARGS...: one `aws s3 cp`, which fails the test when it fails.
 cp_ok() {
   "$AWS" --endpoint-url "$URL/s3" --cli-read-timeout 60 s3 cp --only-show-errors "$@" \
@@ -68,6 +62,51 @@ expect_json() {
   local got; got=$(out "$1")
   [ "$got" = "$2" ] || { cat "$WORK/$tag.out"; fail "[$tag] $1 is '$got', expected '$2'"; }
 }
+
+# sc METHOD PATH [FILE [CURL-ARGS...]]: one request signed by curl, the
+# body from FILE ("-" or none: no body); status in $code, body in
+# $WORK/$tag.xml, headers in $WORK/$tag.hdr. curl 7.88 signs the query
+# as written: give its parameters sorted, each with a "=".
+EMPTY_SHA256=$(printf '' | sha256sum | cut -d' ' -f1)
+sc() {
+  local m=$1 p=$2 f=${3:--}
+  shift $(($# < 3 ? $# : 3))
+  local data=() sha=$EMPTY_SHA256
+  if [ "$f" != - ]; then
+    data=(--data-binary @"$f")
+    sha=$(sha256sum <"$f" | cut -d' ' -f1)
+  fi
+  code=$(curl -s -o "$WORK/$tag.xml" -D "$WORK/$tag.hdr" -w '%{http_code}' \
+    --aws-sigv4 "aws:amz:local:s3" --user "$ACCESS:$SECRET" -X "$m" \
+    -H "x-amz-content-sha256: $sha" "${data[@]}" "$@" "$URL/s3$p") || code=000
+}
+# sc_is STATUS METHOD PATH ...: sc, and the answer has that status
+sc_is() {
+  local want=$1; shift
+  sc "$@"
+  [ "$code" = "$want" ] || { cat "$WORK/$tag.xml"; echo; fail "[$tag] $1 $2: HTTP $code, expected $want"; }
+}
+# sc_err STATUS CODE METHOD PATH ...: sc, and the answer is that S3 error
+sc_err() {
+  local want=$1 err=$2; shift 2
+  sc "$@"
+  [ "$code" = "$want" ] && [ "$(xv Code)" = "$err" ] ||
+    { cat "$WORK/$tag.xml"; echo; fail "[$tag] $1 $2: HTTP $code, expected $want $err"; }
+}
+# xv NAME: the text of the first element NAME of the answer; xl NAME: of
+# every one, joined by commas; hdr NAME: a header of the answer
+xv() { xmllint --xpath "string((//*[local-name()='$1'])[1])" "$WORK/$tag.xml" 2>/dev/null || true; }
+xl() { { xmllint --xpath "//*[local-name()='$1']/text()" "$WORK/$tag.xml" 2>/dev/null || true; } | paste -sd, -; }
+hdr() { tr -d '\r' <"$WORK/$tag.hdr" | awk -v h="$(echo "$1" | tr A-Z a-z)" -F': ' 'tolower($1)==h{v=$2} END{print v}'; }
+# complete_body N:ETAG...: a CompleteMultipartUpload document in $WORK/$tag.parts
+complete_body() {
+  {
+    printf '<CompleteMultipartUpload>'
+    for pe in "$@"; do printf '<Part><PartNumber>%s</PartNumber><ETag>%s</ETag></Part>' "${pe%%:*}" "${pe#*:}"; done
+    printf '</CompleteMultipartUpload>'
+  } >"$WORK/$tag.parts"
+}
+
 # par FN...: runs the functions at once, each in a subshell with tag=FN.
 par() {
   local p=() f st=0
@@ -78,8 +117,8 @@ par() {
 md5() { md5sum "$1" | cut -d' ' -f1; }
 # inventory: localcloud's inventory into $WORK/$tag.inv
 inventory() { curl -sf -o "$WORK/$tag.inv" "$URL/_localcloud/inventory" || fail "[$tag] inventory"; }
-# The ETag S3 gives an object uploaded in parts of SIZE bytes: the MD5 of
-# the parts' binary MD5s, "-" and the number of parts.
+# mp_etag FILE SIZE: the ETag S3 gives FILE uploaded in parts of SIZE
+# bytes: the MD5 of the parts' binary MD5s, "-" and the number of parts
 mp_etag() {
   python3 -c 'import hashlib, sys
 size, ds = int(sys.argv[2]), []
@@ -90,7 +129,7 @@ print("\"%s-%d\"" % (hashlib.md5(b"".join(ds)).hexdigest(), len(ds)))' "$1" "$2"
 }
 # slice FILE OFFSET LENGTH: those bytes of the file, to stdout
 slice() { dd if="$1" bs=1M iflag=skip_bytes,count_bytes skip="$2" count="$3" status=none; }
-# seconds since $1 (a `date +%s.%N`), with 2 decimals
+# since T: seconds since T (a `date +%s.%N`), with 2 decimals
 since() { echo "$(date +%s.%N) $1" | awk '{printf "%.2f", $1 - $2}'; }
 MiB=1048576
 AWSPART=$((8 * MiB)) # awscli's multipart_chunksize
@@ -107,13 +146,18 @@ head -c $((5 * MiB)) /dev/urandom >"$WORK/p1"
 head -c 1234 /dev/urandom >"$WORK/p2"
 head -c $((6 * MiB)) /dev/urandom >"$WORK/src"
 printf 'version one\n' >"$WORK/v1"
+P1=\"$(md5 "$WORK/p1")\" P2=\"$(md5 "$WORK/p2")\"
 
-# (the buckets with curl, which signs too and starts faster than awscli)
-for b in mp-big mp-tree mp-open mp-err mp-ver mp-faults mp-gone mp-registry; do
-  code=$(curl -s -o "$WORK/body" -w '%{http_code}' --aws-sigv4 "aws:amz:local:s3" --user "$ACCESS:$SECRET" \
-    -X PUT -H "x-amz-content-sha256: $(printf '' | sha256sum | cut -d' ' -f1)" "$URL/s3/$b") || code=000
-  [ "$code" = 200 ] || { cat "$WORK/body"; fail "create bucket $b: HTTP $code"; }
+for b in mp-big mp-tree mp-open mp-err mp-ver mp-race mp-faults mp-gone mp-registry; do
+  sc_is 200 PUT "/$b"
 done
+# uploads the awscli groups below list: open.bin gets its parts there
+sc_is 200 POST "/mp-open/logs/open.bin?uploads=" - -H 'Content-Type: text/x-test' -H 'x-amz-meta-stage: open'
+OPEN=$(xv UploadId)
+sc_is 200 POST "/mp-open/logs/other.bin?uploads="
+OTHER=$(xv UploadId)
+sc_is 200 POST "/mp-open/data/x.bin?uploads="
+X=$(xv UploadId)
 
 # ---- aws s3 cp: 20 MB (signed parts) and 100 MB (UNSIGNED-PAYLOAD parts)
 big() {
@@ -126,11 +170,11 @@ big() {
   expect_json .ContentLength 20000000
   s3_ok head-object --bucket mp-big --key f100
   expect_json .ETag "$(mp_etag "$WORK/f100" $AWSPART)"
-  case $(out .ETag) in *-12\") ;; *) fail "f100's ETag $(out .ETag) is not of 12 parts" ;; esac
+  case $(out .ETag) in *-12\") ;; *) fail "[$tag] f100's ETag $(out .ETag) is not of 12 parts" ;; esac
   t=$(date +%s.%N); cp_ok s3://mp-big/f20 "$WORK/f20.back"; echo "20 MB down in $(since "$t") s"
   t=$(date +%s.%N); cp_ok s3://mp-big/f100 "$WORK/f100.back"; echo "100 MB down in $(since "$t") s"
-  cmp "$WORK/f20" "$WORK/f20.back" || fail "f20 came back different"
-  cmp "$WORK/f100" "$WORK/f100.back" || fail "f100 came back different"
+  cmp "$WORK/f20" "$WORK/f20.back" || fail "[$tag] f20 came back different"
+  cmp "$WORK/f100" "$WORK/f100.back" || fail "[$tag] f100 came back different"
   rm -f "$WORK/f100.back" "$WORK/f20.back"
 }
 
@@ -138,203 +182,247 @@ big() {
 folder() {
   cp_ok --recursive "$WORK/tree" s3://mp-tree/tree/
   cp_ok --recursive s3://mp-tree/tree/ "$WORK/tree.back"
-  diff -r "$WORK/tree" "$WORK/tree.back" || fail "the folder came back different"
+  diff -r "$WORK/tree" "$WORK/tree.back" || fail "[$tag] the folder came back different"
   s3_ok list-objects-v2 --bucket mp-tree --prefix tree/
   expect_json '[.Contents[] | .Key + "=" + (.Size | tostring)] | join(",")' \
     "tree/etl.py=13,tree/events/app-1=$((3 * MiB)),tree/jars/app.jar=$((9 * MiB + 7)),tree/jars/deep/deps.jar=$((17 * MiB))"
   expect_json '.Contents[] | select(.Key == "tree/jars/deep/deps.jar") | .ETag' \
     "$(mp_etag "$WORK/tree/jars/deep/deps.jar" $AWSPART)"
-  expect_json '.Contents[] | select(.Key == "tree/events/app-1") | .ETag' \
-    "\"$(md5 "$WORK/tree/events/app-1")\""
+  expect_json '.Contents[] | select(.Key == "tree/events/app-1") | .ETag' "\"$(md5 "$WORK/tree/events/app-1")\""
 }
 
-# ---- s3api on uploads left open: the listings
-uploads() {
-  s3_ok create-multipart-upload --bucket mp-open --key logs/open.bin --content-type text/x-test \
-    --metadata stage=open
-  expect_json .Key logs/open.bin
-  local up; up=$(out .UploadId)
-  echo "$up" >"$WORK/open.id"
-  s3_ok upload-part --bucket mp-open --key logs/open.bin --upload-id "$up" --part-number 1 --body "$WORK/p1"
-  expect_json .ETag "\"$(md5 "$WORK/p1")\""
-  s3_ok upload-part --bucket mp-open --key logs/open.bin --upload-id "$up" --part-number 2 --body "$WORK/p2"
-  s3_ok create-multipart-upload --bucket mp-open --key logs/other.bin
-  s3_ok create-multipart-upload --bucket mp-open --key data/x.bin
-  local x; x=$(out .UploadId)
-  # nothing of it is an object yet
-  s3_err 404 head-object --bucket mp-open --key logs/open.bin
-  s3_ok list-objects-v2 --bucket mp-open --no-paginate
-  expect_json .KeyCount 0
-  # ListParts: all, a page, after a marker
-  s3_ok list-parts --bucket mp-open --key logs/open.bin --upload-id "$up"
-  expect_json '[.Parts[] | "\(.PartNumber):\(.Size):\(.ETag)"] | join(",")' \
-    "1:$((5 * MiB)):\"$(md5 "$WORK/p1")\",2:1234:\"$(md5 "$WORK/p2")\""
+# ---- s3api on an upload left open: its parts, nothing of it visible yet
+parts() {
+  s3_ok upload-part --bucket mp-open --key logs/open.bin --upload-id "$OPEN" --part-number 1 --body "$WORK/p1"
+  expect_json .ETag "$P1"
+  s3_ok upload-part --bucket mp-open --key logs/open.bin --upload-id "$OPEN" --part-number 2 --body "$WORK/p2"
+  s3_ok list-parts --bucket mp-open --key logs/open.bin --upload-id "$OPEN"
+  expect_json '[.Parts[] | "\(.PartNumber):\(.Size):\(.ETag)"] | join(",")' "1:$((5 * MiB)):$P1,2:1234:$P2"
   expect_json .Initiator.ID "$USER_ID"
-  s3_ok list-parts --bucket mp-open --key logs/open.bin --upload-id "$up" --max-parts 1 --no-paginate
+  expect_json .Owner.ID local
+  s3_ok list-parts --bucket mp-open --key logs/open.bin --upload-id "$OPEN" --max-parts 1 --no-paginate
   expect_json '[.Parts[].PartNumber] | join(",")' 1
   expect_json .IsTruncated true
   expect_json .NextPartNumberMarker 1
-  s3_ok list-parts --bucket mp-open --key logs/open.bin --upload-id "$up" --part-number-marker 1
-  expect_json '[.Parts[].PartNumber] | join(",")' 2
-  # ListMultipartUploads: prefix, delimiter, pages with markers
+  # awscli follows the markers itself: one part a page
+  s3_ok list-parts --bucket mp-open --key logs/open.bin --upload-id "$OPEN" --page-size 1
+  expect_json '[.Parts[].PartNumber] | join(",")' 1,2
+  sc_err 404 NoSuchKey GET /mp-open/logs/open.bin
+  sc_is 200 GET "/mp-open?list-type=2"
+  [ "$(xv KeyCount)" = 0 ] || fail "[$tag] the bucket lists $(xv KeyCount) objects"
+}
+
+# ---- s3api list-multipart-uploads (prefix, delimiter, pages), abort
+listing() {
   s3_ok list-multipart-uploads --bucket mp-open --prefix logs/
-  expect_json '[.Uploads[].Key] | join(",")' "logs/open.bin,logs/other.bin"
+  expect_json '[.Uploads[] | .Key + " " + .UploadId] | join(",")' "logs/open.bin $OPEN,logs/other.bin $OTHER"
+  expect_json .Uploads[0].Initiator.ID "$USER_ID"
   s3_ok list-multipart-uploads --bucket mp-open --delimiter /
   expect_json '[.CommonPrefixes[].Prefix] | join(",")' "data/,logs/"
-  s3_ok list-multipart-uploads --bucket mp-open --max-uploads 1 --no-paginate
-  expect_json '[.Uploads[].Key] | join(",")' data/x.bin
+  s3_ok list-multipart-uploads --bucket mp-open --max-uploads 1 --no-paginate --key-marker data/x.bin \
+    --upload-id-marker "$X"
+  expect_json '[.Uploads[].Key] | join(",")' logs/open.bin
   expect_json .IsTruncated true
-  expect_json .NextKeyMarker data/x.bin
-  expect_json .NextUploadIdMarker "$x"
-  s3_ok list-multipart-uploads --bucket mp-open --max-uploads 1 --no-paginate \
-    --key-marker data/x.bin --upload-id-marker "$x"
-  expect_json '[.Uploads[] | .Key + " " + .UploadId] | join(",")' "logs/open.bin $up"
+  expect_json .NextKeyMarker logs/open.bin
+  expect_json .NextUploadIdMarker "$OPEN"
   # awscli follows the markers itself: one upload a page
   s3_ok list-multipart-uploads --bucket mp-open --page-size 1
   expect_json '[.Uploads[].Key] | join(",")' "data/x.bin,logs/open.bin,logs/other.bin"
+  s3_ok abort-multipart-upload --bucket mp-open --key logs/other.bin --upload-id "$OTHER"
+  s3_ok list-multipart-uploads --bucket mp-open
+  expect_json '[.Uploads[].Key] | join(",")' "data/x.bin,logs/open.bin"
 }
 
 # ---- the errors of UploadPart and Complete, and abort
 errors() {
-  s3_ok create-multipart-upload --bucket mp-err --key e.bin
-  local up; up=$(out .UploadId)
-  s3_ok upload-part --bucket mp-err --key e.bin --upload-id "$up" --part-number 1 --body "$WORK/p2"
-  s3_ok upload-part --bucket mp-err --key e.bin --upload-id "$up" --part-number 2 --body "$WORK/p1"
-  local e1 e2
-  e1="{\"PartNumber\":1,\"ETag\":\"$(md5 "$WORK/p2")\"}" e2="{\"PartNumber\":2,\"ETag\":\"$(md5 "$WORK/p1")\"}"
-  s3_err NoSuchUpload upload-part --bucket mp-err --key e.bin --upload-id no-such-upload \
-    --part-number 1 --body "$WORK/p2"
-  s3_err NoSuchUpload list-parts --bucket mp-err --key other.bin --upload-id "$up"
-  s3_err InvalidArgument upload-part --bucket mp-err --key e.bin --upload-id "$up" \
-    --part-number 10001 --body "$WORK/p2"
-  s3_err InvalidPart complete-multipart-upload --bucket mp-err --key e.bin --upload-id "$up" \
-    --multipart-upload '{"Parts":[{"PartNumber":1,"ETag":"\"0123456789abcdef0123456789abcdef\""}]}'
-  s3_err InvalidPart complete-multipart-upload --bucket mp-err --key e.bin --upload-id "$up" \
-    --multipart-upload '{"Parts":[{"PartNumber":3,"ETag":"0123456789abcdef0123456789abcdef"}]}'
-  s3_err InvalidPartOrder complete-multipart-upload --bucket mp-err --key e.bin --upload-id "$up" \
-    --multipart-upload "{\"Parts\":[$e2,$e1]}"
-  s3_err MalformedXML complete-multipart-upload --bucket mp-err --key e.bin --upload-id "$up" \
-    --multipart-upload '{"Parts":[]}'
-  # every part but the last is 5 MiB at least (part 1 is 1234 bytes)
-  s3_err EntityTooSmall complete-multipart-upload --bucket mp-err --key e.bin --upload-id "$up" \
-    --multipart-upload "{\"Parts\":[$e1,$e2]}"
-  # abort: the upload is gone, and so are its parts' files (checked at the end)
-  s3_ok abort-multipart-upload --bucket mp-err --key e.bin --upload-id "$up"
-  s3_err NoSuchUpload list-parts --bucket mp-err --key e.bin --upload-id "$up"
-  s3_err NoSuchUpload complete-multipart-upload --bucket mp-err --key e.bin --upload-id "$up" \
-    --multipart-upload "{\"Parts\":[$e2]}"
+  sc_is 200 POST "/mp-err/e.bin?uploads="
+  local up; up=$(xv UploadId)
+  sc_is 200 PUT "/mp-err/e.bin?partNumber=1&uploadId=$up" "$WORK/p2"
+  [ "$(hdr ETag)" = "$P2" ] || fail "[$tag] part 1's ETag is $(hdr ETag)"
+  sc_is 200 PUT "/mp-err/e.bin?partNumber=2&uploadId=$up" "$WORK/p1"
+  sc_err 404 NoSuchUpload PUT "/mp-err/e.bin?partNumber=1&uploadId=no-such-upload" "$WORK/p2"
+  sc_err 404 NoSuchUpload GET "/mp-err/other.bin?uploadId=$up"
+  sc_err 404 NoSuchBucket POST "/mp-none/e.bin?uploads="
+  sc_err 400 InvalidArgument PUT "/mp-err/e.bin?partNumber=10001&uploadId=$up" "$WORK/p2"
+  sc_err 400 InvalidArgument PUT "/mp-err/e.bin?partNumber=0&uploadId=$up" "$WORK/p2"
+  sc_err 400 InvalidArgument PUT "/mp-err/e.bin?uploadId=$up" "$WORK/p2"
+  sc_err 400 BadDigest PUT "/mp-err/e.bin?partNumber=3&uploadId=$up" "$WORK/p2" \
+    -H "Content-MD5: $(openssl dgst -md5 -binary "$WORK/p1" | base64)"
+  sc_err 405 MethodNotAllowed PUT "/mp-err/e.bin?uploads="
+  complete_body '1:"0123456789abcdef0123456789abcdef"'
+  sc_err 400 InvalidPart POST "/mp-err/e.bin?uploadId=$up" "$WORK/$tag.parts"
+  [ "$(xv PartNumber)" = 1 ] || fail "[$tag] InvalidPart names part '$(xv PartNumber)'"
+  complete_body "3:$P2"
+  sc_err 400 InvalidPart POST "/mp-err/e.bin?uploadId=$up" "$WORK/$tag.parts"
+  complete_body "2:$P1" "1:$P2"
+  sc_err 400 InvalidPartOrder POST "/mp-err/e.bin?uploadId=$up" "$WORK/$tag.parts"
+  complete_body "1:$P2" "1:$P2"
+  sc_err 400 InvalidPartOrder POST "/mp-err/e.bin?uploadId=$up" "$WORK/$tag.parts"
+  printf '<CompleteMultipartUpload/>' >"$WORK/$tag.parts"
+  sc_err 400 MalformedXML POST "/mp-err/e.bin?uploadId=$up" "$WORK/$tag.parts"
+  printf '<CompleteMultipartUpload><Part><PartNumber>one</PartNumber><ETag>x</ETag></Part></CompleteMultipartUpload>' \
+    >"$WORK/$tag.parts"
+  sc_err 400 MalformedXML POST "/mp-err/e.bin?uploadId=$up" "$WORK/$tag.parts"
+  # every part but the last is 5 MiB at least (part 1 has 1234 bytes)
+  complete_body "1:$P2" "2:$P1"
+  sc_err 400 EntityTooSmall POST "/mp-err/e.bin?uploadId=$up" "$WORK/$tag.parts"
+  [ "$(xv ProposedSize) $(xv MinSizeAllowed)" = "1234 5242880" ] || fail "[$tag] EntityTooSmall: $(cat "$WORK/$tag.xml")"
+  # nothing was made of it; then abort: the upload is gone (its parts'
+  # files too: checked at the end)
+  sc_err 404 NoSuchKey GET /mp-err/e.bin
+  sc_is 204 DELETE "/mp-err/e.bin?uploadId=$up"
+  sc_err 404 NoSuchUpload GET "/mp-err/e.bin?uploadId=$up"
+  sc_err 404 NoSuchUpload DELETE "/mp-err/e.bin?uploadId=$up"
+  complete_body "2:$P1"
+  sc_err 404 NoSuchUpload POST "/mp-err/e.bin?uploadId=$up" "$WORK/$tag.parts"
+}
+
+# ---- parts racing: 8 part numbers, two writers each, all at once; every
+# part holds one writer's bytes, and a Complete of the last part alone
+# keeps it and discards the others (their files are checked at the end)
+racing() {
+  sc_is 200 POST "/mp-race/race.bin?uploads="
+  local up i w writers=()
+  up=$(xv UploadId)
+  for i in 1 2 3 4 5 6 7 8; do
+    for w in a b; do
+      head -c $((1000 + i)) /dev/urandom >"$WORK/race.$i$w"
+      ( tag=race.$i$w; sc PUT "/mp-race/race.bin?partNumber=$i&uploadId=$up" "$WORK/race.$i$w"
+        echo "$code" >"$WORK/race.$i$w.code" ) &
+      writers+=($!)
+    done
+  done
+  wait "${writers[@]}"
+  [ "$(cat "$WORK"/race.*.code | sort | uniq -c | awk '{print $1 " " $2}')" = "16 200" ] ||
+    fail "[$tag] racing parts answered $(cat "$WORK"/race.*.code | tr '\n' ' ')"
+  sc_is 200 GET "/mp-race/race.bin?uploadId=$up"
+  [ "$(xl PartNumber)" = 1,2,3,4,5,6,7,8 ] || fail "[$tag] the parts are $(xl PartNumber)"
+  local etags=() etag
+  IFS=, read -r -a etags <<<"$(xl ETag)"
+  for i in 1 2 3 4 5 6 7 8; do
+    etag=${etags[$((i - 1))]}
+    [ "$etag" = "\"$(md5 "$WORK/race.${i}a")\"" ] || [ "$etag" = "\"$(md5 "$WORK/race.${i}b")\"" ] ||
+      fail "[$tag] part $i's ETag $etag is neither writer's"
+  done
+  complete_body "8:$etag"
+  sc_is 200 POST "/mp-race/race.bin?uploadId=$up" "$WORK/$tag.parts"
+  sc_is 200 GET /mp-race/race.bin
+  cmp -s "$WORK/$tag.xml" "$WORK/race.8a" || cmp -s "$WORK/$tag.xml" "$WORK/race.8b" ||
+    fail "[$tag] the completed object is neither writer's part 8"
 }
 
 # ---- a versioned bucket: the completed object is a new version; parts
-# copied from objects, with ranges
+# copied from objects (UploadPartCopy), with and without a range
 versioned() {
-  s3_ok put-bucket-versioning --bucket mp-ver --versioning-configuration Status=Enabled
-  s3_ok put-object --bucket mp-ver --key obj --body "$WORK/v1"
-  local v1; v1=$(out .VersionId)
-  s3_ok put-object --bucket mp-ver --key src --body "$WORK/src"
-  s3_ok create-multipart-upload --bucket mp-ver --key obj --content-type application/x-parts
-  local up; up=$(out .UploadId)
-  s3_ok upload-part-copy --bucket mp-ver --key obj --upload-id "$up" --part-number 1 \
-    --copy-source mp-ver/src --copy-source-range bytes=1000-$((1000 + 5 * MiB - 1))
+  printf '<VersioningConfiguration><Status>Enabled</Status></VersioningConfiguration>' >"$WORK/$tag.conf"
+  sc_is 200 PUT "/mp-ver?versioning=" "$WORK/$tag.conf"
+  sc_is 200 PUT /mp-ver/obj "$WORK/v1"
+  local v1; v1=$(hdr x-amz-version-id)
+  sc_is 200 PUT /mp-ver/src "$WORK/src"
+  sc_is 200 POST "/mp-ver/obj?uploads=" - -H 'Content-Type: application/x-parts'
+  local up; up=$(xv UploadId)
+  sc_is 200 PUT "/mp-ver/obj?partNumber=1&uploadId=$up" - -H 'x-amz-copy-source: /mp-ver/src' \
+    -H "x-amz-copy-source-range: bytes=1000-$((1000 + 5 * MiB - 1))"
   slice "$WORK/src" 1000 $((5 * MiB)) >"$WORK/ver.expected"
-  expect_json .CopyPartResult.ETag "\"$(md5 "$WORK/ver.expected")\""
-  local e1; e1=$(out .CopyPartResult.ETag)
-  s3_ok upload-part-copy --bucket mp-ver --key obj --upload-id "$up" --part-number 2 \
-    --copy-source "mp-ver/obj?versionId=$v1"
+  local e1; e1=$(xv ETag)
+  [ "$e1" = "\"$(md5 "$WORK/ver.expected")\"" ] || fail "[$tag] the copied range's ETag is $e1"
+  sc_is 200 PUT "/mp-ver/obj?partNumber=2&uploadId=$up" - -H "x-amz-copy-source: mp-ver/obj?versionId=$v1"
+  local e2; e2=$(xv ETag)
+  [ "$(hdr x-amz-copy-source-version-id)" = "$v1" ] || fail "[$tag] copied from version $(hdr x-amz-copy-source-version-id)"
   cat "$WORK/v1" >>"$WORK/ver.expected"
-  local e2; e2=$(out .CopyPartResult.ETag)
-  expect_json .CopySourceVersionId "$v1"
-  s3_err InvalidArgument upload-part-copy --bucket mp-ver --key obj --upload-id "$up" --part-number 3 \
-    --copy-source mp-ver/src --copy-source-range bytes=0-$((6 * MiB))
-  s3_err NoSuchKey upload-part-copy --bucket mp-ver --key obj --upload-id "$up" --part-number 3 \
-    --copy-source mp-ver/nothing
-  s3_ok complete-multipart-upload --bucket mp-ver --key obj --upload-id "$up" \
-    --multipart-upload "{\"Parts\":[{\"PartNumber\":1,\"ETag\":$e1},{\"PartNumber\":2,\"ETag\":$e2}]}"
-  local v2; v2=$(out .VersionId)
-  [ -n "$v2" ] && [ "$v2" != null ] && [ "$v2" != "$v1" ] || fail "[$tag] version ids '$v1' '$v2'"
-  case $(out .ETag) in *-2\") ;; *) fail "[$tag] the ETag $(out .ETag) is not of 2 parts" ;; esac
-  s3_ok get-object --bucket mp-ver --key obj "$WORK/ver.got"
-  expect_json .VersionId "$v2"
-  expect_json .ContentType application/x-parts
-  cmp "$WORK/ver.expected" "$WORK/ver.got" || fail "[$tag] the assembled object differs"
-  s3_ok get-object --bucket mp-ver --key obj --version-id "$v1" "$WORK/ver.v1"
-  cmp "$WORK/v1" "$WORK/ver.v1" || fail "[$tag] the first version changed"
-  s3_ok list-object-versions --bucket mp-ver --prefix obj
-  expect_json '[.Versions[].VersionId] | join(",")' "$v2,$v1"
+  sc_err 400 InvalidArgument PUT "/mp-ver/obj?partNumber=3&uploadId=$up" - -H 'x-amz-copy-source: /mp-ver/src' \
+    -H "x-amz-copy-source-range: bytes=0-$((6 * MiB))"
+  sc_err 400 InvalidArgument PUT "/mp-ver/obj?partNumber=3&uploadId=$up" - -H 'x-amz-copy-source: /mp-ver/src' \
+    -H 'x-amz-copy-source-range: bytes=10-'
+  sc_err 404 NoSuchKey PUT "/mp-ver/obj?partNumber=3&uploadId=$up" - -H 'x-amz-copy-source: /mp-ver/nothing'
+  complete_body "1:$e1" "2:$e2"
+  sc_is 200 POST "/mp-ver/obj?uploadId=$up" "$WORK/$tag.parts"
+  local v2; v2=$(hdr x-amz-version-id)
+  [ -n "$v2" ] && [ "$v2" != "$v1" ] || fail "[$tag] version ids '$v1' '$v2'"
+  case $(xv ETag) in *-2\") ;; *) fail "[$tag] the ETag $(xv ETag) is not of 2 parts" ;; esac
+  sc_is 200 GET /mp-ver/obj
+  cmp "$WORK/ver.expected" "$WORK/$tag.xml" || fail "[$tag] the assembled object differs"
+  [ "$(hdr x-amz-version-id) $(hdr Content-Type)" = "$v2 application/x-parts" ] ||
+    fail "[$tag] the new version is $(hdr x-amz-version-id), $(hdr Content-Type)"
+  sc_is 200 GET "/mp-ver/obj?versionId=$v1"
+  cmp "$WORK/v1" "$WORK/$tag.xml" || fail "[$tag] the first version changed"
+  sc_is 200 GET "/mp-ver?prefix=obj&versions="
+  [ "$(xl VersionId)" = "$v2,$v1" ] || fail "[$tag] the versions are $(xl VersionId)"
 }
 
-# ---- faults apply to these routes: a Complete whose answer is replaced
-# by a 503 did complete, and sending it again gets the same answer; a
-# part whose connection is dropped before it is processed is not stored
+# ---- faults apply to these routes: awscli's Complete whose first answer
+# is replaced by a 503 (the upload did complete) is retried and gets the
+# same answer; a part whose connection is dropped before it is processed
+# is not stored
 faults() {
-  s3_ok create-multipart-upload --bucket mp-faults --key f.bin
-  local up; up=$(out .UploadId)
-  s3_ok create-multipart-upload --bucket mp-faults --key g.bin
-  local up2; up2=$(out .UploadId)
-  s3_ok upload-part --bucket mp-faults --key f.bin --upload-id "$up" --part-number 1 --body "$WORK/p2"
-  local parts="{\"Parts\":[{\"PartNumber\":1,\"ETag\":\"$(md5 "$WORK/p2")\"}]}"
-  # (only this bucket's paths: the other groups go on undisturbed)
-  req POST /_localcloud/faults '{"rules":[{"prefix":"/s3/mp-faults/","error_after_rate":1}],"seed":1}'
+  sc_is 200 POST "/mp-faults/f.bin?uploads="
+  local up; up=$(xv UploadId)
+  sc_is 200 POST "/mp-faults/g.bin?uploads="
+  local up2; up2=$(xv UploadId)
+  sc_is 200 PUT "/mp-faults/f.bin?partNumber=1&uploadId=$up" "$WORK/p2"
+  # (only this bucket's paths: the other groups go on undisturbed; with
+  # seed 3 the first draw fails and the second does not)
+  req POST /_localcloud/faults '{"rules":[{"prefix":"/s3/mp-faults/","error_after_rate":0.5}],"seed":3}'
   expect_code 200 "faults"
-  AWS_MAX_ATTEMPTS=1 s3_err ServiceUnavailable complete-multipart-upload --bucket mp-faults --key f.bin \
-    --upload-id "$up" --multipart-upload "$parts"
+  s3_ok complete-multipart-upload --bucket mp-faults --key f.bin --upload-id "$up" \
+    --multipart-upload "{\"Parts\":[{\"PartNumber\":1,\"ETag\":$(jq -n --arg e "$P2" '$e')}]}"
+  local etag; etag=$(out .ETag)
+  grep -q "POST /s3/mp-faults/f.bin -> 503" "$WORK/mp.log" || fail "[$tag] the fault did not apply"
   req POST /_localcloud/faults '{"rules":[{"prefix":"/s3/mp-faults/","drop_rate":1}],"seed":1}'
   expect_code 200 "faults"
-  AWS_MAX_ATTEMPTS=1 s3 upload-part --bucket mp-faults --key g.bin --upload-id "$up2" --part-number 1 \
-    --body "$WORK/p2"
-  [ "$rc" -ne 0 ] || fail "[$tag] a dropped connection answered"
+  sc PUT "/mp-faults/g.bin?partNumber=1&uploadId=$up2" "$WORK/p2"
+  [ "$code" = 000 ] || fail "[$tag] a dropped connection answered HTTP $code"
   req DELETE /_localcloud/faults
   expect_code 204 "faults off"
-  s3_ok head-object --bucket mp-faults --key f.bin
-  expect_json .ContentLength 1234
-  local etag; etag=$(out .ETag)
-  s3_ok complete-multipart-upload --bucket mp-faults --key f.bin --upload-id "$up" --multipart-upload "$parts"
-  expect_json .ETag "$etag"
-  # not with other parts, and not as a live upload
-  s3_err NoSuchUpload complete-multipart-upload --bucket mp-faults --key f.bin --upload-id "$up" \
-    --multipart-upload "{\"Parts\":[{\"PartNumber\":1,\"ETag\":\"$(md5 "$WORK/p1")\"}]}"
-  s3_err NoSuchUpload list-parts --bucket mp-faults --key f.bin --upload-id "$up"
-  s3_ok list-parts --bucket mp-faults --key g.bin --upload-id "$up2" --no-paginate
-  expect_json .IsTruncated false
-  expect_json '.Parts | length' 0
-  s3_ok abort-multipart-upload --bucket mp-faults --key g.bin --upload-id "$up2"
+  sc_is 200 GET /mp-faults/f.bin
+  cmp "$WORK/p2" "$WORK/$tag.xml" || fail "[$tag] the object differs"
+  [ "$(hdr ETag)" = "$etag" ] || fail "[$tag] the object's ETag $(hdr ETag), the Complete's $etag"
+  sc_is 200 GET "/mp-faults/g.bin?uploadId=$up2"
+  [ -z "$(xl PartNumber)" ] || fail "[$tag] a dropped part was stored"
+  sc_is 204 DELETE "/mp-faults/g.bin?uploadId=$up2"
+  # the same Complete again: the same answer; with other parts: no such upload
+  complete_body "1:$P2"
+  sc_is 200 POST "/mp-faults/f.bin?uploadId=$up" "$WORK/$tag.parts"
+  [ "$(xv ETag)" = "$etag" ] || fail "[$tag] the Complete sent again answers $(xv ETag)"
+  complete_body "1:$P1"
+  sc_err 404 NoSuchUpload POST "/mp-faults/f.bin?uploadId=$up" "$WORK/$tag.parts"
+  sc_err 404 NoSuchUpload GET "/mp-faults/f.bin?uploadId=$up"
 }
 
-# ---- the real docker-registry on the s3 storage driver
+# ---- a bucket with uploads open and aborted can be deleted (awscli), and
+# their part files go with it
+gone() {
+  local a b
+  sc_is 200 POST "/mp-gone/a?uploads="
+  a=$(xv UploadId)
+  sc_is 200 PUT "/mp-gone/a?partNumber=1&uploadId=$a" "$WORK/p1"
+  sc_is 200 PUT "/mp-gone/a?partNumber=2&uploadId=$a" "$WORK/p2"
+  sc_is 200 POST "/mp-gone/b?uploads="
+  b=$(xv UploadId)
+  sc_is 200 PUT "/mp-gone/b?partNumber=1&uploadId=$b" "$WORK/p2"
+  inventory
+  jq -r '.s3.uploads[] | select(.bucket == "mp-gone") | .parts[].blob' "$WORK/$tag.inv" >"$WORK/gone.blobs"
+  jq -r --arg id "$b" '.s3.uploads[$id].parts[].blob' "$WORK/$tag.inv" >"$WORK/gone_b.blobs"
+  [ "$(wc -l <"$WORK/gone.blobs")" -eq 3 ] || fail "[$tag] mp-gone's uploads have $(wc -l <"$WORK/gone.blobs") parts"
+  while read -r f; do [ -f "$WORK/mp/s3-data/$f" ] || fail "[$tag] part file $f missing"; done <"$WORK/gone.blobs"
+  s3_ok abort-multipart-upload --bucket mp-gone --key b --upload-id "$b"
+  [ ! -f "$WORK/mp/s3-data/$(cat "$WORK/gone_b.blobs")" ] || fail "[$tag] an aborted upload's part file remains"
+  s3_ok delete-bucket --bucket mp-gone
+  while read -r f; do [ ! -f "$WORK/mp/s3-data/$f" ] || fail "[$tag] part file $f outlived its bucket"; done \
+    <"$WORK/gone.blobs"
+  inventory
+  jq -e '[.s3.uploads[] | select(.bucket == "mp-gone")] | length == 0' "$WORK/$tag.inv" >/dev/null ||
+    fail "[$tag] the deleted bucket's uploads remain"
+  # nor does a bucket made again under the name have them
+  sc_is 200 PUT /mp-gone
+  sc_err 404 NoSuchUpload GET "/mp-gone/a?uploadId=$a"
+}
+
+# ---- the real docker-registry on the s3 storage driver: parts of 5 MiB,
+# and copies (the final move of a blob) in parts of 5 MiB too, so that a
+# 13 MB layer also goes through UploadPartCopy with ranges. Started here,
+# not in a group of par, so that its pid is killed at the end.
 free_port() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
-digest() { echo "sha256:$(sha256sum "$1" | cut -d' ' -f1)"; }
-hdr() { tr -d '\r' <"$WORK/$tag.hdr" | awk -v h="$1" -F': ' 'tolower($1)==h{print $2}'; }
-# rcurl METHOD URL ARGS...: status in $code, headers in $WORK/$tag.hdr, body in $WORK/$tag.body
-rcurl() {
-  local m=$1 u=$2; shift 2
-  code=$(curl -s -X "$m" -D "$WORK/$tag.hdr" -o "$WORK/$tag.body" -w '%{http_code}' "$@" "$u") || code=000
-}
-# push_blob FILE SIZE...: POST an upload, PATCH the file in chunks of the
-# sizes given (the last one for the rest), PUT ?digest=
-push_blob() {
-  local f=$1 chunk=$2 size off=0 loc
-  shift 2
-  size=$(stat -c %s "$f")
-  rcurl POST "$REG/v2/test/spark/blobs/uploads/"
-  [ "$code" = 202 ] || { cat "$WORK/$tag.body"; fail "[$tag] start of a blob upload: HTTP $code"; }
-  loc=$(hdr location)
-  while [ "$off" -lt "$size" ]; do
-    local n=$((size - off < chunk ? size - off : chunk))
-    slice "$f" "$off" "$n" >"$WORK/$tag.chunk"
-    rcurl PATCH "$loc" -H 'Content-Type: application/octet-stream' \
-      -H "Content-Range: $off-$((off + n - 1))" --data-binary @"$WORK/$tag.chunk"
-    [ "$code" = 202 ] || { cat "$WORK/$tag.body"; fail "[$tag] chunk at $off: HTTP $code"; }
-    loc=$(hdr location)
-    off=$((off + n))
-    [ $# -eq 0 ] || { chunk=$1; shift; }
-  done
-  case $loc in *\?*) loc="$loc&" ;; *) loc="$loc?" ;; esac
-  rcurl PUT "${loc}digest=$(digest "$f")"
-  [ "$code" = 201 ] || { cat "$WORK/$tag.body"; fail "[$tag] end of a blob upload: HTTP $code"; }
-}
-# (started here, not in a group of par, so that its pid is killed at the end)
-# parts of 5 MiB, and copies (the final move of a blob) in parts of 5 MiB
-# too, so that a 13 MB layer goes through UploadPartCopy with ranges
 registry_start() {
   local port; port=$(free_port)
   REG="http://127.0.0.1:$port"
@@ -368,6 +456,36 @@ EOF
     sleep 0.1
   done
 }
+digest() { echo "sha256:$(sha256sum "$1" | cut -d' ' -f1)"; }
+# rcurl METHOD URL ARGS...: to the registry; status in $code, headers in
+# $WORK/$tag.hdr, body in $WORK/$tag.body
+rcurl() {
+  local m=$1 u=$2; shift 2
+  code=$(curl -s -X "$m" -D "$WORK/$tag.hdr" -o "$WORK/$tag.body" -w '%{http_code}' "$@" "$u") || code=000
+}
+# push_blob FILE SIZE...: POST an upload, PATCH the file in chunks of the
+# sizes given (the last one for the rest), PUT ?digest=
+push_blob() {
+  local f=$1 chunk=$2 size off=0 loc
+  shift 2
+  size=$(stat -c %s "$f")
+  rcurl POST "$REG/v2/test/spark/blobs/uploads/"
+  [ "$code" = 202 ] || { cat "$WORK/$tag.body"; fail "[$tag] start of a blob upload: HTTP $code"; }
+  loc=$(hdr location)
+  while [ "$off" -lt "$size" ]; do
+    local n=$((size - off < chunk ? size - off : chunk))
+    slice "$f" "$off" "$n" >"$WORK/$tag.chunk"
+    rcurl PATCH "$loc" -H 'Content-Type: application/octet-stream' \
+      -H "Content-Range: $off-$((off + n - 1))" --data-binary @"$WORK/$tag.chunk"
+    [ "$code" = 202 ] || { cat "$WORK/$tag.body"; fail "[$tag] chunk at $off: HTTP $code"; }
+    loc=$(hdr location)
+    off=$((off + n))
+    [ $# -eq 0 ] || { chunk=$1; shift; }
+  done
+  case $loc in *\?*) loc="$loc&" ;; *) loc="$loc?" ;; esac
+  rcurl PUT "${loc}digest=$(digest "$f")"
+  [ "$code" = 201 ] || { cat "$WORK/$tag.body"; fail "[$tag] end of a blob upload: HTTP $code"; }
+}
 registry() {
   rcurl GET "$REG/v2/"
   [ "$code" = 200 ] || { cat "$WORK/registry.log"; fail "[$tag] the registry answers HTTP $code"; }
@@ -393,49 +511,20 @@ registry() {
   rcurl GET "$REG/v2/test/spark/blobs/$layer"
   [ "$code" = 200 ] || fail "[$tag] layer GET: HTTP $code"
   cmp "$WORK/layer" "$WORK/$tag.body" || fail "[$tag] the layer came back different"
-  # the layer is an object of the bucket, assembled from parts
+  # the layer is an object of the bucket, assembled from 3 parts
   local key="registry/docker/registry/v2/blobs/sha256/${layer:7:2}/${layer:7}/data"
   "$AWS" --endpoint-url "$URL/s3" s3 ls --recursive s3://mp-registry/registry/ >"$WORK/$tag.ls" </dev/null ||
     fail "[$tag] aws s3 ls"
   grep -qE " $((13 * MiB)) $key\$" "$WORK/$tag.ls" || { cat "$WORK/$tag.ls"; fail "[$tag] the layer is not in the bucket"; }
-  s3_ok head-object --bucket mp-registry --key "$key"
-  case $(out .ETag) in *-3\") ;; *) fail "[$tag] the layer's ETag $(out .ETag) is not of 3 parts" ;; esac
-}
-
-# ---- a bucket with uploads open and aborted can be deleted, and their
-# part files go with it
-gone() {
-  local gone_a gone_b
-  s3_ok create-multipart-upload --bucket mp-gone --key a
-  gone_a=$(out .UploadId)
-  s3_ok upload-part --bucket mp-gone --key a --upload-id "$gone_a" --part-number 1 --body "$WORK/p1"
-  s3_ok upload-part --bucket mp-gone --key a --upload-id "$gone_a" --part-number 2 --body "$WORK/p2"
-  s3_ok create-multipart-upload --bucket mp-gone --key b
-  gone_b=$(out .UploadId)
-  s3_ok upload-part --bucket mp-gone --key b --upload-id "$gone_b" --part-number 1 --body "$WORK/p2"
-  inventory
-  jq -r '.s3.uploads[] | select(.bucket == "mp-gone") | .parts[].blob' "$WORK/$tag.inv" >"$WORK/gone.blobs"
-  jq -r --arg id "$gone_b" '.s3.uploads[$id].parts[].blob' "$WORK/$tag.inv" >"$WORK/gone_b.blobs"
-  [ "$(wc -l <"$WORK/gone.blobs")" -eq 3 ] || fail "[$tag] mp-gone's uploads have $(wc -l <"$WORK/gone.blobs") parts"
-  while read -r b; do [ -f "$WORK/mp/s3-data/$b" ] || fail "[$tag] part file $b missing"; done <"$WORK/gone.blobs"
-  s3_ok abort-multipart-upload --bucket mp-gone --key b --upload-id "$gone_b"
-  [ ! -f "$WORK/mp/s3-data/$(cat "$WORK/gone_b.blobs")" ] || fail "[$tag] an aborted upload's part file remains"
-  s3_ok delete-bucket --bucket mp-gone
-  while read -r b; do [ ! -f "$WORK/mp/s3-data/$b" ] || fail "[$tag] part file $b outlived its bucket"; done <"$WORK/gone.blobs"
-  inventory
-  jq -e '[.s3.uploads[] | select(.bucket == "mp-gone")] | length == 0' "$WORK/$tag.inv" >/dev/null ||
-    fail "[$tag] the deleted bucket's uploads remain"
-  # nor does a bucket made again under the name have them
-  s3_ok create-bucket --bucket mp-gone
-  s3_err NoSuchUpload list-parts --bucket mp-gone --key a --upload-id "$gone_a"
+  sc_is 206 GET "/mp-registry/$key" - -r 0-0
+  case $(hdr ETag) in *-3\") ;; *) fail "[$tag] the layer's ETag $(hdr ETag) is not of 3 parts" ;; esac
 }
 
 registry_start
-par big folder uploads errors versioned faults gone registry
+par big folder parts listing errors racing versioned faults gone registry
 kill "$reg_pid"
 
 # ---- kill -9 with an upload open: its parts survive, and it completes
-up=$(cat "$WORK/open.id")
 req GET /_localcloud/inventory
 jq -S .s3 "$WORK/body" >"$WORK/inv1"
 kill -9 "$lc_pid"
@@ -444,17 +533,16 @@ lc_start mp --delay-ms 0
 req GET /_localcloud/inventory
 jq -S .s3 "$WORK/body" >"$WORK/inv2"
 diff -u "$WORK/inv1" "$WORK/inv2" || fail "the S3 inventory changed across kill -9"
-s3_ok list-parts --bucket mp-open --key logs/open.bin --upload-id "$up"
-expect_json '[.Parts[] | "\(.PartNumber):\(.Size):\(.ETag)"] | join(",")' \
-  "1:$((5 * MiB)):\"$(md5 "$WORK/p1")\",2:1234:\"$(md5 "$WORK/p2")\""
-s3_ok list-multipart-uploads --bucket mp-open
-expect_json '[.Uploads[].Key] | join(",")' "data/x.bin,logs/open.bin,logs/other.bin"
-s3_ok complete-multipart-upload --bucket mp-open --key logs/open.bin --upload-id "$up" \
-  --multipart-upload "{\"Parts\":[{\"PartNumber\":1,\"ETag\":\"$(md5 "$WORK/p1")\"},{\"PartNumber\":2,\"ETag\":\"$(md5 "$WORK/p2")\"}]}"
+s3_ok list-parts --bucket mp-open --key logs/open.bin --upload-id "$OPEN"
+expect_json '[.Parts[] | "\(.PartNumber):\(.Size):\(.ETag)"] | join(",")' "1:$((5 * MiB)):$P1,2:1234:$P2"
+s3_ok complete-multipart-upload --bucket mp-open --key logs/open.bin --upload-id "$OPEN" \
+  --multipart-upload "$(jq -cn --arg a "$P1" --arg b "$P2" '{Parts: [{PartNumber: 1, ETag: $a}, {PartNumber: 2, ETag: $b}]}')"
 s3_ok get-object --bucket mp-open --key logs/open.bin "$WORK/open.got"
 expect_json .ContentType text/x-test
 expect_json .Metadata.stage open
 cat "$WORK/p1" "$WORK/p2" | cmp - "$WORK/open.got" || fail "the upload completed after the restart differs"
+s3_ok list-multipart-uploads --bucket mp-open
+expect_json '[.Uploads[].Key] | join(",")' data/x.bin
 
 # ---- every data file is an object version's or a part's of an open upload
 req GET /_localcloud/inventory
