@@ -912,7 +912,8 @@ void s3_list_uploads(struct s3_call *c, json_t *bucket)
     s3_xw_text(&x, "UploadIdMarker", uim ? uim : "");
     if (truncated) {
         struct entry *last = &es[count - 1];
-        s3_xw_key(&x, url, "NextKeyMarker", last->cprefix ? last->cprefix : str(last->upload, "key"));
+        s3_xw_key(&x, url, "NextKeyMarker",
+                  last->cprefix ? last->cprefix : str(last->upload, "key"));
         s3_xw_text(&x, "NextUploadIdMarker", last->cprefix ? "" : str(last->upload, "upload_id"));
     }
     s3_xw_key(&x, url, "Prefix", prefix);
