@@ -4,10 +4,12 @@
  * lib/sigv4.c against the EC2 credentials identity issued (their
  * access key and secret are the S3 keys, their project owns the buckets),
  * checks Content-MD5, then hands the request to the bucket operations
- * (s3_buckets.c) or the object operations (s3_objects.c).
+ * (s3_buckets.c) or the object operations (s3_objects.c, which pass
+ * multipart uploads on to s3_multipart.c).
  *
  * Every route is LC_ROUTE_UNLOCKED: the signature check and the object
- * data (files of up to 64 MiB) must not hold the world lock. Bucket
+ * data (bodies of up to 64 MiB, objects assembled from parts larger) must
+ * not hold the world lock. Bucket
  * operations and listings run under it; object writes take a per-key lock
  * first, so that a conditional PUT (If-None-Match: *) checks and writes as
  * one step against other writers of the same key, and then take the world
@@ -15,6 +17,7 @@
  * lookup, key locks, data files, times) live here too; see s3.h.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <openssl/evp.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -190,6 +193,54 @@ void s3_blob_drop(struct s3_ctx *ctx, const char *blob)
     char *p = s3_blob_path(ctx, blob);
     unlink(p);
     free(p);
+}
+
+int s3_blob_create(struct s3_ctx *ctx, char **blob, int *fd)
+{
+    *blob = sf_random_hex(16);
+    char *p = s3_blob_path(ctx, *blob);
+    *fd = open(p, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    free(p);
+    if (*fd >= 0)
+        return 0;
+    int e = errno;
+    free(*blob);
+    *blob = NULL;
+    errno = e;
+    return -1;
+}
+
+int s3_blob_sync(struct s3_ctx *ctx, int fd)
+{
+    int rc = fsync(fd);
+    int e = errno;
+    if (close(fd) < 0 && rc == 0) {
+        rc = -1;
+        e = errno;
+    }
+    if (rc == 0) {
+        /* the new name must survive a crash as well as the bytes */
+        int dfd = open(ctx->blob_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (dfd < 0 || fsync(dfd) < 0) {
+            rc = -1;
+            e = errno;
+        }
+        if (dfd >= 0)
+            close(dfd);
+    }
+    errno = e;
+    return rc;
+}
+
+char *s3_etag(const void *data, size_t len)
+{
+    unsigned char md[EVP_MAX_MD_SIZE];
+    unsigned n = 0;
+    EVP_Digest(data, len, md, &n, EVP_md5(), NULL);
+    char *h = lc_hex(md, n);
+    char *etag = sf_asprintf("\"%s\"", h);
+    free(h);
+    return etag;
 }
 
 void s3_iso_time(long long ms, char buf[32])

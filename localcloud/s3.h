@@ -8,7 +8,8 @@
  * lookup with ownership, the per-key write locks and the object data files.
  * s3_buckets.c holds the bucket operations and their configurations
  * (versioning, lifecycle, CORS, policy, tagging), s3_objects.c the object
- * operations and the listings, s3_xml.c the libxml2 reading and writing.
+ * operations and the listings, s3_multipart.c the multipart uploads,
+ * s3_xml.c the libxml2 reading and writing.
  *
  * What is stored (lc_store, API "s3"):
  *   buckets/<name>        {name, project_id, owner, created_ms, location,
@@ -18,8 +19,16 @@
  *                          {version_id, delete_marker, blob, size, etag,
  *                           content_type, metadata {}, headers {},
  *                           last_modified_ms}]}
- * and every version's bytes in DATA/s3-data/<blob>, one file per version,
- * named by a random id so that concurrent writers never share a file.
+ *   uploads/<upload id>    {upload_id, bucket, key, initiator, initiated_ms,
+ *                          attributes {content_type, metadata, headers},
+ *                          parts {"<number>": {blob, etag, size,
+ *                                              last_modified_ms}}}
+ *   _completed/<upload id> {bucket, key, parts, etag, version_id, mode,
+ *                          completed_ms}: what a Complete answered, for
+ *                          its retries (internal, a while only)
+ * and every version's and every part's bytes in DATA/s3-data/<blob>, one
+ * file each, named by a random id so that concurrent writers never share
+ * a file.
  */
 #ifndef LC_S3_H
 #define LC_S3_H
@@ -90,6 +99,14 @@ void s3_key_unlock(struct s3_ctx *ctx, const char *bucket, const char *key);
 char *s3_blob_path(struct s3_ctx *ctx, const char *blob);
 /* Unlinks the data files of versions that are no longer referenced. */
 void s3_blob_drop(struct s3_ctx *ctx, const char *blob);
+/* A new, empty data file for data that is written piece by piece: 0 with
+ * *blob (caller frees) and *fd open for writing, or -1 with errno. */
+int s3_blob_create(struct s3_ctx *ctx, char **blob, int *fd);
+/* Makes a file from s3_blob_create durable (the file, then its directory
+ * entry) and closes fd, also on failure: 0, or -1 with errno. */
+int s3_blob_sync(struct s3_ctx *ctx, int fd);
+/* The quoted hex MD5 of data: a PutObject's or a part's ETag. Caller frees. */
+char *s3_etag(const void *data, size_t len);
 /* "2024-05-01T12:00:00.000Z" and "Wed, 01 May 2024 12:00:00 GMT". */
 void s3_iso_time(long long ms, char buf[32]);
 void s3_http_time(long long ms, char buf[40]);
@@ -113,6 +130,34 @@ void s3_bucket_request(struct s3_call *c);
 
 /* Everything addressed to /s3/{bucket}/{key+}; takes the locks it needs. */
 void s3_object_request(struct s3_call *c);
+/* The attributes a PUT (or a copy that replaces them, or a multipart
+ * upload) gives a version: content type, x-amz-meta-*, the kept headers.
+ * A new object, or NULL after answering when the metadata is too large or
+ * not text. */
+json_t *s3_version_attributes(struct s3_call *c);
+/* A write's If-None-Match: * / If-Match against the current version of
+ * c->key; world lock held. 0 when the write may go on, -1 after answering. */
+int s3_put_preconditions(struct s3_call *c);
+/* Makes v (taken; its "blob", "etag" and "size" set) the newest version
+ * of c->key in bucket (the record s3_find_bucket gave), as the bucket's
+ * versioning says, and unlinks the files of the versions it replaced.
+ * World lock held, c->key's lock too. 0 with *vid and *mode (the bucket's
+ * versioning) set, both for the caller to free; -1 after answering. */
+int s3_commit_version(struct s3_call *c, json_t *bucket, json_t *v, char **vid, char **mode);
+/* The source of a copy (x-amz-copy-source) and, once opened, its version. */
+struct s3_source {
+    char *bucket, *key, *version_id; /* decoded; version_id NULL for the current one */
+    json_t *version;                 /* a copy of the version's attributes */
+    char *mode;                      /* the source bucket's versioning */
+    int fd;                          /* its data, open for reading; -1 before */
+};
+/* Parses the header ("[/]bucket/key[?versionId=]", URL-encoded): 0, or -1
+ * after answering 400. Free s with s3_source_free either way. */
+int s3_source_parse(struct s3_call *c, const char *header, struct s3_source *s);
+/* Finds the version (in a bucket of the caller's project) and opens its
+ * data, under the world lock: 0, or -1 after answering. */
+int s3_source_open(struct s3_call *c, struct s3_source *s);
+void s3_source_free(struct s3_source *s);
 /* GET /{bucket} (ListObjects v1 and v2), GET ?versions, POST ?delete;
  * world lock held. */
 void s3_list_objects(struct s3_call *c, json_t *bucket);
@@ -120,9 +165,24 @@ void s3_list_versions(struct s3_call *c, json_t *bucket);
 void s3_delete_objects(struct s3_call *c, json_t *bucket);
 /* Whether the bucket holds any object, version or delete marker. */
 bool s3_bucket_has_objects(struct s3_call *c, const char *bucket);
-/* Removes data files no object refers to (writes a crash interrupted);
- * at start-up, before serving. */
+/* Removes data files no object or part refers to (writes a crash
+ * interrupted); at start-up, before serving. */
 void s3_blobs_collect(struct s3_ctx *ctx, struct lc_store *st);
+
+/* ---- s3_multipart.c ---- */
+
+/* /s3/{bucket}/{key+} with ?uploads or ?uploadId: Create, UploadPart,
+ * UploadPartCopy, Complete, Abort, ListParts; takes the locks it needs. */
+void s3_multipart_request(struct s3_call *c);
+/* GET /{bucket}?uploads (ListMultipartUploads); world lock held. */
+void s3_list_uploads(struct s3_call *c, json_t *bucket);
+/* Removes every upload of a bucket that is being deleted and unlinks
+ * their parts' files; world lock held. 0, or -1 after answering. */
+int s3_uploads_drop_bucket(struct s3_call *c, const char *bucket);
+/* At start-up: forgets the uploads of buckets that are gone and the
+ * completed ones kept too long, and adds the files the remaining parts
+ * use to used ({blob: true}). */
+void s3_uploads_recover(struct lc_store *st, json_t *used);
 
 /* ---- s3_xml.c ---- */
 
@@ -138,6 +198,9 @@ void s3_xw_close(struct s3_xw *x);
 void s3_xw_text(struct s3_xw *x, const char *name, const char *value);
 void s3_xw_int(struct s3_xw *x, const char *name, long long v);
 void s3_xw_bool(struct s3_xw *x, const char *name, bool v);
+/* A key, prefix or delimiter of a listing: URL-encoded (the slashes
+ * kept) when the request asked for encoding-type=url. */
+void s3_xw_key(struct s3_xw *x, bool url, const char *name, const char *key);
 /* Text inside the element now open. */
 void s3_xw_string(struct s3_xw *x, const char *text);
 void s3_xw_send(struct s3_xw *x, struct s3_call *c, unsigned status);

@@ -186,7 +186,8 @@ static void delete_bucket(struct s3_call *c, json_t *b)
                       "markers remain)");
         return;
     }
-    if (s3_remove(c, "buckets", c->bucket) == 0)
+    /* uploads in progress do not keep a bucket (S3 aborts them with it) */
+    if (s3_remove(c, "buckets", c->bucket) == 0 && s3_uploads_drop_bucket(c, c->bucket) == 0)
         lc_resp_empty(c->resp, 204);
 }
 
@@ -720,7 +721,7 @@ static bool has_checksum(struct s3_call *c)
 /* Subresources S3 has and localcloud does not emulate: 501, rather than
  * a listing or a bucket creation the client did not ask for. */
 static const char *const not_emulated[] = {
-    "acl", "uploads", "encryption", "website", "replication", "logging", "notification",
+    "acl", "encryption", "website", "replication", "logging", "notification",
     "requestPayment", "accelerate", "object-lock", "ownershipControls", "publicAccessBlock",
     "analytics", "metrics", "inventory", "intelligent-tiering", "policyStatus", "torrent",
     "select", "restore", NULL};
@@ -783,6 +784,8 @@ void s3_bucket_request(struct s3_call *c)
         head_bucket(c, b);
     } else if (get && s3_has_query(c, "versions")) {
         s3_list_versions(c, b);
+    } else if (get && s3_has_query(c, "uploads")) {
+        s3_list_uploads(c, b);
     } else if (get) {
         s3_list_objects(c, b);
     } else if (strcmp(m, "DELETE") == 0) {

@@ -3,7 +3,9 @@
  * CopyObject, GetObject / HeadObject (ranges, conditional headers),
  * DeleteObject and DeleteObjects, and the listings ListObjects (v1 and
  * v2) and ListObjectVersions. s3.c routes /s3/{bucket}/{key+} here without
- * any lock held, and the bucket listings with the world lock held.
+ * any lock held, and the bucket listings with the world lock held; the
+ * requests of a multipart upload go on to s3_multipart.c, which commits
+ * the finished object through the same version logic (s3_commit_version).
  *
  * An object record holds every version of one key, newest first; an
  * unversioned bucket keeps one version, "null", that each PUT replaces,
@@ -12,22 +14,20 @@
  * The bytes of each version are a file of its own (s3.h). A write goes:
  * key lock, world lock to check the bucket and the preconditions, file
  * written and fsynced without the world lock, world lock to commit the
- * record, files of replaced versions unlinked. Readers open the file under
- * the world lock, so an unlink after a commit never pulls data from under
- * a GET that already found it.
+ * record and unlink the files of the versions it replaced. Readers open
+ * the file under the world lock, so an unlink after a commit never pulls
+ * data from under a GET that already found it.
  */
 #include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <openssl/evp.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <unistd.h>
 
 #include "s3.h"
-#include "sigv4.h"
 #include "util.h"
 
 #define OBJECTS "objects"
@@ -154,9 +154,7 @@ static void collect_meta(void *cls, const char *name, const char *value)
     free(k);
 }
 
-/* The attributes a PUT (or a copy that replaces them) gives a version;
- * NULL after answering when the metadata is too large or not text. */
-static json_t *attributes_from_request(struct s3_call *c)
+json_t *s3_version_attributes(struct s3_call *c)
 {
     json_t *md = json_object();
     lc_req_headers_each(c->req, collect_meta, md);
@@ -195,10 +193,12 @@ static json_t *attributes_from_request(struct s3_call *c)
 /* ---------- writing a version ---------- */
 
 /* PUT's conditions against the current version: If-None-Match: * fails when
- * one exists, If-Match when none exists or its ETag differs. 0 when the
- * write may go on, -1 after answering. */
-static int put_preconditions(struct s3_call *c, json_t *rec)
+ * one exists, If-Match when none exists or its ETag differs. */
+int s3_put_preconditions(struct s3_call *c)
 {
+    char *id = s3_object_id(c->bucket, c->key);
+    json_t *rec = lc_store_get(s3_store(c), S3_API, OBJECTS, id);
+    free(id);
     json_t *cur = json_array_get(versions_of(rec), 0);
     if (cur && is_marker(cur))
         cur = NULL;
@@ -231,6 +231,26 @@ static int put_preconditions(struct s3_call *c, json_t *rec)
     return 0;
 }
 
+int s3_commit_version(struct s3_call *c, json_t *bucket, json_t *v, char **vid, char **mode)
+{
+    char *id = s3_object_id(c->bucket, c->key);
+    json_t *dropped = json_array();
+    json_object_set_new(v, "last_modified_ms", json_integer(lc_now_ms()));
+    json_t *rec = with_new_version(bucket, lc_store_get(s3_store(c), S3_API, OBJECTS, id),
+                                   c->bucket, c->key, json_incref(v), dropped);
+    int rc = s3_save(c, OBJECTS, id, rec);
+    if (rc == 0) {
+        *vid = sf_xstrdup(str(v, "version_id"));
+        *mode = sf_xstrdup(mode_of(bucket));
+        drop_all(c->ctx, dropped);
+    }
+    json_decref(rec);
+    json_decref(v);
+    json_decref(dropped);
+    free(id);
+    return rc;
+}
+
 /* Stores data as the newest version of c->key with the attributes v (taken).
  * 0 with *vid set (caller frees) and *mode the bucket's versioning, or -1
  * after answering. */
@@ -238,14 +258,12 @@ static int write_version(struct s3_call *c, const char *data, size_t len, json_t
                          char **mode)
 {
     struct lc_server *srv = c->req->srv;
-    char *id = s3_object_id(c->bucket, c->key);
     int rc = -1;
     char *blob = NULL, *path = NULL;
-    json_t *dropped = json_array();
     s3_key_lock(c->ctx, c->bucket, c->key);
     lc_server_lock(srv);
     json_t *b = s3_find_bucket(c, c->bucket);
-    bool ok = b && put_preconditions(c, lc_store_get(s3_store(c), S3_API, OBJECTS, id)) == 0;
+    bool ok = b && s3_put_preconditions(c) == 0;
     lc_server_unlock(srv);
     if (!ok)
         goto out;
@@ -261,47 +279,25 @@ static int write_version(struct s3_call *c, const char *data, size_t len, json_t
     /* the bucket may have gone while the data was written */
     if ((b = s3_find_bucket(c, c->bucket))) {
         json_object_set_new(v, "blob", json_string(blob));
-        json_object_set_new(v, "last_modified_ms", json_integer(lc_now_ms()));
-        json_t *rec = with_new_version(b, lc_store_get(s3_store(c), S3_API, OBJECTS, id),
-                                       c->bucket, c->key, json_incref(v), dropped);
-        if (s3_save(c, OBJECTS, id, rec) == 0) {
-            *vid = sf_xstrdup(str(v, "version_id"));
-            *mode = sf_xstrdup(mode_of(b));
-            rc = 0;
-        }
-        json_decref(rec);
+        rc = s3_commit_version(c, b, json_incref(v), vid, mode);
     }
     lc_server_unlock(srv);
     if (rc < 0)
         s3_blob_drop(c->ctx, blob);
-    drop_all(c->ctx, dropped);
 out:
     s3_key_unlock(c->ctx, c->bucket, c->key);
     json_decref(v);
-    json_decref(dropped);
     free(blob);
     free(path);
-    free(id);
     return rc;
-}
-
-static char *etag_of(const void *data, size_t len)
-{
-    unsigned char md[EVP_MAX_MD_SIZE];
-    unsigned n = 0;
-    EVP_Digest(data, len, md, &n, EVP_md5(), NULL);
-    char *h = lc_hex(md, n);
-    char *etag = sf_asprintf("\"%s\"", h);
-    free(h);
-    return etag;
 }
 
 static void put_object(struct s3_call *c)
 {
-    json_t *v = attributes_from_request(c);
+    json_t *v = s3_version_attributes(c);
     if (!v)
         return;
-    char *etag = etag_of(c->req->body, c->req->body_len);
+    char *etag = s3_etag(c->req->body, c->req->body_len);
     json_object_set_new(v, "etag", json_string(etag));
     json_object_set_new(v, "size", json_integer((json_int_t)c->req->body_len));
     char *vid = NULL, *mode = NULL;
@@ -594,13 +590,14 @@ static char *pct_decode(const char *s, size_t n)
     return out;
 }
 
-static void copy_object(struct s3_call *c, const char *source)
+int s3_source_parse(struct s3_call *c, const char *header, struct s3_source *s)
 {
     /* "/bucket/key" or "bucket/key", URL-encoded, with an optional
      * "?versionId=..." */
-    const char *s = source[0] == '/' ? source + 1 : source;
-    const char *q = strstr(s, "?versionId=");
-    char *path = pct_decode(s, q ? (size_t)(q - s) : strlen(s));
+    *s = (struct s3_source){.fd = -1};
+    const char *p = header[0] == '/' ? header + 1 : header;
+    const char *q = strstr(p, "?versionId=");
+    char *path = pct_decode(p, q ? (size_t)(q - p) : strlen(p));
     char *svid = q ? pct_decode(q + 11, strlen(q + 11)) : NULL;
     char *slash = path ? strchr(path, '/') : NULL;
     if (!path || !slash || slash == path || !slash[1] || (q && !svid)) {
@@ -608,53 +605,83 @@ static void copy_object(struct s3_call *c, const char *source)
                 "Copy Source must mention the source bucket and key: sourcebucket/sourcekey");
         free(path);
         free(svid);
-        return;
+        return -1;
     }
-    *slash = '\0';
-    const char *sbucket = path, *skey = slash + 1;
+    s->bucket = sf_xstrndup(path, (size_t)(slash - path));
+    s->key = sf_xstrdup(slash + 1);
+    s->version_id = svid;
+    free(path);
+    return 0;
+}
+
+int s3_source_open(struct s3_call *c, struct s3_source *s)
+{
+    struct lc_server *srv = c->req->srv;
+    lc_server_lock(srv);
+    json_t *sb = s3_find_bucket(c, s->bucket);
+    json_t *found = sb ? find_version(c, s->bucket, s->key, s->version_id, true) : NULL;
+    if (found) {
+        s->version = json_deep_copy(found);
+        s->mode = sf_xstrdup(mode_of(sb));
+        char *bp = s3_blob_path(c->ctx, str(found, "blob"));
+        s->fd = open(bp, O_RDONLY | O_CLOEXEC);
+        free(bp);
+        if (s->fd < 0)
+            s3_fail(c, 500, "InternalError",
+                    "We encountered an internal error: cannot read the source object data: %s",
+                    strerror(errno));
+    }
+    lc_server_unlock(srv);
+    return s->fd >= 0 ? 0 : -1;
+}
+
+void s3_source_free(struct s3_source *s)
+{
+    if (s->fd >= 0)
+        close(s->fd);
+    json_decref(s->version);
+    free(s->bucket);
+    free(s->key);
+    free(s->version_id);
+    free(s->mode);
+    *s = (struct s3_source){.fd = -1};
+}
+
+static void copy_object(struct s3_call *c, const char *header)
+{
+    struct s3_source s;
+    if (s3_source_parse(c, header, &s) < 0)
+        return;
     const char *directive = lc_req_header(c->req, "x-amz-metadata-directive");
     if (directive && strcmp(directive, "COPY") != 0 && strcmp(directive, "REPLACE") != 0) {
         s3_fail(c, 400, "InvalidArgument", "Unknown metadata directive: expected COPY or REPLACE");
-        free(path);
-        free(svid);
+        s3_source_free(&s);
         return;
     }
     bool replace = directive && strcmp(directive, "REPLACE") == 0;
-    if (!replace && !svid && strcmp(sbucket, c->bucket) == 0 && strcmp(skey, c->key) == 0) {
+    if (!replace && !s.version_id && strcmp(s.bucket, c->bucket) == 0 &&
+        strcmp(s.key, c->key) == 0) {
         s3_fail(c, 400, "InvalidRequest",
                 "This copy request is illegal because it is trying to copy an object to itself "
                 "without changing the object's metadata, storage class, website redirect "
                 "location or encryption attributes.");
-        free(path);
-        free(svid);
+        s3_source_free(&s);
         return;
     }
-    struct lc_server *srv = c->req->srv;
-    json_t *src = NULL;
-    int fd = -1;
-    lc_server_lock(srv);
-    json_t *sb = s3_find_bucket(c, sbucket);
-    json_t *found = sb ? find_version(c, sbucket, skey, svid, true) : NULL;
-    char *src_mode = NULL;
-    if (found) {
-        src = json_deep_copy(found);
-        src_mode = sf_xstrdup(mode_of(sb));
-        char *bp = s3_blob_path(c->ctx, str(src, "blob"));
-        fd = open(bp, O_RDONLY | O_CLOEXEC);
-        free(bp);
+    if (s3_source_open(c, &s) < 0) {
+        s3_source_free(&s);
+        return;
     }
-    lc_server_unlock(srv);
-    size_t size = src ? (size_t)json_integer_value(json_object_get(src, "size")) : 0;
-    char *data = fd >= 0 ? read_range(fd, 0, size) : NULL;
-    if (fd >= 0)
-        close(fd);
-    if (src && !data) {
+    json_t *src = s.version;
+    size_t size = (size_t)json_integer_value(json_object_get(src, "size"));
+    char *data = read_range(s.fd, 0, size);
+    if (!data) {
         s3_fail(c, 500, "InternalError",
                 "We encountered an internal error: cannot read the source object data");
-    } else if (src) {
+    } else {
         json_t *v;
         if (replace) {
-            v = attributes_from_request(c);
+            v = s3_version_attributes(c);
         } else {
             v = json_pack("{s:b, s:O, s:O, s:O}", "delete_marker", 0, "content_type",
                           json_object_get(src, "content_type"), "metadata",
@@ -675,7 +702,7 @@ static void copy_object(struct s3_call *c, const char *source)
                 s3_xw_send(&x, c, 200);
                 if (*mode)
                     lc_resp_header(c->resp, "x-amz-version-id", vid);
-                if (*src_mode)
+                if (*s.mode)
                     lc_resp_header(c->resp, "x-amz-copy-source-version-id",
                                    str(src, "version_id"));
             }
@@ -685,10 +712,7 @@ static void copy_object(struct s3_call *c, const char *source)
         }
     }
     free(data);
-    free(src_mode);
-    json_decref(src);
-    free(path);
-    free(svid);
+    s3_source_free(&s);
 }
 
 /* ---------- deleting ---------- */
@@ -950,19 +974,6 @@ static int listing_params(struct s3_call *c, struct listing *l, const char *mark
     return 0;
 }
 
-/* A key or prefix as the listing shows it (caller frees). */
-static char *shown(const struct listing *l, const char *s)
-{
-    return l->url ? sf_sigv4_uri_encode(s, strlen(s), true) : sf_xstrdup(s);
-}
-
-static void text_shown(struct s3_xw *x, const struct listing *l, const char *name, const char *s)
-{
-    char *v = shown(l, s);
-    s3_xw_text(x, name, v);
-    free(v);
-}
-
 static void owner(struct s3_xw *x, json_t *bucket)
 {
     s3_xw_open(x, "Owner");
@@ -1040,9 +1051,9 @@ void s3_list_objects(struct s3_call *c, json_t *bucket)
     struct s3_xw x;
     s3_xw_begin(&x, "ListBucketResult");
     s3_xw_text(&x, "Name", c->bucket);
-    text_shown(&x, &l, "Prefix", l.prefix);
+    s3_xw_key(&x, l.url, "Prefix", l.prefix);
     if (l.delim)
-        text_shown(&x, &l, "Delimiter", l.delim);
+        s3_xw_key(&x, l.url, "Delimiter", l.delim);
     s3_xw_int(&x, "MaxKeys", l.max);
     if (l.url)
         s3_xw_text(&x, "EncodingType", "url");
@@ -1062,11 +1073,11 @@ void s3_list_objects(struct s3_call *c, json_t *bucket)
             free(t);
         }
         if (start_after)
-            text_shown(&x, &l, "StartAfter", start_after);
+            s3_xw_key(&x, l.url, "StartAfter", start_after);
     } else {
-        text_shown(&x, &l, "Marker", l.marker ? l.marker : "");
+        s3_xw_key(&x, l.url, "Marker", l.marker ? l.marker : "");
         if (truncated && last)
-            text_shown(&x, &l, "NextMarker", last);
+            s3_xw_key(&x, l.url, "NextMarker", last);
     }
     bool fetch_owner = !v2 || (lc_req_query(c->req, "fetch-owner") &&
                                strcmp(lc_req_query(c->req, "fetch-owner"), "true") == 0);
@@ -1077,7 +1088,7 @@ void s3_list_objects(struct s3_call *c, json_t *bucket)
         char t[32];
         s3_iso_time(json_integer_value(json_object_get(v, "last_modified_ms")), t);
         s3_xw_open(&x, "Contents");
-        text_shown(&x, &l, "Key", items[i].key);
+        s3_xw_key(&x, l.url, "Key", items[i].key);
         s3_xw_text(&x, "LastModified", t);
         s3_xw_text(&x, "ETag", str(v, "etag"));
         s3_xw_int(&x, "Size", json_integer_value(json_object_get(v, "size")));
@@ -1090,7 +1101,7 @@ void s3_list_objects(struct s3_call *c, json_t *bucket)
         if (!items[i].cprefix)
             continue;
         s3_xw_open(&x, "CommonPrefixes");
-        text_shown(&x, &l, "Prefix", items[i].cprefix);
+        s3_xw_key(&x, l.url, "Prefix", items[i].cprefix);
         s3_xw_close(&x);
     }
     for (size_t i = 0; i < count; i++)
@@ -1168,18 +1179,18 @@ void s3_list_versions(struct s3_call *c, json_t *bucket)
     struct s3_xw x;
     s3_xw_begin(&x, "ListVersionsResult");
     s3_xw_text(&x, "Name", c->bucket);
-    text_shown(&x, &l, "Prefix", l.prefix);
-    text_shown(&x, &l, "KeyMarker", l.marker ? l.marker : "");
+    s3_xw_key(&x, l.url, "Prefix", l.prefix);
+    s3_xw_key(&x, l.url, "KeyMarker", l.marker ? l.marker : "");
     s3_xw_text(&x, "VersionIdMarker", l.vid_marker ? l.vid_marker : "");
     s3_xw_int(&x, "MaxKeys", l.max);
     if (l.delim)
-        text_shown(&x, &l, "Delimiter", l.delim);
+        s3_xw_key(&x, l.url, "Delimiter", l.delim);
     if (l.url)
         s3_xw_text(&x, "EncodingType", "url");
     s3_xw_bool(&x, "IsTruncated", truncated);
     if (truncated && count) {
         struct vitem *last = &items[count - 1];
-        text_shown(&x, &l, "NextKeyMarker", last->key);
+        s3_xw_key(&x, l.url, "NextKeyMarker", last->key);
         if (!last->cprefix)
             s3_xw_text(&x, "NextVersionIdMarker", str(last->version, "version_id"));
     }
@@ -1190,7 +1201,7 @@ void s3_list_versions(struct s3_call *c, json_t *bucket)
         char t[32];
         s3_iso_time(json_integer_value(json_object_get(v, "last_modified_ms")), t);
         s3_xw_open(&x, is_marker(v) ? "DeleteMarker" : "Version");
-        text_shown(&x, &l, "Key", items[i].key);
+        s3_xw_key(&x, l.url, "Key", items[i].key);
         s3_xw_text(&x, "VersionId", str(v, "version_id"));
         s3_xw_bool(&x, "IsLatest", items[i].latest);
         s3_xw_text(&x, "LastModified", t);
@@ -1206,7 +1217,7 @@ void s3_list_versions(struct s3_call *c, json_t *bucket)
         if (!items[i].cprefix)
             continue;
         s3_xw_open(&x, "CommonPrefixes");
-        text_shown(&x, &l, "Prefix", items[i].cprefix);
+        s3_xw_key(&x, l.url, "Prefix", items[i].cprefix);
         s3_xw_close(&x);
     }
     for (size_t i = 0; i < count; i++)
@@ -1221,6 +1232,7 @@ void s3_list_versions(struct s3_call *c, json_t *bucket)
 void s3_blobs_collect(struct s3_ctx *ctx, struct lc_store *st)
 {
     json_t *used = json_object();
+    s3_uploads_recover(st, used);
     const char *id;
     json_t *rec;
     json_object_foreach(lc_store_kind(st, S3_API, OBJECTS), id, rec)
@@ -1246,15 +1258,20 @@ void s3_blobs_collect(struct s3_ctx *ctx, struct lc_store *st)
 
 /* ---------- routing of /s3/{bucket}/{key+} ---------- */
 
-static const char *const not_emulated[] = {"tagging", "acl", "uploads", "uploadId", "partNumber",
-                                           "restore", "select", "retention", "legal-hold",
-                                           "attributes", "torrent", NULL};
+/* partNumber without uploadId is a GET of one part of a multipart object */
+static const char *const not_emulated[] = {"tagging", "acl", "partNumber", "restore", "select",
+                                           "retention", "legal-hold", "attributes", "torrent",
+                                           NULL};
 
 void s3_object_request(struct s3_call *c)
 {
     const char *m = c->req->method;
     if (strlen(c->key) > S3_MAX_KEY) {
         s3_fail(c, 400, "KeyTooLongError", "Your key is too long: at most %d bytes", S3_MAX_KEY);
+        return;
+    }
+    if (s3_has_query(c, "uploads") || s3_has_query(c, "uploadId")) {
+        s3_multipart_request(c);
         return;
     }
     for (size_t i = 0; not_emulated[i]; i++) {

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "s3.h"
+#include "sigv4.h"
 #include "util.h"
 
 #define X(s) ((const xmlChar *)(s))
@@ -53,6 +54,13 @@ void s3_xw_int(struct s3_xw *x, const char *name, long long v)
 void s3_xw_bool(struct s3_xw *x, const char *name, bool v)
 {
     s3_xw_text(x, name, v ? "true" : "false");
+}
+
+void s3_xw_key(struct s3_xw *x, bool url, const char *name, const char *key)
+{
+    char *v = url ? sf_sigv4_uri_encode(key, strlen(key), true) : NULL;
+    s3_xw_text(x, name, v ? v : key);
+    free(v);
 }
 
 void s3_xw_string(struct s3_xw *x, const char *text)
