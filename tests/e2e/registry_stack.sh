@@ -152,8 +152,8 @@ grep -q "docker/registry/v2/blobs/sha256/.*/${layer#sha256:}/data" images.txt ||
   { cat images.txt; fail "the layer is not in the images bucket"; }
 grep -q "docker/registry/v2/repositories/spark/base/_manifests/tags/v1/" images.txt ||
   { cat images.txt; fail "the tag is not in the images bucket"; }
-[ "$(curl -s -u "builder:$REG_PW" "$REG/v2/spark/base/blobs/$layer" | sha256sum | cut -d' ' -f1)" = "${layer#sha256:}" ] ||
-  fail "the layer read back differs"
+[ "$(curl -sL -u "builder:$REG_PW" "$REG/v2/spark/base/blobs/$layer" | sha256sum | cut -d' ' -f1)" = "${layer#sha256:}" ] ||
+  fail "the layer read back differs (the registry redirects a blob GET to S3: followed)"
 
 # ---- what awscli sees of the buckets and the object
 s3api s3api list-buckets --query 'Buckets[].Name' --output text | tr '\t' '\n' | sort > buckets.txt
