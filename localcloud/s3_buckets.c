@@ -15,6 +15,7 @@
 #include <time.h>
 
 #include "s3.h"
+#include "s3name.h"
 #include "util.h"
 
 static const char *str(json_t *o, const char *key)
@@ -74,36 +75,10 @@ void s3_list_buckets(struct s3_call *c)
 
 /* ---------- CreateBucket, HeadBucket, DeleteBucket, location ---------- */
 
-/* The rules of general purpose buckets: 3-63 of a-z 0-9 . -, a letter or
- * digit at both ends, no "..", no ".-"/"-.", not an IPv4 address, none of
- * the reserved prefixes and suffixes. */
-static const char *bucket_name_problem(const char *n)
-{
-    size_t len = strlen(n);
-    if (len < 3 || len > 63)
-        return "a bucket name is 3 to 63 characters long";
-    if (strspn(n, "abcdefghijklmnopqrstuvwxyz0123456789.-") != len)
-        return "a bucket name has only lower-case letters, digits, dots and hyphens";
-    if (!isalnum((unsigned char)n[0]) || !isalnum((unsigned char)n[len - 1]))
-        return "a bucket name begins and ends with a letter or a digit";
-    if (strstr(n, "..") || strstr(n, ".-") || strstr(n, "-."))
-        return "a bucket name has no two adjacent dots and no dot next to a hyphen";
-    unsigned a, b, cc, d;
-    char tail;
-    if (sscanf(n, "%u.%u.%u.%u%c", &a, &b, &cc, &d, &tail) == 4)
-        return "a bucket name is not formatted as an IP address";
-    if (strncmp(n, "xn--", 4) == 0 || strncmp(n, "sthree-", 7) == 0)
-        return "a bucket name does not begin with xn-- or sthree-";
-    if ((len > 8 && strcmp(n + len - 8, "-s3alias") == 0) ||
-        (len > 7 && strcmp(n + len - 7, "--ol-s3") == 0))
-        return "a bucket name does not end with -s3alias or --ol-s3";
-    return NULL;
-}
-
 static void create_bucket(struct s3_call *c)
 {
     const char *name = c->bucket;
-    const char *why = bucket_name_problem(name);
+    const char *why = sf_s3_bucket_name_problem(name);
     if (why) {
         const char *extra[] = {"BucketName", name, NULL};
         s3_fail_extra(c, 400, "InvalidBucketName", extra, "The specified bucket is not valid: %s",

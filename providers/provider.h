@@ -135,6 +135,13 @@ struct sf_provider_setup {
     void *engine; /* the engine's own data; providers leave it alone */
 };
 
+/* A setting's value (a copy), or NULL when neither the block nor the
+ * environment set it (an empty string counts as unset). */
+char *sf_setup_string(const struct sf_provider_setup *s, const char *name);
+/* The same for a setting naming a file: a relative path is made relative
+ * to the description's directory. */
+char *sf_setup_path(const struct sf_provider_setup *s, const char *name);
+
 /*
  * A provider: its resource types, the keys of its providers: block, and a
  * configure step that the engine runs once per run, before the first call

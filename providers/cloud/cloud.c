@@ -240,27 +240,19 @@ static void cloud_release(void *p)
     free(x);
 }
 
-/* A setting's value (a copy), or NULL when neither the block nor the
- * environment set it (an empty string counts as unset). */
-static char *setting(const struct sf_provider_setup *s, const char *name)
-{
-    const char *v = json_string_value(json_object_get(s->settings, name));
-    return v && *v ? sf_xstrdup(v) : NULL;
-}
-
 static int cloud_configure(const struct sf_provider_setup *s, void **out)
 {
     *out = NULL;
     struct cloud_ctx *x = sf_xcalloc(1, sizeof(*x));
     pthread_mutex_init(&x->mu, NULL);
-    char *auth_url = setting(s, "auth_url");
-    x->username = setting(s, "username");
-    x->password = setting(s, "password");
-    x->project_id = setting(s, "project_id");
-    x->project_name = setting(s, "project_name");
-    x->user_domain = setting(s, "user_domain_name");
-    x->project_domain = setting(s, "project_domain_name");
-    x->region = setting(s, "region");
+    char *auth_url = sf_setup_string(s, "auth_url");
+    x->username = sf_setup_string(s, "username");
+    x->password = sf_setup_string(s, "password");
+    x->project_id = sf_setup_string(s, "project_id");
+    x->project_name = sf_setup_string(s, "project_name");
+    x->user_domain = sf_setup_string(s, "user_domain_name");
+    x->project_domain = sf_setup_string(s, "project_domain_name");
+    x->region = sf_setup_string(s, "region");
     if (!x->user_domain)
         x->user_domain = sf_xstrdup("users");
     if (!x->region)
@@ -300,15 +292,9 @@ static int cloud_configure(const struct sf_provider_setup *s, void **out)
         x->auth_url = n >= 3 && strcmp(auth_url + n - 3, "/v3") == 0
                           ? sf_xstrdup(auth_url)
                           : sf_asprintf("%s/v3", auth_url);
-        char *ca = setting(s, "ca_file");
-        char *ca_path = NULL;
-        if (ca)
-            ca_path = ca[0] == '/' || !s->config_dir || !*s->config_dir
-                          ? sf_xstrdup(ca)
-                          : sf_asprintf("%s/%s", s->config_dir, ca);
+        char *ca_path = sf_setup_path(s, "ca_file");
         struct sf_http_opts o = {.ca_file = ca_path, .stats = s->stats};
         x->http = sf_http_new(&o);
-        free(ca);
         free(ca_path);
         pthread_mutex_lock(&x->mu);
         rc = login(x, s->diags, NULL, s->deadline);

@@ -13,29 +13,6 @@
 
 #include "s3.h"
 
-const char *sf_s3_bucket_name_problem(const char *n)
-{
-    size_t len = strlen(n);
-    if (len < 3 || len > 63)
-        return "a bucket name is 3 to 63 characters long";
-    if (strspn(n, "abcdefghijklmnopqrstuvwxyz0123456789.-") != len)
-        return "a bucket name has only lower-case letters, digits, dots and hyphens";
-    if (!isalnum((unsigned char)n[0]) || !isalnum((unsigned char)n[len - 1]))
-        return "a bucket name begins and ends with a letter or a digit";
-    if (strstr(n, "..") || strstr(n, ".-") || strstr(n, "-."))
-        return "a bucket name has no two adjacent dots and no dot next to a hyphen";
-    unsigned a, b, c, d;
-    char tail;
-    if (sscanf(n, "%u.%u.%u.%u%c", &a, &b, &c, &d, &tail) == 4)
-        return "a bucket name is not formatted as an IP address";
-    if (strncmp(n, "xn--", 4) == 0 || strncmp(n, "sthree-", 7) == 0)
-        return "a bucket name does not begin with xn-- or sthree-";
-    if ((len > 8 && strcmp(n + len - 8, "-s3alias") == 0) ||
-        (len > 7 && strcmp(n + len - 7, "--ol-s3") == 0))
-        return "a bucket name does not end with -s3alias or --ol-s3";
-    return NULL;
-}
-
 /* A policy's scalar as the text IAM compares ("true" for true, "5" for 5). */
 static char *scalar_text(const json_t *v)
 {

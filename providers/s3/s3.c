@@ -432,12 +432,6 @@ int sf_s3_do(struct sf_call *c, const struct sf_s3_keys *k, const struct sf_s3_r
 
 /* ---------- configure ---------- */
 
-static char *setting(const struct sf_provider_setup *s, const char *name)
-{
-    const char *v = json_string_value(json_object_get(s->settings, name));
-    return v && *v ? sf_xstrdup(v) : NULL;
-}
-
 static void s3_release(void *p)
 {
     struct sf_s3_ctx *x = p;
@@ -495,9 +489,9 @@ static int s3_configure(const struct sf_provider_setup *s, void **out)
 {
     *out = NULL;
     struct sf_s3_ctx *x = sf_xcalloc(1, sizeof(*x));
-    x->access_key = setting(s, "access_key");
-    x->secret_key = setting(s, "secret_key");
-    x->region = setting(s, "region");
+    x->access_key = sf_setup_string(s, "access_key");
+    x->secret_key = sf_setup_string(s, "secret_key");
+    x->region = sf_setup_string(s, "region");
     if (!x->region)
         x->region = sf_xstrdup(SF_S3_DEFAULT_REGION);
     const json_t *ps = json_object_get(s->settings, "path_style");
@@ -512,7 +506,7 @@ static int s3_configure(const struct sf_provider_setup *s, void **out)
                           x->access_key ? "a secret key" : "an access key");
         rc = -1;
     }
-    x->endpoint = setting(s, "endpoint");
+    x->endpoint = sf_setup_string(s, "endpoint");
     if (rc == 0 && !x->endpoint && !(x->endpoint = catalog_endpoint(s)))
         rc = -1;
     const char *why = NULL;
@@ -522,15 +516,9 @@ static int s3_configure(const struct sf_provider_setup *s, void **out)
         rc = -1;
     }
     if (rc == 0) {
-        char *ca = setting(s, "ca_file");
-        char *ca_path = NULL;
-        if (ca)
-            ca_path = ca[0] == '/' || !s->config_dir || !*s->config_dir
-                          ? sf_xstrdup(ca)
-                          : sf_asprintf("%s/%s", s->config_dir, ca);
+        char *ca_path = sf_setup_path(s, "ca_file");
         struct sf_http_opts o = {.ca_file = ca_path, .stats = s->stats};
         x->http = sf_http_new(&o);
-        free(ca);
         free(ca_path);
     }
     if (rc < 0) {

@@ -18,6 +18,7 @@
 
 #include "http.h"
 #include "provider.h"
+#include "s3name.h"
 #include "util.h"
 
 /* The region signatures name when none is configured: VK Cloud's Moscow
@@ -153,9 +154,6 @@ const char *sf_s3_str(const json_t *v, const char *name);
 
 /* ---- rules.c: checks and shapes the plan step, read and the tests use ---- */
 
-/* Why name is not a valid bucket name (S3's rules for general purpose
- * buckets), or NULL when it is. */
-const char *sf_s3_bucket_name_problem(const char *name);
 /* Whether two bucket policies (JSON texts) mean the same: objects compare
  * member by member in any order, and every list as a set, where a single
  * value equals the list of it ("Action": "s3:GetObject" is
