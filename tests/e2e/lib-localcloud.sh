@@ -50,3 +50,38 @@ get_token() {
   tr -d '\r' <"$WORK/headers" | awk -F': ' 'tolower($1)=="x-subject-token"{print $2}'
 }
 
+
+# aws_env ACCESS SECRET: Debian's awscli ($AWS; another aws may come first
+# on PATH) pointed at this localcloud's S3 with those keys: path-style,
+# region "local" (the catalog's), no metadata service, nothing from the
+# real home directory or this machine's AWS_* settings (a CA bundle there
+# also makes docker-registry's SDK refuse to start).
+AWS=/usr/bin/aws
+aws_env() {
+  [ -x "$AWS" ] || fail "Debian's awscli is not installed at $AWS (run scripts/install-deps)"
+  unset AWS_CA_BUNDLE AWS_PROFILE AWS_ENDPOINT_URL AWS_ENDPOINT_URL_S3 AWS_SESSION_TOKEN AWS_REGION
+  printf '[default]\ns3 =\n    addressing_style = path\n' >"$WORK/aws.config"
+  export AWS_CONFIG_FILE="$WORK/aws.config" AWS_SHARED_CREDENTIALS_FILE="$WORK/aws.credentials"
+  export AWS_ACCESS_KEY_ID="$1" AWS_SECRET_ACCESS_KEY="$2"
+  export AWS_DEFAULT_REGION=local AWS_EC2_METADATA_DISABLED=true AWS_PAGER="" HOME="$WORK"
+}
+
+# s3 ARGS...: one `aws s3api` call; output in $WORK/$tag.out / .err, status
+# in $rc. tag names the caller (tests run groups of calls in parallel).
+tag=main
+s3() {
+  set +e
+  "$AWS" --endpoint-url "$URL/s3" --cli-connect-timeout 5 --cli-read-timeout 60 --output json \
+    s3api "$@" >"$WORK/$tag.out" 2>"$WORK/$tag.err" </dev/null
+  rc=$?
+  set -e
+}
+s3_ok() { s3 "$@"; [ "$rc" -eq 0 ] || { cat "$WORK/$tag.err"; fail "[$tag] s3api $1 exited $rc"; }; }
+# s3_err CODE ARGS...: the call fails with that S3 error code (or HTTP status, for HEAD).
+s3_err() {
+  local code=$1; shift
+  s3 "$@"
+  { [ "$rc" -ne 0 ] && grep -qF "($code)" "$WORK/$tag.err"; } ||
+    { cat "$WORK/$tag.out" "$WORK/$tag.err"; fail "[$tag] s3api $1: expected the error $code"; }
+}
+out() { jq -r "$1" "$WORK/$tag.out"; }

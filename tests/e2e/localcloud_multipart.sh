@@ -14,8 +14,6 @@
 # groups of calls run in parallel (par below), each in a bucket of its own.
 . "$ROOT/tests/e2e/lib-localcloud.sh"
 
-AWS=/usr/bin/aws
-[ -x "$AWS" ] || fail "Debian's awscli is not installed at $AWS (run scripts/install-deps)"
 REGISTRY=/usr/bin/docker-registry
 [ -x "$REGISTRY" ] || fail "docker-registry is not installed at $REGISTRY (run scripts/install-deps)"
 
@@ -29,43 +27,25 @@ expect_code 201 "ec2 credential"
 ACCESS=$(body .credential.access) SECRET=$(body .credential.secret)
 TOKEN=
 
-# ---- awscli: path-style, region "local", nothing from the real home
-# directory or the machine's AWS_* settings (a CA bundle there also makes
-# the registry's SDK refuse to start)
-unset AWS_CA_BUNDLE AWS_PROFILE AWS_ENDPOINT_URL AWS_SESSION_TOKEN
-printf '[default]\ns3 =\n    addressing_style = path\n' >"$WORK/aws.config"
-# the same with UNSIGNED-PAYLOAD bodies (and Content-MD5), as awscli sends
-# them over https
+# ---- awscli (lib-localcloud.sh); also a config that sends parts with
+# UNSIGNED-PAYLOAD bodies (and Content-MD5), as awscli does over https
+aws_env "$ACCESS" "$SECRET"
 printf '[default]\ns3 =\n    addressing_style = path\n    payload_signing_enabled = false\n' \
   >"$WORK/aws-unsigned.config"
-export AWS_CONFIG_FILE="$WORK/aws.config" AWS_SHARED_CREDENTIALS_FILE="$WORK/aws.credentials"
-export AWS_ACCESS_KEY_ID="$ACCESS" AWS_SECRET_ACCESS_KEY="$SECRET"
-export AWS_DEFAULT_REGION=local AWS_EC2_METADATA_DISABLED=true AWS_PAGER="" HOME="$WORK"
-
-# s3 ARGS...: one `aws s3api` call; output in $WORK/$tag.out / .err, status in $rc.
-tag=main
-s3() {
-  set +e
-  "$AWS" --endpoint-url "$URL/s3" --cli-connect-timeout 5 --cli-read-timeout 60 --output json \
-    s3api "$@" >"$WORK/$tag.out" 2>"$WORK/$tag.err" </dev/null
-  rc=$?
-  set -e
-}
-s3_ok() { s3 "$@"; [ "$rc" -eq 0 ] || { cat "$WORK/$tag.err"; fail "[$tag] s3api $1 exited $rc"; }; }
 # cp_ok ARGS...: one `aws s3 cp`, which fails the test when it fails.
 cp_ok() {
   "$AWS" --endpoint-url "$URL/s3" --cli-read-timeout 60 s3 cp --only-show-errors "$@" \
     </dev/null >"$WORK/$tag.cp" 2>&1 || { cat "$WORK/$tag.cp"; fail "[$tag] aws s3 cp $*"; }
 }
-out() { jq -r "$1" "$WORK/$tag.out"; }
 expect_json() {
   local got; got=$(out "$1")
   [ "$got" = "$2" ] || { cat "$WORK/$tag.out"; fail "[$tag] $1 is '$got', expected '$2'"; }
 }
 
 # sc METHOD PATH [FILE [CURL-ARGS...]]: one request signed by curl, the
-# body from FILE ("-" or none: no body); status in $code, body in
-# $WORK/$tag.xml, headers in $WORK/$tag.hdr. curl 7.88 signs the query
+# body from FILE ("-" or none: no body; else with its Content-MD5 unless
+# CURL-ARGS give one); status in $code, body in $WORK/$tag.xml, headers in
+# $WORK/$tag.hdr. curl 7.88 signs the query
 # as written: give its parameters sorted, each with a "=".
 EMPTY_SHA256=$(printf '' | sha256sum | cut -d' ' -f1)
 sc() {
@@ -74,6 +54,9 @@ sc() {
   local data=() sha=$EMPTY_SHA256
   if [ "$f" != - ]; then
     data=(--data-binary @"$f")
+    # Content-MD5 with every body (S3 wants it on configuration PUTs),
+    # unless the caller sends one of its own.
+    case "$*" in *Content-MD5*) ;; *) data+=(-H "Content-MD5: $(openssl md5 -binary <"$f" | base64)") ;; esac
     sha=$(sha256sum <"$f" | cut -d' ' -f1)
   fi
   code=$(curl -s -o "$WORK/$tag.xml" -D "$WORK/$tag.hdr" -w '%{http_code}' \

@@ -10,8 +10,6 @@
 # files.
 . "$ROOT/tests/e2e/lib-localcloud.sh"
 
-AWS=/usr/bin/aws
-[ -x "$AWS" ] || AWS=$(command -v aws) || fail "awscli is not installed (run scripts/install-deps)"
 
 cat >"$WORK/users.json" <<'EOF'
 {"users": [{"name": "admin", "password": "localcloud-admin", "project_id": "local"},
@@ -34,35 +32,8 @@ expect_code 201 "bob's ec2 credential"
 BOB_ACCESS=$(body .credential.access) BOB_SECRET=$(body .credential.secret)
 TOKEN=
 
-# ---- awscli: path-style, region "local" (the catalog's region), no
-# metadata service, nothing read from the real home directory
-cat >"$WORK/aws.config" <<'EOF'
-[default]
-s3 =
-    addressing_style = path
-EOF
-export AWS_CONFIG_FILE="$WORK/aws.config" AWS_SHARED_CREDENTIALS_FILE="$WORK/aws.credentials"
-export AWS_ACCESS_KEY_ID="$ACCESS" AWS_SECRET_ACCESS_KEY="$SECRET"
-export AWS_DEFAULT_REGION=local AWS_EC2_METADATA_DISABLED=true AWS_PAGER="" HOME="$WORK"
-
-# s3 ARGS...: one `aws s3api` call; output in $WORK/$tag.out / .err, status in $rc.
-tag=main
-s3() {
-  set +e
-  "$AWS" --endpoint-url "$URL/s3" --cli-connect-timeout 5 --cli-read-timeout 20 --output json \
-    s3api "$@" >"$WORK/$tag.out" 2>"$WORK/$tag.err" </dev/null
-  rc=$?
-  set -e
-}
-s3_ok() { s3 "$@"; [ "$rc" -eq 0 ] || { cat "$WORK/$tag.err"; fail "[$tag] s3api $1 exited $rc"; }; }
-# s3_err CODE ARGS...: the call fails with that S3 error code (or HTTP status, for HEAD).
-s3_err() {
-  local code=$1; shift
-  s3 "$@"
-  { [ "$rc" -ne 0 ] && grep -qF "($code)" "$WORK/$tag.err"; } ||
-    { cat "$WORK/$tag.out" "$WORK/$tag.err"; fail "[$tag] s3api $1: expected the error $code"; }
-}
-out() { jq -r "$1" "$WORK/$tag.out"; }
+# ---- awscli (lib-localcloud.sh), as alice
+aws_env "$ACCESS" "$SECRET"
 expect_json() {
   local got; got=$(out "$1")
   [ "$got" = "$2" ] || { cat "$WORK/$tag.out"; fail "[$tag] $1 is '$got', expected '$2'"; }
