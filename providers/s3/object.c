@@ -188,6 +188,28 @@ static int object_plan(struct sf_call *c, json_t *desired)
 
 /* ---------- reading ---------- */
 
+/* The attributes recorded for an object the store holds: what it answered,
+ * and the attributes of how it was described and reached (content,
+ * source, keys) carried over from described. */
+static json_t *object_attrs(const char *bucket, const char *key, const char *ct, const char *sha,
+                            const char *etag, long long size, const char *vid,
+                            const json_t *described)
+{
+    char *id = sf_asprintf("%s/%s", bucket, key);
+    json_t *o = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:I}", "bucket", bucket, "key", key, "id",
+                          id, "content_type", ct, "sha256", sha, "etag", etag, "size",
+                          (json_int_t)size);
+    free(id);
+    json_object_set_new(o, "version_id",
+                        vid && strcmp(vid, "null") != 0 ? json_string(vid) : json_null());
+    for (size_t i = 0; local_attrs[i]; i++) {
+        json_t *v = json_object_get(described, local_attrs[i]);
+        if (set(v))
+            json_object_set_new(o, local_attrs[i], sf_value_copy(v));
+    }
+    return o;
+}
+
 /* bucket and key of recorded values, or of an id "BUCKET/KEY" (import). */
 static int locate(struct sf_call *c, const json_t *v, char **bucket, char **key)
 {
@@ -284,19 +306,7 @@ static int observe(struct sf_call *c, const struct sf_s3_keys *k, const char *bu
             sha = sf_xstrdup("");
     }
     if (rc == 0) {
-        char *id = sf_asprintf("%s/%s", bucket, key);
-        json_t *o = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:I}", "bucket", bucket, "key", key,
-                              "id", id, "content_type", ct ? ct : "", "sha256", sha, "etag", etag,
-                              "size", (json_int_t)size);
-        json_object_set_new(o, "version_id",
-                            vid && strcmp(vid, "null") != 0 ? json_string(vid) : json_null());
-        for (size_t i = 0; local_attrs[i]; i++) {
-            json_t *v = json_object_get(base, local_attrs[i]);
-            if (set(v))
-                json_object_set_new(o, local_attrs[i], sf_value_copy(v));
-        }
-        *out = o;
-        free(id);
+        *out = object_attrs(bucket, key, ct ? ct : "", sha, etag, size, vid, base);
     }
     free(etag);
     free(sha);
@@ -390,21 +400,9 @@ static int upload(struct sf_call *c, const json_t *desired, json_t **out)
     if (rc == 0) {
         char *etag = etag_of(&r.http);
         char *vid = sf_http_header(&r.http, "x-amz-version-id");
-        char *id = sf_asprintf("%s/%s", bucket, key);
-        json_t *o =
-            json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:I}", "bucket", bucket, "key", key, "id", id,
-                      "content_type", ct, "sha256", hex, "etag", etag, "size", (json_int_t)len);
-        json_object_set_new(o, "version_id",
-                            vid && strcmp(vid, "null") != 0 ? json_string(vid) : json_null());
-        for (size_t i = 0; local_attrs[i]; i++) {
-            json_t *v = json_object_get(desired, local_attrs[i]);
-            if (set(v))
-                json_object_set_new(o, local_attrs[i], sf_value_copy(v));
-        }
-        *out = o;
+        *out = object_attrs(bucket, key, ct, hex, etag, (long long)len, vid, desired);
         free(etag);
         free(vid);
-        free(id);
     }
     sf_s3_resp_free(&r);
     free(h_ct);
