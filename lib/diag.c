@@ -108,6 +108,21 @@ size_t sf_diags_errors(const struct sf_diags *d)
     return n;
 }
 
+void sf_diags_place(struct sf_diags *d, const struct sf_pos *pos)
+{
+    if (!pos || !pos->file)
+        return;
+    pthread_mutex_lock(&d->mu);
+    for (size_t i = 0; i < d->n; i++) {
+        if (d->items[i].file)
+            continue;
+        d->items[i].file = sf_xstrdup(pos->file);
+        d->items[i].line = pos->line;
+        d->items[i].col = pos->col;
+    }
+    pthread_mutex_unlock(&d->mu);
+}
+
 void sf_diags_move(struct sf_diags *dst, struct sf_diags *src)
 {
     if (dst == src)
@@ -143,7 +158,8 @@ void sf_diags_print(FILE *out, const struct sf_diags *d, bool color)
                 fprintf(out, "%s: ", g->file);
         }
         fprintf(out, "%s%s:%s ", on, word, off);
-        if (g->address && !g->file)
+        /* The resource it is about, unless the message starts with it. */
+        if (g->address && strncmp(g->summary, g->address, strlen(g->address)) != 0)
             fprintf(out, "%s: ", g->address);
         fprintf(out, "%s\n", g->summary);
         if (g->detail) {

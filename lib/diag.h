@@ -74,6 +74,11 @@ void sf_diag_detail(struct sf_diags *d, const char *fmt, ...) __attribute__((for
 
 size_t sf_diags_errors(const struct sf_diags *d);
 
+/* Gives every diagnostic of d that has no place the place pos (a
+ * provider's check of a resource reported without one: the resource's
+ * entry in the description is where to look). */
+void sf_diags_place(struct sf_diags *d, const struct sf_pos *pos);
+
 /* Move every diagnostic of src to the end of dst; src is left empty. */
 void sf_diags_move(struct sf_diags *dst, struct sf_diags *src);
 

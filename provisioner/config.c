@@ -1351,6 +1351,31 @@ static void make_scope(const struct sf_config *c, const struct sf_scope *sc, str
     wrap->base_dir = sc && sc->base_dir ? sc->base_dir : c->dir;
 }
 
+/* The type's plan step (what this machine knows before apply, such as a
+ * source file's hash) completes the values; its complaints are about the
+ * resource's entry in the description, so they are given that place. */
+static int plan_step(const struct sf_config *c, const struct sf_resource_cfg *r, json_t *values,
+                     struct sf_diags *d)
+{
+    if (!r->rt->plan)
+        return 0;
+    struct sf_diags mine;
+    sf_diags_init(&mine);
+    struct sf_call call = {
+        .address = r->address,
+        .type = r->type,
+        .name = r->name,
+        .stack = c->name,
+        .config_dir = c->dir,
+        .diags = &mine,
+    };
+    int rc = r->rt->plan(&call, values);
+    sf_diags_place(&mine, r->with ? &r->with->pos : &r->pos);
+    sf_diags_move(d, &mine);
+    sf_diags_free(&mine);
+    return rc;
+}
+
 json_t *sf_config_eval_resource(const struct sf_config *c, const struct sf_resource_cfg *r,
                                 const struct sf_scope *sc, json_t **sensitive, struct sf_diags *d)
 {
@@ -1408,7 +1433,7 @@ json_t *sf_config_eval_resource(const struct sf_config *c, const struct sf_resou
         if (s)
             json_array_append_new(sens, json_string(a->name));
     }
-    if (failed) {
+    if (failed || plan_step(c, r, out, d) < 0) {
         json_decref(out);
         json_decref(sens);
         return NULL;

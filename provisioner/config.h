@@ -135,7 +135,8 @@ int sf_config_bind_vars(struct sf_config *c, const char *const *var_args, size_t
  * ${...} evaluated through sc (var.* references are answered from the bound
  * variables; resource references go to sc->lookup), values converted to the
  * schema's types (a number where a string is expected becomes its text),
- * defaults applied for unset optional attributes. Values may be the unknown
+ * defaults applied for unset optional attributes, then completed by the
+ * type's plan step (provider.h). Values may be the unknown
  * sentinel. *sensitive (when not NULL) receives a new array of the names of
  * attributes whose values came from sensitive variables. Returns a new
  * reference, or NULL after errors (with positions) in d. */

@@ -265,32 +265,11 @@ static void set_value(struct sf_run *r, const char *address, const json_t *attrs
     pthread_mutex_unlock(&r->mu);
 }
 
-/* A resource's values from the description, completed by its type's plan
- * step (what this machine knows, such as a source file's hash). */
 static json_t *eval_resource(struct sf_run *r, const struct sf_resource_cfg *rc, json_t **sens,
                              struct sf_diags *d)
 {
     struct sf_scope sc = {lookup, r, r->cfg->dir};
-    json_t *v = sf_config_eval_resource(r->cfg, rc, &sc, sens, d);
-    if (!v || !rc->rt->plan)
-        return v;
-    struct sf_call call = {
-        .address = rc->address,
-        .type = rc->type,
-        .name = rc->name,
-        .stack = r->cfg->name,
-        .config_dir = r->cfg->dir,
-        .diags = d,
-    };
-    if (rc->rt->plan(&call, v) < 0) {
-        json_decref(v);
-        if (sens) {
-            json_decref(*sens);
-            *sens = NULL;
-        }
-        return NULL;
-    }
-    return v;
+    return sf_config_eval_resource(r->cfg, rc, &sc, sens, d);
 }
 
 int sf_run_validate(const struct sf_run_opts *o, struct sf_diags *d)

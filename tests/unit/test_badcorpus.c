@@ -2,7 +2,8 @@
  * The bad-input corpus: every tests/bad/NN-name.yaml is a description with
  * one mistake, and NN-name.err the exact diagnostics a user sees for it.
  * Each case is loaded, its variables bound and its resources evaluated the
- * way plan does, and the printed diagnostics compared with the .err file.
+ * way plan does (the types' plan steps included), and the printed
+ * diagnostics compared with the .err file.
  */
 #include <check.h>
 #include <glob.h>
