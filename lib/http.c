@@ -21,6 +21,7 @@
 #include <ctype.h>
 #include <curl/curl.h>
 #include <jansson.h>
+#include <openssl/crypto.h>
 #include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -51,6 +52,7 @@ struct sf_http {
     size_t n_idle, cap_idle;
 
     char *ca_file;
+    char *ca_pem, *cert_pem, *key_pem;
     char *user_agent;
     struct sf_http_stats *stats;
     long connect_timeout_ms;
@@ -116,6 +118,9 @@ struct sf_http *sf_http_new(const struct sf_http_opts *o)
         pthread_mutex_init(&h->share_mu[i], NULL);
     pthread_mutex_init(&h->pool_mu, NULL);
     h->ca_file = o->ca_file ? sf_xstrdup(o->ca_file) : NULL;
+    h->ca_pem = o->ca_pem ? sf_xstrdup(o->ca_pem) : NULL;
+    h->cert_pem = o->cert_pem ? sf_xstrdup(o->cert_pem) : NULL;
+    h->key_pem = o->key_pem ? sf_xstrdup(o->key_pem) : NULL;
     h->user_agent = sf_xstrdup(o->user_agent ? o->user_agent : "sparkform/" SF_VERSION);
     h->stats = o->stats;
     h->connect_timeout_ms =
@@ -151,6 +156,11 @@ void sf_http_free(struct sf_http *h)
         pthread_mutex_destroy(&h->share_mu[i]);
     pthread_mutex_destroy(&h->pool_mu);
     free(h->ca_file);
+    free(h->ca_pem);
+    free(h->cert_pem);
+    if (h->key_pem)
+        OPENSSL_cleanse(h->key_pem, strlen(h->key_pem));
+    free(h->key_pem);
     free(h->user_agent);
     free(h);
 }
@@ -429,6 +439,22 @@ static CURLcode attempt_run(struct sf_http *h, CURL *e, const struct sf_http_req
     curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, 2L);
     if (h->ca_file)
         curl_easy_setopt(e, CURLOPT_CAINFO, h->ca_file);
+    /* Blobs are copied by libcurl at each setopt (CURL_BLOB_COPY), so the
+     * handle never points into memory this client may wipe. */
+    if (h->ca_pem) {
+        struct curl_blob b = {.data = h->ca_pem, .len = strlen(h->ca_pem), .flags = CURL_BLOB_COPY};
+        curl_easy_setopt(e, CURLOPT_CAINFO_BLOB, &b);
+    }
+    if (h->cert_pem && h->key_pem) {
+        struct curl_blob cb = {.data = h->cert_pem, .len = strlen(h->cert_pem),
+                               .flags = CURL_BLOB_COPY};
+        struct curl_blob kb = {.data = h->key_pem, .len = strlen(h->key_pem),
+                               .flags = CURL_BLOB_COPY};
+        curl_easy_setopt(e, CURLOPT_SSLCERTTYPE, "PEM");
+        curl_easy_setopt(e, CURLOPT_SSLCERT_BLOB, &cb);
+        curl_easy_setopt(e, CURLOPT_SSLKEYTYPE, "PEM");
+        curl_easy_setopt(e, CURLOPT_SSLKEY_BLOB, &kb);
+    }
     curl_easy_setopt(e, CURLOPT_USERAGENT, h->user_agent);
     curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, timeout_ms);
     curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, connect_ms);

@@ -39,6 +39,10 @@ struct sf_http_opts {
     const char *ca_file;          /* extra CA bundle (PEM), or NULL for the system's; it takes
                                    * the place of the system's bundle file, while the system's
                                    * CA directory (when libcurl has one) still applies */
+    const char *ca_pem;           /* CA certificates (PEM text) to trust instead of the system's,
+                                   * or NULL: a kubeconfig carries its cluster's CA inline */
+    const char *cert_pem;         /* client certificate (PEM text) and its key, or NULL; */
+    const char *key_pem;          /* the key is wiped from memory when the client is freed */
     struct sf_http_stats *stats;  /* may be NULL */
     long connect_timeout_ms;      /* 0: 10 s */
     long request_timeout_ms;      /* cap of one attempt, deadline or not; 0: 300 s */

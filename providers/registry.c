@@ -14,9 +14,10 @@
 
 /* The built-in providers: adding one is adding it here. */
 extern const struct sf_provider sf_provider_local, sf_provider_cloud, sf_provider_s3,
-    sf_provider_ssh;
-static const struct sf_provider *providers[MAX_PROVIDERS] = {&sf_provider_local, &sf_provider_cloud,
-                                                             &sf_provider_s3, &sf_provider_ssh};
+    sf_provider_ssh, sf_provider_kubernetes;
+static const struct sf_provider *providers[MAX_PROVIDERS] = {
+    &sf_provider_local, &sf_provider_cloud, &sf_provider_s3, &sf_provider_ssh,
+    &sf_provider_kubernetes};
 static size_t nproviders;
 
 /* How many providers the list holds (the built-in ones until the first

@@ -1,0 +1,189 @@
+/*
+ * The "kubernetes" provider: objects inside a cluster, through the
+ * cluster's own API. This header is private to providers/kubernetes/:
+ * kube.c holds the provider table, its settings and the per-run context
+ * (one connection per distinct kubeconfig, shared by every resource of
+ * that cluster); kubeconfig.c reads a kubeconfig; client.c sends requests
+ * to one cluster and keeps its discovery; manifest.c is kubernetes_manifest;
+ * wait.c the waits after an apply and a delete. The pure functions below
+ * are exported so that tests/unit/test_kube.c can check them without a
+ * server.
+ *
+ * A resource's connection is an attribute value (usually a cluster's
+ * kubeconfig output), so it may be unknown at plan time: nothing here
+ * dials before the first operation that needs the cluster.
+ */
+#ifndef SF_KUBE_H
+#define SF_KUBE_H
+
+#include <jansson.h>
+#include <pthread.h>
+#include <stdbool.h>
+
+#include "http.h"
+#include "provider.h"
+
+/* The field manager every apply names. */
+#define SF_KUBE_MANAGER "sparkform"
+
+/* ---- kubeconfig.c ---- */
+
+/* What a kubeconfig's current context says about reaching its cluster.
+ * The secrets (token, key) are wiped by sf_kube_config_free. */
+struct sf_kube_config {
+    char *context;  /* the current context's name (for messages) */
+    char *server;   /* "https://host:port[/path]", no trailing '/' */
+    char *ca_pem;   /* the CA to verify the server with (PEM), or NULL: the system's */
+    char *token;    /* bearer token, or NULL */
+    char *cert_pem; /* client certificate and key (PEM), or NULL */
+    char *key_pem;
+};
+
+/*
+ * Parses a kubeconfig (YAML or JSON text) and picks its current context's
+ * cluster and user. Files it names (certificate-authority, client-certificate,
+ * client-key, tokenFile) are relative to base_dir. Returns 0, or -1 with
+ * *why (caller frees) saying what is wrong; why never quotes a secret.
+ * insecure-skip-tls-verify and plain http are refused: a token is not sent
+ * to a server that is not verified.
+ */
+int sf_kube_config_parse(const char *text, size_t len, const char *base_dir,
+                         struct sf_kube_config *out, char **why);
+void sf_kube_config_free(struct sf_kube_config *k);
+
+/* ---- client.c ---- */
+
+/* A resource kind as discovery describes it. */
+struct sf_kube_res {
+    char *group_version; /* "v1", "apps/v1" */
+    char *plural;        /* "deployments" */
+    char *kind;          /* "Deployment" */
+    bool namespaced;
+};
+void sf_kube_res_free(struct sf_kube_res *r);
+
+/* One cluster's connection: its HTTP client (connections, TLS sessions
+ * shared by every resource of the cluster) and its discovery cache. */
+struct sf_kube_cluster {
+    struct sf_kube_cluster *next;
+    char key[65];          /* SHA-256 of the kubeconfig's text and base directory */
+    struct sf_kube_config cfg;
+    struct sf_http *http;
+    char *auth;            /* "Authorization: Bearer ..." or NULL */
+    pthread_mutex_t mu;    /* guards discovery */
+    json_t *discovery;     /* group version -> its APIResourceList's "resources" */
+};
+
+struct sf_kube_cluster *sf_kube_cluster_new(struct sf_kube_config *cfg, const char *key,
+                                            struct sf_http_stats *stats);
+void sf_kube_cluster_free(struct sf_kube_cluster *k);
+
+/*
+ * One request to the cluster (path starts with '/'); body may be NULL,
+ * content_type names its type. Returns 0 when an answer came (any status:
+ * rs->status), -1 after adding an error when none did. rs is the caller's
+ * to free with sf_http_resp_free either way.
+ */
+int sf_kube_request(struct sf_call *c, struct sf_kube_cluster *k, const char *method,
+                    const char *path, const char *content_type, const char *body,
+                    struct sf_http_resp *rs);
+
+/* Adds the error of a failed answer: "WHAT: METHOD PATH: HTTP 422: the
+ * Status's message", with the Status's causes as detail lines. */
+void sf_kube_error(struct sf_call *c, const char *what, const char *method, const char *path,
+                   const struct sf_http_resp *rs);
+
+/*
+ * The resource of kind in api_version, by discovery: a cached list, asked
+ * again on a miss. With may_wait, a kind that a CustomResourceDefinition
+ * of the cluster defines but discovery does not serve yet is waited for
+ * (until the deadline); one that nothing defines is waited for a short
+ * while (its CRD may be on its way in this run), then is an error naming
+ * the kinds it may have meant. Without may_wait (reads, deletes) a kind
+ * not served returns 1 at once, with no error: its objects are gone.
+ * 0 found, 1 not served, -1 after an error.
+ */
+int sf_kube_resolve(struct sf_call *c, struct sf_kube_cluster *k, const char *api_version,
+                    const char *kind, bool may_wait, struct sf_kube_res *out);
+
+/* The resource of kind in an APIResourceList's "resources" (subresources
+ * skipped), or NULL. Borrowed. */
+const json_t *sf_kube_discovery_find(const json_t *resources, const char *kind);
+
+/* The API path of a collection (name NULL) or an object: "/api/v1/namespaces/NS/configmaps/NAME",
+ * "/apis/apiextensions.k8s.io/v1/customresourcedefinitions/NAME". ns is
+ * ignored for cluster-scoped kinds. Path segments are percent-encoded.
+ * Caller frees. */
+char *sf_kube_path(const struct sf_kube_res *r, const char *ns, const char *name);
+
+/* ---- manifest.c: the pure parts ---- */
+
+/*
+ * The part of a live object that sparkform manages: apiVersion, kind,
+ * metadata.name (and metadata.namespace when with_namespace), and every
+ * field of fields (a managedFields entry's fieldsV1) or of prior (the
+ * manifest last applied, so that a field another manager took over shows
+ * its live value rather than vanishing). Lists keyed in fieldsV1 ("k:",
+ * "v:", "i:") keep the elements named there; other lists and leaves are
+ * taken whole. New reference.
+ */
+json_t *sf_kube_project(const json_t *live, const json_t *fields, const json_t *prior,
+                        bool with_namespace);
+
+/* The fieldsV1 of the managedFields entry of manager with operation Apply
+ * (no subresource) in a live object, or NULL. Borrowed. */
+const json_t *sf_kube_managed_fields(const json_t *live, const char *manager);
+
+/*
+ * An import id "apiVersion/kind/namespace/name" (the apiVersion may have
+ * a group: "apps/v1/Deployment/web/api"); cluster-scoped objects are
+ * "apiVersion/kind//name" or "apiVersion/kind/name". Fills the four parts
+ * (caller frees; *ns is "" when none is given). 0, or -1 when malformed.
+ */
+int sf_kube_id_parse(const char *id, char **api_version, char **kind, char **ns, char **name);
+
+/* The message of a server-side apply conflict (a 409 Status with
+ * FieldManagerConflict causes): "conflicts with field manager(s) "a" (.x,
+ * .y), "b" (.z)"; NULL when the Status names none. Caller frees. */
+char *sf_kube_conflicts(const json_t *status);
+
+/* ---- wait.c ---- */
+
+/*
+ * Waits, polling the object at path until c->deadline, for what wait asks
+ * ({rollout, established, complete, condition, field + value}); a CRD
+ * waits for Established even when wait is null. Progress goes to
+ * c->status. 0, or -1 after an error (a Job that Failed says why).
+ */
+int sf_kube_wait(struct sf_call *c, struct sf_kube_cluster *k, const char *path,
+                 const char *kind, const json_t *wait);
+/* Waits until a GET of path is 404 (finalizers honoured). */
+int sf_kube_wait_gone(struct sf_call *c, struct sf_kube_cluster *k, const char *path);
+/* Checks a wait object's shape; NULL when fine, else a static reason. */
+const char *sf_kube_wait_problem(const json_t *wait, const char *kind);
+
+/* ---- kube.c ---- */
+
+/* The provider's per-run context (c->ctx). */
+struct sf_kube_ctx {
+    char *default_path;  /* providers.kubernetes.config_path, else KUBECONFIG's first file */
+    struct sf_http_stats *stats;
+    pthread_mutex_t mu;  /* guards clusters */
+    struct sf_kube_cluster *clusters;
+};
+
+/* The connection of a resource (v: its desired or recorded values): its
+ * kubeconfig, else kubeconfig_path, else the provider's file; the same
+ * kubeconfig always gives the same connection. 0, or -1 after an error. */
+int sf_kube_connect(struct sf_call *c, const json_t *v, struct sf_kube_cluster **out);
+
+/* An error about the object at c->address, of a class. */
+#define sf_kube_fail(c, cls, ...) sf_diag_add_class((c)->diags, (cls), NULL, (c)->address, __VA_ARGS__)
+
+/* Shows a progress line when the engine takes them. */
+void sf_kube_status(struct sf_call *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+extern const struct sf_resource_type sf_kube_manifest_type;
+extern const struct sf_provider sf_provider_kubernetes;
+
+#endif
