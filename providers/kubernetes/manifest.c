@@ -83,16 +83,23 @@ static bool has_item_keys(const json_t *f)
     return false;
 }
 
-/* Whether item has every member of key with the same value. */
+/* Whether item has every member of key with the same value. Port lists
+ * are keyed by port and protocol, and an element that leaves the protocol
+ * out is keyed with Kubernetes' default, TCP. */
 static bool item_has(const json_t *item, const json_t *key)
 {
     const char *k;
     json_t *v;
     if (!json_is_object(item) || !json_is_object(key))
         return false;
-    json_object_foreach ((json_t *)key, k, v)
-        if (!sf_value_equal(json_object_get(item, k), v))
+    json_object_foreach ((json_t *)key, k, v) {
+        const json_t *iv = json_object_get(item, k);
+        if (!iv && !strcmp(k, "protocol") && json_is_string(v) &&
+            !strcmp(json_string_value(v), "TCP"))
+            continue;
+        if (!sf_value_equal(iv, v))
             return false;
+    }
     return true;
 }
 
@@ -241,7 +248,7 @@ char *sf_kube_conflicts(const json_t *status)
     json_t *order = json_array();
     for (size_t i = 0; i < json_array_size(causes); i++) {
         const json_t *x = json_array_get(causes, i);
-        if (strcmp(str(x, "type"), "FieldManagerConflict") != 0)
+        if (strcmp(str(x, "reason"), "FieldManagerConflict") != 0)
             continue;
         const char *msg = str(x, "message");
         const char *q = strchr(msg, '"');

@@ -1,0 +1,235 @@
+# The kubernetes provider's kubernetes_manifest against localcloud: ONE
+# apply makes the network, the cluster and, inside it, a namespace, a CRD
+# and a custom resource of it, a ConfigMap from a source file, a
+# Deployment (wait rollout), a Service, a ServiceAccount, a Role and its
+# RoleBinding and a Job (wait complete), with the kubeconfig unknown at
+# plan time. The real kubectl sees them and `kubectl diff --server-side`
+# finds nothing; drift by another field manager shows only where sparkform
+# manages; a conflict fails naming the manager, force_conflicts takes the
+# fields over; a changed source file plans one update; import of an object
+# plans nothing after; destroy leaves nothing.
+. "$ROOT/tests/e2e/lib-cloud.sh"
+. "$ROOT/tests/e2e/lib-k8s.sh"
+command -v kubectl >/dev/null || fail "kubectl is not installed"
+LC_DELAY_MS=100 cloud_start
+
+mkdir objs
+cat > objs/ns.yaml <<'Y'
+apiVersion: v1
+kind: Namespace
+metadata: {name: apps}
+Y
+cp "$ROOT/tests/e2e/k8s-manifests/00-crd.yaml" objs/crd.yaml
+cat > objs/widget.yaml <<'Y'
+apiVersion: example.com/v1
+kind: Widget
+metadata: {name: gizmo, namespace: apps}
+spec: {size: 3, colour: green}
+Y
+cat > objs/cm.yaml <<'Y'
+apiVersion: v1
+kind: ConfigMap
+metadata: {name: app-config, namespace: apps, labels: {app: web}}
+data: {mode: fast, level: "3"}
+Y
+cat > objs/deploy.yaml <<'Y'
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: web, namespace: apps}
+spec:
+  replicas: 2
+  selector: {matchLabels: {app: web}}
+  template:
+    metadata: {labels: {app: web}}
+    spec:
+      containers:
+        - name: web
+          image: nginx:1.27
+          ports: [{containerPort: 80}]
+Y
+cat > objs/svc.yaml <<'Y'
+apiVersion: v1
+kind: Service
+metadata: {name: web, namespace: apps}
+spec:
+  selector: {app: web}
+  ports: [{name: http, port: 80}]
+Y
+cat > objs/sa.yaml <<'Y'
+apiVersion: v1
+kind: ServiceAccount
+metadata: {name: runner, namespace: apps}
+Y
+cat > objs/role.yaml <<'Y'
+apiVersion: rbac.authorization.k8s.io/v1
+kind: Role
+metadata: {name: reader, namespace: apps}
+rules:
+  - apiGroups: [""]
+    resources: [configmaps]
+    verbs: [get, list]
+Y
+cat > objs/binding.yaml <<'Y'
+apiVersion: rbac.authorization.k8s.io/v1
+kind: RoleBinding
+metadata: {name: runner-reader, namespace: apps}
+subjects: [{kind: ServiceAccount, name: runner, namespace: apps}]
+roleRef: {apiGroup: rbac.authorization.k8s.io, kind: Role, name: reader}
+Y
+cat > objs/job.yaml <<'Y'
+apiVersion: batch/v1
+kind: Job
+metadata: {name: once, namespace: apps}
+spec:
+  template:
+    spec:
+      restartPolicy: Never
+      containers: [{name: once, image: busybox:1.36, command: [echo, hi]}]
+Y
+
+# obj NAME FILE [EXTRA LINES] [DEPENDS]: a kubernetes_manifest resource
+# whose manifest is the file's text (the same text kubectl diff reads)
+obj() {
+  echo "  - type: kubernetes_manifest"
+  echo "    name: $1"
+  [ -n "${4:-}" ] && echo "    depends_on: [$4]"
+  echo "    with:"
+  echo "      kubeconfig: \"\${cloud_k8s_cluster.k8s.kubeconfig}\""
+  [ -n "${3:-}" ] && echo "      $3"
+  echo "      manifest:"
+  sed 's/^/        /' "objs/$2.yaml"
+}
+write_k8s_stack() {
+  {
+    cat <<'Y'
+apiVersion: sparkform/v1
+kind: Stack
+metadata: {name: k8stest}
+resources:
+  - {type: cloud_network, name: net, with: {name: k8s-net}}
+  - type: cloud_subnet
+    name: sub
+    with: {name: k8s-sub, network_id: "${cloud_network.net.id}", cidr: 10.10.0.0/24}
+  - type: cloud_k8s_cluster
+    name: k8s
+    with:
+      name: k8s
+      version: "1.32"
+      network_id: "${cloud_network.net.id}"
+      subnet_id: "${cloud_subnet.sub.id}"
+      master_flavor: STD3-4-8
+Y
+    obj ns ns
+    obj crd crd
+    obj widget widget "" kubernetes_manifest.crd
+    cat <<Y
+  - type: kubernetes_manifest
+    name: cm
+    depends_on: [kubernetes_manifest.ns]
+    with:
+      kubeconfig: "\${cloud_k8s_cluster.k8s.kubeconfig}"
+      source: objs/cm.yaml
+      force_conflicts: ${FORCE:-false}
+Y
+    obj deploy deploy "wait: {rollout: true}" kubernetes_manifest.ns
+    obj svc svc "" kubernetes_manifest.ns
+    obj sa sa "" kubernetes_manifest.ns
+    obj role role "" kubernetes_manifest.ns
+    obj binding binding "" "kubernetes_manifest.sa, kubernetes_manifest.role"
+    obj job job "wait: {complete: true}" kubernetes_manifest.ns
+    [ -n "${EXTRA:-}" ] && cat <<'Y'
+  - type: kubernetes_manifest
+    name: extra
+    with:
+      manifest: {apiVersion: v1, kind: ConfigMap, metadata: {name: extra, namespace: default}, data: {a: "1"}}
+Y
+    echo 'outputs: {kubeconfig: {value: "${cloud_k8s_cluster.k8s.kubeconfig}", sensitive: true}}'
+  } > stack.yaml
+}
+write_k8s_stack
+
+# ---- plan with the cluster not there: the bodies, the kubeconfig unknown
+sf plan -f stack.yaml
+expect_rc 0
+expect_out "# kubernetes_manifest.deploy will be created"
+expect_out "nginx:1.27"
+expect_out "app-config"
+[ "$(plan_counts)" = "13 0 0" ] || { cat "$WORK/.stdout"; fail "plan $(plan_counts), expected 13 creates"; }
+
+# ---- one apply: the cluster, then everything inside it
+start=$(date +%s)
+sf apply -f stack.yaml -auto-approve
+expect_rc 0
+echo "apply took $(( $(date +%s) - start )) s" >&2
+(umask 077; "$SPARKFORM" output -raw kubeconfig > kc.json) || fail "output -raw kubeconfig"
+[ "$(stat -c %a kc.json)" = 600 ] || fail "kc.json is not 0600"
+export KUBECONFIG="$WORK/kc.json"
+expect_no "$(jq -r '.users[0].user.token' kc.json)"
+
+for o in ns/apps crd/widgets.example.com "widget/gizmo -n apps" "cm/app-config -n apps" \
+         "deploy/web -n apps" "svc/web -n apps" "sa/runner -n apps" "role/reader -n apps" \
+         "rolebinding/runner-reader -n apps" "job/once -n apps"; do
+  kc get $o -o json
+  expect_rc 0
+done
+kc get deploy/web -n apps -o jsonpath='{.status.availableReplicas}'
+[ "$(cat "$WORK/.stdout")" = 2 ] || fail "the rollout was not waited for"
+kc get job/once -n apps -o jsonpath='{.status.conditions[?(@.type=="Complete")].status}'
+[ "$(cat "$WORK/.stdout")" = True ] || fail "the job was not waited for"
+kc diff --server-side -f objs
+[ "$rc" -eq 0 ] || { cat "$WORK/.stdout" "$WORK/.stderr"; fail "kubectl diff shows differences"; }
+
+sf plan -f stack.yaml -detailed-exitcode
+[ "$rc" -eq 0 ] || { cat "$WORK/.stdout" "$WORK/.stderr"; fail "the plan after apply is not empty"; }
+
+# ---- drift by another field manager: only where sparkform manages
+kc patch cm app-config -n apps --field-manager intruder --type merge \
+  -p '{"data":{"mode":"slow","other":"theirs"}}'
+expect_rc 0
+sf plan -f stack.yaml -detailed-exitcode
+expect_rc 2
+[ "$(plan_counts)" = "0 1 0" ] || { cat "$WORK/.stdout"; fail "drift: plan $(plan_counts)"; }
+expect_out "kubernetes_manifest.cm will be updated in place"
+expect_out '"slow"'
+expect_no_out theirs
+
+# ---- the conflict: named without force_conflicts, taken over with it
+sf apply -f stack.yaml -auto-approve
+expect_rc 1
+expect_err '"intruder"'
+expect_err ".data.mode"
+expect_err "force_conflicts"
+FORCE=true write_k8s_stack
+sf apply -f stack.yaml -auto-approve
+expect_rc 0
+kc get cm app-config -n apps -o jsonpath='{.data.mode}/{.data.other}'
+[ "$(cat "$WORK/.stdout")" = fast/theirs ] || fail "force: $(cat "$WORK/.stdout")"
+FORCE=true write_k8s_stack
+sf plan -f stack.yaml -detailed-exitcode
+expect_rc 0
+
+# ---- a changed source file plans one update
+sed -i 's/mode: fast/mode: quick/' objs/cm.yaml
+sf plan -f stack.yaml -detailed-exitcode
+expect_rc 2
+[ "$(plan_counts)" = "0 1 0" ] || { cat "$WORK/.stdout"; fail "source: plan $(plan_counts)"; }
+sf apply -f stack.yaml -auto-approve
+expect_rc 0
+kc get cm app-config -n apps -o jsonpath='{.data.mode}'
+[ "$(cat "$WORK/.stdout")" = quick ] || fail "source update not applied"
+
+# ---- import through the provider-level connection (KUBECONFIG)
+FORCE=true EXTRA=1 write_k8s_stack
+sf apply -f stack.yaml -auto-approve
+expect_rc 0
+sf state rm kubernetes_manifest.extra
+expect_rc 0
+sf import -f stack.yaml kubernetes_manifest.extra v1/ConfigMap/default/extra
+expect_rc 0
+sf plan -f stack.yaml -detailed-exitcode
+[ "$rc" -eq 0 ] || { cat "$WORK/.stdout" "$WORK/.stderr"; fail "the plan after import is not empty"; }
+
+# ---- destroy: everything, the cluster last
+sf destroy -f stack.yaml -auto-approve
+expect_rc 0
+expect_inventory "" "after destroy"
