@@ -1,0 +1,295 @@
+/*
+ * Unit tests of the kubernetes provider's pure parts (providers/kubernetes):
+ * kubeconfig parsing and its refusals, the projection of a live object onto
+ * the fields sparkform manages, import ids, discovery lookups and API
+ * paths, and the message of an apply conflict. The provider against a
+ * cluster: tests/e2e/k8s_manifest.sh (localcloud and the real kubectl).
+ */
+#include <check.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "kubernetes/kube.h"
+#include "util.h"
+
+/* "-----BEGIN CERTIFICATE-----\nX\n" and "s3cret-key" in base64. */
+#define CA_B64 "LS0tLS1CRUdJTiBDRVJUSUZJQ0FURS0tLS0tClgK"
+#define KEY_B64 "czNjcmV0LWtleQ=="
+
+static int parse(const char *text, struct sf_kube_config *k, char **why)
+{
+    return sf_kube_config_parse(text, strlen(text), "/nonexistent", k, why);
+}
+
+START_TEST(kubeconfig_token_json)
+{
+    const char *t = "{\"apiVersion\":\"v1\",\"kind\":\"Config\",\"current-context\":\"b\","
+                    "\"contexts\":[{\"name\":\"a\",\"context\":{\"cluster\":\"x\",\"user\":\"x\"}},"
+                    "{\"name\":\"b\",\"context\":{\"cluster\":\"c\",\"user\":\"u\"}}],"
+                    "\"clusters\":[{\"name\":\"c\",\"cluster\":{\"server\":\"https://h:6443/k8s/1/\","
+                    "\"certificate-authority-data\":\"" CA_B64 "\"}}],"
+                    "\"users\":[{\"name\":\"u\",\"user\":{\"token\":\"tok-123\"}}]}";
+    struct sf_kube_config k;
+    char *why = NULL;
+    ck_assert_int_eq(parse(t, &k, &why), 0);
+    ck_assert_str_eq(k.context, "b");
+    ck_assert_str_eq(k.server, "https://h:6443/k8s/1");
+    ck_assert_str_eq(k.ca_pem, "-----BEGIN CERTIFICATE-----\nX\n");
+    ck_assert_str_eq(k.token, "tok-123");
+    ck_assert_ptr_null(k.cert_pem);
+    sf_kube_config_free(&k);
+}
+END_TEST
+
+START_TEST(kubeconfig_client_cert_yaml)
+{
+    const char *t = "apiVersion: v1\nkind: Config\ncontexts:\n- name: only\n  context: {cluster: c, user: u}\n"
+                    "clusters:\n- name: c\n  cluster:\n    server: https://10.0.0.1\n"
+                    "users:\n- name: u\n  user:\n    client-certificate-data: " CA_B64 "\n"
+                    "    client-key-data: " KEY_B64 "\n";
+    struct sf_kube_config k;
+    char *why = NULL;
+    ck_assert_int_eq(parse(t, &k, &why), 0);
+    ck_assert_str_eq(k.context, "only");
+    ck_assert_ptr_null(k.ca_pem);
+    ck_assert_ptr_null(k.token);
+    ck_assert_str_eq(k.key_pem, "s3cret-key");
+    sf_kube_config_free(&k);
+}
+END_TEST
+
+/* Each refused kubeconfig, with a word its reason must have; no reason
+ * may quote the token. */
+START_TEST(kubeconfig_errors)
+{
+    static const char *const cases[][2] = {
+        {"{", "not valid YAML"},
+        {"{\"current-context\":\"z\",\"contexts\":[]}", "\"z\" is not among"},
+        {"{\"contexts\":[]}", "no current-context"},
+        {"{\"current-context\":\"a\",\"contexts\":[{\"name\":\"a\",\"context\":{\"cluster\":\"c\","
+         "\"user\":\"u\"}}],\"clusters\":[{\"name\":\"c\",\"cluster\":{\"server\":\"http://h\"}}],"
+         "\"users\":[{\"name\":\"u\",\"user\":{\"token\":\"SECRET\"}}]}",
+         "not an https://"},
+        {"{\"current-context\":\"a\",\"contexts\":[{\"name\":\"a\",\"context\":{\"cluster\":\"c\","
+         "\"user\":\"u\"}}],\"clusters\":[{\"name\":\"c\",\"cluster\":{\"server\":\"https://h\","
+         "\"insecure-skip-tls-verify\":true}}],\"users\":[{\"name\":\"u\",\"user\":{\"token\":"
+         "\"SECRET\"}}]}",
+         "insecure-skip-tls-verify"},
+        {"{\"current-context\":\"a\",\"contexts\":[{\"name\":\"a\",\"context\":{\"cluster\":\"c\","
+         "\"user\":\"u\"}}],\"clusters\":[{\"name\":\"c\",\"cluster\":{\"server\":\"https://h\","
+         "\"certificate-authority-data\":\"%%%\"}}],\"users\":[]}",
+         "not base64"},
+        {"{\"current-context\":\"a\",\"contexts\":[{\"name\":\"a\",\"context\":{\"cluster\":\"c\","
+         "\"user\":\"u\"}}],\"clusters\":[{\"name\":\"c\",\"cluster\":{\"server\":\"https://h\"}}],"
+         "\"users\":[{\"name\":\"u\",\"user\":{\"client-key-data\":\"" KEY_B64 "\"}}]}",
+         "without its certificate"},
+        {"{\"current-context\":\"a\",\"contexts\":[{\"name\":\"a\",\"context\":{\"cluster\":\"c\","
+         "\"user\":\"u\"}}],\"clusters\":[{\"name\":\"c\",\"cluster\":{\"server\":\"https://h\"}}],"
+         "\"users\":[{\"name\":\"u\",\"user\":{\"exec\":{\"command\":\"x\"}}}]}",
+         "exec"},
+        {"{\"current-context\":\"a\",\"contexts\":[{\"name\":\"a\",\"context\":{\"cluster\":\"c\","
+         "\"user\":\"u\"}}],\"clusters\":[{\"name\":\"c\",\"cluster\":{\"server\":\"https://h\"}}],"
+         "\"users\":[{\"name\":\"u\",\"user\":{}}]}",
+         "no credentials"},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        struct sf_kube_config k;
+        char *why = NULL;
+        ck_assert_int_eq(parse(cases[i][0], &k, &why), -1);
+        ck_assert_ptr_nonnull(why);
+        ck_assert_msg(strstr(why, cases[i][1]), "case %zu: \"%s\" lacks \"%s\"", i, why,
+                      cases[i][1]);
+        ck_assert_ptr_null(strstr(why, "SECRET"));
+        free(why);
+    }
+}
+END_TEST
+
+/* Defaults and fields of other managers are left out; a field sparkform
+ * applied before but another manager took over shows its live value. */
+START_TEST(projection)
+{
+    json_t *live = json_loads(
+        "{\"apiVersion\":\"apps/v1\",\"kind\":\"Deployment\","
+        "\"metadata\":{\"name\":\"web\",\"namespace\":\"apps\",\"uid\":\"u1\","
+        "\"labels\":{\"a\":\"1\",\"theirs\":\"x\"},\"resourceVersion\":\"9\"},"
+        "\"spec\":{\"replicas\":3,\"strategy\":{\"type\":\"RollingUpdate\"},"
+        "\"template\":{\"spec\":{\"containers\":[{\"name\":\"web\",\"image\":\"nginx:2\","
+        "\"imagePullPolicy\":\"Always\",\"ports\":[{\"containerPort\":80,\"protocol\":\"TCP\"}]},"
+        "{\"name\":\"sidecar\",\"image\":\"s\"}]}}},"
+        "\"status\":{\"readyReplicas\":3}}",
+        0, NULL);
+    json_t *fields = json_loads(
+        "{\"f:metadata\":{\"f:labels\":{\"f:a\":{}}},\"f:spec\":{\"f:template\":{\"f:spec\":"
+        "{\"f:containers\":{\"k:{\\\"name\\\":\\\"web\\\"}\":{\".\":{},\"f:name\":{},"
+        "\"f:ports\":{\"k:{\\\"containerPort\\\":80,\\\"protocol\\\":\\\"TCP\\\"}\":{\".\":{},"
+        "\"f:containerPort\":{}}}}}}}}}",
+        0, NULL);
+    /* The last apply had replicas 2 and the image: another manager took
+     * them over (they are not in fields any more). */
+    json_t *prior = json_loads(
+        "{\"spec\":{\"replicas\":2,\"template\":{\"spec\":{\"containers\":[{\"name\":\"web\","
+        "\"image\":\"nginx:1\"}]}}}}",
+        0, NULL);
+    ck_assert_ptr_nonnull(live);
+    ck_assert_ptr_nonnull(fields);
+    json_t *got = sf_kube_project(live, fields, prior, true);
+    json_t *want = json_loads(
+        "{\"apiVersion\":\"apps/v1\",\"kind\":\"Deployment\","
+        "\"metadata\":{\"name\":\"web\",\"namespace\":\"apps\",\"labels\":{\"a\":\"1\"}},"
+        "\"spec\":{\"replicas\":3,\"template\":{\"spec\":{\"containers\":[{\"name\":\"web\","
+        "\"image\":\"nginx:2\",\"ports\":[{\"containerPort\":80}]}]}}}}",
+        0, NULL);
+    char *g = json_dumps(got, JSON_SORT_KEYS | JSON_COMPACT);
+    ck_assert_msg(json_equal(got, want), "got %s", g);
+    free(g);
+    json_decref(got);
+    /* Without the namespace (the description left it out), and with no
+     * prior: only the managed fields. */
+    got = sf_kube_project(live, fields, NULL, false);
+    ck_assert_ptr_null(json_object_get(json_object_get(got, "metadata"), "namespace"));
+    ck_assert_ptr_null(json_object_get(json_object_get(got, "spec"), "replicas"));
+    json_decref(got);
+    json_decref(want);
+    json_decref(prior);
+    json_decref(fields);
+    json_decref(live);
+}
+END_TEST
+
+START_TEST(managed_fields_entry)
+{
+    json_t *live = json_loads(
+        "{\"metadata\":{\"managedFields\":[{\"manager\":\"sparkform\",\"operation\":\"Update\","
+        "\"fieldsV1\":{\"f:a\":{}}},{\"manager\":\"sparkform\",\"operation\":\"Apply\","
+        "\"subresource\":\"status\",\"fieldsV1\":{\"f:b\":{}}},{\"manager\":\"sparkform\","
+        "\"operation\":\"Apply\",\"fieldsV1\":{\"f:c\":{}}}]}}",
+        0, NULL);
+    const json_t *f = sf_kube_managed_fields(live, "sparkform");
+    ck_assert_ptr_nonnull(f);
+    ck_assert_ptr_nonnull(json_object_get(f, "f:c"));
+    ck_assert_ptr_null(sf_kube_managed_fields(live, "kubectl"));
+    json_decref(live);
+}
+END_TEST
+
+START_TEST(import_ids)
+{
+    static const char *const ok[][5] = {
+        {"v1/ConfigMap/apps/cfg", "v1", "ConfigMap", "apps", "cfg"},
+        {"apps/v1/Deployment/apps/web", "apps/v1", "Deployment", "apps", "web"},
+        {"apiextensions.k8s.io/v1/CustomResourceDefinition//widgets.example.com",
+         "apiextensions.k8s.io/v1", "CustomResourceDefinition", "", "widgets.example.com"},
+        {"apiextensions.k8s.io/v1/CustomResourceDefinition/widgets.example.com",
+         "apiextensions.k8s.io/v1", "CustomResourceDefinition", "", "widgets.example.com"},
+        {"v1/Namespace/apps", "v1", "Namespace", "", "apps"},
+    };
+    for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
+        char *av, *kind, *ns, *name;
+        ck_assert_int_eq(sf_kube_id_parse(ok[i][0], &av, &kind, &ns, &name), 0);
+        ck_assert_str_eq(av, ok[i][1]);
+        ck_assert_str_eq(kind, ok[i][2]);
+        ck_assert_str_eq(ns, ok[i][3]);
+        ck_assert_str_eq(name, ok[i][4]);
+        free(av);
+        free(kind);
+        free(ns);
+        free(name);
+    }
+    static const char *const bad[] = {"", "v1", "v1/ConfigMap", "v1/configmap/a/b",
+                                      "v1/ConfigMap/a/", "apps/v1/Deployment/a/b/c", "/v1/X/a"};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        char *av, *kind, *ns, *name;
+        ck_assert_msg(sf_kube_id_parse(bad[i], &av, &kind, &ns, &name) == -1, "accepted %s",
+                      bad[i]);
+    }
+}
+END_TEST
+
+START_TEST(discovery_and_paths)
+{
+    json_t *res = json_loads(
+        "[{\"name\":\"deployments\",\"kind\":\"Deployment\",\"namespaced\":true},"
+        "{\"name\":\"deployments/status\",\"kind\":\"Deployment\",\"namespaced\":true},"
+        "{\"name\":\"deployments/scale\",\"kind\":\"Scale\",\"namespaced\":true}]",
+        0, NULL);
+    const json_t *d = sf_kube_discovery_find(res, "Deployment");
+    ck_assert_str_eq(json_string_value(json_object_get(d, "name")), "deployments");
+    ck_assert_ptr_null(sf_kube_discovery_find(res, "Scale"));
+    ck_assert_ptr_null(sf_kube_discovery_find(res, "Deploymnet"));
+    json_decref(res);
+
+    struct sf_kube_res cm = {.group_version = "v1", .plural = "configmaps", .namespaced = true};
+    char *p = sf_kube_path(&cm, "apps", "a b");
+    ck_assert_str_eq(p, "/api/v1/namespaces/apps/configmaps/a%20b");
+    free(p);
+    p = sf_kube_path(&cm, "apps", NULL);
+    ck_assert_str_eq(p, "/api/v1/namespaces/apps/configmaps");
+    free(p);
+    struct sf_kube_res crd = {.group_version = "apiextensions.k8s.io/v1",
+                              .plural = "customresourcedefinitions"};
+    p = sf_kube_path(&crd, "ignored", "widgets.example.com");
+    ck_assert_str_eq(p, "/apis/apiextensions.k8s.io/v1/customresourcedefinitions/widgets.example.com");
+    free(p);
+}
+END_TEST
+
+START_TEST(conflict_message)
+{
+    json_t *st = json_loads(
+        "{\"kind\":\"Status\",\"code\":409,\"details\":{\"causes\":["
+        "{\"reason\":\"FieldManagerConflict\",\"message\":\"conflict with \\\"kubectl\\\" using v1\","
+        "\"field\":\".data.a\"},"
+        "{\"reason\":\"FieldManagerConflict\",\"message\":\"conflict with \\\"ops\\\" using v1\","
+        "\"field\":\".spec.x\"},"
+        "{\"reason\":\"FieldManagerConflict\",\"message\":\"conflict with \\\"kubectl\\\" using v1\","
+        "\"field\":\".data.b\"}]}}",
+        0, NULL);
+    char *m = sf_kube_conflicts(st);
+    ck_assert_str_eq(m, "conflicts with field managers \"kubectl\" (.data.a, .data.b), \"ops\" (.spec.x)");
+    free(m);
+    json_decref(st);
+    st = json_loads("{\"kind\":\"Status\",\"code\":409,\"reason\":\"Conflict\"}", 0, NULL);
+    ck_assert_ptr_null(sf_kube_conflicts(st));
+    json_decref(st);
+}
+END_TEST
+
+START_TEST(wait_shapes)
+{
+    json_t *w = json_loads("{\"rollout\":true}", 0, NULL);
+    ck_assert_ptr_null(sf_kube_wait_problem(w, "Deployment"));
+    ck_assert_ptr_nonnull(sf_kube_wait_problem(w, "ConfigMap"));
+    json_decref(w);
+    w = json_loads("{\"field\":\"status.phase\"}", 0, NULL);
+    ck_assert_ptr_nonnull(sf_kube_wait_problem(w, "Pod"));
+    json_decref(w);
+    w = json_loads("{\"complete\":true,\"condition\":\"Ready\"}", 0, NULL);
+    ck_assert_ptr_nonnull(sf_kube_wait_problem(w, "Job"));
+    json_decref(w);
+    w = json_loads("{\"condition\":\"Ready\"}", 0, NULL);
+    ck_assert_ptr_null(sf_kube_wait_problem(w, "Widget"));
+    json_decref(w);
+}
+END_TEST
+
+int main(void)
+{
+    Suite *s = suite_create("kube");
+    TCase *t = tcase_create("kube");
+    tcase_add_test(t, kubeconfig_token_json);
+    tcase_add_test(t, kubeconfig_client_cert_yaml);
+    tcase_add_test(t, kubeconfig_errors);
+    tcase_add_test(t, projection);
+    tcase_add_test(t, managed_fields_entry);
+    tcase_add_test(t, import_ids);
+    tcase_add_test(t, discovery_and_paths);
+    tcase_add_test(t, conflict_message);
+    tcase_add_test(t, wait_shapes);
+    suite_add_tcase(s, t);
+    SRunner *r = srunner_create(s);
+    srunner_run_all(r, CK_NORMAL);
+    int failed = srunner_ntests_failed(r);
+    srunner_free(r);
+    return failed ? 1 : 0;
+}
