@@ -164,7 +164,13 @@ echo "apply took $(( $(date +%s) - start )) s" >&2
 (umask 077; "$SPARKFORM" output -raw kubeconfig > kc.json) || fail "output -raw kubeconfig"
 [ "$(stat -c %a kc.json)" = 600 ] || fail "kc.json is not 0600"
 export KUBECONFIG="$WORK/kc.json"
-expect_no "$(jq -r '.users[0].user.token' kc.json)"
+token=$(jq -r '.users[0].user.token' kc.json)
+[ -n "$token" ] && [ "$token" != null ] || fail "the kubeconfig output has no token"
+expect_no "$token"
+SF_LOG=debug sf plan -f stack.yaml
+expect_rc 0
+expect_out "No changes"
+expect_no "$token"
 
 for o in ns/apps crd/widgets.example.com "widget/gizmo -n apps" "cm/app-config -n apps" \
          "deploy/web -n apps" "svc/web -n apps" "sa/runner -n apps" "role/reader -n apps" \
