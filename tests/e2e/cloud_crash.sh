@@ -3,6 +3,7 @@
 # the next apply finishes the job. Every time the cloud then holds exactly
 # one object per resource: what a killed run created and never recorded is
 # adopted by its tag, never made twice, never left behind.
+# e2e: alone
 . "$ROOT/tests/e2e/lib-cloud.sh"
 LC_DELAY_MS=100 cloud_start
 write_stack

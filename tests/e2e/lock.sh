@@ -1,5 +1,6 @@
 # Two applies at once: the second fails fast naming the holder, or waits
 # with -lock-timeout.
+# e2e: alone
 . "$ROOT/tests/e2e/lib.sh"
 cat > stack.yaml <<'YAML'
 apiVersion: sparkform/v1

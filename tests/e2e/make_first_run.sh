@@ -2,6 +2,7 @@
 # built with the link flags that exist once scripts/install-deps has run,
 # not with what pkg-config said before it. A fake pkg-config answers only
 # after a fake install step ran; the build's link flags must carry its libs.
+# e2e: alone
 . "$ROOT/tests/e2e/lib.sh"
 mkdir -p fakebin
 cat > fakebin/pkg-config <<SH

@@ -1,4 +1,5 @@
 # Long operations report progress while they run.
+# e2e: alone
 . "$ROOT/tests/e2e/lib.sh"
 cat > stack.yaml <<'YAML'
 apiVersion: sparkform/v1

@@ -1,6 +1,7 @@
 # `state rm` and `state mv` beside an apply: they wait for the apply's lock
 # and only then read the state, so what the apply recorded survives their
 # commit and their own change is made on top of it.
+# e2e: alone
 . "$ROOT/tests/e2e/lib.sh"
 stack() {
   cat > stack.yaml <<YAML
