@@ -162,6 +162,17 @@ int sf_kube_wait_gone(struct sf_call *c, struct sf_kube_cluster *k, const char *
 /* Checks a wait object's shape; NULL when fine, else a static reason. */
 const char *sf_kube_wait_problem(const json_t *wait, const char *kind);
 
+/* ---- order.c ---- */
+
+/* Appends the order keys of an object (apiVersion, kind, metadata, ...;
+ * unknown parts give none) to provides and needs: its namespace, CRD,
+ * service account, role, cluster role identity, and the namespace, CRD,
+ * service accounts and roles it needs (order.c lists the keys). 0. */
+int sf_kube_order_keys(const json_t *obj, json_t *provides, json_t *needs);
+/* The order hook of a type whose desired values hold the object under
+ * "manifest". */
+int sf_kube_order(struct sf_call *c, const json_t *desired, json_t *provides, json_t *needs);
+
 /* ---- kube.c ---- */
 
 /* The provider's per-run context (c->ctx). */

@@ -697,5 +697,6 @@ const struct sf_resource_type sf_kube_manifest_type = {
     .delete = manifest_delete,
     .import = manifest_import,
     .plan = manifest_plan,
+    .order = sf_kube_order,
     .timeouts = {.create = 600, .update = 600, .delete = 600, .read = 120},
 };
