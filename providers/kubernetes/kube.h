@@ -72,6 +72,9 @@ struct sf_kube_cluster {
     char *auth;            /* "Authorization: Bearer ..." or NULL */
     pthread_mutex_t mu;    /* guards discovery */
     json_t *discovery;     /* group version -> its APIResourceList's "resources" */
+    pthread_mutex_t lmu;   /* guards lists */
+    pthread_cond_t lcv;    /* a list in flight is done */
+    json_t *lists;         /* collection path -> {reads, listing, items}: sf_kube_get */
 };
 
 struct sf_kube_cluster *sf_kube_cluster_new(struct sf_kube_config *cfg, const char *key,
@@ -87,6 +90,16 @@ void sf_kube_cluster_free(struct sf_kube_cluster *k);
 int sf_kube_request(struct sf_call *c, struct sf_kube_cluster *k, const char *method,
                     const char *path, const char *content_type, const char *body,
                     struct sf_http_resp *rs);
+
+/*
+ * GET of one object: 1 with *live (new reference), 0 when it is gone, -1
+ * after an error. With from_list (the refresh's reads), the second read
+ * of a collection (one kind in one namespace) lists it once and later
+ * reads take their object from that list: two requests for any number of
+ * objects. A write through the cluster's connection drops the lists.
+ */
+int sf_kube_get(struct sf_call *c, struct sf_kube_cluster *k, const struct sf_kube_res *r,
+                const char *ns, const char *name, bool from_list, json_t **live);
 
 /* Adds the error of a failed answer: "WHAT: METHOD PATH: HTTP 422: the
  * Status's message", with the Status's causes as detail lines. */
