@@ -138,6 +138,7 @@ bench: all $(BUILD)/lcload
 	@SPARKFORM_TEST=$(abspath $(BUILD)/sparkform-test) tests/bench/run
 	@LOCALCLOUD=$(abspath $(BUILD)/localcloud) LCLOAD=$(abspath $(BUILD)/lcload) tests/bench/run-localcloud
 	@SPARKFORM=$(abspath $(BUILD)/sparkform) LOCALCLOUD=$(abspath $(BUILD)/localcloud) tests/bench/run-cloud
+	@SPARKFORM=$(abspath $(BUILD)/sparkform) LOCALCLOUD=$(abspath $(BUILD)/localcloud) tests/bench/run-k8s
 
 quickstart: all
 	@scripts/quickstart

@@ -84,6 +84,15 @@ struct sf_call {
  *         evaluated (plan, apply, validate), without the provider's
  *         context (c->ctx NULL) and without the network; inputs still
  *         unknown (sf_value_has_unknown) stay unknown. May be NULL.
+ * order:  appends to provides and needs (arrays of strings) the keys of
+ *         what the object makes exist for others ("kubernetes:Namespace/
+ *         spark") and what it needs to exist first. The engine runs it
+ *         when it builds the resource graph, on desired evaluated with
+ *         every resource attribute unknown (as validate does; skip what
+ *         is unknown), without context or network, and orders each needer
+ *         after every other resource providing one of its keys: creates
+ *         follow, deletes go in reverse, and the state records the edge.
+ *         An edge that closes a cycle is an error. May be NULL.
  *
  * Timeouts (seconds, 0 = the engine's default of 20 minutes) bound each
  * operation through c->deadline; a resource's `timeouts:` overrides them.
@@ -103,6 +112,7 @@ struct sf_resource_type {
     int (*delete)(struct sf_call *c, const json_t *prior);
     int (*import)(struct sf_call *c, const char *id, json_t **out);
     int (*plan)(struct sf_call *c, json_t *desired);
+    int (*order)(struct sf_call *c, const json_t *desired, json_t *provides, json_t *needs);
     struct sf_timeouts timeouts;
 };
 

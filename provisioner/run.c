@@ -57,6 +57,120 @@ static void report_cycle(void *ctx, const int *members, size_t n)
     sf_buf_free(&detail);
 }
 
+/* Every resource unknown while the graph is built: an order hook sees
+ * only what the description itself says. */
+static json_t *unknown_lookup(void *ctx, const struct sf_ref *ref, bool *sensitive,
+                              struct sf_diags *d)
+{
+    (void)ctx;
+    (void)ref;
+    (void)sensitive;
+    (void)d;
+    return json_incref(sf_unknown());
+}
+
+/* The order keys of one resource (provides and needs, new arrays), or
+ * false when its type has no hook or its values cannot be evaluated here
+ * (their errors belong to validate and plan, which report them). */
+static bool order_keys(const struct sf_config *cfg, const struct sf_resource_cfg *rc,
+                       json_t **provides, json_t **needs)
+{
+    *provides = *needs = NULL;
+    if (!rc->rt || !rc->rt->order)
+        return false;
+    struct sf_diags quiet;
+    sf_diags_init(&quiet);
+    struct sf_scope sc = {unknown_lookup, NULL, cfg->dir};
+    json_t *desired = sf_config_eval_resource(cfg, rc, &sc, NULL, &quiet);
+    bool ok = false;
+    if (desired) {
+        struct sf_call c = {
+            .address = rc->address,
+            .type = rc->type,
+            .name = rc->name,
+            .stack = cfg->name,
+            .config_dir = cfg->dir,
+            .diags = &quiet,
+        };
+        *provides = json_array();
+        *needs = json_array();
+        ok = rc->rt->order(&c, desired, *provides, *needs) == 0;
+        if (!ok) {
+            json_decref(*provides);
+            json_decref(*needs);
+            *provides = *needs = NULL;
+        }
+    }
+    json_decref(desired);
+    sf_diags_free(&quiet);
+    return ok;
+}
+
+/* The edges the types' order hooks ask for: each resource needing a key
+ * waits for every other resource providing it. Runs once the explicit
+ * edges are known to be acyclic, so a cycle closed here is named by the
+ * pair whose key closes it. 0, or -1 after errors. */
+static int add_order_edges(const struct sf_config *cfg, struct sf_graph *g, struct sf_diags *d)
+{
+    size_t n = cfg->n_resources;
+    json_t **needs = sf_xcalloc(n ? n : 1, sizeof(*needs));
+    json_t *providers = json_object(); /* key -> array of node ids */
+    for (size_t i = 0; i < n; i++) {
+        json_t *prov;
+        if (!order_keys(cfg, &cfg->resources[i], &prov, &needs[i]))
+            continue;
+        for (size_t j = 0; j < json_array_size(prov); j++) {
+            const char *key = json_string_value(json_array_get(prov, j));
+            if (!key)
+                continue;
+            json_t *ids = json_object_get(providers, key);
+            if (!ids) {
+                ids = json_array();
+                json_object_set_new(providers, key, ids);
+            }
+            json_array_append_new(ids, json_integer((json_int_t)i));
+        }
+        json_decref(prov);
+    }
+    int rc = 0;
+    char *mark = sf_xcalloc(n ? n : 1, 1);
+    for (size_t i = 0; i < n && rc == 0; i++) {
+        for (size_t j = 0; j < json_array_size(needs[i]) && rc == 0; j++) {
+            const char *key = json_string_value(json_array_get(needs[i], j));
+            const json_t *ids = key ? json_object_get(providers, key) : NULL;
+            for (size_t k = 0; k < json_array_size(ids); k++) {
+                int from = (int)json_integer_value(json_array_get(ids, k));
+                if (from == (int)i)
+                    continue;
+                /* A path from the needer to its provider already: the new
+                 * edge would close a cycle. */
+                int start = (int)i;
+                memset(mark, 0, n);
+                sf_graph_reach(g, &start, 1, 1, mark);
+                if (mark[from]) {
+                    const struct sf_resource_cfg *a = &cfg->resources[i];
+                    const struct sf_resource_cfg *b = &cfg->resources[from];
+                    sf_error(d, &a->pos,
+                             "dependency cycle: %s needs %s, which %s provides, but %s "
+                             "already comes after %s (through references or depends_on)",
+                             a->address, key, b->address, b->address, a->address);
+                    sf_diag_detail(d, "%s at %s:%d\n%s at %s:%d", a->address, a->pos.file,
+                                   a->pos.line, b->address, b->pos.file, b->pos.line);
+                    rc = -1;
+                    break;
+                }
+                sf_graph_add_edge(g, from, (int)i);
+            }
+        }
+    }
+    for (size_t i = 0; i < n; i++)
+        json_decref(needs[i]);
+    free(needs);
+    free(mark);
+    json_decref(providers);
+    return rc;
+}
+
 struct sf_graph *sf_run_resource_graph(const struct sf_config *cfg, struct sf_diags *d)
 {
     struct sf_graph *g = sf_graph_new();
@@ -78,7 +192,7 @@ struct sf_graph *sf_run_resource_graph(const struct sf_config *cfg, struct sf_di
         }
     }
     struct cycle_ctx cc = {g, d};
-    if (sf_graph_cycles(g, report_cycle, &cc) > 0) {
+    if (sf_graph_cycles(g, report_cycle, &cc) > 0 || add_order_edges(cfg, g, d) < 0) {
         sf_graph_free(g);
         return NULL;
     }
@@ -101,6 +215,26 @@ static json_t *config_deps(const struct sf_resource_cfg *rc)
             json_array_append_new(deps, json_string(rc->depends_on[j].address));
         }
     json_decref(seen);
+    return deps;
+}
+
+/* What a resource depends on in the run's graph: its references and
+ * depends_on, then the edges the types' order hooks added, so that the
+ * state keeps them for a later destroy. New array. */
+static json_t *graph_deps(const struct sf_graph *g, const struct sf_resource_cfg *rc)
+{
+    json_t *deps = config_deps(rc);
+    int id = sf_graph_find(g, rc->address);
+    const int *preds;
+    size_t np = id >= 0 ? sf_graph_preds(g, id, &preds) : 0;
+    for (size_t i = 0; i < np; i++) {
+        const char *name = sf_graph_name(g, preds[i]);
+        bool have = false;
+        for (size_t j = 0; j < json_array_size(deps) && !have; j++)
+            have = strcmp(json_string_value(json_array_get(deps, j)), name) == 0;
+        if (!have)
+            json_array_append_new(deps, json_string(name));
+    }
     return deps;
 }
 
@@ -646,7 +780,7 @@ int sf_run_plan(struct sf_run *r, struct sf_plan **out, struct sf_diags *d)
         sf_diff(rc->rt, recorded, prior, desired, (const char *const *)rc->lifecycle.ignore_changes,
                 rc->lifecycle.n_ignore, (tainted || requested) && prior,
                 requested ? SF_REASON_REQUESTED : SF_REASON_TAINTED, c);
-        c->dependencies = config_deps(rc);
+        c->dependencies = graph_deps(r->g, rc);
         c->create_before_destroy = rc->lifecycle.create_before_destroy;
         if (c->action == SF_ACT_REPLACE && rc->lifecycle.prevent_destroy)
             sf_error(d, &rc->pos,
@@ -1140,7 +1274,7 @@ int sf_run_import(struct sf_run *r, const char *address, const char *id, struct 
     json_t *sens = NULL;
     json_decref(eval_resource(r, rc, &sens, &quiet));
     sf_diags_free(&quiet);
-    json_t *deps = config_deps(rc);
+    json_t *deps = graph_deps(r->g, rc);
     int w = sf_state_begin(r->st, d);
     if (w == 0)
         w = sf_state_record(r->st, address, rc->type, false, out, sens, deps, d);

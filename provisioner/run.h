@@ -72,7 +72,9 @@ int sf_run_record_refresh(struct sf_run *r, const struct sf_plan *p, int *record
 int sf_run_import(struct sf_run *r, const char *address, const char *id, struct sf_diags *d);
 
 /* The resource graph of a description: one node per resource (data: its
- * struct sf_resource_cfg), an edge from each dependency to its dependent.
+ * struct sf_resource_cfg), an edge from each dependency to its dependent:
+ * references, depends_on, and what the types' order hooks match (a needer
+ * after every provider of a key it needs, see provider.h).
  * Cycles are errors naming every member with its file:line. Returns NULL
  * after errors. */
 struct sf_graph *sf_run_resource_graph(const struct sf_config *cfg, struct sf_diags *d);

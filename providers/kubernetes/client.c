@@ -47,6 +47,9 @@ struct sf_kube_cluster *sf_kube_cluster_new(struct sf_kube_config *cfg, const ch
         k->auth = sf_asprintf("Authorization: Bearer %s", k->cfg.token);
     pthread_mutex_init(&k->mu, NULL);
     k->discovery = json_object();
+    pthread_mutex_init(&k->lmu, NULL);
+    pthread_cond_init(&k->lcv, NULL);
+    k->lists = json_object();
     return k;
 }
 
@@ -61,6 +64,9 @@ void sf_kube_cluster_free(struct sf_kube_cluster *k)
     sf_kube_config_free(&k->cfg);
     pthread_mutex_destroy(&k->mu);
     json_decref(k->discovery);
+    pthread_mutex_destroy(&k->lmu);
+    pthread_cond_destroy(&k->lcv);
+    json_decref(k->lists);
     free(k);
 }
 
@@ -89,6 +95,12 @@ int sf_kube_request(struct sf_call *c, struct sf_kube_cluster *k, const char *me
          * ends where sending it once does. */
         .idempotent = 1,
     };
+    if (strcmp(method, "GET") != 0) {
+        /* A write may change what a list holds: later reads ask again. */
+        pthread_mutex_lock(&k->lmu);
+        json_object_clear(k->lists);
+        pthread_mutex_unlock(&k->lmu);
+    }
     int rc = sf_http_do(k->http, &rq, rs);
     if (rc < 0)
         sf_http_error(c->diags, c->address, NULL, &rq, rs);
@@ -125,6 +137,118 @@ void sf_kube_error(struct sf_call *c, const char *what, const char *method, cons
         sf_buf_free(&d);
     }
     json_decref(st);
+}
+
+/* ---------- reads, one by one or from a list ---------- */
+
+/* GET of path: 1 with *live, 0 gone (404), -1 error. */
+static int get_one(struct sf_call *c, struct sf_kube_cluster *k, const char *path, json_t **live)
+{
+    *live = NULL;
+    struct sf_http_resp rs;
+    int rc = -1;
+    if (sf_kube_request(c, k, "GET", path, NULL, NULL, &rs) == 0) {
+        if (rs.status == 404) {
+            rc = 0;
+        } else if (rs.status == 200 && (*live = json_loadb(rs.body, rs.len, 0, NULL))) {
+            rc = 1;
+        } else {
+            sf_kube_error(c, "reading the object", "GET", path, &rs);
+        }
+    }
+    sf_http_resp_free(&rs);
+    return rc;
+}
+
+/* LIST of a collection: its items by name (new object; a list's items
+ * carry no apiVersion and kind, which are set here), or NULL when the
+ * list failed (the reads then go one by one; nothing is reported). */
+static json_t *list_all(struct sf_call *c, struct sf_kube_cluster *k, const struct sf_kube_res *r,
+                        const char *path)
+{
+    struct sf_diags quiet;
+    sf_diags_init(&quiet);
+    struct sf_call qc = *c;
+    qc.diags = &quiet;
+    struct sf_http_resp rs;
+    json_t *by_name = NULL;
+    if (sf_kube_request(&qc, k, "GET", path, NULL, NULL, &rs) == 0 && rs.status == 200) {
+        json_t *j = json_loadb(rs.body, rs.len, 0, NULL);
+        const json_t *items = json_object_get(j, "items");
+        /* A list cut into pages (continue) is not whole: not used. */
+        const char *cont = json_string_value(json_object_get(json_object_get(j, "metadata"),
+                                                             "continue"));
+        if (json_is_array(items) && !(cont && *cont)) {
+            by_name = json_object();
+            for (size_t i = 0; i < json_array_size(items); i++) {
+                json_t *it = json_array_get(items, i);
+                const char *n =
+                    json_string_value(json_object_get(json_object_get(it, "metadata"), "name"));
+                if (!n)
+                    continue;
+                json_object_set_new(it, "apiVersion", json_string(r->group_version));
+                json_object_set_new(it, "kind", json_string(r->kind));
+                json_object_set(by_name, n, it);
+            }
+        }
+        json_decref(j);
+    }
+    sf_http_resp_free(&rs);
+    sf_diags_free(&quiet);
+    return by_name;
+}
+
+int sf_kube_get(struct sf_call *c, struct sf_kube_cluster *k, const struct sf_kube_res *r,
+                const char *ns, const char *name, bool from_list, json_t **live)
+{
+    char *path = sf_kube_path(r, ns, name);
+    if (!from_list) {
+        int rc = get_one(c, k, path, live);
+        free(path);
+        return rc;
+    }
+    char *coll = sf_kube_path(r, ns, NULL);
+    pthread_mutex_lock(&k->lmu);
+    json_t *e = json_object_get(k->lists, coll);
+    if (!e) {
+        /* The first read of a collection: it may be the only one. */
+        json_object_set_new(k->lists, coll, json_pack("{s:i}", "reads", 1));
+        pthread_mutex_unlock(&k->lmu);
+        int rc = get_one(c, k, path, live);
+        free(coll);
+        free(path);
+        return rc;
+    }
+    json_incref(e);
+    if (!json_object_get(e, "items") && !json_object_get(e, "listing") &&
+        !json_object_get(e, "failed")) {
+        json_object_set_new(e, "listing", json_true());
+        pthread_mutex_unlock(&k->lmu);
+        json_t *items = list_all(c, k, r, coll);
+        pthread_mutex_lock(&k->lmu);
+        json_object_del(e, "listing");
+        if (items)
+            json_object_set_new(e, "items", items);
+        else
+            json_object_set_new(e, "failed", json_true());
+        pthread_cond_broadcast(&k->lcv);
+    }
+    while (json_object_get(e, "listing"))
+        pthread_cond_wait(&k->lcv, &k->lmu);
+    const json_t *items = json_object_get(e, "items");
+    int rc = -2;
+    if (items) {
+        const json_t *it = json_object_get(items, name);
+        *live = it ? json_deep_copy(it) : NULL;
+        rc = it ? 1 : 0;
+    }
+    pthread_mutex_unlock(&k->lmu);
+    json_decref(e);
+    if (rc == -2)
+        rc = get_one(c, k, path, live);
+    free(coll);
+    free(path);
+    return rc;
 }
 
 /* ---------- paths ---------- */

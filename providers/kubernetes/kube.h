@@ -72,6 +72,9 @@ struct sf_kube_cluster {
     char *auth;            /* "Authorization: Bearer ..." or NULL */
     pthread_mutex_t mu;    /* guards discovery */
     json_t *discovery;     /* group version -> its APIResourceList's "resources" */
+    pthread_mutex_t lmu;   /* guards lists */
+    pthread_cond_t lcv;    /* a list in flight is done */
+    json_t *lists;         /* collection path -> {reads, listing, items}: sf_kube_get */
 };
 
 struct sf_kube_cluster *sf_kube_cluster_new(struct sf_kube_config *cfg, const char *key,
@@ -87,6 +90,16 @@ void sf_kube_cluster_free(struct sf_kube_cluster *k);
 int sf_kube_request(struct sf_call *c, struct sf_kube_cluster *k, const char *method,
                     const char *path, const char *content_type, const char *body,
                     struct sf_http_resp *rs);
+
+/*
+ * GET of one object: 1 with *live (new reference), 0 when it is gone, -1
+ * after an error. With from_list (the refresh's reads), the second read
+ * of a collection (one kind in one namespace) lists it once and later
+ * reads take their object from that list: two requests for any number of
+ * objects. A write through the cluster's connection drops the lists.
+ */
+int sf_kube_get(struct sf_call *c, struct sf_kube_cluster *k, const struct sf_kube_res *r,
+                const char *ns, const char *name, bool from_list, json_t **live);
 
 /* Adds the error of a failed answer: "WHAT: METHOD PATH: HTTP 422: the
  * Status's message", with the Status's causes as detail lines. */
@@ -161,6 +174,17 @@ int sf_kube_wait(struct sf_call *c, struct sf_kube_cluster *k, const char *path,
 int sf_kube_wait_gone(struct sf_call *c, struct sf_kube_cluster *k, const char *path);
 /* Checks a wait object's shape; NULL when fine, else a static reason. */
 const char *sf_kube_wait_problem(const json_t *wait, const char *kind);
+
+/* ---- order.c ---- */
+
+/* Appends the order keys of an object (apiVersion, kind, metadata, ...;
+ * unknown parts give none) to provides and needs: its namespace, CRD,
+ * service account, role, cluster role identity, and the namespace, CRD,
+ * service accounts and roles it needs (order.c lists the keys). 0. */
+int sf_kube_order_keys(const json_t *obj, json_t *provides, json_t *needs);
+/* The order hook of a type whose desired values hold the object under
+ * "manifest". */
+int sf_kube_order(struct sf_call *c, const json_t *desired, json_t *provides, json_t *needs);
 
 /* ---- kube.c ---- */
 

@@ -465,23 +465,11 @@ static bool manifest_has_ns(const json_t *m)
     return set(json_object_get(json_object_get(m, "metadata"), "namespace"));
 }
 
-/* GET of the object: 1 with *live, 0 gone, -1 error. */
-static int get_live(struct sf_call *c, const struct target *t, json_t **live)
+/* GET of the object (from_list: a refresh's read, which a list of its
+ * collection may serve): 1 with *live, 0 gone, -1 error. */
+static int get_live(struct sf_call *c, const struct target *t, bool from_list, json_t **live)
 {
-    *live = NULL;
-    struct sf_http_resp rs;
-    int rc = -1;
-    if (sf_kube_request(c, t->k, "GET", t->path, NULL, NULL, &rs) == 0) {
-        if (rs.status == 404) {
-            rc = 0;
-        } else if (rs.status == 200 && (*live = json_loadb(rs.body, rs.len, 0, NULL))) {
-            rc = 1;
-        } else {
-            sf_kube_error(c, "reading the object", "GET", t->path, &rs);
-        }
-    }
-    sf_http_resp_free(&rs);
-    return rc;
+    return sf_kube_get(c, t->k, &t->res, t->ns, t->name, from_list, live);
 }
 
 /* Server-side apply of desired's manifest, the wait, and the recorded
@@ -540,7 +528,7 @@ static int apply(struct sf_call *c, const json_t *desired, json_t **out)
         rc = sf_kube_wait(c, k, t.path, t.kind, json_object_get(desired, "wait"));
     json_t *live = NULL;
     /* The object exists even when the wait failed: record it. */
-    if (get_live(c, &t, &live) == 1)
+    if (get_live(c, &t, false, &live) == 1)
         *out = attrs_of(desired, live, m, manifest_has_ns(m), t.id);
     else if (rc == 0)
         rc = -1;
@@ -638,7 +626,7 @@ static int manifest_delete(struct sf_call *c, const json_t *prior)
 /* Reads the object of id; conn gives the connection and the local
  * attributes, applied the manifest last applied (or NULL). */
 static int read_id(struct sf_call *c, const json_t *conn, const char *id, const json_t *applied,
-                   bool with_ns, json_t **out)
+                   bool with_ns, bool from_list, json_t **out)
 {
     *out = NULL;
     char *av, *kind, *ns, *name;
@@ -657,7 +645,7 @@ static int read_id(struct sf_call *c, const json_t *conn, const char *id, const 
         rc = -1;
     if (got == 0) {
         json_t *live = NULL;
-        int g = get_live(c, &t, &live);
+        int g = get_live(c, &t, from_list, &live);
         if (g < 0)
             rc = -1;
         else if (g == 1)
@@ -676,13 +664,13 @@ static int manifest_read(struct sf_call *c, const json_t *prior, json_t **out)
 {
     const json_t *m = json_object_get(prior, "manifest");
     return read_id(c, prior, str(prior, "id"), json_is_object(m) ? m : NULL, manifest_has_ns(m),
-                   out);
+                   true, out);
 }
 
 static int manifest_import(struct sf_call *c, const char *id, json_t **out)
 {
     json_t *none = json_object();
-    int rc = read_id(c, none, id, NULL, true, out);
+    int rc = read_id(c, none, id, NULL, true, false, out);
     json_decref(none);
     return rc;
 }
@@ -697,5 +685,6 @@ const struct sf_resource_type sf_kube_manifest_type = {
     .delete = manifest_delete,
     .import = manifest_import,
     .plan = manifest_plan,
+    .order = sf_kube_order,
     .timeouts = {.create = 600, .update = 600, .delete = 600, .read = 120},
 };

@@ -7,7 +7,10 @@
 # finds nothing; drift by another field manager shows only where sparkform
 # manages; a conflict fails naming the manager, force_conflicts takes the
 # fields over; a changed source file plans one update; import of an object
-# plans nothing after; destroy leaves nothing.
+# plans nothing after; destroy leaves nothing. No object says depends_on:
+# the provider's order keys put the namespace before what lives in it, the
+# CRD before its Widget, the ServiceAccount and Role before the binding,
+# and destroy deletes in reverse.
 . "$ROOT/tests/e2e/lib-cloud.sh"
 . "$ROOT/tests/e2e/lib-k8s.sh"
 command -v kubectl >/dev/null || fail "kubectl is not installed"
@@ -87,12 +90,11 @@ spec:
       containers: [{name: once, image: busybox:1.36, command: [echo, hi]}]
 Y
 
-# obj NAME FILE [EXTRA LINES] [DEPENDS]: a kubernetes_manifest resource
-# whose manifest is the file's text (the same text kubectl diff reads)
+# obj NAME FILE [EXTRA LINES]: a kubernetes_manifest resource whose
+# manifest is the file's text (the same text kubectl diff reads)
 obj() {
   echo "  - type: kubernetes_manifest"
   echo "    name: $1"
-  [ -n "${4:-}" ] && echo "    depends_on: [$4]"
   echo "    with:"
   echo "      kubeconfig: \"\${cloud_k8s_cluster.k8s.kubeconfig}\""
   [ -n "${3:-}" ] && echo "      $3"
@@ -121,22 +123,21 @@ resources:
 Y
     obj ns ns
     obj crd crd
-    obj widget widget "" kubernetes_manifest.crd
+    obj widget widget
     cat <<Y
   - type: kubernetes_manifest
     name: cm
-    depends_on: [kubernetes_manifest.ns]
     with:
       kubeconfig: "\${cloud_k8s_cluster.k8s.kubeconfig}"
       source: objs/cm.yaml
       force_conflicts: ${FORCE:-false}
 Y
-    obj deploy deploy "wait: {rollout: true}" kubernetes_manifest.ns
-    obj svc svc "" kubernetes_manifest.ns
-    obj sa sa "" kubernetes_manifest.ns
-    obj role role "" kubernetes_manifest.ns
-    obj binding binding "" "kubernetes_manifest.sa, kubernetes_manifest.role"
-    obj job job "wait: {complete: true}" kubernetes_manifest.ns
+    obj deploy deploy "wait: {rollout: true}"
+    obj svc svc
+    obj sa sa
+    obj role role
+    obj binding binding
+    obj job job "wait: {complete: true}"
     [ -n "${EXTRA:-}" ] && cat <<'Y'
   - type: kubernetes_manifest
     name: extra
@@ -147,6 +148,31 @@ Y
   } > stack.yaml
 }
 write_k8s_stack
+grep -q depends_on stack.yaml && fail "the stack still says depends_on"
+
+# first_line PATTERN: the line number of PATTERN's first match in the
+# last command's output (0 when none)
+first_line() {
+  local n
+  n=$(grep -n -m1 -F -- "$1" "$WORK/.stdout" | cut -d: -f1)
+  echo "${n:-0}"
+}
+# before A B: A's first line comes before B's, both present
+before() {
+  local a b
+  a=$(first_line "$1"); b=$(first_line "$2")
+  [ "$a" -gt 0 ] && [ "$b" -gt 0 ] && [ "$a" -lt "$b" ] ||
+    { cat "$WORK/.stdout"; fail "order: \"$1\" (line $a) is not before \"$2\" (line $b)"; }
+}
+
+# ---- the graph has the order edges
+"$SPARKFORM" graph -f stack.yaml > graph.dot || fail "sparkform graph"
+for e in '"kubernetes_manifest.ns" -> "kubernetes_manifest.cm"' \
+         '"kubernetes_manifest.crd" -> "kubernetes_manifest.widget"' \
+         '"kubernetes_manifest.sa" -> "kubernetes_manifest.binding"' \
+         '"kubernetes_manifest.role" -> "kubernetes_manifest.binding"'; do
+  grep -qF -- "$e" graph.dot || { cat graph.dot; fail "graph: no edge $e"; }
+done
 
 # ---- plan with the cluster not there: the bodies, the kubeconfig unknown
 sf plan -f stack.yaml
@@ -161,6 +187,12 @@ start=$(date +%s)
 sf apply -f stack.yaml -auto-approve
 expect_rc 0
 echo "apply took $(( $(date +%s) - start )) s" >&2
+for o in cm deploy svc sa role job widget; do
+  before "kubernetes_manifest.ns: Creation complete" "kubernetes_manifest.$o: Creating"
+done
+before "kubernetes_manifest.crd: Creation complete" "kubernetes_manifest.widget: Creating"
+before "kubernetes_manifest.sa: Creation complete" "kubernetes_manifest.binding: Creating"
+before "kubernetes_manifest.role: Creation complete" "kubernetes_manifest.binding: Creating"
 (umask 077; "$SPARKFORM" output -raw kubeconfig > kc.json) || fail "output -raw kubeconfig"
 [ "$(stat -c %a kc.json)" = 600 ] || fail "kc.json is not 0600"
 export KUBECONFIG="$WORK/kc.json"
@@ -238,4 +270,9 @@ sf plan -f stack.yaml -detailed-exitcode
 # ---- destroy: everything, the cluster last
 sf destroy -f stack.yaml -auto-approve
 expect_rc 0
+for o in cm deploy svc sa role job widget; do
+  before "kubernetes_manifest.$o: Destruction complete" "kubernetes_manifest.ns: Destroying"
+done
+before "kubernetes_manifest.widget: Destruction complete" "kubernetes_manifest.crd: Destroying"
+before "kubernetes_manifest.binding: Destruction complete" "kubernetes_manifest.sa: Destroying"
 expect_inventory "" "after destroy"

@@ -2,14 +2,18 @@
  * Unit tests of the kubernetes provider's pure parts (providers/kubernetes):
  * kubeconfig parsing and its refusals, the projection of a live object onto
  * the fields sparkform manages, import ids, discovery lookups and API
- * paths, and the message of an apply conflict. The provider against a
+ * paths, the message of an apply conflict, the order keys and the edges
+ * the engine draws from them. The provider against a
  * cluster: tests/e2e/k8s_manifest.sh (localcloud and the real kubectl).
  */
 #include <check.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "config.h"
+#include "graph.h"
 #include "kubernetes/kube.h"
+#include "run.h"
 #include "util.h"
 
 /* "-----BEGIN CERTIFICATE-----\nX\n" and "s3cret-key" in base64. */
@@ -273,6 +277,182 @@ START_TEST(wait_shapes)
 }
 END_TEST
 
+
+/* The order keys of an object given as JSON text: "provides | needs",
+ * each list joined with spaces. */
+static char *keys_of(const char *text)
+{
+    json_t *o = json_loads(text, 0, NULL);
+    ck_assert_ptr_nonnull(o);
+    json_t *p = json_array(), *n = json_array();
+    ck_assert_int_eq(sf_kube_order_keys(o, p, n), 0);
+    struct sf_buf b = {0};
+    for (size_t i = 0; i < json_array_size(p); i++)
+        sf_buf_printf(&b, "%s%s", i ? " " : "", json_string_value(json_array_get(p, i)));
+    sf_buf_puts(&b, " |");
+    for (size_t i = 0; i < json_array_size(n); i++)
+        sf_buf_printf(&b, " %s", json_string_value(json_array_get(n, i)));
+    json_decref(o);
+    json_decref(p);
+    json_decref(n);
+    return sf_buf_take(&b);
+}
+
+#define KEYS_EQ(text, want)                                                                        \
+    do {                                                                                           \
+        char *got_ = keys_of(text);                                                                \
+        ck_assert_str_eq(got_, want);                                                              \
+        free(got_);                                                                                \
+    } while (0)
+
+START_TEST(order_keys)
+{
+    KEYS_EQ("{\"apiVersion\":\"v1\",\"kind\":\"Namespace\",\"metadata\":{\"name\":\"spark\"}}",
+            "kubernetes:Namespace/spark |");
+    /* A namespaced object needs its namespace; one without a namespace
+     * lives in "default", which nothing needs to create. */
+    KEYS_EQ("{\"apiVersion\":\"v1\",\"kind\":\"ConfigMap\",\"metadata\":{\"name\":\"c\","
+            "\"namespace\":\"spark\"}}",
+            " | kubernetes:Namespace/spark");
+    KEYS_EQ("{\"apiVersion\":\"v1\",\"kind\":\"ConfigMap\",\"metadata\":{\"name\":\"c\"}}", " |");
+    /* The CRD provides its kind in its group; the custom object needs it
+     * and its namespace. */
+    KEYS_EQ("{\"apiVersion\":\"apiextensions.k8s.io/v1\",\"kind\":\"CustomResourceDefinition\","
+            "\"metadata\":{\"name\":\"sparkapplications.sparkoperator.k8s.io\"},"
+            "\"spec\":{\"group\":\"sparkoperator.k8s.io\",\"names\":{\"kind\":\"SparkApplication\","
+            "\"plural\":\"sparkapplications\"},\"scope\":\"Namespaced\"}}",
+            "kubernetes:CRD/SparkApplication.sparkoperator.k8s.io |");
+    KEYS_EQ("{\"apiVersion\":\"sparkoperator.k8s.io/v1beta2\",\"kind\":\"SparkApplication\","
+            "\"metadata\":{\"name\":\"pi\",\"namespace\":\"spark\"}}",
+            " | kubernetes:Namespace/spark kubernetes:CRD/SparkApplication.sparkoperator.k8s.io");
+    /* Cluster-scoped kinds need no namespace even when one is written. */
+    KEYS_EQ("{\"apiVersion\":\"rbac.authorization.k8s.io/v1\",\"kind\":\"ClusterRole\","
+            "\"metadata\":{\"name\":\"viewer\",\"namespace\":\"x\"}}",
+            "kubernetes:ClusterRole/viewer |");
+    KEYS_EQ("{\"apiVersion\":\"v1\",\"kind\":\"ServiceAccount\",\"metadata\":{\"name\":\"driver\","
+            "\"namespace\":\"spark\"}}",
+            "kubernetes:ServiceAccount/spark/driver | kubernetes:Namespace/spark");
+    KEYS_EQ("{\"apiVersion\":\"rbac.authorization.k8s.io/v1\",\"kind\":\"Role\","
+            "\"metadata\":{\"name\":\"r\",\"namespace\":\"spark\"}}",
+            "kubernetes:Role/spark/r | kubernetes:Namespace/spark");
+    /* A binding needs its role and its service accounts (a subject's own
+     * namespace, else the binding's). */
+    KEYS_EQ("{\"apiVersion\":\"rbac.authorization.k8s.io/v1\",\"kind\":\"RoleBinding\","
+            "\"metadata\":{\"name\":\"b\",\"namespace\":\"spark\"},"
+            "\"roleRef\":{\"kind\":\"Role\",\"name\":\"r\"},"
+            "\"subjects\":[{\"kind\":\"ServiceAccount\",\"name\":\"driver\"},"
+            "{\"kind\":\"ServiceAccount\",\"name\":\"ui\",\"namespace\":\"web\"},"
+            "{\"kind\":\"User\",\"name\":\"alice\"}]}",
+            " | kubernetes:Namespace/spark kubernetes:Role/spark/r "
+            "kubernetes:ServiceAccount/spark/driver kubernetes:ServiceAccount/web/ui");
+    KEYS_EQ("{\"apiVersion\":\"rbac.authorization.k8s.io/v1\",\"kind\":\"ClusterRoleBinding\","
+            "\"metadata\":{\"name\":\"b\"},\"roleRef\":{\"kind\":\"ClusterRole\",\"name\":\"v\"},"
+            "\"subjects\":[{\"kind\":\"ServiceAccount\",\"name\":\"d\",\"namespace\":\"spark\"},"
+            "{\"kind\":\"ServiceAccount\",\"name\":\"nons\"}]}",
+            " | kubernetes:ClusterRole/v kubernetes:ServiceAccount/spark/d");
+    /* Pod templates name their service account. */
+    KEYS_EQ("{\"apiVersion\":\"apps/v1\",\"kind\":\"Deployment\",\"metadata\":{\"name\":\"d\","
+            "\"namespace\":\"spark\"},\"spec\":{\"template\":{\"spec\":{\"serviceAccountName\":"
+            "\"driver\"}}}}",
+            " | kubernetes:Namespace/spark kubernetes:ServiceAccount/spark/driver");
+    KEYS_EQ("{\"apiVersion\":\"batch/v1\",\"kind\":\"CronJob\",\"metadata\":{\"name\":\"c\"},"
+            "\"spec\":{\"jobTemplate\":{\"spec\":{\"template\":{\"spec\":{\"serviceAccount\":"
+            "\"old\"}}}}}}",
+            " | kubernetes:ServiceAccount/default/old");
+    KEYS_EQ("{\"apiVersion\":\"v1\",\"kind\":\"Pod\",\"metadata\":{\"name\":\"p\",\"namespace\":"
+            "\"a\"},\"spec\":{\"serviceAccountName\":\"s\"}}",
+            " | kubernetes:Namespace/a kubernetes:ServiceAccount/a/s");
+    /* What is unknown gives no key: an unknown namespace neither needs a
+     * namespace nor names a service account in "default". */
+    json_t *o = json_loads("{\"apiVersion\":\"v1\",\"kind\":\"ServiceAccount\","
+                           "\"metadata\":{\"name\":\"s\"}}",
+                           0, NULL);
+    json_object_set(json_object_get(o, "metadata"), "namespace", sf_unknown());
+    json_t *p = json_array(), *n = json_array();
+    ck_assert_int_eq(sf_kube_order_keys(o, p, n), 0);
+    ck_assert_uint_eq(json_array_size(p), 0);
+    ck_assert_uint_eq(json_array_size(n), 0);
+    json_decref(o);
+    o = json_pack("{s:o}", "kind", json_incref(sf_unknown()));
+    ck_assert_int_eq(sf_kube_order_keys(o, p, n), 0);
+    ck_assert_uint_eq(json_array_size(p) + json_array_size(n), 0);
+    json_decref(o);
+    json_decref(p);
+    json_decref(n);
+}
+END_TEST
+
+#define STACK_HEAD "apiVersion: sparkform/v1\nkind: Stack\nmetadata: {name: demo}\nresources:\n"
+#define MANIFEST(name, extra, m)                                                                   \
+    "  - type: kubernetes_manifest\n    name: " name "\n" extra "    with:\n"                      \
+    "      kubeconfig_path: kc\n      manifest: " m "\n"
+
+/* Whether the graph has the edge from -> to. */
+static bool has_edge(const struct sf_graph *g, const char *from, const char *to)
+{
+    const int *preds;
+    size_t n = sf_graph_preds(g, sf_graph_find(g, to), &preds);
+    for (size_t i = 0; i < n; i++)
+        if (!strcmp(sf_graph_name(g, preds[i]), from))
+            return true;
+    return false;
+}
+
+START_TEST(order_edges)
+{
+    const char *text =
+        STACK_HEAD
+        MANIFEST("sa", "", "{apiVersion: v1, kind: ServiceAccount, metadata: {name: driver, "
+                           "namespace: spark}}")
+        MANIFEST("app", "", "{apiVersion: sparkoperator.k8s.io/v1beta2, kind: SparkApplication, "
+                            "metadata: {name: pi, namespace: spark}, spec: {driver: "
+                            "{serviceAccount: driver}}}")
+        MANIFEST("crd", "", "{apiVersion: apiextensions.k8s.io/v1, kind: "
+                            "CustomResourceDefinition, metadata: {name: "
+                            "sparkapplications.sparkoperator.k8s.io}, spec: {group: "
+                            "sparkoperator.k8s.io, names: {kind: SparkApplication, plural: "
+                            "sparkapplications}}}")
+        MANIFEST("ns", "", "{apiVersion: v1, kind: Namespace, metadata: {name: spark}}")
+        MANIFEST("other", "", "{apiVersion: v1, kind: ConfigMap, metadata: {name: c, namespace: "
+                              "elsewhere, labels: {at: \"${kubernetes_manifest.sa.uid}\"}}}");
+    struct sf_diags d;
+    sf_diags_init(&d);
+    struct sf_config *cfg = NULL;
+    ck_assert_int_eq(sf_config_load_text("dir/demo.yaml", text, &cfg, &d), 0);
+    struct sf_graph *g = sf_run_resource_graph(cfg, &d);
+    ck_assert_ptr_nonnull(g);
+    ck_assert(has_edge(g, "kubernetes_manifest.ns", "kubernetes_manifest.sa"));
+    ck_assert(has_edge(g, "kubernetes_manifest.ns", "kubernetes_manifest.app"));
+    ck_assert(has_edge(g, "kubernetes_manifest.crd", "kubernetes_manifest.app"));
+    ck_assert(!has_edge(g, "kubernetes_manifest.ns", "kubernetes_manifest.crd"));
+    ck_assert(!has_edge(g, "kubernetes_manifest.ns", "kubernetes_manifest.other"));
+    /* A reference keeps its edge beside the order ones. */
+    ck_assert(has_edge(g, "kubernetes_manifest.sa", "kubernetes_manifest.other"));
+    const int *preds;
+    ck_assert_uint_eq(sf_graph_preds(g, sf_graph_find(g, "kubernetes_manifest.ns"), &preds), 0);
+    sf_graph_free(g);
+    sf_config_free(cfg);
+
+    /* The namespace made to wait for what lives in it: a cycle, named by
+     * both resources. */
+    text = STACK_HEAD
+        MANIFEST("cm", "", "{apiVersion: v1, kind: ConfigMap, metadata: {name: c, namespace: "
+                           "spark}}")
+        MANIFEST("ns", "    depends_on: [kubernetes_manifest.cm]\n",
+                 "{apiVersion: v1, kind: Namespace, metadata: {name: spark}}");
+    ck_assert_int_eq(sf_config_load_text("dir/demo.yaml", text, &cfg, &d), 0);
+    ck_assert_ptr_null(sf_run_resource_graph(cfg, &d));
+    ck_assert_uint_gt(d.n, 0);
+    const char *msg = d.items[d.n - 1].summary;
+    ck_assert_msg(strstr(msg, "cycle") && strstr(msg, "kubernetes_manifest.cm") &&
+                      strstr(msg, "kubernetes_manifest.ns") &&
+                      strstr(msg, "kubernetes:Namespace/spark"),
+                  "%s", msg);
+    sf_config_free(cfg);
+    sf_diags_free(&d);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("kube");
@@ -286,6 +466,8 @@ int main(void)
     tcase_add_test(t, discovery_and_paths);
     tcase_add_test(t, conflict_message);
     tcase_add_test(t, wait_shapes);
+    tcase_add_test(t, order_keys);
+    tcase_add_test(t, order_edges);
     suite_add_tcase(s, t);
     SRunner *r = srunner_create(s);
     srunner_run_all(r, CK_NORMAL);
