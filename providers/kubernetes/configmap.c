@@ -2,9 +2,9 @@
  * kubernetes_config_map: a ConfigMap named by namespace and name, from
  * literal `data` (text) and `binary_data` (base64) and from `files`, key ->
  * a file relative to the description (code shipped to Spark jobs). The
- * plan step reads the files into data (bytes that are not UTF-8 text into
- * binary_data), so a changed file plans an update and the plan shows what
- * the cluster will get. Applied, read and deleted as dataobj.c does for
+ * plan step replaces files by their contents in data (bytes that are not
+ * UTF-8 text in binary_data), so a changed file plans an update and the
+ * plan shows what the cluster will get. Applied, read and deleted as dataobj.c does for
  * both kinds of data object.
  */
 #include <errno.h>
@@ -25,8 +25,9 @@ static const struct sf_attr attrs[] = {
     {"annotations", SF_MAP, SF_OPTIONAL, "{}", "metadata.annotations"},
     {"data", SF_MAP, SF_OPTIONAL, "{}", "key -> text (with the files' contents after the plan)"},
     {"binary_data", SF_MAP, SF_OPTIONAL, "{}", "key -> base64 (bytes that are not text)"},
-    {"files", SF_MAP, SF_OPTIONAL, "{}",
-     "key -> a file relative to the description, read by the plan into data (or binary_data)"},
+    {"files", SF_MAP, SF_OPTIONAL, NULL,
+     "key -> a file relative to the description, whose contents the plan puts into data (or "
+     "binary_data)"},
     {"immutable", SF_BOOL, SF_OPTIONAL, "false",
      "the API refuses changes of the data: a change makes the ConfigMap anew"},
     {"id", SF_STRING, SF_COMPUTED | SF_STABLE, NULL, "namespace/name"},
@@ -35,34 +36,48 @@ static const struct sf_attr attrs[] = {
     {NULL, 0, 0, NULL, NULL},
 };
 
-/* Reads files into data / binary_data. A file's key given in data or
+/* Reads files into data / binary_data and drops files itself: what the
+ * cluster gets (and a plan shows, and a read or an import finds) is the
+ * contents, so a changed file is a changed value and the names of the
+ * files are no part of the object. A file's key given in data or
  * binary_data too is an error, as is a file that cannot be read. */
 static int load_files(struct sf_call *c, json_t *desired)
 {
-    const json_t *files = json_object_get(desired, "files");
+    json_t *files = json_incref(json_object_get(desired, "files"));
+    json_object_del(desired, "files");
     json_t *data = json_object_get(desired, "data");
     json_t *bin = json_object_get(desired, "binary_data");
-    if (!json_is_object(files))
-        return 0;
+    int rc = 0;
     const char *k;
     json_t *v;
-    json_object_foreach ((json_t *)files, k, v) {
+    if (!files || json_is_null(files))
+        goto out;
+    if (!sf_kube_known_map(files) || !sf_kube_known_map(data) || !sf_kube_known_map(bin)) {
+        /* The contents are known once the apply evaluates the description
+         * again. */
+        json_object_set(desired, "data", sf_unknown());
+        json_object_set(desired, "binary_data", sf_unknown());
+        goto out;
+    }
+    json_object_foreach (files, k, v) {
         if (json_object_get(data, k) || json_object_get(bin, k)) {
             sf_kube_fail(c, SF_CLASS_INVALID,
                          "files.%s: key \"%s\" is also in %s: give each key once", k, k,
                          json_object_get(data, k) ? "data" : "binary_data");
-            return -1;
+            rc = -1;
+            goto out;
         }
     }
-    /* Contents can go in only where the maps themselves are known. */
-    if (!json_is_object(data) || !json_is_object(bin))
-        return 0;
-    json_object_foreach ((json_t *)files, k, v) {
-        if (sf_value_has_unknown(v))
-            continue;
+    if (sf_value_has_unknown(files)) {
+        json_object_set(desired, "data", sf_unknown());
+        json_object_set(desired, "binary_data", sf_unknown());
+        goto out;
+    }
+    json_object_foreach (files, k, v) {
         if (!json_is_string(v) || !*json_string_value(v)) {
             sf_kube_fail(c, SF_CLASS_INVALID, "files.%s: expected a file name", k);
-            return -1;
+            rc = -1;
+            goto out;
         }
         const char *rel = json_string_value(v);
         char *path = rel[0] == '/' || !c->config_dir || !*c->config_dir
@@ -74,7 +89,8 @@ static int load_files(struct sf_call *c, json_t *desired)
             sf_kube_fail(c, SF_CLASS_INVALID, "files.%s: cannot read %s: %s", k, path,
                          strerror(errno));
             free(path);
-            return -1;
+            rc = -1;
+            goto out;
         }
         json_t *s = memchr(text, '\0', len) ? NULL : json_stringn(text, len);
         if (s) {
@@ -87,7 +103,9 @@ static int load_files(struct sf_call *c, json_t *desired)
         free(text);
         free(path);
     }
-    return 0;
+out:
+    json_decref(files);
+    return rc;
 }
 
 static int config_map_plan(struct sf_call *c, json_t *desired)
@@ -98,12 +116,15 @@ static int config_map_plan(struct sf_call *c, json_t *desired)
     const json_t *files = json_object_get(desired, "files");
     const char *k;
     json_t *v;
-    json_object_foreach ((json_t *)files, k, v) {
-        json_t *probe = json_pack("{s:{s:s}}", "data", k, "");
-        int rc = sf_kube_dataobj_check(c, probe);
-        json_decref(probe);
-        if (rc < 0)
-            return -1;
+    if (sf_kube_known_map(files)) {
+        /* The files' keys are data keys. */
+        json_object_foreach ((json_t *)files, k, v) {
+            json_t *probe = json_pack("{s:{s:s}}", "data", k, "");
+            int rc = sf_kube_dataobj_check(c, probe);
+            json_decref(probe);
+            if (rc < 0)
+                return -1;
+        }
     }
     return load_files(c, desired);
 }

@@ -10,7 +10,6 @@
  * changed is. A Secret's data travels base64-encoded; the attributes
  * always hold the text.
  */
-#include <errno.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <stdlib.h>
@@ -24,7 +23,7 @@ const struct sf_kube_dataobj sf_kube_secret_kind = {.kind = "Secret", .encoded =
 const struct sf_kube_dataobj sf_kube_config_map_kind = {.kind = "ConfigMap"};
 
 /* Recorded as described, never read back. */
-static const char *const local_attrs[] = {"kubeconfig", "kubeconfig_path", "files", NULL};
+static const char *const local_attrs[] = {"kubeconfig", "kubeconfig_path", NULL};
 
 static const char *str(const json_t *o, const char *key)
 {
@@ -83,6 +82,12 @@ static json_t *as_text(const void *data, size_t len)
 
 /* ---------- the plan step's checks ---------- */
 
+bool sf_kube_known_map(const json_t *v)
+{
+    /* The unknown value is an object too: never look inside it. */
+    return json_is_object(v) && !sf_is_unknown(v);
+}
+
 /* A data key as Kubernetes takes it: [-._a-zA-Z0-9]+, at most 253. */
 static bool key_ok(const char *k)
 {
@@ -104,7 +109,7 @@ static int check_map(struct sf_call *c, json_t *desired, const char *attr, bool 
                      bool base64)
 {
     json_t *m = json_object_get(desired, attr);
-    if (!json_is_object(m))
+    if (!sf_kube_known_map(m))
         return 0;
     const char *k;
     json_t *v;
@@ -162,7 +167,7 @@ int sf_kube_dataobj_check(struct sf_call *c, json_t *desired)
     const json_t *bin = json_object_get(desired, "binary_data");
     const char *k;
     json_t *v;
-    if (json_is_object(data) && json_is_object(bin))
+    if (sf_kube_known_map(data) && sf_kube_known_map(bin))
         json_object_foreach ((json_t *)bin, k, v)
             if (json_object_get(data, k)) {
                 sf_kube_fail(c, SF_CLASS_INVALID,

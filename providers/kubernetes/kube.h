@@ -201,6 +201,8 @@ char *sf_kube_base64(const void *data, size_t len);
  * their count; NULL when it is not base64. Caller frees. */
 unsigned char *sf_kube_unbase64(const char *text, size_t *len);
 
+/* Whether v is a map whose members can be looked at (not unknown). */
+bool sf_kube_known_map(const json_t *v);
 /* The plan step's checks of the attributes: data keys, string values
  * (integers and booleans become text), binary_data's base64 (made
  * canonical), no key in both maps. Messages never quote a value. 0 / -1. */
@@ -208,7 +210,7 @@ int sf_kube_dataobj_check(struct sf_call *c, json_t *desired);
 /* The object for attributes v (known values). New reference. */
 json_t *sf_kube_dataobj_body(const struct sf_kube_dataobj *d, const json_t *v);
 /* The attributes of a live object: conn's local ones (kubeconfig,
- * kubeconfig_path, files), and labels, annotations and data projected onto
+ * kubeconfig_path), and labels, annotations and data projected onto
  * what sparkform manages (plus what prior, the attributes last applied,
  * gave); without prior and with nothing managed (an import), the whole
  * object. A Secret's values are decoded: text to data, other bytes (and

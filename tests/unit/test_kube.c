@@ -440,6 +440,8 @@ START_TEST(config_map_files)
     assert_json(json_object_get(v, "data"), "{\"mode\":\"fast\",\"level\":\"3\",\"on\":\"true\","
                                             "\"job.py\":\"print('hi')\\n\"}");
     assert_json(json_object_get(v, "binary_data"), "{\"blob\":\"/wD+AQ==\"}");
+    /* The files are their contents now: nothing else records them. */
+    ck_assert_ptr_null(json_object_get(v, "files"));
     json_decref(v);
     /* A file changed: the plan step's data changes with it. */
     char *p = sf_asprintf("%s/job.py", plan_dir);
@@ -454,7 +456,16 @@ START_TEST(config_map_files)
                   "binary_data", json_object(), "files", "job.py", "job.py");
     ck_assert_int_eq(plan_step(&sf_kube_config_map_type, v, &msg), 0);
     ck_assert(sf_is_unknown(json_object_get(v, "data")));
+    ck_assert(sf_is_unknown(json_object_get(v, "binary_data")));
     json_decref(v);
+    /* A file whose name is not known yet: data is known after apply. */
+    v = json_pack("{s:s,s:{},s:{},s:{s:O}}", "name", "code", "data", "binary_data", "files",
+                  "job.py", sf_unknown());
+    ck_assert_int_eq(plan_step(&sf_kube_config_map_type, v, &msg), 0);
+    ck_assert(sf_is_unknown(json_object_get(v, "data")));
+    json_decref(v);
+    /* The unknown value itself was never written to. */
+    ck_assert_uint_eq(json_object_size(sf_unknown()), 1);
     plan_dir_remove();
 }
 END_TEST
