@@ -336,8 +336,8 @@ static int check_manifest(struct sf_call *c, const json_t *m)
     if (!strcmp(str(m, "kind"), "Secret") && !strcmp(str(m, "apiVersion"), "v1")) {
         sf_kube_fail(c, SF_CLASS_INVALID,
                      "manifest: kind Secret is not applied through kubernetes_manifest, whose "
-                     "manifest is shown in plans: use kubernetes_secret, whose data is always "
-                     "sensitive");
+                     "manifest is shown in plans: use kubernetes_secret (namespace, name, type, "
+                     "data as text), whose data is always sensitive");
         return -1;
     }
     const json_t *ns = json_object_get(meta, "namespace");
