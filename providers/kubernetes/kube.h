@@ -5,7 +5,8 @@
  * (one connection per distinct kubeconfig, shared by every resource of
  * that cluster); kubeconfig.c reads a kubeconfig; client.c sends requests
  * to one cluster and keeps its discovery; manifest.c is kubernetes_manifest;
- * wait.c the waits after an apply and a delete. The pure functions below
+ * wait.c the waits after an apply and a delete; secret.c and configmap.c
+ * are kubernetes_secret and kubernetes_config_map, built on dataobj.c. The pure functions below
  * are exported so that tests/unit/test_kube.c can check them without a
  * server.
  *
@@ -160,6 +161,29 @@ int sf_kube_id_parse(const char *id, char **api_version, char **kind, char **ns,
  * .y), "b" (.z)"; NULL when the Status names none. Caller frees. */
 char *sf_kube_conflicts(const json_t *status);
 
+/* ---- manifest.c: one object's apply, read and delete (also what
+ * kubernetes_secret and kubernetes_config_map are made of) ---- */
+
+/*
+ * Server-side apply of body (a whole object; a namespaced kind without
+ * metadata.namespace goes to "default") through conn's connection (its
+ * kubeconfig / kubeconfig_path), force taking fields over, then the wait
+ * (NULL: none). *live is the object read after it, also when the wait
+ * failed (NULL when it could not be read), *id its
+ * "apiVersion/kind/namespace/name"; both the caller's. 0, or -1.
+ */
+int sf_kube_apply(struct sf_call *c, const json_t *conn, const json_t *body, bool force,
+                  const json_t *wait, json_t **live, char **id);
+/* The object of id (as sf_kube_id_parse reads it): *live NULL when it or
+ * its kind is gone; *canonical_id (the namespace filled in) and
+ * *namespaced may be NULL. from_list: a refresh's read, which a list of
+ * its collection may serve (sf_kube_get). 0, or -1 after an error. */
+int sf_kube_read(struct sf_call *c, const json_t *conn, const char *id, bool from_list,
+                 json_t **live, char **canonical_id, bool *namespaced);
+/* Deletes the object of id with a propagation policy ("" = Foreground)
+ * and waits until it is gone; 0 also when it was gone already. */
+int sf_kube_delete(struct sf_call *c, const json_t *conn, const char *id, const char *prop);
+
 /* ---- wait.c ---- */
 
 /*
@@ -185,6 +209,55 @@ int sf_kube_order_keys(const json_t *obj, json_t *provides, json_t *needs);
 /* The order hook of a type whose desired values hold the object under
  * "manifest". */
 int sf_kube_order(struct sf_call *c, const json_t *desired, json_t *provides, json_t *needs);
+/* The order hook of a type whose desired values name the object by
+ * "namespace" and "name" (secrets, config maps): it needs its namespace. */
+int sf_kube_order_namespaced(struct sf_call *c, const json_t *desired, json_t *provides,
+                             json_t *needs);
+
+/* ---- dataobj.c: what kubernetes_secret and kubernetes_config_map share ---- */
+
+/* A kind of object holding data maps. */
+struct sf_kube_dataobj {
+    const char *kind; /* "Secret", "ConfigMap" */
+    bool encoded;     /* data travels base64-encoded (a Secret's) */
+    bool typed;       /* has a `type` */
+};
+extern const struct sf_kube_dataobj sf_kube_secret_kind, sf_kube_config_map_kind;
+
+/* Standard base64 of len bytes; caller frees. */
+char *sf_kube_base64(const void *data, size_t len);
+/* The bytes of base64 text (whitespace ignored), NUL-terminated, *len
+ * their count; NULL when it is not base64. Caller frees. */
+unsigned char *sf_kube_unbase64(const char *text, size_t *len);
+
+/* Whether v is a map whose members can be looked at (not unknown). */
+bool sf_kube_known_map(const json_t *v);
+/* The plan step's checks of the attributes: data keys, string values
+ * (integers and booleans become text), binary_data's base64 (made
+ * canonical), no key in both maps. Messages never quote a value. 0 / -1. */
+int sf_kube_dataobj_check(struct sf_call *c, json_t *desired);
+/* The object for attributes v (known values). New reference. */
+json_t *sf_kube_dataobj_body(const struct sf_kube_dataobj *d, const json_t *v);
+/* The attributes of a live object: conn's local ones (kubeconfig,
+ * kubeconfig_path), and labels, annotations and data projected onto
+ * what sparkform manages (plus what prior, the attributes last applied,
+ * gave); without prior and with nothing managed (an import), the whole
+ * object. A Secret's values are decoded: text to data, other bytes (and
+ * keys prior had there) to binary_data. New reference. */
+json_t *sf_kube_dataobj_attrs(const struct sf_kube_dataobj *d, const json_t *conn,
+                              const json_t *live, const json_t *prior);
+
+/* The operations of both types; ids are "namespace/name". */
+int sf_kube_dataobj_create(const struct sf_kube_dataobj *d, struct sf_call *c,
+                           const json_t *desired, json_t **out);
+int sf_kube_dataobj_update(const struct sf_kube_dataobj *d, struct sf_call *c,
+                           const json_t *prior, const json_t *desired, json_t **out);
+int sf_kube_dataobj_delete(const struct sf_kube_dataobj *d, struct sf_call *c,
+                           const json_t *prior);
+int sf_kube_dataobj_read(const struct sf_kube_dataobj *d, struct sf_call *c, const json_t *prior,
+                         json_t **out);
+int sf_kube_dataobj_import(const struct sf_kube_dataobj *d, struct sf_call *c, const char *id,
+                           json_t **out);
 
 /* ---- kube.c ---- */
 
@@ -207,7 +280,8 @@ int sf_kube_connect(struct sf_call *c, const json_t *v, struct sf_kube_cluster *
 /* Shows a progress line when the engine takes them. */
 void sf_kube_status(struct sf_call *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
-extern const struct sf_resource_type sf_kube_manifest_type;
+extern const struct sf_resource_type sf_kube_manifest_type, sf_kube_secret_type,
+    sf_kube_config_map_type;
 extern const struct sf_provider sf_provider_kubernetes;
 
 #endif

@@ -36,35 +36,15 @@ void sf_kube_config_free(struct sf_kube_config *k)
 }
 
 /* Base64 (standard alphabet, whitespace ignored) to text; NULL when it
- * is not base64. */
+ * is not base64 or is empty. */
 static char *unbase64(const char *in)
 {
-    size_t n = strlen(in);
-    char *clean = sf_xmalloc(n + 1);
-    size_t m = 0;
-    for (size_t i = 0; i < n; i++)
-        if (!strchr(" \t\r\n", in[i]))
-            clean[m++] = in[i];
-    clean[m] = '\0';
-    if (m == 0 || m % 4 != 0) {
-        free(clean);
-        return NULL;
-    }
-    unsigned char *out = sf_xmalloc(m / 4 * 3 + 1);
-    int got = EVP_DecodeBlock(out, (const unsigned char *)clean, (int)m);
-    if (got < 0) {
-        free(clean);
+    size_t n = 0;
+    unsigned char *out = sf_kube_unbase64(in, &n);
+    if (out && n == 0) {
         free(out);
-        return NULL;
+        out = NULL;
     }
-    /* EVP_DecodeBlock counts the padding as zero bytes. */
-    if (m >= 1 && clean[m - 1] == '=')
-        got--;
-    if (m >= 2 && clean[m - 2] == '=')
-        got--;
-    out[got] = '\0';
-    OPENSSL_cleanse(clean, m);
-    free(clean);
     return (char *)out;
 }
 

@@ -12,6 +12,7 @@
  * which a whole manifest is not (kubernetes_secret is their type).
  */
 #include <errno.h>
+#include <openssl/crypto.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -335,8 +336,8 @@ static int check_manifest(struct sf_call *c, const json_t *m)
     if (!strcmp(str(m, "kind"), "Secret") && !strcmp(str(m, "apiVersion"), "v1")) {
         sf_kube_fail(c, SF_CLASS_INVALID,
                      "manifest: kind Secret is not applied through kubernetes_manifest, whose "
-                     "manifest is shown in plans: use kubernetes_secret, whose data is always "
-                     "sensitive");
+                     "manifest is shown in plans: use kubernetes_secret (namespace, name, type, "
+                     "data as text), whose data is always sensitive");
         return -1;
     }
     const json_t *ns = json_object_get(meta, "namespace");
@@ -472,30 +473,26 @@ static int get_live(struct sf_call *c, const struct target *t, bool from_list, j
     return sf_kube_get(c, t->k, &t->res, t->ns, t->name, from_list, live);
 }
 
-/* Server-side apply of desired's manifest, the wait, and the recorded
- * attributes. */
-static int apply(struct sf_call *c, const json_t *desired, json_t **out)
+int sf_kube_apply(struct sf_call *c, const json_t *conn, const json_t *body, bool force,
+                  const json_t *wait, json_t **live, char **id)
 {
-    *out = NULL;
-    const json_t *m = json_object_get(desired, "manifest");
-    if (check_manifest(c, m) < 0)
-        return -1;
+    *live = NULL;
+    *id = NULL;
     struct sf_kube_cluster *k;
-    if (sf_kube_connect(c, desired, &k) < 0)
+    if (sf_kube_connect(c, conn, &k) < 0)
         return -1;
-    const json_t *meta = json_object_get(m, "metadata");
+    const json_t *meta = json_object_get(body, "metadata");
     struct target t;
-    if (target_of(c, k, str(m, "apiVersion"), str(m, "kind"), str(meta, "namespace"),
+    if (target_of(c, k, str(body, "apiVersion"), str(body, "kind"), str(meta, "namespace"),
                   str(meta, "name"), true, &t) != 0) {
         target_free(&t);
         return -1;
     }
-    json_t *body = sf_value_copy(m);
+    json_t *full = sf_value_copy(body);
     if (*t.ns)
-        json_object_set_new(json_object_get(body, "metadata"), "namespace", json_string(t.ns));
-    char *text = json_dumps(body, JSON_COMPACT);
-    json_decref(body);
-    bool force = json_is_true(json_object_get(desired, "force_conflicts"));
+        json_object_set_new(json_object_get(full, "metadata"), "namespace", json_string(t.ns));
+    char *text = json_dumps(full, JSON_COMPACT);
+    json_decref(full);
     char *path = sf_asprintf("%s?fieldManager=" SF_KUBE_MANAGER "%s", t.path,
                              force ? "&force=true" : "");
     sf_kube_status(c, "server-side apply of %s %s", t.kind, t.name);
@@ -522,18 +519,37 @@ static int apply(struct sf_call *c, const json_t *desired, json_t **out)
         }
     }
     sf_http_resp_free(&rs);
+    /* The body may hold a Secret's data: wipe the copy sent. */
+    OPENSSL_cleanse(text, strlen(text));
     free(path);
     free(text);
     if (rc == 0)
-        rc = sf_kube_wait(c, k, t.path, t.kind, json_object_get(desired, "wait"));
-    json_t *live = NULL;
-    /* The object exists even when the wait failed: record it. */
-    if (get_live(c, &t, false, &live) == 1)
-        *out = attrs_of(desired, live, m, manifest_has_ns(m), t.id);
+        rc = sf_kube_wait(c, k, t.path, t.kind, wait);
+    /* The object exists even when the wait failed: report it. */
+    if (get_live(c, &t, false, live) == 1)
+        *id = sf_xstrdup(t.id);
     else if (rc == 0)
         rc = -1;
-    json_decref(live);
     target_free(&t);
+    return rc;
+}
+
+/* Server-side apply of desired's manifest, the wait, and the recorded
+ * attributes. */
+static int apply(struct sf_call *c, const json_t *desired, json_t **out)
+{
+    *out = NULL;
+    const json_t *m = json_object_get(desired, "manifest");
+    if (check_manifest(c, m) < 0)
+        return -1;
+    json_t *live;
+    char *id;
+    int rc = sf_kube_apply(c, desired, m, json_is_true(json_object_get(desired, "force_conflicts")),
+                           json_object_get(desired, "wait"), &live, &id);
+    if (live)
+        *out = attrs_of(desired, live, m, manifest_has_ns(m), id);
+    json_decref(live);
+    free(id);
     return rc;
 }
 
@@ -542,8 +558,7 @@ static int manifest_create(struct sf_call *c, const json_t *desired, json_t **ou
     return apply(c, desired, out);
 }
 
-/* Deletes the object of id with conn's connection; 0 also when gone. */
-static int delete_id(struct sf_call *c, const json_t *conn, const char *id, const char *prop)
+int sf_kube_delete(struct sf_call *c, const json_t *conn, const char *id, const char *prop)
 {
     char *av, *kind, *ns, *name;
     if (sf_kube_id_parse(id, &av, &kind, &ns, &name) < 0) {
@@ -609,7 +624,7 @@ static int manifest_update(struct sf_call *c, const json_t *prior, const json_t 
     const char *old = str(prior, "id"), *cur = str(*out, "id");
     char *a = identity(old), *b = identity(cur);
     if (*old && strcmp(a, b) != 0)
-        rc = delete_id(c, prior, old, str(prior, "delete_propagation"));
+        rc = sf_kube_delete(c, prior, old, str(prior, "delete_propagation"));
     free(a);
     free(b);
     return rc;
@@ -620,15 +635,15 @@ static int manifest_delete(struct sf_call *c, const json_t *prior)
     const char *id = str(prior, "id");
     if (!*id)
         return 0;
-    return delete_id(c, prior, id, str(prior, "delete_propagation"));
+    return sf_kube_delete(c, prior, id, str(prior, "delete_propagation"));
 }
 
-/* Reads the object of id; conn gives the connection and the local
- * attributes, applied the manifest last applied (or NULL). */
-static int read_id(struct sf_call *c, const json_t *conn, const char *id, const json_t *applied,
-                   bool with_ns, bool from_list, json_t **out)
+int sf_kube_read(struct sf_call *c, const json_t *conn, const char *id, bool from_list,
+                 json_t **live, char **canonical_id, bool *namespaced)
 {
-    *out = NULL;
+    *live = NULL;
+    if (canonical_id)
+        *canonical_id = NULL;
     char *av, *kind, *ns, *name;
     if (sf_kube_id_parse(id, &av, &kind, &ns, &name) < 0) {
         sf_kube_fail(c, SF_CLASS_INVALID,
@@ -644,19 +659,36 @@ static int read_id(struct sf_call *c, const json_t *conn, const char *id, const 
     if (got < 0)
         rc = -1;
     if (got == 0) {
-        json_t *live = NULL;
-        int g = get_live(c, &t, from_list, &live);
+        int g = get_live(c, &t, from_list, live);
         if (g < 0)
             rc = -1;
-        else if (g == 1)
-            *out = attrs_of(conn, live, applied, with_ns || (!applied && t.res.namespaced), t.id);
-        json_decref(live);
+        if (g == 1 && canonical_id)
+            *canonical_id = sf_xstrdup(t.id);
+        if (namespaced)
+            *namespaced = t.res.namespaced;
     }
     target_free(&t);
     free(av);
     free(kind);
     free(ns);
     free(name);
+    return rc;
+}
+
+/* Reads the object of id; conn gives the connection and the local
+ * attributes, applied the manifest last applied (or NULL). */
+static int read_id(struct sf_call *c, const json_t *conn, const char *id, const json_t *applied,
+                   bool with_ns, bool from_list, json_t **out)
+{
+    *out = NULL;
+    json_t *live;
+    char *cid;
+    bool namespaced = false;
+    int rc = sf_kube_read(c, conn, id, from_list, &live, &cid, &namespaced);
+    if (live)
+        *out = attrs_of(conn, live, applied, with_ns || (!applied && namespaced), cid);
+    json_decref(live);
+    free(cid);
     return rc;
 }
 

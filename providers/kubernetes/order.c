@@ -176,3 +176,20 @@ int sf_kube_order(struct sf_call *c, const json_t *desired, json_t *provides, js
     const json_t *m = json_object_get(desired, "manifest");
     return json_is_object(m) ? sf_kube_order_keys(m, provides, needs) : 0;
 }
+
+int sf_kube_order_namespaced(struct sf_call *c, const json_t *desired, json_t *provides,
+                             json_t *needs)
+{
+    (void)c;
+    (void)provides;
+    /* Secrets and config maps provide nothing others order by; they need
+     * their namespace. Default: "default", which nothing creates. */
+    json_t *m = json_pack("{s:s, s:s, s:{s:O, s:O}}", "apiVersion", "v1", "kind", "ConfigMap",
+                          "metadata", "name", json_object_get(desired, "name"), "namespace",
+                          json_object_get(desired, "namespace"));
+    json_t *none = json_array();
+    int rc = m ? sf_kube_order_keys(m, none, needs) : 0;
+    json_decref(none);
+    json_decref(m);
+    return rc;
+}

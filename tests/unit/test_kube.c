@@ -3,8 +3,11 @@
  * kubeconfig parsing and its refusals, the projection of a live object onto
  * the fields sparkform manages, import ids, discovery lookups and API
  * paths, the message of an apply conflict, the order keys and the edges
- * the engine draws from them. The provider against a
- * cluster: tests/e2e/k8s_manifest.sh (localcloud and the real kubectl).
+ * the engine draws from them, and kubernetes_secret /
+ * kubernetes_config_map: bodies (base64), what read makes of a live
+ * object, the plan step's file loading and refusals. The provider against
+ * a cluster: tests/e2e/k8s_manifest.sh and k8s_objects.sh (localcloud and
+ * the real kubectl).
  */
 #include <check.h>
 #include <stdlib.h>
@@ -15,6 +18,7 @@
 #include "kubernetes/kube.h"
 #include "run.h"
 #include "util.h"
+#include "value.h"
 
 /* "-----BEGIN CERTIFICATE-----\nX\n" and "s3cret-key" in base64. */
 #define CA_B64 "LS0tLS1CRUdJTiBDRVJUSUZJQ0FURS0tLS0tClgK"
@@ -453,6 +457,245 @@ START_TEST(order_edges)
 }
 END_TEST
 
+/* ---- kubernetes_secret and kubernetes_config_map ---- */
+
+static json_t *jl(const char *text)
+{
+    json_t *v = json_loads(text, 0, NULL);
+    ck_assert_msg(v != NULL, "bad JSON in the test: %s", text);
+    return v;
+}
+
+static void assert_json(const json_t *got, const char *want_text)
+{
+    json_t *want = jl(want_text);
+    char *g = json_dumps(got, JSON_SORT_KEYS | JSON_COMPACT);
+    ck_assert_msg(json_equal(got, want), "got %s, want %s", g, want_text);
+    free(g);
+    json_decref(want);
+}
+
+START_TEST(base64_round_trip)
+{
+    char *e = sf_kube_base64("hunter2", 7);
+    ck_assert_str_eq(e, "aHVudGVyMg==");
+    size_t n = 0;
+    unsigned char *d = sf_kube_unbase64("aHVu\ndGVy Mg==", &n);
+    ck_assert_uint_eq(n, 7);
+    ck_assert_mem_eq(d, "hunter2", 7);
+    free(d);
+    free(e);
+    static const unsigned char bin[] = {0xff, 0x00, 0xfe, 0x01};
+    e = sf_kube_base64(bin, sizeof bin);
+    d = sf_kube_unbase64(e, &n);
+    ck_assert_uint_eq(n, sizeof bin);
+    ck_assert_mem_eq(d, bin, sizeof bin);
+    free(d);
+    free(e);
+    d = sf_kube_unbase64("", &n);
+    ck_assert_uint_eq(n, 0);
+    free(d);
+    ck_assert_ptr_null(sf_kube_unbase64("abc", &n));
+    ck_assert_ptr_null(sf_kube_unbase64("a*c=", &n));
+}
+END_TEST
+
+/* A Secret's text is encoded, binary_data goes as given, into one data
+ * map; empty maps and a false immutable are left out. */
+START_TEST(secret_body)
+{
+    json_t *v = jl("{\"name\":\"db\",\"namespace\":\"apps\",\"type\":\"Opaque\","
+                   "\"labels\":{\"app\":\"web\"},\"annotations\":{},"
+                   "\"data\":{\"password\":\"hunter2\",\"empty\":\"\"},"
+                   "\"binary_data\":{\"blob\":\"/wD+AQ==\"},\"immutable\":false}");
+    json_t *b = sf_kube_dataobj_body(&sf_kube_secret_kind, v);
+    assert_json(b, "{\"apiVersion\":\"v1\",\"kind\":\"Secret\",\"metadata\":{\"name\":\"db\","
+                   "\"namespace\":\"apps\",\"labels\":{\"app\":\"web\"}},\"type\":\"Opaque\","
+                   "\"data\":{\"password\":\"aHVudGVyMg==\",\"empty\":\"\",\"blob\":\"/wD+AQ==\"}}");
+    json_decref(b);
+    json_decref(v);
+    v = jl("{\"name\":\"pull\",\"type\":\"kubernetes.io/dockerconfigjson\","
+           "\"data\":{\".dockerconfigjson\":\"{}\"},\"immutable\":true}");
+    b = sf_kube_dataobj_body(&sf_kube_secret_kind, v);
+    assert_json(b, "{\"apiVersion\":\"v1\",\"kind\":\"Secret\",\"metadata\":{\"name\":\"pull\","
+                   "\"namespace\":\"default\"},\"type\":\"kubernetes.io/dockerconfigjson\","
+                   "\"data\":{\".dockerconfigjson\":\"e30=\"},\"immutable\":true}");
+    json_decref(b);
+    json_decref(v);
+    /* A ConfigMap's data is text on the wire; binary_data is binaryData. */
+    v = jl("{\"name\":\"code\",\"namespace\":\"jobs\",\"data\":{\"job.py\":\"print(1)\\n\"},"
+           "\"binary_data\":{\"b\":\"AA==\"}}");
+    b = sf_kube_dataobj_body(&sf_kube_config_map_kind, v);
+    assert_json(b, "{\"apiVersion\":\"v1\",\"kind\":\"ConfigMap\",\"metadata\":{\"name\":\"code\","
+                   "\"namespace\":\"jobs\"},\"data\":{\"job.py\":\"print(1)\\n\"},"
+                   "\"binaryData\":{\"b\":\"AA==\"}}");
+    json_decref(b);
+    json_decref(v);
+}
+END_TEST
+
+/* Read back: only the keys sparkform manages, decoded; a key the prior
+ * had in binary_data stays there, bytes that are not text go there. */
+START_TEST(secret_attrs_from_live)
+{
+    json_t *live = jl(
+        "{\"apiVersion\":\"v1\",\"kind\":\"Secret\",\"type\":\"Opaque\","
+        "\"metadata\":{\"name\":\"db\",\"namespace\":\"apps\",\"uid\":\"u1\","
+        "\"resourceVersion\":\"7\",\"labels\":{\"app\":\"web\",\"theirs\":\"x\"},"
+        "\"managedFields\":[{\"manager\":\"sparkform\",\"operation\":\"Apply\",\"fieldsV1\":"
+        "{\"f:metadata\":{\"f:labels\":{\"f:app\":{}}},\"f:type\":{},\"f:data\":{"
+        "\"f:password\":{},\"f:blob\":{},\"f:raw\":{},\"f:t\":{}}}}]},"
+        "\"data\":{\"password\":\"Y2hhbmdlZA==\",\"blob\":\"aGk=\",\"raw\":\"/wD+AQ==\","
+        "\"t\":\"aGk=\",\"added\":\"eA==\"}}");
+    json_t *prior = jl("{\"kubeconfig_path\":\"kc\",\"name\":\"db\",\"namespace\":\"apps\","
+                       "\"data\":{\"password\":\"hunter2\",\"t\":\"hi\"},"
+                       "\"binary_data\":{\"blob\":\"aGk=\",\"raw\":\"/wD+AQ==\"}}");
+    json_t *a = sf_kube_dataobj_attrs(&sf_kube_secret_kind, prior, live, prior);
+    assert_json(a, "{\"kubeconfig_path\":\"kc\",\"namespace\":\"apps\",\"name\":\"db\","
+                   "\"type\":\"Opaque\",\"labels\":{\"app\":\"web\"},\"annotations\":{},"
+                   "\"data\":{\"password\":\"changed\",\"t\":\"hi\"},"
+                   "\"binary_data\":{\"blob\":\"aGk=\",\"raw\":\"/wD+AQ==\"},"
+                   "\"immutable\":false,\"id\":\"apps/db\",\"uid\":\"u1\","
+                   "\"resource_version\":\"7\"}");
+    json_decref(a);
+    /* An import (no prior) of an object sparkform never applied: whole. */
+    json_object_del(json_object_get(live, "metadata"), "managedFields");
+    a = sf_kube_dataobj_attrs(&sf_kube_secret_kind, NULL, live, NULL);
+    assert_json(json_object_get(a, "data"),
+                "{\"password\":\"changed\",\"blob\":\"hi\",\"t\":\"hi\",\"added\":\"x\"}");
+    assert_json(json_object_get(a, "binary_data"), "{\"raw\":\"/wD+AQ==\"}");
+    assert_json(json_object_get(a, "labels"), "{\"app\":\"web\",\"theirs\":\"x\"}");
+    json_decref(a);
+    json_decref(prior);
+    json_decref(live);
+}
+END_TEST
+
+static char *plan_dir;
+
+static void plan_dir_make(void)
+{
+    char tmpl[] = "/tmp/test_kube_XXXXXX";
+    ck_assert_ptr_nonnull(mkdtemp(tmpl));
+    plan_dir = sf_xstrdup(tmpl);
+    char *p = sf_asprintf("%s/job.py", plan_dir);
+    ck_assert_int_eq(sf_write_file_atomic(p, "print('hi')\n", 12, 0644), 0);
+    free(p);
+    p = sf_asprintf("%s/blob.bin", plan_dir);
+    ck_assert_int_eq(sf_write_file_atomic(p, "\xff\x00\xfe\x01", 4, 0644), 0);
+    free(p);
+}
+
+static void plan_dir_remove(void)
+{
+    char *cmd = sf_asprintf("rm -rf '%s'", plan_dir);
+    ck_assert_int_eq(system(cmd), 0);
+    free(cmd);
+    free(plan_dir);
+}
+
+/* Runs a type's plan step on desired in plan_dir; returns its result and
+ * the first message in *msg (caller frees, NULL when none). */
+static int plan_step(const struct sf_resource_type *rt, json_t *desired, char **msg)
+{
+    struct sf_diags d;
+    sf_diags_init(&d);
+    struct sf_call c = {.address = "kubernetes_config_map.x", .config_dir = plan_dir, .diags = &d};
+    int rc = rt->plan(&c, desired);
+    *msg = d.n ? sf_xstrdup(d.items[0].summary) : NULL;
+    ck_assert_int_eq(rc < 0, d.n > 0);
+    sf_diags_free(&d);
+    return rc;
+}
+
+/* files are read into data (text) and binary_data (other bytes). */
+START_TEST(config_map_files)
+{
+    plan_dir_make();
+    json_t *v = jl("{\"name\":\"code\",\"data\":{\"mode\":\"fast\",\"level\":3,\"on\":true},"
+                   "\"binary_data\":{},\"files\":{\"job.py\":\"job.py\",\"blob\":\"blob.bin\"}}");
+    char *msg;
+    ck_assert_int_eq(plan_step(&sf_kube_config_map_type, v, &msg), 0);
+    assert_json(json_object_get(v, "data"), "{\"mode\":\"fast\",\"level\":\"3\",\"on\":\"true\","
+                                            "\"job.py\":\"print('hi')\\n\"}");
+    assert_json(json_object_get(v, "binary_data"), "{\"blob\":\"/wD+AQ==\"}");
+    /* The files are their contents now: nothing else records them. */
+    ck_assert_ptr_null(json_object_get(v, "files"));
+    json_decref(v);
+    /* A file changed: the plan step's data changes with it. */
+    char *p = sf_asprintf("%s/job.py", plan_dir);
+    ck_assert_int_eq(sf_write_file_atomic(p, "print('bye')\n", 13, 0644), 0);
+    free(p);
+    v = jl("{\"name\":\"code\",\"data\":{},\"binary_data\":{},\"files\":{\"job.py\":\"job.py\"}}");
+    ck_assert_int_eq(plan_step(&sf_kube_config_map_type, v, &msg), 0);
+    assert_json(json_object_get(v, "data"), "{\"job.py\":\"print('bye')\\n\"}");
+    json_decref(v);
+    /* Unknown maps are left for the apply. */
+    v = json_pack("{s:s,s:o,s:o,s:{s:s}}", "name", "code", "data", json_incref(sf_unknown()),
+                  "binary_data", json_object(), "files", "job.py", "job.py");
+    ck_assert_int_eq(plan_step(&sf_kube_config_map_type, v, &msg), 0);
+    ck_assert(sf_is_unknown(json_object_get(v, "data")));
+    ck_assert(sf_is_unknown(json_object_get(v, "binary_data")));
+    json_decref(v);
+    /* A file whose name is not known yet: data is known after apply. */
+    v = json_pack("{s:s,s:{},s:{},s:{s:O}}", "name", "code", "data", "binary_data", "files",
+                  "job.py", sf_unknown());
+    ck_assert_int_eq(plan_step(&sf_kube_config_map_type, v, &msg), 0);
+    ck_assert(sf_is_unknown(json_object_get(v, "data")));
+    json_decref(v);
+    /* The unknown value itself was never written to. */
+    ck_assert_uint_eq(json_object_size(sf_unknown()), 1);
+    plan_dir_remove();
+}
+END_TEST
+
+/* Each refused description, with words its message must have. */
+START_TEST(data_errors)
+{
+    plan_dir_make();
+    static const char *const cases[][3] = {
+        {"{\"name\":\"c\",\"data\":{},\"binary_data\":{},\"files\":{\"k\":\"missing.txt\"}}",
+         "files.k: cannot read", "missing.txt"},
+        {"{\"name\":\"c\",\"data\":{\"job.py\":\"x\"},\"binary_data\":{},"
+         "\"files\":{\"job.py\":\"job.py\"}}",
+         "files.job.py", "also in data"},
+        {"{\"name\":\"c\",\"data\":{},\"binary_data\":{\"job.py\":\"AA==\"},"
+         "\"files\":{\"job.py\":\"job.py\"}}",
+         "files.job.py", "also in binary_data"},
+        {"{\"name\":\"c\",\"data\":{},\"binary_data\":{},\"files\":{\"a/b\":\"job.py\"}}",
+         "\"a/b\"", "not a valid data key"},
+        {"{\"name\":\"c\",\"data\":{\"k\":\"v\"},\"binary_data\":{\"k\":\"AA==\"}}",
+         "\"k\"", "both data and binary_data"},
+        {"{\"name\":\"c\",\"data\":{\"k\":1.5}}", "data.k", "expected a string"},
+        {"{\"name\":\"c\",\"binary_data\":{\"k\":\"sekrit!\"}}", "binary_data.k", "not base64"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        json_t *v = jl(cases[i][0]);
+        char *msg = NULL;
+        ck_assert_int_eq(plan_step(&sf_kube_config_map_type, v, &msg), -1);
+        ck_assert_msg(strstr(msg, cases[i][1]) && strstr(msg, cases[i][2]),
+                      "case %zu: \"%s\" lacks \"%s\" / \"%s\"", i, msg, cases[i][1], cases[i][2]);
+        ck_assert_ptr_null(strstr(msg, "sekrit"));
+        free(msg);
+        json_decref(v);
+    }
+    /* A Secret's plan step: the same checks, never quoting a value. */
+    json_t *v = jl("{\"name\":\"s\",\"data\":{\"k\":\"sekrit\"},\"binary_data\":{\"k\":\"AA==\"}}");
+    char *msg = NULL;
+    ck_assert_int_eq(plan_step(&sf_kube_secret_type, v, &msg), -1);
+    ck_assert_ptr_nonnull(strstr(msg, "both data and binary_data"));
+    ck_assert_ptr_null(strstr(msg, "sekrit"));
+    free(msg);
+    json_decref(v);
+    /* binary_data is made canonical (whitespace of a wrapped value). */
+    v = jl("{\"name\":\"s\",\"data\":{},\"binary_data\":{\"k\":\"/wD+\\nAQ==\"}}");
+    ck_assert_int_eq(plan_step(&sf_kube_secret_type, v, &msg), 0);
+    assert_json(json_object_get(v, "binary_data"), "{\"k\":\"/wD+AQ==\"}");
+    json_decref(v);
+    plan_dir_remove();
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("kube");
@@ -468,6 +711,11 @@ int main(void)
     tcase_add_test(t, wait_shapes);
     tcase_add_test(t, order_keys);
     tcase_add_test(t, order_edges);
+    tcase_add_test(t, base64_round_trip);
+    tcase_add_test(t, secret_body);
+    tcase_add_test(t, secret_attrs_from_live);
+    tcase_add_test(t, config_map_files);
+    tcase_add_test(t, data_errors);
     suite_add_tcase(s, t);
     SRunner *r = srunner_create(s);
     srunner_run_all(r, CK_NORMAL);
