@@ -129,41 +129,15 @@ static int config_map_plan(struct sf_call *c, json_t *desired)
     return load_files(c, desired);
 }
 
-static int config_map_create(struct sf_call *c, const json_t *desired, json_t **out)
-{
-    return sf_kube_dataobj_create(&sf_kube_config_map_kind, c, desired, out);
-}
-
-static int config_map_update(struct sf_call *c, const json_t *prior, const json_t *desired,
-                             json_t **out)
-{
-    return sf_kube_dataobj_update(&sf_kube_config_map_kind, c, prior, desired, out);
-}
-
-static int config_map_read(struct sf_call *c, const json_t *prior, json_t **out)
-{
-    return sf_kube_dataobj_read(&sf_kube_config_map_kind, c, prior, out);
-}
-
-static int config_map_delete(struct sf_call *c, const json_t *prior)
-{
-    return sf_kube_dataobj_delete(&sf_kube_config_map_kind, c, prior);
-}
-
-static int config_map_import(struct sf_call *c, const char *id, json_t **out)
-{
-    return sf_kube_dataobj_import(&sf_kube_config_map_kind, c, id, out);
-}
-
 const struct sf_resource_type sf_kube_config_map_type = {
     .name = "kubernetes_config_map",
     .doc = "a ConfigMap from literal data or files",
     .attrs = attrs,
-    .read = config_map_read,
-    .create = config_map_create,
-    .update = config_map_update,
-    .delete = config_map_delete,
-    .import = config_map_import,
+    .read = sf_kube_dataobj_read,
+    .create = sf_kube_dataobj_create,
+    .update = sf_kube_dataobj_update,
+    .delete = sf_kube_dataobj_delete,
+    .import = sf_kube_dataobj_import,
     .plan = config_map_plan,
     .order = sf_kube_order_namespaced,
     .timeouts = {.create = 120, .update = 120, .delete = 120, .read = 60},

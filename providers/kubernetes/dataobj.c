@@ -305,10 +305,17 @@ static char *full_id(const struct sf_kube_dataobj *d, const json_t *v)
                        *str(v, "namespace") ? str(v, "namespace") : "default", str(v, "name"));
 }
 
-int sf_kube_dataobj_create(const struct sf_kube_dataobj *d, struct sf_call *c,
-                           const json_t *desired, json_t **out)
+/* The kind of object a call's type makes. */
+static const struct sf_kube_dataobj *kind_of(const struct sf_call *c)
+{
+    return strcmp(c->type, "kubernetes_secret") == 0 ? &sf_kube_secret_kind
+                                                     : &sf_kube_config_map_kind;
+}
+
+int sf_kube_dataobj_create(struct sf_call *c, const json_t *desired, json_t **out)
 {
     *out = NULL;
+    const struct sf_kube_dataobj *d = kind_of(c);
     json_t *body = sf_kube_dataobj_body(d, desired);
     json_t *live;
     char *id;
@@ -323,10 +330,11 @@ int sf_kube_dataobj_create(const struct sf_kube_dataobj *d, struct sf_call *c,
     return rc;
 }
 
-int sf_kube_dataobj_update(const struct sf_kube_dataobj *d, struct sf_call *c,
-                           const json_t *prior, const json_t *desired, json_t **out)
+int sf_kube_dataobj_update(struct sf_call *c, const json_t *prior, const json_t *desired,
+                           json_t **out)
 {
     *out = NULL;
+    const struct sf_kube_dataobj *d = kind_of(c);
     /* The API refuses any change to an immutable object's data and the
      * flag's clearing: it is made anew. */
     if (json_is_true(json_object_get(prior, "immutable"))) {
@@ -336,11 +344,12 @@ int sf_kube_dataobj_update(const struct sf_kube_dataobj *d, struct sf_call *c,
         if (rc < 0)
             return rc;
     }
-    return sf_kube_dataobj_create(d, c, desired, out);
+    return sf_kube_dataobj_create(c, desired, out);
 }
 
-int sf_kube_dataobj_delete(const struct sf_kube_dataobj *d, struct sf_call *c, const json_t *prior)
+int sf_kube_dataobj_delete(struct sf_call *c, const json_t *prior)
 {
+    const struct sf_kube_dataobj *d = kind_of(c);
     if (!*str(prior, "name"))
         return 0;
     char *id = full_id(d, prior);
@@ -349,10 +358,10 @@ int sf_kube_dataobj_delete(const struct sf_kube_dataobj *d, struct sf_call *c, c
     return rc;
 }
 
-int sf_kube_dataobj_read(const struct sf_kube_dataobj *d, struct sf_call *c, const json_t *prior,
-                         json_t **out)
+int sf_kube_dataobj_read(struct sf_call *c, const json_t *prior, json_t **out)
 {
     *out = NULL;
+    const struct sf_kube_dataobj *d = kind_of(c);
     char *id = full_id(d, prior);
     json_t *live;
     int rc = sf_kube_read(c, prior, id, true, &live, NULL, NULL);
@@ -363,10 +372,10 @@ int sf_kube_dataobj_read(const struct sf_kube_dataobj *d, struct sf_call *c, con
     return rc;
 }
 
-int sf_kube_dataobj_import(const struct sf_kube_dataobj *d, struct sf_call *c, const char *id,
-                           json_t **out)
+int sf_kube_dataobj_import(struct sf_call *c, const char *id, json_t **out)
 {
     *out = NULL;
+    const struct sf_kube_dataobj *d = kind_of(c);
     /* "namespace/name" (or "name" in "default"), read as the manifest id
      * of the kind. */
     char *full = sf_asprintf("v1/%s/%s", d->kind, id);

@@ -247,17 +247,14 @@ json_t *sf_kube_dataobj_body(const struct sf_kube_dataobj *d, const json_t *v);
 json_t *sf_kube_dataobj_attrs(const struct sf_kube_dataobj *d, const json_t *conn,
                               const json_t *live, const json_t *prior);
 
-/* The operations of both types; ids are "namespace/name". */
-int sf_kube_dataobj_create(const struct sf_kube_dataobj *d, struct sf_call *c,
-                           const json_t *desired, json_t **out);
-int sf_kube_dataobj_update(const struct sf_kube_dataobj *d, struct sf_call *c,
-                           const json_t *prior, const json_t *desired, json_t **out);
-int sf_kube_dataobj_delete(const struct sf_kube_dataobj *d, struct sf_call *c,
-                           const json_t *prior);
-int sf_kube_dataobj_read(const struct sf_kube_dataobj *d, struct sf_call *c, const json_t *prior,
-                         json_t **out);
-int sf_kube_dataobj_import(const struct sf_kube_dataobj *d, struct sf_call *c, const char *id,
+/* The operations of both types (the kind from the call's type); ids are
+ * "namespace/name". */
+int sf_kube_dataobj_create(struct sf_call *c, const json_t *desired, json_t **out);
+int sf_kube_dataobj_update(struct sf_call *c, const json_t *prior, const json_t *desired,
                            json_t **out);
+int sf_kube_dataobj_delete(struct sf_call *c, const json_t *prior);
+int sf_kube_dataobj_read(struct sf_call *c, const json_t *prior, json_t **out);
+int sf_kube_dataobj_import(struct sf_call *c, const char *id, json_t **out);
 
 /* ---- kube.c ---- */
 

@@ -38,41 +38,15 @@ static int secret_plan(struct sf_call *c, json_t *desired)
     return sf_kube_dataobj_check(c, desired);
 }
 
-static int secret_create(struct sf_call *c, const json_t *desired, json_t **out)
-{
-    return sf_kube_dataobj_create(&sf_kube_secret_kind, c, desired, out);
-}
-
-static int secret_update(struct sf_call *c, const json_t *prior, const json_t *desired,
-                         json_t **out)
-{
-    return sf_kube_dataobj_update(&sf_kube_secret_kind, c, prior, desired, out);
-}
-
-static int secret_read(struct sf_call *c, const json_t *prior, json_t **out)
-{
-    return sf_kube_dataobj_read(&sf_kube_secret_kind, c, prior, out);
-}
-
-static int secret_delete(struct sf_call *c, const json_t *prior)
-{
-    return sf_kube_dataobj_delete(&sf_kube_secret_kind, c, prior);
-}
-
-static int secret_import(struct sf_call *c, const char *id, json_t **out)
-{
-    return sf_kube_dataobj_import(&sf_kube_secret_kind, c, id, out);
-}
-
 const struct sf_resource_type sf_kube_secret_type = {
     .name = "kubernetes_secret",
     .doc = "a Secret whose data is always sensitive",
     .attrs = attrs,
-    .read = secret_read,
-    .create = secret_create,
-    .update = secret_update,
-    .delete = secret_delete,
-    .import = secret_import,
+    .read = sf_kube_dataobj_read,
+    .create = sf_kube_dataobj_create,
+    .update = sf_kube_dataobj_update,
+    .delete = sf_kube_dataobj_delete,
+    .import = sf_kube_dataobj_import,
     .plan = secret_plan,
     .order = sf_kube_order_namespaced,
     .timeouts = {.create = 120, .update = 120, .delete = 120, .read = 60},
