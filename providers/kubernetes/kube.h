@@ -192,6 +192,8 @@ int sf_kube_delete(struct sf_call *c, const json_t *conn, const char *id, const 
  * waits for Established even when wait is null. Progress goes to
  * c->status. 0, or -1 after an error (a Job that Failed says why).
  */
+/* Whether sf_kube_wait would wait for an object of kind. */
+bool sf_kube_waits(const char *kind, const json_t *wait);
 int sf_kube_wait(struct sf_call *c, struct sf_kube_cluster *k, const char *path,
                  const char *kind, const json_t *wait);
 /* Waits until a GET of path is 404 (finalizers honoured). */

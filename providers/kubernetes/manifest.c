@@ -498,9 +498,11 @@ int sf_kube_apply(struct sf_call *c, const json_t *conn, const json_t *body, boo
     sf_kube_status(c, "server-side apply of %s %s", t.kind, t.name);
     struct sf_http_resp rs;
     int rc = -1;
+    json_t *applied = NULL; /* the object as the apply left it */
     if (sf_kube_request(c, k, "PATCH", path, "application/apply-patch+yaml", text, &rs) == 0) {
         if (rs.status == 200 || rs.status == 201) {
             rc = 0;
+            applied = json_loadb(rs.body, rs.len, 0, NULL);
         } else if (rs.status == 409) {
             json_t *st = json_loadb(rs.body, rs.len, 0, NULL);
             char *what = sf_kube_conflicts(st);
@@ -523,13 +525,21 @@ int sf_kube_apply(struct sf_call *c, const json_t *conn, const json_t *body, boo
     OPENSSL_cleanse(text, strlen(text));
     free(path);
     free(text);
+    bool waited = rc == 0 && sf_kube_waits(t.kind, wait);
     if (rc == 0)
         rc = sf_kube_wait(c, k, t.path, t.kind, wait);
-    /* The object exists even when the wait failed: report it. */
-    if (get_live(c, &t, false, live) == 1)
+    /* The object exists even when the wait failed: report it. The apply's
+     * answer is the object, unless a wait let its status move on since. */
+    if (applied && !waited && json_is_object(json_object_get(applied, "metadata"))) {
+        *live = applied;
+        applied = NULL;
         *id = sf_xstrdup(t.id);
-    else if (rc == 0)
+    } else if (get_live(c, &t, false, live) == 1) {
+        *id = sf_xstrdup(t.id);
+    } else if (rc == 0) {
         rc = -1;
+    }
+    json_decref(applied);
     target_free(&t);
     return rc;
 }

@@ -191,18 +191,27 @@ static long next_delay(long d)
     return d > POLL_MAX_MS ? POLL_MAX_MS : d;
 }
 
+/* Whether wait asks for anything. */
+static bool asks(const json_t *wait)
+{
+    return json_is_object(wait) && (json_is_true(json_object_get(wait, "rollout")) ||
+                                    json_is_true(json_object_get(wait, "established")) ||
+                                    json_is_true(json_object_get(wait, "complete")) ||
+                                    json_object_get(wait, "condition") ||
+                                    json_object_get(wait, "field"));
+}
+
+bool sf_kube_waits(const char *kind, const json_t *wait)
+{
+    return asks(wait) || strcmp(kind, "CustomResourceDefinition") == 0;
+}
+
 int sf_kube_wait(struct sf_call *c, struct sf_kube_cluster *k, const char *path,
                  const char *kind, const json_t *wait)
 {
-    if (wait && json_is_null(wait))
-        wait = NULL;
-    bool any = wait && (json_is_true(json_object_get(wait, "rollout")) ||
-                        json_is_true(json_object_get(wait, "established")) ||
-                        json_is_true(json_object_get(wait, "complete")) ||
-                        json_object_get(wait, "condition") || json_object_get(wait, "field"));
-    if (!any && strcmp(kind, "CustomResourceDefinition") != 0)
+    if (!sf_kube_waits(kind, wait))
         return 0;
-    if (!any)
+    if (!asks(wait))
         wait = NULL; /* a CRD: Established */
     long delay = POLL_FIRST_MS;
     char *last = NULL;
