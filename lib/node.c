@@ -386,8 +386,10 @@ static struct sf_node *build(struct builder *b, yaml_event_t *ev)
     }
 }
 
-int sf_yaml_parse(const char *file, const char *text, size_t len, struct sf_doc **out,
-                  struct sf_diags *d)
+/* Parses text; many: every document of the stream into doc->roots, else
+ * exactly one. */
+static int parse(const char *file, const char *text, size_t len, bool many, struct sf_doc **out,
+                 struct sf_diags *d)
 {
     *out = NULL;
     struct sf_doc *doc = sf_xcalloc(1, sizeof(*doc));
@@ -412,7 +414,7 @@ int sf_yaml_parse(const char *file, const char *text, size_t len, struct sf_doc 
             break;
         }
         if (t == YAML_DOCUMENT_START_EVENT) {
-            if (++docs > 1) {
+            if (++docs > 1 && !many) {
                 struct sf_pos pos = mark_pos(&b, ev.start_mark);
                 sf_error(d, &pos,
                          "a second YAML document starts here; a description is one document "
@@ -427,9 +429,18 @@ int sf_yaml_parse(const char *file, const char *text, size_t len, struct sf_doc 
             yaml_event_delete(&ev);
             continue;
         }
-        doc->root = build(&b, &ev);
-        if (!doc->root)
+        struct sf_node *root = build(&b, &ev);
+        if (!root)
             goto done;
+        if (!doc->root)
+            doc->root = root;
+        if (many) {
+            struct sf_node **roots = arena_alloc(doc, (doc->n_roots + 1) * sizeof(*roots));
+            if (doc->n_roots)
+                memcpy(roots, doc->roots, doc->n_roots * sizeof(*roots));
+            roots[doc->n_roots++] = root;
+            doc->roots = roots;
+        }
     }
     rc = 0;
 done:
@@ -443,6 +454,27 @@ done:
     }
     *out = doc;
     return 0;
+}
+
+int sf_yaml_parse(const char *file, const char *text, size_t len, struct sf_doc **out,
+                  struct sf_diags *d)
+{
+    return parse(file, text, len, false, out, d);
+}
+
+int sf_yaml_load_stream(const char *path, struct sf_doc **out, struct sf_diags *d)
+{
+    *out = NULL;
+    size_t len = 0;
+    char *text = sf_read_file(path, &len);
+    if (!text) {
+        struct sf_pos pos = {path, 0, 0};
+        sf_error(d, &pos, "cannot read the file: %s", strerror(errno));
+        return -1;
+    }
+    int rc = parse(path, text, len, true, out, d);
+    free(text);
+    return rc;
 }
 
 int sf_yaml_load(const char *path, struct sf_doc **out, struct sf_diags *d)

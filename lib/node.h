@@ -29,6 +29,8 @@ struct sf_doc {
     char *file;   /* the path as the user gave it (diagnostics print this) */
     char *source; /* the whole text */
     struct sf_node *root; /* NULL for an empty document */
+    struct sf_node **roots; /* sf_yaml_load_stream: every non-empty document */
+    size_t n_roots;
     struct sf_arena *arena; /* private to node.c: the nodes are allocated here */
 };
 
@@ -39,6 +41,9 @@ int sf_yaml_parse(const char *file, const char *text, size_t len, struct sf_doc 
                   struct sf_diags *d);
 /* Read path and parse it; a missing or unreadable file is an error in d. */
 int sf_yaml_load(const char *path, struct sf_doc **out, struct sf_diags *d);
+/* The same for a stream of documents ("---" between them, as kubectl
+ * reads manifests): each non-empty one in (*out)->roots, root the first. */
+int sf_yaml_load_stream(const char *path, struct sf_doc **out, struct sf_diags *d);
 void sf_doc_free(struct sf_doc *doc);
 
 /* The value of key in a map node, or NULL. */

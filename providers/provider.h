@@ -17,6 +17,8 @@
 #include "http.h"
 #include "value.h"
 
+struct sf_node; /* node.h: a description's YAML */
+
 enum sf_type { SF_STRING, SF_NUMBER, SF_BOOL, SF_LIST, SF_MAP, SF_OBJECT };
 
 enum {
@@ -112,6 +114,15 @@ struct sf_resource_type {
     int (*delete)(struct sf_call *c, const json_t *prior);
     int (*import)(struct sf_call *c, const char *id, json_t **out);
     int (*plan)(struct sf_call *c, json_t *desired);
+    /* The objects one resource of the description stands for, when they
+     * are several (a file of many Kubernetes documents): their keys, from
+     * what its `with:` says literally, when the description is loaded.
+     * *keys NULL (or fewer than two): one object, as usual. Each key
+     * becomes a resource of its own, TYPE.NAME[KEY], whose plan step finds
+     * its key in c->name ("NAME[KEY]"). Errors go to d with a place. May be
+     * NULL. */
+    int (*instances)(const char *config_dir, const struct sf_node *with, json_t **keys,
+                     struct sf_diags *d);
     int (*order)(struct sf_call *c, const json_t *desired, json_t *provides, json_t *needs);
     struct sf_timeouts timeouts;
 };

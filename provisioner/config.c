@@ -675,6 +675,40 @@ static void load_depends_on(struct loader *L, struct sf_resource_cfg *r, const s
     }
 }
 
+/* One resource of the description (one instance of an item that stands
+ * for several: name is then "NAME[KEY]"). */
+static void add_resource(struct loader *L, const struct sf_node *item, const char *type,
+                         const char *name, const struct sf_resource_type *rt, size_t *cap)
+{
+    struct sf_config *c = L->c;
+    char *address = sf_asprintf("%s.%s", type, name);
+    json_t *prev = json_object_get(c->index->resources, address);
+    if (prev) {
+        const struct sf_resource_cfg *first = &c->resources[json_integer_value(prev)];
+        sf_error(L->d, &item->pos, "duplicate resource %s; the first is at line %d", address,
+                 first->pos.line);
+        free(address);
+        return;
+    }
+    if (c->n_resources == *cap) {
+        *cap *= 2;
+        c->resources = sf_xrealloc(c->resources, *cap * sizeof(*c->resources));
+        memset(c->resources + c->n_resources, 0, (*cap - c->n_resources) * sizeof(*c->resources));
+    }
+    struct sf_resource_cfg *r = &c->resources[c->n_resources];
+    json_object_set_new(c->index->resources, address, json_integer((json_int_t)c->n_resources));
+    c->n_resources++;
+    r->type = sf_xstrdup(type);
+    r->name = sf_xstrdup(name);
+    r->address = address;
+    r->pos = item->pos;
+    r->rt = rt;
+    load_with(L, r, sf_node_get(item, "with"));
+    load_depends_on(L, r, sf_node_get(item, "depends_on"));
+    load_lifecycle(L, r, sf_node_get(item, "lifecycle"));
+    load_timeouts(L, r, sf_node_get(item, "timeouts"));
+}
+
 static void load_resources(struct loader *L, const struct sf_node *list)
 {
     struct sf_config *c = L->c;
@@ -686,7 +720,8 @@ static void load_resources(struct loader *L, const struct sf_node *list)
                  sf_node_describe(list));
         return;
     }
-    c->resources = sf_xcalloc(list->n, sizeof(*c->resources));
+    size_t cap = list->n;
+    c->resources = sf_xcalloc(cap ? cap : 1, sizeof(*c->resources));
     for (size_t i = 0; i < list->n; i++) {
         const struct sf_node *item = list->items[i];
         if (item->kind != SF_NODE_MAP) {
@@ -733,30 +768,26 @@ static void load_resources(struct loader *L, const struct sf_node *list)
         if (!type || !name)
             continue;
 
-        char *address = sf_asprintf("%s.%s", type, name);
-        char *where = sf_asprintf("in resource %s", address);
+        char *where = sf_asprintf("in resource %s.%s", type, name);
         check_keys(L, item, where, resource_keys);
         free(where);
-        json_t *prev = json_object_get(c->index->resources, address);
-        if (prev) {
-            const struct sf_resource_cfg *first = &c->resources[json_integer_value(prev)];
-            sf_error(L->d, &item->pos, "duplicate resource %s; the first is at line %d", address,
-                     first->pos.line);
-            free(address);
+        json_t *keys = NULL;
+        if (rt && rt->instances &&
+            rt->instances(c->dir, sf_node_get(item, "with"), &keys, L->d) < 0)
             continue;
+        if (json_array_size(keys) < 2) {
+            add_resource(L, item, type, name, rt, &cap);
+        } else {
+            size_t k;
+            json_t *key;
+            json_array_foreach(keys, k, key)
+            {
+                char *one = sf_asprintf("%s[%s]", name, json_string_value(key));
+                add_resource(L, item, type, one, rt, &cap);
+                free(one);
+            }
         }
-        struct sf_resource_cfg *r = &c->resources[c->n_resources];
-        json_object_set_new(c->index->resources, address, json_integer((json_int_t)c->n_resources));
-        c->n_resources++;
-        r->type = sf_xstrdup(type);
-        r->name = sf_xstrdup(name);
-        r->address = address;
-        r->pos = item->pos;
-        r->rt = rt;
-        load_with(L, r, sf_node_get(item, "with"));
-        load_depends_on(L, r, sf_node_get(item, "depends_on"));
-        load_lifecycle(L, r, sf_node_get(item, "lifecycle"));
-        load_timeouts(L, r, sf_node_get(item, "timeouts"));
+        json_decref(keys);
     }
 }
 

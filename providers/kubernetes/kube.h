@@ -201,6 +201,13 @@ int sf_kube_wait_gone(struct sf_call *c, struct sf_kube_cluster *k, const char *
 /* Checks a wait object's shape; NULL when fine, else a static reason. */
 const char *sf_kube_wait_problem(const json_t *wait, const char *kind);
 
+/* ---- manifest.c ---- */
+
+/* The instances hook of kubernetes_manifest: the keys ("Kind/ns/name",
+ * "Kind/name") of the documents of a literal `source` path. */
+int sf_kube_manifest_instances(const char *config_dir, const struct sf_node *with, json_t **keys,
+                               struct sf_diags *d);
+
 /* ---- order.c ---- */
 
 /* Appends the order keys of an object (apiVersion, kind, metadata, ...;

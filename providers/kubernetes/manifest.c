@@ -1,7 +1,9 @@
 /*
  * kubernetes_manifest: any object of a cluster (built-in or custom), given
- * under `manifest:` or in a `source` file of one document (which the plan
- * step loads into manifest, so that a changed file plans an update).
+ * under `manifest:` or in a `source` file (which the plan step loads into
+ * manifest, so that a changed file plans an update). A source of several
+ * documents stands for one resource per document, NAME[Kind/ns/name]
+ * (sf_kube_manifest_instances, when the description is loaded).
  *
  * Created and updated by server-side apply with field manager "sparkform".
  * Read reports the live object projected onto what sparkform manages (its
@@ -286,31 +288,140 @@ char *sf_kube_conflicts(const json_t *status)
 
 /* ---------- the plan step ---------- */
 
+/* A source path relative to the description's directory. Caller frees. */
+static char *source_path(const char *config_dir, const char *src)
+{
+    return src[0] == '/' || !config_dir || !*config_dir ? sf_xstrdup(src)
+                                                         : sf_asprintf("%s/%s", config_dir, src);
+}
+
+/* The key of one document of a source of several: "Kind/namespace/name",
+ * or "Kind/name" when it names no namespace; NULL when the document lacks
+ * a kind or a name (strings). Caller frees. */
+static char *doc_key(const struct sf_node *root)
+{
+    const struct sf_node *kind = sf_node_get(root, "kind");
+    const struct sf_node *meta = sf_node_get(root, "metadata");
+    const struct sf_node *name = meta && meta->kind == SF_NODE_MAP ? sf_node_get(meta, "name") : NULL;
+    const struct sf_node *ns = name ? sf_node_get(meta, "namespace") : NULL;
+    if (!kind || kind->kind != SF_NODE_SCALAR || !*kind->text || !name ||
+        name->kind != SF_NODE_SCALAR || !*name->text)
+        return NULL;
+    if (ns && ns->kind == SF_NODE_SCALAR && *ns->text)
+        return sf_asprintf("%s/%s/%s", kind->text, ns->text, name->text);
+    return sf_asprintf("%s/%s", kind->text, name->text);
+}
+
+/* Whether a document of a stream holds something (a trailing "---" gives
+ * an empty one). */
+static bool doc_empty(const struct sf_node *root)
+{
+    return root->kind == SF_NODE_SCALAR && (!*root->text || strcmp(root->text, "null") == 0 ||
+                                            strcmp(root->text, "~") == 0);
+}
+
+int sf_kube_manifest_instances(const char *config_dir, const struct sf_node *with, json_t **keys,
+                               struct sf_diags *d)
+{
+    *keys = NULL;
+    const struct sf_node *src = with && with->kind == SF_NODE_MAP ? sf_node_get(with, "source") : NULL;
+    if (!src || src->kind != SF_NODE_SCALAR || strstr(src->text, "${"))
+        return 0; /* not a literal path: the plan step reads it */
+    char *path = source_path(config_dir, src->text);
+    struct sf_diags quiet;
+    sf_diags_init(&quiet);
+    struct sf_doc *doc = NULL;
+    int rc = 0;
+    /* A file that cannot be read or parsed is the plan step's to report. */
+    if (sf_yaml_load_stream(path, &doc, &quiet) == 0) {
+        json_t *out = json_array();
+        for (size_t i = 0; i < doc->n_roots && rc == 0; i++) {
+            const struct sf_node *root = doc->roots[i];
+            if (doc_empty(root))
+                continue;
+            char *key = root->kind == SF_NODE_MAP ? doc_key(root) : NULL;
+            if (!key) {
+                sf_error(d, &root->pos,
+                         "a document of a manifest source needs kind and metadata.name (a "
+                         "source of several documents makes one resource of each)");
+                rc = -1;
+                break;
+            }
+            size_t k;
+            json_t *seen;
+            json_array_foreach(out, k, seen) if (strcmp(json_string_value(seen), key) == 0)
+            {
+                sf_error(d, &root->pos, "%s appears twice in this source", key);
+                rc = -1;
+            }
+            json_array_append_new(out, json_string(key));
+            free(key);
+        }
+        if (rc == 0)
+            *keys = out;
+        else
+            json_decref(out);
+    }
+    sf_doc_free(doc);
+    sf_diags_free(&quiet);
+    free(path);
+    return rc;
+}
+
+/* The key of this instance in c->name ("NAME[KEY]"), or NULL. Caller frees. */
+static char *instance_key(const struct sf_call *c)
+{
+    const char *open = c->name ? strchr(c->name, '[') : NULL;
+    size_t n = open ? strlen(open) : 0;
+    return n >= 2 && open[n - 1] == ']' ? sf_xstrndup(open + 1, n - 2) : NULL;
+}
+
 static int load_source(struct sf_call *c, json_t *desired)
 {
-    const char *src = str(desired, "source");
-    char *path = src[0] == '/' || !c->config_dir || !*c->config_dir
-                     ? sf_xstrdup(src)
-                     : sf_asprintf("%s/%s", c->config_dir, src);
+    char *path = source_path(c->config_dir, str(desired, "source"));
+    char *want = instance_key(c);
     struct sf_diags d;
     sf_diags_init(&d);
     struct sf_doc *doc = NULL;
+    const struct sf_node *found = NULL;
+    size_t n = 0;
     int rc = -1;
-    if (sf_yaml_load(path, &doc, &d) < 0) {
+    if (sf_yaml_load_stream(path, &doc, &d) < 0) {
         sf_kube_fail(c, SF_CLASS_INVALID, "source: %s: %s", path,
                      d.n ? d.items[0].summary : "cannot be read");
         if (d.n && d.items[0].line)
-            sf_diag_detail(c->diags, "at line %d; a source holds exactly one object",
-                           d.items[0].line);
-    } else if (!doc->root || doc->root->kind != SF_NODE_MAP) {
+            sf_diag_detail(c->diags, "at line %d", d.items[0].line);
+        goto out;
+    }
+    for (size_t i = 0; i < doc->n_roots; i++) {
+        const struct sf_node *root = doc->roots[i];
+        if (doc_empty(root))
+            continue;
+        n++;
+        char *key = want && root->kind == SF_NODE_MAP ? doc_key(root) : NULL;
+        if (!want || (key && strcmp(key, want) == 0))
+            found = found ? found : root;
+        free(key);
+    }
+    if (want && !found) {
+        sf_kube_fail(c, SF_CLASS_INVALID, "source: %s no longer holds %s", path, want);
+    } else if (!want && n > 1) {
+        sf_kube_fail(c, SF_CLASS_INVALID,
+                     "source: %s holds %zu documents; a source of several must be written as a "
+                     "literal path, so that each document becomes a resource when the "
+                     "description is loaded",
+                     path, n);
+    } else if (!found || found->kind != SF_NODE_MAP) {
         sf_kube_fail(c, SF_CLASS_INVALID, "source: %s does not hold an object (a mapping)", path);
     } else {
-        json_object_set_new(desired, "manifest", sf_node_to_json(doc->root));
+        json_object_set_new(desired, "manifest", sf_node_to_json(found));
         rc = 0;
     }
+out:
     sf_doc_free(doc);
     sf_diags_free(&d);
     free(path);
+    free(want);
     return rc;
 }
 
@@ -728,5 +839,6 @@ const struct sf_resource_type sf_kube_manifest_type = {
     .import = manifest_import,
     .plan = manifest_plan,
     .order = sf_kube_order,
+    .instances = sf_kube_manifest_instances,
     .timeouts = {.create = 600, .update = 600, .delete = 600, .read = 120},
 };

@@ -6,8 +6,10 @@
 # plan time. The real kubectl sees them and `kubectl diff --server-side`
 # finds nothing; drift by another field manager shows only where sparkform
 # manages; a conflict fails naming the manager, force_conflicts takes the
-# fields over; a changed source file plans one update; import of an object
-# plans nothing after; destroy leaves nothing. No object says depends_on:
+# fields over; a changed source file plans one update; a source of several
+# documents is one resource per document (one edited: one update; one
+# removed: one destroy); import of an object plans nothing after; destroy
+# leaves nothing. No object says depends_on:
 # the provider's order keys put the namespace before what lives in it, the
 # CRD before its Widget, the ServiceAccount and Role before the binding,
 # and destroy deletes in reverse.
@@ -138,6 +140,13 @@ Y
     obj role role
     obj binding binding
     obj job job "wait: {complete: true}"
+    [ -n "${MULTI:-}" ] && cat <<'Y'
+  - type: kubernetes_manifest
+    name: bundle
+    with:
+      kubeconfig: "${cloud_k8s_cluster.k8s.kubeconfig}"
+      source: objs-multi/bundle.yaml
+Y
     [ -n "${EXTRA:-}" ] && cat <<'Y'
   - type: kubernetes_manifest
     name: extra
@@ -267,10 +276,64 @@ expect_rc 0
 sf plan -f stack.yaml -detailed-exitcode
 [ "$rc" -eq 0 ] || { cat "$WORK/.stdout" "$WORK/.stderr"; fail "the plan after import is not empty"; }
 
+# ---- a source of several documents: one resource per document
+mkdir -p objs-multi
+cat > objs-multi/bundle.yaml <<'Y'
+apiVersion: v1
+kind: ConfigMap
+metadata: {name: first, namespace: apps}
+data: {n: "1"}
+---
+apiVersion: v1
+kind: ConfigMap
+metadata: {name: second, namespace: apps}
+data: {n: "2"}
+---
+apiVersion: v1
+kind: ServiceAccount
+metadata: {name: bundled, namespace: apps}
+---
+Y
+FORCE=true EXTRA=1 MULTI=1 write_k8s_stack
+sf plan -f stack.yaml -detailed-exitcode
+expect_rc 2
+[ "$(plan_counts)" = "3 0 0" ] || { cat "$WORK/.stdout"; fail "bundle: plan $(plan_counts), expected 3 to add"; }
+for k in ConfigMap/apps/first ConfigMap/apps/second ServiceAccount/apps/bundled; do
+  expect_out "# kubernetes_manifest.bundle[$k] will be created"
+done
+sf apply -f stack.yaml -auto-approve
+expect_rc 0
+for o in cm/first cm/second sa/bundled; do
+  kc get $o -n apps -o json
+  expect_rc 0
+done
+sf plan -f stack.yaml -detailed-exitcode
+expect_rc 0
+# one document changed: that resource alone
+sed -i 's/n: "2"/n: "two"/' objs-multi/bundle.yaml
+sf plan -f stack.yaml -detailed-exitcode
+expect_rc 2
+[ "$(plan_counts)" = "0 1 0" ] || { cat "$WORK/.stdout"; fail "bundle edit: plan $(plan_counts)"; }
+expect_out "# kubernetes_manifest.bundle[ConfigMap/apps/second] will be updated in place"
+sf apply -f stack.yaml -auto-approve
+expect_rc 0
+kc get cm second -n apps -o jsonpath='{.data.n}'
+[ "$(cat "$WORK/.stdout")" = two ] || fail "the edited document was not applied"
+# one document removed from the file: that object is destroyed
+head -n 10 objs-multi/bundle.yaml > objs-multi/two.yaml && mv objs-multi/two.yaml objs-multi/bundle.yaml
+sf plan -f stack.yaml -detailed-exitcode
+expect_rc 2
+[ "$(plan_counts)" = "0 0 1" ] || { cat "$WORK/.stdout"; fail "bundle removal: plan $(plan_counts)"; }
+expect_out "# kubernetes_manifest.bundle[ServiceAccount/apps/bundled] will be destroyed"
+sf apply -f stack.yaml -auto-approve
+expect_rc 0
+kc get sa bundled -n apps
+[ "$rc" -ne 0 ] || fail "the removed document's object is still there"
+
 # ---- destroy: everything, the cluster last
 sf destroy -f stack.yaml -auto-approve
 expect_rc 0
-for o in cm deploy svc sa role job widget; do
+for o in cm deploy svc sa role job widget "bundle[ConfigMap/apps/first]"; do
   before "kubernetes_manifest.$o: Destruction complete" "kubernetes_manifest.ns: Destroying"
 done
 before "kubernetes_manifest.widget: Destruction complete" "kubernetes_manifest.crd: Destroying"
