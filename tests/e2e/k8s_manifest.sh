@@ -2,8 +2,8 @@
 # apply makes the network, the cluster and, inside it, a namespace, a CRD
 # and a custom resource of it, a ConfigMap from a source file, a
 # Deployment (wait rollout), a Service, a ServiceAccount, a Role and its
-# RoleBinding and a Job (wait complete), with the kubeconfig unknown at
-# plan time. The real kubectl sees them and `kubectl diff --server-side`
+# RoleBinding, a Job (wait complete), a Secret and a ConfigMap from a
+# file, with the kubeconfig unknown at plan time. The real kubectl sees them and `kubectl diff --server-side`
 # finds nothing; drift by another field manager shows only where sparkform
 # manages; a conflict fails naming the manager, force_conflicts takes the
 # fields over; a changed source file plans one update; a source of several
@@ -109,6 +109,8 @@ write_k8s_stack() {
 apiVersion: sparkform/v1
 kind: Stack
 metadata: {name: k8stest}
+variables:
+  s3_secret: {env: S3_SECRET, sensitive: true}
 resources:
   - {type: cloud_network, name: net, with: {name: k8s-net}}
   - type: cloud_subnet
@@ -140,6 +142,22 @@ Y
     obj role role
     obj binding binding
     obj job job "wait: {complete: true}"
+    cat <<'Y'
+  - type: kubernetes_secret
+    name: creds
+    with:
+      kubeconfig: "${cloud_k8s_cluster.k8s.kubeconfig}"
+      namespace: apps
+      name: s3-creds
+      data: {access_key: AKIAEXAMPLE, secret_key: "${var.s3_secret}"}
+  - type: kubernetes_config_map
+    name: code
+    with:
+      kubeconfig: "${cloud_k8s_cluster.k8s.kubeconfig}"
+      namespace: apps
+      name: job-code
+      files: {etl.py: objs/etl.py}
+Y
     [ -n "${MULTI:-}" ] && cat <<'Y'
   - type: kubernetes_manifest
     name: bundle
@@ -156,6 +174,8 @@ Y
     echo 'outputs: {kubeconfig: {value: "${cloud_k8s_cluster.k8s.kubeconfig}", sensitive: true}}'
   } > stack.yaml
 }
+export S3_SECRET=k8stest-secret-value-1
+printf 'print("etl")\n' > objs/etl.py
 write_k8s_stack
 grep -q depends_on stack.yaml && fail "the stack still says depends_on"
 
@@ -189,7 +209,7 @@ expect_rc 0
 expect_out "# kubernetes_manifest.deploy will be created"
 expect_out "nginx:1.27"
 expect_out "app-config"
-[ "$(plan_counts)" = "13 0 0" ] || { cat "$WORK/.stdout"; fail "plan $(plan_counts), expected 13 creates"; }
+[ "$(plan_counts)" = "15 0 0" ] || { cat "$WORK/.stdout"; fail "plan $(plan_counts), expected 15 creates"; }
 
 # ---- one apply: the cluster, then everything inside it
 start=$(date +%s)
@@ -202,6 +222,9 @@ done
 before "kubernetes_manifest.crd: Creation complete" "kubernetes_manifest.widget: Creating"
 before "kubernetes_manifest.sa: Creation complete" "kubernetes_manifest.binding: Creating"
 before "kubernetes_manifest.role: Creation complete" "kubernetes_manifest.binding: Creating"
+before "kubernetes_manifest.ns: Creation complete" "kubernetes_secret.creds: Creating"
+before "kubernetes_manifest.ns: Creation complete" "kubernetes_config_map.code: Creating"
+expect_no "$S3_SECRET"
 (umask 077; "$SPARKFORM" output -raw kubeconfig > kc.json) || fail "output -raw kubeconfig"
 [ "$(stat -c %a kc.json)" = 600 ] || fail "kc.json is not 0600"
 export KUBECONFIG="$WORK/kc.json"
@@ -219,6 +242,10 @@ for o in ns/apps crd/widgets.example.com "widget/gizmo -n apps" "cm/app-config -
   kc get $o -o json
   expect_rc 0
 done
+kc get secret/s3-creds -n apps -o jsonpath='{.data.secret_key}'
+[ "$(base64 -d < "$WORK/.stdout")" = "$S3_SECRET" ] || fail "the secret's value is not the variable's"
+kc get cm/job-code -n apps -o jsonpath='{.data.etl\.py}'
+[ "$(cat "$WORK/.stdout")" = 'print("etl")' ] || fail "the config map does not hold the file"
 kc get deploy/web -n apps -o jsonpath='{.status.availableReplicas}'
 [ "$(cat "$WORK/.stdout")" = 2 ] || fail "the rollout was not waited for"
 kc get job/once -n apps -o jsonpath='{.status.conditions[?(@.type=="Complete")].status}'
