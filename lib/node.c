@@ -462,7 +462,7 @@ int sf_yaml_parse(const char *file, const char *text, size_t len, struct sf_doc 
     return parse(file, text, len, false, out, d);
 }
 
-int sf_yaml_load_stream(const char *path, struct sf_doc **out, struct sf_diags *d)
+static int load(const char *path, bool many, struct sf_doc **out, struct sf_diags *d)
 {
     *out = NULL;
     size_t len = 0;
@@ -472,24 +472,19 @@ int sf_yaml_load_stream(const char *path, struct sf_doc **out, struct sf_diags *
         sf_error(d, &pos, "cannot read the file: %s", strerror(errno));
         return -1;
     }
-    int rc = parse(path, text, len, true, out, d);
+    int rc = parse(path, text, len, many, out, d);
     free(text);
     return rc;
 }
 
+int sf_yaml_load_stream(const char *path, struct sf_doc **out, struct sf_diags *d)
+{
+    return load(path, true, out, d);
+}
+
 int sf_yaml_load(const char *path, struct sf_doc **out, struct sf_diags *d)
 {
-    *out = NULL;
-    size_t len = 0;
-    char *text = sf_read_file(path, &len);
-    if (!text) {
-        struct sf_pos pos = {path, 0, 0};
-        sf_error(d, &pos, "cannot read the file: %s", strerror(errno));
-        return -1;
-    }
-    int rc = sf_yaml_parse(path, text, len, out, d);
-    free(text);
-    return rc;
+    return load(path, false, out, d);
 }
 
 void sf_doc_free(struct sf_doc *doc)
