@@ -196,6 +196,38 @@ START_TEST(test_yaml_structure)
 }
 END_TEST
 
+/* A stream of documents, as kubectl reads manifests: every non-empty one,
+ * in order, with positions; a trailing "---" adds nothing. */
+START_TEST(test_yaml_stream)
+{
+    char path[] = "/tmp/sf-stream-XXXXXX";
+    int fd = mkstemp(path);
+    ck_assert_int_ge(fd, 0);
+    const char *t = "a: 1\n---\n# a comment\nb: [2]\n---\nc: {d: 3}\n---\n";
+    ck_assert_int_eq(write(fd, t, strlen(t)), (ssize_t)strlen(t));
+    close(fd);
+    struct sf_doc *doc = NULL;
+    ck_assert_int_eq(sf_yaml_load_stream(path, &doc, &diags), 0);
+    ck_assert_uint_ge(doc->n_roots, 3);
+    ck_assert_ptr_eq(doc->root, doc->roots[0]);
+    ck_assert_ptr_nonnull(sf_node_get(doc->roots[0], "a"));
+    ck_assert_ptr_nonnull(sf_node_get(doc->roots[1], "b"));
+    ck_assert_int_eq(doc->roots[1]->pos.line, 4);
+    json_t *v = sf_node_to_json(sf_node_get(doc->roots[2], "c"));
+    json_t *want = json_pack("{s:i}", "d", 3);
+    ck_assert(json_equal(v, want));
+    json_decref(v);
+    json_decref(want);
+    /* What follows the last "---" is an empty document, never an object. */
+    for (size_t i = 3; i < doc->n_roots; i++)
+        ck_assert_int_eq(doc->roots[i]->kind, SF_NODE_SCALAR);
+    sf_doc_free(doc);
+    /* The single-document reader still refuses the same file. */
+    ck_assert_int_eq(sf_yaml_load(path, &doc, &diags), -1);
+    unlink(path);
+}
+END_TEST
+
 START_TEST(test_checks)
 {
     load_fails(HEAD "resources:\n  - type: local_file\n    name: a\n    with: {path: a, contnet: x}\n",
@@ -524,6 +556,7 @@ int main(void)
     tcase_add_test(tc, test_positions);
     tcase_add_test(tc, test_yaml_typing);
     tcase_add_test(tc, test_yaml_structure);
+    tcase_add_test(tc, test_yaml_stream);
     tcase_add_test(tc, test_checks);
     tcase_add_test(tc, test_var_precedence);
     tcase_add_test(tc, test_var_conversion);
