@@ -40,3 +40,13 @@ push() {
   code=$(curl -s -o /dev/null -w '%{http_code}' "${auth[@]}" -X PUT \
     -H 'Content-Type: application/vnd.docker.distribution.manifest.v2+json' --data-binary @manifest.json "$url/manifests/$4")
 }
+
+# stop_registry: a registry a failed test leaves running (base_dir $BASE)
+# is stopped by the PID in its pid file, when that PID is still the
+# registry of this base_dir. Tests call it from their EXIT trap.
+stop_registry() {
+  local p
+  p=$(cat "$BASE/registry.pid" 2>/dev/null) || return 0
+  tr '\0' '\n' < "/proc/$p/cmdline" 2>/dev/null | grep -qxF "$BASE/config.yml" && kill "$p" 2>/dev/null
+  return 0
+}

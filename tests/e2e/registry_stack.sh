@@ -26,12 +26,6 @@ REG="http://127.0.0.1:$REG_PORT"
 export REG_PW=first-Secret-1
 printf 'print("etl v1")\n' > job.py
 
-stop_registry() {
-  local p
-  p=$(cat "$BASE/registry.pid" 2>/dev/null) || return 0
-  tr '\0' '\n' < "/proc/$p/cmdline" 2>/dev/null | grep -qxF "$BASE/config.yml" && kill "$p" 2>/dev/null
-  return 0
-}
 trap 'stop_registry; cleanup' EXIT
 
 write_stack() {

@@ -35,14 +35,6 @@ USERS='{alice: "${var.pw}"}'
 HOST_KEY_BY_SERVER='host_key_fingerprint: "${cloud_server.vm.host_key_fingerprint}"'
 HOST_KEY=$HOST_KEY_BY_SERVER
 
-# A registry a failed test leaves running is stopped by the PID in its pid
-# file (when that PID is still the registry of this base_dir).
-stop_registry() {
-  local p
-  p=$(cat "$BASE/registry.pid" 2>/dev/null) || return 0
-  tr '\0' '\n' < "/proc/$p/cmdline" 2>/dev/null | grep -qxF "$BASE/config.yml" && kill "$p" 2>/dev/null
-  return 0
-}
 trap 'stop_registry; cleanup' EXIT
 
 write_stack() {
