@@ -1,7 +1,8 @@
 /*
  * localcloud's Kubernetes API (see k8s.h): one per container-infra
  * cluster, under /k8s/<cluster uuid>. This file registers the API, checks
- * the cluster (gone: 404; not running: 503) and its bearer token, routes
+ * the cluster (gone: 404; not running: 503), authenticates the bearer
+ * token (k8s_auth.c) and authorizes the request (k8s_rbac.c), routes
  * the path (discovery, /openapi/v3, resource paths), holds the type table
  * and hands out resourceVersions.
  *
@@ -72,6 +73,18 @@ static const struct lc_k8s_type builtins[] = {
     {.group = "rbac.authorization.k8s.io", .version = "v1", .plural = "clusterrolebindings", .singular = "clusterrolebinding", .kind = "ClusterRoleBinding",
      .list_kind = "ClusterRoleBindingList", .short_names = {NULL}, .categories = {NULL}, .namespaced = false,
      .has_status = false},
+    {.group = "authentication.k8s.io", .version = "v1", .plural = "tokenreviews", .singular = "tokenreview", .kind = "TokenReview",
+     .list_kind = "TokenReviewList", .short_names = {NULL}, .categories = {NULL}, .namespaced = false,
+     .review = true},
+    {.group = "authorization.k8s.io", .version = "v1", .plural = "subjectaccessreviews", .singular = "subjectaccessreview", .kind = "SubjectAccessReview",
+     .list_kind = "SubjectAccessReviewList", .short_names = {NULL}, .categories = {NULL}, .namespaced = false,
+     .review = true},
+    {.group = "authorization.k8s.io", .version = "v1", .plural = "selfsubjectaccessreviews", .singular = "selfsubjectaccessreview", .kind = "SelfSubjectAccessReview",
+     .list_kind = "SelfSubjectAccessReviewList", .short_names = {NULL}, .categories = {NULL}, .namespaced = false,
+     .review = true},
+    {.group = "authorization.k8s.io", .version = "v1", .plural = "selfsubjectrulesreviews", .singular = "selfsubjectrulesreview", .kind = "SelfSubjectRulesReview",
+     .list_kind = "SelfSubjectRulesReviewList", .short_names = {NULL}, .categories = {NULL}, .namespaced = false,
+     .review = true},
     {.group = "apiextensions.k8s.io", .version = "v1", .plural = "customresourcedefinitions", .singular = "customresourcedefinition", .kind = "CustomResourceDefinition",
      .list_kind = "CustomResourceDefinitionList", .short_names = {"crd", "crds"}, .categories = {NULL}, .namespaced = false,
      .has_status = true},
@@ -331,6 +344,8 @@ static void resource_list(struct lc_k8s_call *c, const char *group, const char *
                               "singularName", t->singular, "namespaced", t->namespaced, "kind",
                               t->kind, "verbs", "create", "delete", "deletecollection", "get",
                               "list", "patch", "update", "watch");
+        if (t->review)
+            json_object_set_new(r, "verbs", json_pack("[s]", "create"));
         if (t->short_names[0])
             json_object_set_new(r, "shortNames", str_array(t->short_names, 8));
         if (t->categories[0])
@@ -483,12 +498,43 @@ static bool cluster_serves(struct lc_k8s_call *c)
         return false;
     }
     const char *auth = lc_req_header(c->req, "Authorization");
-    const char *want = lc_k8s_str(c->cluster_obj, "kube_token");
-    if (!auth || strncasecmp(auth, "Bearer ", 7) != 0 || !want || strcmp(auth + 7, want) != 0) {
+    if (!auth || strncasecmp(auth, "Bearer ", 7) != 0 ||
+        lc_k8s_authenticate(c->st, c->cluster, c->cluster_obj, auth + 7, c->user) < 0) {
         lc_k8s_status(c->resp, 401, "Unauthorized", NULL, "Unauthorized");
         return false;
     }
     return true;
+}
+
+/* The RBAC verb of a request: by method, whether it names an object, and
+ * ?watch. */
+static const char *verb_of(const struct lc_request *req, bool named)
+{
+    const char *m = req->method;
+    if (strcmp(m, "GET") == 0 || strcmp(m, "HEAD") == 0) {
+        const char *w = lc_req_query(req, "watch");
+        if (w && (strcmp(w, "true") == 0 || strcmp(w, "1") == 0))
+            return "watch";
+        return named ? "get" : "list";
+    }
+    if (strcmp(m, "POST") == 0)
+        return "create";
+    if (strcmp(m, "PUT") == 0)
+        return "update";
+    if (strcmp(m, "PATCH") == 0)
+        return "patch";
+    if (strcmp(m, "DELETE") == 0)
+        return named ? "delete" : "deletecollection";
+    return "unknown";
+}
+
+/* Whether the caller may make this resource request, else the 403. */
+static bool authorized(struct lc_k8s_call *c, const struct lc_k8s_attrs *a)
+{
+    if (lc_k8s_rbac_allowed(c->st, c->cluster, c->user, a))
+        return true;
+    lc_k8s_rbac_forbid(c->resp, c->user, a);
+    return false;
 }
 
 /* segs after the group version: [namespaces/<ns>/]<plural>[/<name>[/<sub>]] */
@@ -507,6 +553,13 @@ static void resource(struct lc_k8s_call *c, const char *group, const char *versi
         lc_k8s_status(c->resp, 404, "NotFound", NULL, "the server could not find the requested resource");
         return;
     }
+    /* authorized before the type is looked up, as Kubernetes does: a
+     * caller learns nothing of what it may not see */
+    struct lc_k8s_attrs a = {.verb = verb_of(c->req, n >= 2), .group = group, .resource = s[0],
+                             .sub = n >= 3 ? s[2] : NULL, .name = n >= 2 ? s[1] : NULL,
+                             .ns = c->ns};
+    if (!authorized(c, &a))
+        return;
     c->t = type_find(&c->types, group, version, s[0]);
     if (!c->t) {
         lc_k8s_status(c->resp, 404, "NotFound", NULL,
@@ -516,6 +569,10 @@ static void resource(struct lc_k8s_call *c, const char *group, const char *versi
     }
     c->name = n >= 2 ? s[1] : NULL;
     c->sub = n >= 3 ? s[2] : NULL;
+    if (c->t->review) {
+        lc_k8s_rbac_review(c, c->user);
+        return;
+    }
     if (c->sub && !(strcmp(c->sub, "status") == 0 && c->t->has_status) &&
         !(strcmp(c->sub, "scale") == 0 && c->t->has_scale)) {
         lc_k8s_status(c->resp, 404, "NotFound", NULL,
@@ -529,10 +586,13 @@ static void resource(struct lc_k8s_call *c, const char *group, const char *versi
 static void handle(struct lc_request *req, struct lc_response *resp)
 {
     struct lc_k8s *k = req->ctx;
-    struct lc_k8s_call c = {.req = req, .resp = resp, .k = k, .st = lc_server_store(req->srv)};
+    struct lc_k8s_user user = {.name = NULL};
+    struct lc_k8s_call c = {.req = req, .resp = resp, .k = k, .st = lc_server_store(req->srv),
+                            .user = &user};
     c.cluster = lc_req_param(req, "cluster");
     if (!cluster_serves(&c)) {
         json_decref(c.cluster_obj);
+        lc_k8s_user_free(&user);
         return;
     }
     lc_k8s_bootstrap(k, c.cluster);
@@ -541,7 +601,17 @@ static void handle(struct lc_request *req, struct lc_response *resp)
     size_t n;
     split(lc_req_param(req, "rest"), &s, &n);
     bool get = strcmp(req->method, "GET") == 0 || strcmp(req->method, "HEAD") == 0;
-    if (n == 1 && get && strcmp(s[0], "version") == 0) {
+    bool resource_path = (n >= 3 && strcmp(s[0], "api") == 0) || (n >= 4 && strcmp(s[0], "apis") == 0);
+    char *path = sf_xstrdup("");
+    for (size_t i = 0; i < n; i++) {
+        char *x = sf_asprintf("%s/%s", path, s[i]);
+        free(path);
+        path = x;
+    }
+    struct lc_k8s_attrs na = {.verb = verb_of(req, true), .path = n ? path : "/"};
+    if (!resource_path && !authorized(&c, &na)) {
+        /* refused */
+    } else if (n == 1 && get && strcmp(s[0], "version") == 0) {
         version_info(&c);
     } else if (n == 1 && get &&
                (strcmp(s[0], "healthz") == 0 || strcmp(s[0], "livez") == 0 ||
@@ -575,9 +645,11 @@ static void handle(struct lc_request *req, struct lc_response *resp)
     for (size_t i = 0; i < n; i++)
         free(s[i]);
     free(s);
+    free(path);
     free(c.kindkey);
     types_free(&c.types);
     json_decref(c.cluster_obj);
+    lc_k8s_user_free(&user);
 }
 
 /* ---------- registration ---------- */

@@ -41,6 +41,7 @@ struct lc_k8s_type {
     bool namespaced;
     bool has_status; /* a /status subresource */
     bool has_scale;  /* a /scale subresource (autoscaling/v1 Scale) */
+    bool review;     /* create-only, answered and never stored (k8s_rbac.c) */
     /* custom resources: the version's openAPIV3Schema (borrowed), and the
      * CRD's name; NULL for built-ins */
     const json_t *schema;
@@ -90,6 +91,13 @@ struct lc_k8s {
     bool ticker_started;
 };
 
+/* Who a request is: the cluster's admin or a service account. */
+struct lc_k8s_user {
+    char *name;     /* "kubernetes-admin", "system:serviceaccount:NS:NAME" */
+    char *uid;      /* the service account's uid; "" for the admin */
+    json_t *groups; /* array of strings, owned */
+};
+
 /* One request to a cluster's API, once routed. */
 struct lc_k8s_call {
     struct lc_request *req;
@@ -102,6 +110,7 @@ struct lc_k8s_call {
     const struct lc_k8s_type *t; /* the resource's type, or NULL */
     char *kindkey;               /* store kind of t's objects */
     const char *ns, *name, *sub; /* from the path; NULL when absent */
+    struct lc_k8s_user *user;    /* who is asking (k8s_auth.c) */
 };
 
 /* The store kind of a type's objects in a cluster:
@@ -163,6 +172,48 @@ json_t *lc_k8s_yaml_parse(const char *text, size_t len, char *err, size_t errlen
  * one-line message in err for anything else or a malformed body. New
  * reference. */
 json_t *lc_k8s_proto_decode(const void *body, size_t len, char *err, size_t errlen);
+
+/* ---------- authentication (k8s_auth.c) ---------- */
+
+void lc_k8s_user_free(struct lc_k8s_user *u);
+/* The user a bearer token stands for in the cluster: 0 with *u filled, or
+ * -1 when the token is no one's (the request gets 401). Under the world
+ * lock. */
+int lc_k8s_authenticate(struct lc_store *st, const char *cluster, const json_t *cluster_obj,
+                        const char *token, struct lc_k8s_user *u);
+/* Whether obj (a Secret) is a service-account token still to be filled. */
+bool lc_k8s_auth_token_pending(const char *kindkey, const json_t *obj);
+/* The token controller: fills a kubernetes.io/service-account-token Secret
+ * (data.token, ca.crt, namespace) once its service account exists. true
+ * when done (or nothing is left to do), false to be tried again. */
+bool lc_k8s_auth_fill_token(struct lc_k8s *k, const char *cluster, const char *kindkey,
+                            const char *id, const json_t *obj);
+
+/* ---------- authorization and reviews (k8s_rbac.c) ---------- */
+
+/* What a request asks: a resource request (resource set) or a
+ * non-resource one (path set). */
+struct lc_k8s_attrs {
+    const char *verb;     /* get list watch create update patch delete deletecollection */
+    const char *group;    /* "" for the core group */
+    const char *resource; /* "pods"; NULL for a non-resource request */
+    const char *sub;      /* "log", or NULL */
+    const char *name;     /* NULL when the request names none */
+    const char *ns;       /* NULL for cluster scope */
+    const char *path;     /* non-resource requests: "/version" */
+};
+/* Whether one RBAC PolicyRule allows the request (pure). */
+bool lc_k8s_rbac_rule_allows(const json_t *rule, const struct lc_k8s_attrs *a);
+/* Whether the user may: system:masters may everything, every user the
+ * discovery paths, else the Roles and ClusterRoles bound to it. */
+bool lc_k8s_rbac_allowed(struct lc_store *st, const char *cluster, const struct lc_k8s_user *u,
+                         const struct lc_k8s_attrs *a);
+/* Answers 403 Forbidden with Kubernetes' message for a refused request. */
+void lc_k8s_rbac_forbid(struct lc_response *resp, const struct lc_k8s_user *u,
+                        const struct lc_k8s_attrs *a);
+/* Serves a POST of a review type (TokenReview, SubjectAccessReview,
+ * SelfSubjectAccessReview, SelfSubjectRulesReview) for user u. */
+void lc_k8s_rbac_review(struct lc_k8s_call *c, const struct lc_k8s_user *u);
 
 /* ---------- controllers (k8s_ctrl.c) ---------- */
 

@@ -9,6 +9,7 @@
  *   - an object deleted with propagationPolicy Foreground waits for its
  *     dependents to go, Orphan frees them; dependents whose owners are all
  *     gone are deleted (Background);
+ *   - service-account token Secrets get their token (k8s_auth.c);
  *   - the objects of a cluster that no longer exists are purged.
  * Every write goes through lc_k8s_commit, so watches see it.
  *
@@ -120,6 +121,8 @@ void lc_k8s_ctrl_note(struct lc_k8s *k, const char *kindkey, const char *id, con
             json_object_set_new(k->due, key,
                                 json_pack("{s:I, s:I}", "at", (json_int_t)(lc_now_ms() + k->delay_ms),
                                           "gen", gen));
+    } else if (lc_k8s_auth_token_pending(kindkey, obj)) {
+        json_object_set_new(k->due, key, json_pack("{s:I}", "at", (json_int_t)0));
     }
     free(key);
 }
@@ -475,6 +478,10 @@ static void tick(struct lc_k8s *k)
                 if (live && !ready)
                     json_object_set_new(live, "seen", json_true());
             }
+        } else if (lc_k8s_auth_token_pending(kindkey, obj)) {
+            /* waits (is tried again) until its service account exists */
+            if (lc_k8s_auth_fill_token(k, cluster, kindkey, id, obj))
+                json_object_del(k->due, key);
         } else {
             json_object_del(k->due, key);
         }

@@ -12,7 +12,10 @@
  * string, even ""), maps come out as objects, bytes as base64 and an empty
  * metav1.Time as null.
  *
- * Decoding is driven by a small schema of the four kinds; field numbers not
+ * `kubectl auth can-i` sends its SelfSubjectAccessReview the same way, and
+ * authorizing proxies may send TokenReviews and SubjectAccessReviews so.
+ *
+ * Decoding is driven by a small schema of those kinds; field numbers not
  * in it (managedFields, the retired clusterName, anything newer) are skipped
  * by wire type, the way the Go decoder tolerates unknown fields. Only the
  * libc, jansson and OpenSSL are used, so the file stands alone.
@@ -120,15 +123,54 @@ MSG(serviceaccount_msg, "ServiceAccount", {1, "metadata", K_MSG, &object_meta},
     {2, "secrets", K_LIST_MSG, &object_ref}, {3, "imagePullSecrets", K_LIST_MSG, &local_object_ref},
     {4, "automountServiceAccountToken", K_BOOL_PTR, NULL});
 
-/* The kinds understood, all in the core group ("v1"). */
+/* The reviews `kubectl auth can-i` and authorizing proxies send
+ * (k8s.io/api/authorization/v1 and authentication/v1 generated.proto);
+ * selectors and a SubjectAccessReview's extra are skipped. */
+MSG(resource_attrs, "ResourceAttributes", {1, "namespace", K_STR, NULL},
+    {2, "verb", K_STR, NULL}, {3, "group", K_STR, NULL}, {4, "version", K_STR, NULL},
+    {5, "resource", K_STR, NULL}, {6, "subresource", K_STR, NULL}, {7, "name", K_STR, NULL});
+
+MSG(nonresource_attrs, "NonResourceAttributes", {1, "path", K_STR, NULL},
+    {2, "verb", K_STR, NULL});
+
+MSG(ssar_spec, "SelfSubjectAccessReviewSpec", {1, "resourceAttributes", K_MSG, &resource_attrs},
+    {2, "nonResourceAttributes", K_MSG, &nonresource_attrs});
+
+MSG(ssar_msg, "SelfSubjectAccessReview", {1, "metadata", K_MSG, &object_meta},
+    {2, "spec", K_MSG, &ssar_spec});
+
+MSG(ssrr_spec, "SelfSubjectRulesReviewSpec", {1, "namespace", K_STR, NULL});
+
+MSG(ssrr_msg, "SelfSubjectRulesReview", {1, "metadata", K_MSG, &object_meta},
+    {2, "spec", K_MSG, &ssrr_spec});
+
+MSG(sar_spec, "SubjectAccessReviewSpec", {1, "resourceAttributes", K_MSG, &resource_attrs},
+    {2, "nonResourceAttributes", K_MSG, &nonresource_attrs}, {3, "user", K_STR, NULL},
+    {4, "groups", K_LIST_STR, NULL}, {6, "uid", K_STR, NULL});
+
+MSG(sar_msg, "SubjectAccessReview", {1, "metadata", K_MSG, &object_meta},
+    {2, "spec", K_MSG, &sar_spec});
+
+MSG(tokenreview_spec, "TokenReviewSpec", {1, "token", K_STR, NULL},
+    {2, "audiences", K_LIST_STR, NULL});
+
+MSG(tokenreview_msg, "TokenReview", {1, "metadata", K_MSG, &object_meta},
+    {2, "spec", K_MSG, &tokenreview_spec});
+
+/* The kinds understood, by apiVersion. */
 static const struct {
+    const char *api_version;
     const char *kind;
     const struct msg_spec *msg;
 } kinds[] = {
-    {"Namespace", &namespace_msg},
-    {"ConfigMap", &configmap_msg},
-    {"Secret", &secret_msg},
-    {"ServiceAccount", &serviceaccount_msg},
+    {"v1", "Namespace", &namespace_msg},
+    {"v1", "ConfigMap", &configmap_msg},
+    {"v1", "Secret", &secret_msg},
+    {"v1", "ServiceAccount", &serviceaccount_msg},
+    {"authorization.k8s.io/v1", "SelfSubjectAccessReview", &ssar_msg},
+    {"authorization.k8s.io/v1", "SelfSubjectRulesReview", &ssrr_msg},
+    {"authorization.k8s.io/v1", "SubjectAccessReview", &sar_msg},
+    {"authentication.k8s.io/v1", "TokenReview", &tokenreview_msg},
 };
 
 /* ---------- reading the wire format ---------- */
@@ -562,26 +604,27 @@ json_t *lc_k8s_proto_decode(const void *body, size_t len, char *err, size_t errl
 
     size_t an = (size_t)(api.end - api.p), kn = (size_t)(kind.end - kind.p);
     const struct msg_spec *m = NULL;
-    const char *kname = NULL;
-    if (an == 2 && memcmp(api.p, "v1", 2) == 0)
-        for (size_t i = 0; i < sizeof kinds / sizeof kinds[0] && !m; i++)
-            if (strlen(kinds[i].kind) == kn && memcmp(kinds[i].kind, kind.p, kn) == 0) {
-                m = kinds[i].msg;
-                kname = kinds[i].kind;
-            }
+    const char *kname = NULL, *aname = NULL;
+    for (size_t i = 0; i < sizeof kinds / sizeof kinds[0] && !m; i++)
+        if (strlen(kinds[i].api_version) == an && memcmp(kinds[i].api_version, api.p, an) == 0 &&
+            strlen(kinds[i].kind) == kn && memcmp(kinds[i].kind, kind.p, kn) == 0) {
+            m = kinds[i].msg;
+            kname = kinds[i].kind;
+            aname = kinds[i].api_version;
+        }
     if (!m) {
         char ks[64], as[64];
         printable(ks, sizeof ks, kind);
         printable(as, sizeof as, api);
         fail(&c, "unsupported kind \"%s\" (apiVersion \"%s\"); only v1 Namespace, ConfigMap, "
-                 "Secret and ServiceAccount are understood",
+                 "Secret, ServiceAccount and the access and token reviews are understood",
              ks, as);
         return NULL;
     }
 
     json_t *obj = json_object();
     if (!obj || put(&c, obj, "kind", json_string(kname)) < 0 ||
-        put(&c, obj, "apiVersion", json_string("v1")) < 0) {
+        put(&c, obj, "apiVersion", json_string(aname)) < 0) {
         if (!obj)
             fail(&c, "out of memory");
         json_decref(obj);
