@@ -101,6 +101,14 @@ $(BUILD)/tests/test_k8s_%: tests/unit/test_k8s_%.c $(BUILD)/obj/localcloud/k8s_%
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(INCLUDES) -Ilocalcloud -o $@ $^ $(CHECKLIBS) $(LDLIBS)
 
+# RBAC's tests: k8s_rbac.c reads the store and answers requests, so they
+# link localcloud's objects (all but its main).
+$(BUILD)/tests/test_k8s_rbac: tests/unit/test_k8s_rbac.c \
+                              $(filter-out $(BUILD)/obj/localcloud/main.o,$(LOCALCLOUD_OBJ)) $(BASE_LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(shell pkg-config --cflags libmicrohttpd) $(INCLUDES) -Ilocalcloud -o $@ $^ \
+	  $(CHECKLIBS) $(LDLIBS) $(LOCALCLOUD_LIBS)
+
 # The HTTP client's tests run a libmicrohttpd server inside the test and
 # need only lib/.
 $(BUILD)/tests/test_http: tests/unit/test_http.c $(BASE_LIB)
