@@ -72,6 +72,13 @@ can submitter create pods no
 # another namespace: nothing is bound there
 as viewer auth can-i list pods -n default
 [ "$(cat "$WORK/.stdout")" = no ] || fail "viewer may list pods in default"
+# --list: the rules of the namespace (SelfSubjectRulesReview)
+as viewer auth can-i --list -n jobs
+expect_rc 0
+grep -Eq '^sparkapplications\.sparkoperator\.k8s\.io +\[\] +\[\] +\[get list watch\]' "$WORK/.stdout" \
+  || { cat "$WORK/.stdout"; fail "can-i --list lacks the viewer's rule"; }
+grep -Eq '^pods/log ' "$WORK/.stdout" || { cat "$WORK/.stdout"; fail "can-i --list lacks pods/log"; }
+grep -q secrets "$WORK/.stdout" && fail "can-i --list shows secrets to the viewer"
 # the admin may do everything
 kc auth can-i '*' '*' -A
 expect_rc 0
