@@ -528,7 +528,7 @@ static const char *verb_of(const struct lc_request *req, bool named)
     return "unknown";
 }
 
-/* Whether the caller may make this resource request, else the 403. */
+/* Whether the caller may make the request, else the 403 is written. */
 static bool authorized(struct lc_k8s_call *c, const struct lc_k8s_attrs *a)
 {
     if (lc_k8s_rbac_allowed(c->st, c->cluster, c->user, a))
@@ -609,8 +609,9 @@ static void handle(struct lc_request *req, struct lc_response *resp)
         path = x;
     }
     struct lc_k8s_attrs na = {.verb = verb_of(req, true), .path = n ? path : "/"};
+    /* resource paths are authorized in resource(), once their parts are known */
     if (!resource_path && !authorized(&c, &na)) {
-        /* refused */
+        /* answered: 403 */
     } else if (n == 1 && get && strcmp(s[0], "version") == 0) {
         version_info(&c);
     } else if (n == 1 && get &&
