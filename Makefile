@@ -32,18 +32,20 @@ SAN      ?=
 OPT      ?= -O2 -g
 CFLAGS   := $(OPT) -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wshadow -Wno-unused-parameter \
             -pthread $(SAN) $(shell pkg-config --cflags $(PKGS) check)
-INCLUDES := -Ilib -Iprovisioner -Iplans -Iproviders -Istate -Itests/testprov
-LDLIBS   := $(shell pkg-config --libs $(PKGS)) -pthread
+INCLUDES := -Ilib -Imodules -Iprovisioner -Iplans -Iproviders -Istate -Itests/testprov
+LDLIBS   := $(shell pkg-config --libs $(PKGS)) -pthread -lm
 CHECKLIBS:= $(shell pkg-config --libs check)
 
 # lib/: the basics every program here links (util, diagnostics, values, the
 # YAML reader, SigV4, the HTTP client).
 BASE_OBJ   := $(patsubst %.c,$(BUILD)/obj/%.o,$(wildcard lib/*.c))
 BASE_LIB   := $(BUILD)/libsfbase.a
-ENGINE_SRC := $(filter-out provisioner/main.c,$(wildcard provisioner/*.c)) \
+ENGINE_SRC := $(filter-out provisioner/main.c,$(wildcard provisioner/*.c)) $(wildcard modules/*.c) \
               $(wildcard plans/*.c) $(wildcard state/*.c) \
               $(wildcard providers/*.c) $(wildcard providers/*/*.c)
-ENGINE_OBJ := $(patsubst %.c,$(BUILD)/obj/%.o,$(ENGINE_SRC))
+ENGINE_OBJ := $(patsubst %.c,$(BUILD)/obj/%.o,$(ENGINE_SRC)) $(BUILD)/obj/gen/builtin_modules.o
+# The built-in modules (modules/NAME/*.yaml) are compiled into the binary.
+BUILTIN_YAML := $(sort $(wildcard modules/*/*.yaml))
 ENGINE_LIB := $(BUILD)/libsparkform.a
 TESTPROV_OBJ := $(patsubst %.c,$(BUILD)/obj/%.o,$(wildcard tests/testprov/*.c))
 UNIT_SRC   := $(wildcard tests/unit/test_*.c)
@@ -64,6 +66,14 @@ $(BUILD)/obj/%.o: %.c
 $(BASE_LIB): $(BASE_OBJ)
 	@mkdir -p $(dir $@)
 	rm -f $@ && ar rcs $@ $^
+
+$(BUILD)/gen/builtin_modules.c: $(BUILTIN_YAML) scripts/embed-modules
+	@mkdir -p $(dir $@)
+	scripts/embed-modules $(BUILTIN_YAML) > $@.tmp && mv $@.tmp $@
+
+$(BUILD)/obj/gen/builtin_modules.o: $(BUILD)/gen/builtin_modules.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(INCLUDES) -c $< -o $@
 
 $(ENGINE_LIB): $(ENGINE_OBJ)
 	@mkdir -p $(dir $@)

@@ -181,12 +181,12 @@ int sf_plan_reason_parse(const char *s, enum sf_reason *out)
     return -1;
 }
 
-char *sf_plan_address_name(const char *address, const char *type)
+const char *sf_plan_name_in(const char *address, const char *type)
 {
     /* The name is what follows "<type>." where that starts a segment:
      * "module.spark.local_file.motd" -> "motd"; an index stays on it. */
     if (!address)
-        return sf_xstrdup("");
+        return "";
     size_t tl = type ? strlen(type) : 0;
     const char *found = NULL;
     for (const char *s = address; tl && (s = strstr(s, type)) != NULL; s++)
@@ -196,7 +196,12 @@ char *sf_plan_address_name(const char *address, const char *type)
         const char *dot = strrchr(address, '.');
         found = dot ? dot + 1 : address;
     }
-    return sf_xstrdup(found);
+    return found;
+}
+
+char *sf_plan_address_name(const char *address, const char *type)
+{
+    return sf_xstrdup(sf_plan_name_in(address, type));
 }
 
 /* A path is "attr" or "attr.key.key"; an entry marks itself and everything

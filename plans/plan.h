@@ -158,6 +158,8 @@ int sf_plan_action_parse(const char *s, enum sf_action *out); /* 0 or -1 */
 int sf_plan_reason_parse(const char *s, enum sf_reason *out); /* 0 or -1 */
 /* The resource name inside an address ("module.m.local_file.x" -> "x");
  * caller frees. */
+/* The same, pointing into address. */
+const char *sf_plan_name_in(const char *address, const char *type);
 char *sf_plan_address_name(const char *address, const char *type);
 /* Whether path ("attr" or "attr.key...") is covered by an entry of the
  * sensitive array (an entry covers itself and everything below it). */

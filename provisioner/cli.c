@@ -580,6 +580,11 @@ static int cmd_graph(struct args *a, struct sf_diags *d)
     const char *path = a->file ? a->file : a->pos.n ? a->pos.v[0] : DEFAULT_CONFIG;
     if (sf_config_load(path, &cfg, d) < 0)
         return 1;
+    if (sf_config_bind_vars(cfg, (const char *const *)a->vars.v, a->vars.n,
+                            (const char *const *)a->var_files.v, a->var_files.n, d) < 0) {
+        sf_config_free(cfg);
+        return 1;
+    }
     struct sf_graph *g = sf_run_resource_graph(cfg, d);
     if (!g) {
         sf_config_free(cfg);

@@ -8,12 +8,14 @@
  * its desired attribute object.
  */
 #include "config.h"
+#include "loader.h"
 
 #include <errno.h>
 #include <libgen.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "source.h"
 #include "util.h"
 
 struct sf_config_index {
@@ -21,20 +23,11 @@ struct sf_config_index {
     json_t *vars;      /* name -> position in c->vars */
 };
 
-struct loader {
-    struct sf_config *c;
-    struct sf_diags *d;
-    const char *file;
-    const char **addresses; /* for "did you mean", built on first need */
-};
-
-static const char *const top_keys[] = {"apiVersion", "kind",    "metadata",  "variables",
-                                       "providers",  "resources", "outputs", NULL};
+static const char *const top_keys[] = {"apiVersion", "kind",    "metadata", "variables", "providers",
+                                       "resources",  "modules", "outputs",  "spec",      NULL};
 static const char *const metadata_keys[] = {"name", "labels", NULL};
 static const char *const variable_keys[] = {"type", "default", "env", "sensitive", "description", NULL};
 static const char *const variable_types[] = {"string", "number", "bool", "list", "map", "any", NULL};
-static const char *const resource_keys[] = {"type",      "name",     "with", "depends_on",
-                                            "lifecycle", "timeouts", NULL};
 static const char *const timeout_keys[] = {"create", "update", "delete", "read", NULL};
 static const char *const lifecycle_keys[] = {"prevent_destroy", "create_before_destroy",
                                              "ignore_changes", NULL};
@@ -42,7 +35,7 @@ static const char *const output_keys[] = {"value", "sensitive", "description", N
 
 /* ---- small helpers ---- */
 
-static char *join_names(const char *const *names, const char *sep)
+char *sf_ld_join_names(const char *const *names, const char *sep)
 {
     struct sf_buf b = {0};
     for (size_t i = 0; names[i]; i++) {
@@ -53,11 +46,11 @@ static char *join_names(const char *const *names, const char *sep)
     return sf_buf_take(&b);
 }
 
-static void unknown_key(struct loader *L, const struct sf_node *key, const char *where,
+void sf_ld_unknown_key(struct loader *L, const struct sf_node *key, const char *where,
                         const char *const *allowed)
 {
     const char *dym = sf_did_you_mean(key->text, allowed);
-    char *list = join_names(allowed, ", ");
+    char *list = sf_ld_join_names(allowed, ", ");
     if (dym)
         sf_error(L->d, &key->pos, "unknown key \"%s\" %s; did you mean \"%s\"? (allowed: %s)",
                  key->text, where, dym, list);
@@ -66,7 +59,7 @@ static void unknown_key(struct loader *L, const struct sf_node *key, const char 
     free(list);
 }
 
-static void check_keys(struct loader *L, const struct sf_node *map, const char *where,
+void sf_ld_check_keys(struct loader *L, const struct sf_node *map, const char *where,
                        const char *const *allowed)
 {
     for (size_t i = 0; i < map->n; i++) {
@@ -74,11 +67,11 @@ static void check_keys(struct loader *L, const struct sf_node *map, const char *
         for (size_t j = 0; allowed[j] && !ok; j++)
             ok = strcmp(map->keys[i]->text, allowed[j]) == 0;
         if (!ok)
-            unknown_key(L, map->keys[i], where, allowed);
+            sf_ld_unknown_key(L, map->keys[i], where, allowed);
     }
 }
 
-static bool is_null(const struct sf_node *n)
+bool sf_ld_is_null(const struct sf_node *n)
 {
     if (!n)
         return true;
@@ -89,16 +82,16 @@ static bool is_null(const struct sf_node *n)
 }
 
 /* A scalar used as a name or setting: NULL (after an error) when it is not one. */
-static const char *want_string(struct loader *L, const struct sf_node *n, const char *what)
+const char *sf_ld_want_string(struct loader *L, const struct sf_node *n, const char *what)
 {
-    if (n->kind != SF_NODE_SCALAR || is_null(n)) {
+    if (n->kind != SF_NODE_SCALAR || sf_ld_is_null(n)) {
         sf_error(L->d, &n->pos, "%s: expected a string, got %s", what, sf_node_describe(n));
         return NULL;
     }
     return n->text;
 }
 
-static int want_bool(struct loader *L, const struct sf_node *n, const char *what, bool *out)
+int sf_ld_want_bool(struct loader *L, const struct sf_node *n, const char *what, bool *out)
 {
     json_t *v = n->kind == SF_NODE_SCALAR ? sf_node_to_json(n) : NULL;
     int rc = -1;
@@ -112,7 +105,7 @@ static int want_bool(struct loader *L, const struct sf_node *n, const char *what
     return rc;
 }
 
-static bool valid_name(const char *s, bool allow_upper)
+bool sf_ld_valid_name(const char *s, bool allow_upper)
 {
     if (!(*s == '_' || (*s >= 'a' && *s <= 'z') || (allow_upper && *s >= 'A' && *s <= 'Z')))
         return false;
@@ -139,7 +132,7 @@ static bool computed_only(const struct sf_attr *a)
     return (a->flags & SF_COMPUTED) && !(a->flags & (SF_OPTIONAL | SF_REQUIRED));
 }
 
-static const char *type_word(enum sf_type t)
+const char *sf_ld_type_word(enum sf_type t)
 {
     switch (t) {
     case SF_STRING: return "a string";
@@ -154,7 +147,7 @@ static const char *type_word(enum sf_type t)
 
 /* for_ref: in a reference every attribute counts; in with: only those that
  * can be set are offered. */
-static void unknown_attr(struct sf_diags *d, const struct sf_pos *pos, const char *prefix,
+void sf_ld_unknown_attr(struct sf_diags *d, const struct sf_pos *pos, const char *prefix,
                          const struct sf_resource_type *rt, const char *name, bool for_ref)
 {
     size_t n = 0;
@@ -173,7 +166,7 @@ static void unknown_attr(struct sf_diags *d, const struct sf_pos *pos, const cha
         sf_error(d, pos, "%s%s has no attribute \"%s\"; did you mean \"%s\"?", prefix, rt->name,
                  name, dym);
     } else {
-        char *list = join_names(settable, ", ");
+        char *list = sf_ld_join_names(settable, ", ");
         sf_error(d, pos, "%s%s has no attribute \"%s\"; its attributes are %s", prefix, rt->name,
                  name, list);
         free(list);
@@ -182,7 +175,7 @@ static void unknown_attr(struct sf_diags *d, const struct sf_pos *pos, const cha
     free(settable);
 }
 
-static enum sf_type var_sf_type(const char *type, bool *any)
+enum sf_type sf_ld_var_type(const char *type, bool *any)
 {
     *any = false;
     if (!type || !strcmp(type, "any")) {
@@ -224,7 +217,7 @@ static bool parse_number(const char *s, json_t **out)
 /* Converts v (a reference taken over) to type t: numbers and booleans
  * become text where a string is wanted, and text reading as a number or
  * boolean becomes one. Unknown and null pass through. NULL on mismatch. */
-static json_t *convert(json_t *v, enum sf_type t)
+json_t *sf_ld_convert(json_t *v, enum sf_type t)
 {
     if (sf_is_unknown(v) || json_is_null(v))
         return v;
@@ -270,9 +263,9 @@ static json_t *convert(json_t *v, enum sf_type t)
 /* A literal node's value for an attribute or variable of type t: a plain
  * scalar where a string is wanted is its text as written ("0644" stays
  * "0644"). New reference. */
-static json_t *literal_value(const struct sf_node *n, enum sf_type t, bool any)
+json_t *sf_ld_literal_value(const struct sf_node *n, enum sf_type t, bool any)
 {
-    if (is_null(n))
+    if (sf_ld_is_null(n))
         return json_null();
     if (!any && t == SF_STRING && n->kind == SF_NODE_SCALAR) {
         json_t *s = json_string(n->text);
@@ -335,12 +328,12 @@ static void load_metadata(struct loader *L, const struct sf_node *root)
                  sf_node_describe(md));
         return;
     }
-    check_keys(L, md, "in metadata", metadata_keys);
+    sf_ld_check_keys(L, md, "in metadata", metadata_keys);
     const struct sf_node *name = sf_node_get(md, "name");
     if (!name) {
         sf_error(L->d, &md->pos,
                  "metadata.name is missing; expected a name of lowercase letters, digits and '-'");
-    } else if (want_string(L, name, "metadata.name")) {
+    } else if (sf_ld_want_string(L, name, "metadata.name")) {
         if (!valid_stack_name(name->text))
             sf_error(L->d, &name->pos,
                      "metadata.name \"%s\" is not valid; use lowercase letters, digits and '-' "
@@ -350,7 +343,7 @@ static void load_metadata(struct loader *L, const struct sf_node *root)
             L->c->name = sf_xstrdup(name->text);
     }
     const struct sf_node *labels = sf_node_get(md, "labels");
-    if (labels && !is_null(labels)) {
+    if (labels && !sf_ld_is_null(labels)) {
         if (labels->kind != SF_NODE_MAP)
             sf_error(L->d, &labels->pos, "metadata.labels: expected a mapping, got %s",
                      sf_node_describe(labels));
@@ -365,7 +358,7 @@ static void load_metadata(struct loader *L, const struct sf_node *root)
 
 static bool default_matches(const struct sf_node *n, const char *type)
 {
-    if (is_null(n) || !strcmp(type, "any"))
+    if (sf_ld_is_null(n) || !strcmp(type, "any"))
         return true;
     if (!strcmp(type, "list"))
         return n->kind == SF_NODE_SEQ;
@@ -376,7 +369,7 @@ static bool default_matches(const struct sf_node *n, const char *type)
     if (!strcmp(type, "string"))
         return true;
     json_t *v = sf_node_to_json(n);
-    json_t *c = convert(v, !strcmp(type, "number") ? SF_NUMBER : SF_BOOL);
+    json_t *c = sf_ld_convert(v, !strcmp(type, "number") ? SF_NUMBER : SF_BOOL);
     bool ok = c != NULL;
     json_decref(c);
     return ok;
@@ -385,7 +378,7 @@ static bool default_matches(const struct sf_node *n, const char *type)
 static void load_variables(struct loader *L, const struct sf_node *vars)
 {
     struct sf_config *c = L->c;
-    if (is_null(vars))
+    if (sf_ld_is_null(vars))
         return;
     if (vars->kind != SF_NODE_MAP) {
         sf_error(L->d, &vars->pos,
@@ -396,7 +389,7 @@ static void load_variables(struct loader *L, const struct sf_node *vars)
     c->vars = sf_xcalloc(vars->n, sizeof(*c->vars));
     for (size_t i = 0; i < vars->n; i++) {
         const struct sf_node *key = vars->keys[i], *spec = vars->items[i];
-        if (!valid_name(key->text, true)) {
+        if (!sf_ld_valid_name(key->text, true)) {
             sf_error(L->d, &key->pos,
                      "variable name \"%s\" is not valid; use letters, digits, '_' and '-', "
                      "starting with a letter or '_'",
@@ -407,7 +400,7 @@ static void load_variables(struct loader *L, const struct sf_node *vars)
         v->name = sf_xstrdup(key->text);
         v->pos = key->pos;
         json_object_set_new(c->index->vars, v->name, json_integer((json_int_t)(c->n_vars - 1)));
-        if (is_null(spec)) {
+        if (sf_ld_is_null(spec)) {
             v->type = sf_xstrdup("any");
             continue;
         }
@@ -419,13 +412,13 @@ static void load_variables(struct loader *L, const struct sf_node *vars)
             continue;
         }
         char *where = sf_asprintf("in variable \"%s\"", v->name);
-        check_keys(L, spec, where, variable_keys);
+        sf_ld_check_keys(L, spec, where, variable_keys);
         free(where);
         const struct sf_node *t = sf_node_get(spec, "type");
         v->type = sf_xstrdup("any");
         if (t) {
             char *what = sf_asprintf("variable \"%s\": type", v->name);
-            const char *ts = want_string(L, t, what);
+            const char *ts = sf_ld_want_string(L, t, what);
             free(what);
             bool ok = false;
             for (size_t j = 0; ts && variable_types[j]; j++)
@@ -452,15 +445,15 @@ static void load_variables(struct loader *L, const struct sf_node *vars)
             v->default_node = def;
             if (!default_matches(def, v->type)) {
                 bool any;
-                enum sf_type st = var_sf_type(v->type, &any);
+                enum sf_type st = sf_ld_var_type(v->type, &any);
                 sf_error(L->d, &def->pos, "variable \"%s\": the default must be %s, got %s",
-                         v->name, type_word(st), sf_node_describe(def));
+                         v->name, sf_ld_type_word(st), sf_node_describe(def));
             }
         }
         const struct sf_node *env = sf_node_get(spec, "env");
         if (env) {
             char *what = sf_asprintf("variable \"%s\": env", v->name);
-            const char *es = want_string(L, env, what);
+            const char *es = sf_ld_want_string(L, env, what);
             free(what);
             if (es)
                 v->env = sf_xstrdup(es);
@@ -468,13 +461,13 @@ static void load_variables(struct loader *L, const struct sf_node *vars)
         const struct sf_node *sens = sf_node_get(spec, "sensitive");
         if (sens) {
             char *what = sf_asprintf("variable \"%s\": sensitive", v->name);
-            want_bool(L, sens, what, &v->sensitive);
+            sf_ld_want_bool(L, sens, what, &v->sensitive);
             free(what);
         }
         const struct sf_node *desc = sf_node_get(spec, "description");
         if (desc) {
             char *what = sf_asprintf("variable \"%s\": description", v->name);
-            const char *ds = want_string(L, desc, what);
+            const char *ds = sf_ld_want_string(L, desc, what);
             free(what);
             if (ds)
                 v->description = sf_xstrdup(ds);
@@ -495,7 +488,7 @@ static void add_refs(struct sf_ref **refs, size_t *n, struct sf_ref *more, size_
 }
 
 /* Collects the references of every string under n. */
-static void collect_refs(struct loader *L, const struct sf_node *n, struct sf_ref **refs, size_t *nrefs)
+void sf_ld_collect_refs(struct loader *L, const struct sf_node *n, struct sf_ref **refs, size_t *nrefs)
 {
     if (n->kind == SF_NODE_SCALAR) {
         if (!strstr(n->text, "${"))
@@ -507,13 +500,13 @@ static void collect_refs(struct loader *L, const struct sf_node *n, struct sf_re
         return;
     }
     for (size_t i = 0; i < n->n; i++)
-        collect_refs(L, n->items[i], refs, nrefs);
+        sf_ld_collect_refs(L, n->items[i], refs, nrefs);
 }
 
 static void check_literal(struct loader *L, const struct sf_resource_cfg *r, const struct sf_attr *a,
                           const struct sf_node *n)
 {
-    if (is_null(n) || (n->kind == SF_NODE_SCALAR && sf_expr_has_template(n->text)))
+    if (sf_ld_is_null(n) || (n->kind == SF_NODE_SCALAR && sf_expr_has_template(n->text)))
         return;
     bool ok;
     if (a->type == SF_STRING) {
@@ -523,18 +516,18 @@ static void check_literal(struct loader *L, const struct sf_resource_cfg *r, con
     } else if (a->type == SF_MAP || a->type == SF_OBJECT) {
         ok = n->kind == SF_NODE_MAP;
     } else {
-        json_t *v = convert(literal_value(n, a->type, false), a->type);
+        json_t *v = sf_ld_convert(sf_ld_literal_value(n, a->type, false), a->type);
         ok = v != NULL;
         json_decref(v);
     }
     if (!ok)
         sf_error(L->d, &n->pos, "%s: attribute \"%s\": expected %s, got %s", r->address, a->name,
-                 type_word(a->type), sf_node_describe(n));
+                 sf_ld_type_word(a->type), sf_node_describe(n));
 }
 
 static void load_with(struct loader *L, struct sf_resource_cfg *r, const struct sf_node *with)
 {
-    if (with && is_null(with))
+    if (with && sf_ld_is_null(with))
         with = NULL;
     if (with && with->kind != SF_NODE_MAP) {
         sf_error(L->d, &with->pos, "%s: with: expected a mapping of attributes, got %s", r->address,
@@ -548,7 +541,7 @@ static void load_with(struct loader *L, struct sf_resource_cfg *r, const struct 
         const struct sf_node *key = with->keys[i];
         const struct sf_attr *a = sf_schema_attr(r->rt, key->text);
         if (!a) {
-            unknown_attr(L->d, &key->pos, "", r->rt, key->text, false);
+            sf_ld_unknown_attr(L->d, &key->pos, "", r->rt, key->text, false);
             continue;
         }
         if (computed_only(a)) {
@@ -558,13 +551,13 @@ static void load_with(struct loader *L, struct sf_resource_cfg *r, const struct 
             continue;
         }
         check_literal(L, r, a, with->items[i]);
-        collect_refs(L, with->items[i], &r->refs, &r->n_refs);
+        sf_ld_collect_refs(L, with->items[i], &r->refs, &r->n_refs);
     }
     for (const struct sf_attr *a = r->rt->attrs; a && a->name; a++) {
         if (!(a->flags & SF_REQUIRED))
             continue;
         const struct sf_node *v = with ? sf_node_get(with, a->name) : NULL;
-        if (is_null(v))
+        if (sf_ld_is_null(v))
             sf_error(L->d, v ? &v->pos : with ? &with->pos : &r->pos,
                      "%s: missing required attribute \"%s\"", r->address, a->name);
     }
@@ -572,7 +565,7 @@ static void load_with(struct loader *L, struct sf_resource_cfg *r, const struct 
 
 static void load_lifecycle(struct loader *L, struct sf_resource_cfg *r, const struct sf_node *lc)
 {
-    if (is_null(lc))
+    if (sf_ld_is_null(lc))
         return;
     if (lc->kind != SF_NODE_MAP) {
         sf_error(L->d, &lc->pos, "%s: lifecycle: expected a mapping, got %s", r->address,
@@ -580,20 +573,20 @@ static void load_lifecycle(struct loader *L, struct sf_resource_cfg *r, const st
         return;
     }
     char *where = sf_asprintf("in the lifecycle of %s", r->address);
-    check_keys(L, lc, where, lifecycle_keys);
+    sf_ld_check_keys(L, lc, where, lifecycle_keys);
     free(where);
     const struct sf_node *n;
     if ((n = sf_node_get(lc, "prevent_destroy"))) {
         char *what = sf_asprintf("%s: lifecycle.prevent_destroy", r->address);
-        want_bool(L, n, what, &r->lifecycle.prevent_destroy);
+        sf_ld_want_bool(L, n, what, &r->lifecycle.prevent_destroy);
         free(what);
     }
     if ((n = sf_node_get(lc, "create_before_destroy"))) {
         char *what = sf_asprintf("%s: lifecycle.create_before_destroy", r->address);
-        want_bool(L, n, what, &r->lifecycle.create_before_destroy);
+        sf_ld_want_bool(L, n, what, &r->lifecycle.create_before_destroy);
         free(what);
     }
-    if ((n = sf_node_get(lc, "ignore_changes")) && !is_null(n)) {
+    if ((n = sf_node_get(lc, "ignore_changes")) && !sf_ld_is_null(n)) {
         if (n->kind != SF_NODE_SEQ) {
             sf_error(L->d, &n->pos, "%s: lifecycle.ignore_changes: expected a list of attribute names, got %s",
                      r->address, sf_node_describe(n));
@@ -603,13 +596,13 @@ static void load_lifecycle(struct loader *L, struct sf_resource_cfg *r, const st
         char *prefix = sf_asprintf("%s: lifecycle.ignore_changes: ", r->address);
         for (size_t i = 0; i < n->n; i++) {
             const struct sf_node *it = n->items[i];
-            if (it->kind != SF_NODE_SCALAR || is_null(it)) {
+            if (it->kind != SF_NODE_SCALAR || sf_ld_is_null(it)) {
                 sf_error(L->d, &it->pos, "%sexpected an attribute name, got %s", prefix,
                          sf_node_describe(it));
                 continue;
             }
             if (r->rt && !sf_schema_attr(r->rt, it->text)) {
-                unknown_attr(L->d, &it->pos, prefix, r->rt, it->text, true);
+                sf_ld_unknown_attr(L->d, &it->pos, prefix, r->rt, it->text, true);
                 continue;
             }
             r->lifecycle.ignore_changes[r->lifecycle.n_ignore++] = sf_xstrdup(it->text);
@@ -620,7 +613,7 @@ static void load_lifecycle(struct loader *L, struct sf_resource_cfg *r, const st
 
 static void load_timeouts(struct loader *L, struct sf_resource_cfg *r, const struct sf_node *n)
 {
-    if (is_null(n))
+    if (sf_ld_is_null(n))
         return;
     if (n->kind != SF_NODE_MAP) {
         sf_error(L->d, &n->pos, "%s: timeouts: expected a mapping like {create: 30m, delete: 10m}, got %s",
@@ -628,7 +621,7 @@ static void load_timeouts(struct loader *L, struct sf_resource_cfg *r, const str
         return;
     }
     char *where = sf_asprintf("in the timeouts of %s", r->address);
-    check_keys(L, n, where, timeout_keys);
+    sf_ld_check_keys(L, n, where, timeout_keys);
     free(where);
     int *slots[] = {&r->timeouts.create, &r->timeouts.update, &r->timeouts.delete, &r->timeouts.read};
     for (size_t i = 0; timeout_keys[i]; i++) {
@@ -653,7 +646,7 @@ static void load_timeouts(struct loader *L, struct sf_resource_cfg *r, const str
 
 static void load_depends_on(struct loader *L, struct sf_resource_cfg *r, const struct sf_node *n)
 {
-    if (is_null(n))
+    if (sf_ld_is_null(n))
         return;
     if (n->kind != SF_NODE_SEQ) {
         sf_error(L->d, &n->pos,
@@ -664,7 +657,7 @@ static void load_depends_on(struct loader *L, struct sf_resource_cfg *r, const s
     r->depends_on = sf_xcalloc(n->n, sizeof(*r->depends_on));
     for (size_t i = 0; i < n->n; i++) {
         const struct sf_node *it = n->items[i];
-        if (it->kind != SF_NODE_SCALAR || is_null(it)) {
+        if (it->kind != SF_NODE_SCALAR || sf_ld_is_null(it)) {
             sf_error(L->d, &it->pos, "%s: depends_on: expected a resource address, got %s",
                      r->address, sf_node_describe(it));
             continue;
@@ -675,120 +668,60 @@ static void load_depends_on(struct loader *L, struct sf_resource_cfg *r, const s
     }
 }
 
-/* One resource of the description (one instance of an item that stands
- * for several: name is then "NAME[KEY]"). */
-static void add_resource(struct loader *L, const struct sf_node *item, const char *type,
-                         const char *name, const struct sf_resource_type *rt, size_t *cap)
+/* One resource of the description (one instance of an entry that stands
+ * for several: its address then ends in [KEY]). */
+struct sf_resource_cfg *sf_ld_add_resource(struct loader *L, const struct sf_node *item,
+                                           const char *address, const char *type,
+                                           const char *name, const struct sf_resource_type *rt)
 {
     struct sf_config *c = L->c;
-    char *address = sf_asprintf("%s.%s", type, name);
     json_t *prev = json_object_get(c->index->resources, address);
     if (prev) {
         const struct sf_resource_cfg *first = &c->resources[json_integer_value(prev)];
-        sf_error(L->d, &item->pos, "duplicate resource %s; the first is at line %d", address,
-                 first->pos.line);
-        free(address);
-        return;
+        if (first->pos.file && item->pos.file && strcmp(first->pos.file, item->pos.file) != 0)
+            sf_error(L->d, &item->pos, "duplicate resource %s; the first is at %s:%d", address,
+                     first->pos.file, first->pos.line);
+        else
+            sf_error(L->d, &item->pos, "duplicate resource %s; the first is at line %d", address,
+                     first->pos.line);
+        return NULL;
     }
-    if (c->n_resources == *cap) {
-        *cap *= 2;
-        c->resources = sf_xrealloc(c->resources, *cap * sizeof(*c->resources));
-        memset(c->resources + c->n_resources, 0, (*cap - c->n_resources) * sizeof(*c->resources));
+    if (c->n_resources == L->cap) {
+        L->cap = L->cap ? L->cap * 2 : 16;
+        c->resources = sf_xrealloc(c->resources, L->cap * sizeof(*c->resources));
+        memset(c->resources + c->n_resources, 0, (L->cap - c->n_resources) * sizeof(*c->resources));
     }
     struct sf_resource_cfg *r = &c->resources[c->n_resources];
     json_object_set_new(c->index->resources, address, json_integer((json_int_t)c->n_resources));
     c->n_resources++;
     r->type = sf_xstrdup(type);
     r->name = sf_xstrdup(name);
-    r->address = address;
+    r->address = sf_xstrdup(address);
     r->pos = item->pos;
     r->rt = rt;
     load_with(L, r, sf_node_get(item, "with"));
     load_depends_on(L, r, sf_node_get(item, "depends_on"));
     load_lifecycle(L, r, sf_node_get(item, "lifecycle"));
     load_timeouts(L, r, sf_node_get(item, "timeouts"));
+    return r;
 }
 
-static void load_resources(struct loader *L, const struct sf_node *list)
+const struct sf_resource_type *sf_ld_resource_type(struct loader *L, const struct sf_node *tn,
+                                                   const char *type)
 {
-    struct sf_config *c = L->c;
-    if (is_null(list))
-        return;
-    if (list->kind != SF_NODE_SEQ) {
-        sf_error(L->d, &list->pos,
-                 "resources: expected a list of resources (each item starting with \"- type: ...\"), got %s",
-                 sf_node_describe(list));
-        return;
+    const struct sf_resource_type *rt = sf_provider_find_type(type);
+    if (rt)
+        return rt;
+    const char *const *names = sf_provider_type_names();
+    const char *dym = sf_did_you_mean(type, names);
+    if (dym) {
+        sf_error(L->d, &tn->pos, "unknown resource type \"%s\"; did you mean \"%s\"?", type, dym);
+    } else {
+        char *all = sf_ld_join_names(names, ", ");
+        sf_error(L->d, &tn->pos, "unknown resource type \"%s\"; the types are %s", type, all);
+        free(all);
     }
-    size_t cap = list->n;
-    c->resources = sf_xcalloc(cap ? cap : 1, sizeof(*c->resources));
-    for (size_t i = 0; i < list->n; i++) {
-        const struct sf_node *item = list->items[i];
-        if (item->kind != SF_NODE_MAP) {
-            sf_error(L->d, &item->pos,
-                     "resources: each item must be a mapping with type, name and with, got %s",
-                     sf_node_describe(item));
-            continue;
-        }
-        const struct sf_node *tn = sf_node_get(item, "type"), *nn = sf_node_get(item, "name");
-        const char *type = NULL, *name = NULL;
-        if (!tn)
-            sf_error(L->d, &item->pos, "resource is missing \"type\" (e.g. type: local_file)");
-        else
-            type = want_string(L, tn, "resource type");
-        if (!nn)
-            sf_error(L->d, &item->pos, "resource is missing \"name\" (e.g. name: motd)");
-        else
-            name = want_string(L, nn, "resource name");
-
-        const struct sf_resource_type *rt = NULL;
-        if (type) {
-            rt = sf_provider_find_type(type);
-            if (!rt) {
-                const char *const *names = sf_provider_type_names();
-                const char *dym = sf_did_you_mean(type, names);
-                if (dym) {
-                    sf_error(L->d, &tn->pos, "unknown resource type \"%s\"; did you mean \"%s\"?",
-                             type, dym);
-                } else {
-                    char *all = join_names(names, ", ");
-                    sf_error(L->d, &tn->pos, "unknown resource type \"%s\"; the types are %s", type,
-                             all);
-                    free(all);
-                }
-            }
-        }
-        if (name && !valid_name(name, false)) {
-            sf_error(L->d, &nn->pos,
-                     "resource name \"%s\" is not valid; use lowercase letters, digits, '_' and "
-                     "'-', starting with a letter or '_'",
-                     name);
-            name = NULL;
-        }
-        if (!type || !name)
-            continue;
-
-        char *where = sf_asprintf("in resource %s.%s", type, name);
-        check_keys(L, item, where, resource_keys);
-        free(where);
-        json_t *keys = NULL;
-        if (rt && rt->instances &&
-            rt->instances(c->dir, sf_node_get(item, "with"), &keys, L->d) < 0)
-            continue;
-        if (json_array_size(keys) < 2) {
-            add_resource(L, item, type, name, rt, &cap);
-        } else {
-            size_t k;
-            json_t *key;
-            json_array_foreach(keys, k, key)
-            {
-                char *one = sf_asprintf("%s[%s]", name, json_string_value(key));
-                add_resource(L, item, type, one, rt, &cap);
-                free(one);
-            }
-        }
-        json_decref(keys);
-    }
+    return NULL;
 }
 
 static void check_refs(struct loader *L, const struct sf_ref *refs, size_t n);
@@ -810,17 +743,17 @@ static void load_provider_block(struct loader *L, struct sf_provider_cfg *pc)
         sf_error(L->d, &b->keys[0]->pos, "the %s provider takes no settings, got \"%s\"", pc->name,
                  b->keys[0]->text);
     else
-        check_keys(L, b, where, names);
+        sf_ld_check_keys(L, b, where, names);
     free(where);
     free(names);
     for (size_t i = 0; i < b->n; i++) {
         const struct sf_provider_key *k = sf_provider_key(pc->p, b->keys[i]->text);
         const struct sf_node *v = b->items[i];
-        if (!k || is_null(v))
+        if (!k || sf_ld_is_null(v))
             continue;
         if (v->kind != SF_NODE_SCALAR) {
             sf_error(L->d, &v->pos, "providers.%s.%s: expected %s, got %s", pc->name, k->name,
-                     type_word(k->type), sf_node_describe(v));
+                     sf_ld_type_word(k->type), sf_node_describe(v));
             continue;
         }
         if (!strstr(v->text, "${")) {
@@ -831,16 +764,16 @@ static void load_provider_block(struct loader *L, struct sf_provider_cfg *pc)
                          pc->name, k->name, k->env ? " variable " : "", k->env ? k->env : "");
                 continue;
             }
-            json_t *conv = convert(literal_value(v, k->type, false), k->type);
+            json_t *conv = sf_ld_convert(sf_ld_literal_value(v, k->type, false), k->type);
             if (!conv)
                 sf_error(L->d, &v->pos, "providers.%s.%s: expected %s, got %s", pc->name, k->name,
-                         type_word(k->type), sf_node_describe(v));
+                         sf_ld_type_word(k->type), sf_node_describe(v));
             json_decref(conv);
             continue;
         }
         struct sf_ref *refs = NULL;
         size_t nrefs = 0;
-        collect_refs(L, v, &refs, &nrefs);
+        sf_ld_collect_refs(L, v, &refs, &nrefs);
         for (size_t j = 0; j < nrefs; j++) {
             if (refs[j].kind == SF_REF_VAR)
                 check_refs(L, &refs[j], 1);
@@ -857,7 +790,7 @@ static void load_provider_block(struct loader *L, struct sf_provider_cfg *pc)
 static void load_providers(struct loader *L, const struct sf_node *n)
 {
     struct sf_config *c = L->c;
-    if (is_null(n))
+    if (sf_ld_is_null(n))
         return;
     if (n->kind != SF_NODE_MAP) {
         sf_error(L->d, &n->pos, "providers: expected a mapping of provider names to settings, got %s",
@@ -869,10 +802,10 @@ static void load_providers(struct loader *L, const struct sf_node *n)
         const struct sf_node *key = n->keys[i], *val = n->items[i];
         const struct sf_provider *p = sf_provider_find(key->text);
         if (!p) {
-            unknown_key(L, key, "under providers", sf_provider_names());
+            sf_ld_unknown_key(L, key, "under providers", sf_provider_names());
             continue;
         }
-        if (!is_null(val) && val->kind != SF_NODE_MAP) {
+        if (!sf_ld_is_null(val) && val->kind != SF_NODE_MAP) {
             sf_error(L->d, &val->pos, "providers.%s: expected a mapping of settings, got %s",
                      key->text, sf_node_describe(val));
             continue;
@@ -881,16 +814,16 @@ static void load_providers(struct loader *L, const struct sf_node *n)
         pc->name = sf_xstrdup(key->text);
         pc->pos = key->pos;
         pc->p = p;
-        pc->block = is_null(val) ? NULL : val;
+        pc->block = sf_ld_is_null(val) ? NULL : val;
         if (pc->block)
             load_provider_block(L, pc);
     }
 }
 
-static void load_outputs(struct loader *L, const struct sf_node *outs)
+void sf_ld_load_outputs(struct loader *L, const struct sf_node *outs, const struct sf_frame *f)
 {
     struct sf_config *c = L->c;
-    if (is_null(outs))
+    if (sf_ld_is_null(outs))
         return;
     if (outs->kind != SF_NODE_MAP) {
         sf_error(L->d, &outs->pos, "outputs: expected a mapping of output names to values, got %s",
@@ -900,7 +833,7 @@ static void load_outputs(struct loader *L, const struct sf_node *outs)
     c->outputs = sf_xcalloc(outs->n, sizeof(*c->outputs));
     for (size_t i = 0; i < outs->n; i++) {
         const struct sf_node *key = outs->keys[i], *val = outs->items[i];
-        if (!valid_name(key->text, true)) {
+        if (!sf_ld_valid_name(key->text, true)) {
             sf_error(L->d, &key->pos,
                      "output name \"%s\" is not valid; use letters, digits, '_' and '-', "
                      "starting with a letter or '_'",
@@ -911,10 +844,11 @@ static void load_outputs(struct loader *L, const struct sf_node *outs)
         o->name = sf_xstrdup(key->text);
         o->pos = key->pos;
         o->value = val;
+        o->frame = f;
         if (val->kind == SF_NODE_MAP) {
             /* The long form; a literal mapping is written {value: {...}}. */
             char *where = sf_asprintf("in output \"%s\"", o->name);
-            check_keys(L, val, where, output_keys);
+            sf_ld_check_keys(L, val, where, output_keys);
             free(where);
             o->value = sf_node_get(val, "value");
             if (!o->value)
@@ -925,19 +859,19 @@ static void load_outputs(struct loader *L, const struct sf_node *outs)
             const struct sf_node *n;
             if ((n = sf_node_get(val, "sensitive"))) {
                 char *what = sf_asprintf("output \"%s\": sensitive", o->name);
-                want_bool(L, n, what, &o->sensitive);
+                sf_ld_want_bool(L, n, what, &o->sensitive);
                 free(what);
             }
             if ((n = sf_node_get(val, "description"))) {
                 char *what = sf_asprintf("output \"%s\": description", o->name);
-                const char *ds = want_string(L, n, what);
+                const char *ds = sf_ld_want_string(L, n, what);
                 free(what);
                 if (ds)
                     o->description = sf_xstrdup(ds);
             }
         }
         if (o->value)
-            collect_refs(L, o->value, &o->refs, &o->n_refs);
+            sf_ld_collect_refs(L, o->value, &o->refs, &o->n_refs);
     }
 }
 
@@ -988,9 +922,74 @@ static void check_refs(struct loader *L, const struct sf_ref *refs, size_t n)
             unknown_address(L, &ref->pos, "reference to ", ref->name);
             continue;
         }
-        if (target->rt && !sf_schema_attr(target->rt, ref->attr))
-            unknown_attr(L->d, &ref->pos, "", target->rt, ref->attr, true);
+        if (target->rt && ref->attr && !sf_schema_attr(target->rt, ref->attr))
+            sf_ld_unknown_attr(L->d, &ref->pos, "", target->rt, ref->attr, true);
     }
+}
+
+/* The root frame: the description's own resources: and modules: (a
+ * Stack), or the built-in spark module with the spec: as its inputs (a
+ * SparkService). */
+static void load_root_frame(struct loader *L, const struct sf_node *root)
+{
+    struct sf_config *c = L->c;
+    struct sf_frame *f = sf_xcalloc(1, sizeof(*f));
+    f->prefix = sf_xstrdup("");
+    f->dir = c->dir;
+    c->frames = sf_xcalloc(1, sizeof(*c->frames));
+    c->frames[c->n_frames++] = f;
+    if (strcmp(c->kind, "SparkService") != 0)
+        return;
+    static const char *const own[] = {"resources", "modules", "outputs", NULL};
+    for (size_t i = 0; own[i]; i++) {
+        const struct sf_node *n = sf_node_get(root, own[i]);
+        if (n)
+            sf_error(L->d, &n->pos,
+                     "a SparkService has no %s: of its own; describe the service under spec: "
+                     "(or write a kind: Stack that calls the module builtin:spark)",
+                     own[i]);
+    }
+    const struct sf_node *spec = sf_node_get(root, "spec");
+    if (!spec) {
+        sf_error(L->d, &root->pos, "a SparkService needs a spec: (cluster, storage, operator, ...)");
+        return;
+    }
+    if (spec->kind != SF_NODE_MAP) {
+        sf_error(L->d, &spec->pos, "spec: expected a mapping (cluster, storage, operator, ...), got %s",
+                 sf_node_describe(spec));
+        return;
+    }
+    struct sf_module *m;
+    struct sf_pos pos = root->pos;
+    if (sf_module_open("builtin:spark", c->dir, &pos, &m, L->d) < 0)
+        return;
+    c->modules = sf_xcalloc(1, sizeof(*c->modules));
+    c->modules[c->n_modules++] = m;
+    f->mod = m;
+    f->inputs = spec; /* paths in it (files of config maps) are the description's */
+    f->given = json_object();
+    json_object_set_new(f->given, "name", json_string(c->name ? c->name : ""));
+    const struct sf_node *md = sf_node_get(root, "metadata");
+    const struct sf_node *labels = md && md->kind == SF_NODE_MAP ? sf_node_get(md, "labels") : NULL;
+    json_object_set_new(f->given, "labels", labels && !sf_ld_is_null(labels) ? sf_node_to_json(labels)
+                                                                          : json_object());
+}
+
+/* Whether expanding the description needs the variables' values: modules
+ * (their inputs), for_each or when somewhere. */
+static bool needs_values(const struct sf_config *c)
+{
+    if (c->frames[0]->mod)
+        return true;
+    const struct sf_node *root = c->doc->root;
+    if (sf_node_get(root, "modules"))
+        return true;
+    const struct sf_node *list = sf_node_get(root, "resources");
+    for (size_t i = 0; list && list->kind == SF_NODE_SEQ && i < list->n; i++)
+        if (list->items[i]->kind == SF_NODE_MAP &&
+            (sf_node_get(list->items[i], "for_each") || sf_node_get(list->items[i], "when")))
+            return true;
+    return false;
 }
 
 static int load(const char *path, const char *text, size_t len, struct sf_config **out,
@@ -1029,40 +1028,36 @@ static int load(const char *path, const char *text, size_t len, struct sf_config
         sf_config_free(c);
         return -1;
     }
-    check_keys(&L, root, "at the top level", top_keys);
+    sf_ld_check_keys(&L, root, "at the top level", top_keys);
 
     const struct sf_node *n = sf_node_get(root, "apiVersion");
     if (!n)
         sf_error(d, &root->pos, "missing apiVersion; expected apiVersion: sparkform/v1");
-    else if (want_string(&L, n, "apiVersion") && strcmp(n->text, "sparkform/v1") != 0)
+    else if (sf_ld_want_string(&L, n, "apiVersion") && strcmp(n->text, "sparkform/v1") != 0)
         sf_error(d, &n->pos, "apiVersion \"%s\" is not supported; expected sparkform/v1", n->text);
 
     n = sf_node_get(root, "kind");
     if (!n)
-        sf_error(d, &root->pos, "missing kind; expected kind: Stack");
-    else if (want_string(&L, n, "kind") && strcmp(n->text, "Stack") != 0)
-        sf_error(d, &n->pos, "kind \"%s\" is not supported; expected Stack", n->text);
+        sf_error(d, &root->pos, "missing kind; expected kind: Stack or kind: SparkService");
+    else if (sf_ld_want_string(&L, n, "kind") && strcmp(n->text, "Stack") != 0 &&
+             strcmp(n->text, "SparkService") != 0)
+        sf_error(d, &n->pos, "kind \"%s\" is not supported; expected Stack or SparkService", n->text);
+    c->kind = sf_xstrdup(n && n->kind == SF_NODE_SCALAR && !strcmp(n->text, "SparkService") ? "SparkService"
+                                                                                            : "Stack");
 
     load_metadata(&L, root);
     if ((n = sf_node_get(root, "variables")))
         load_variables(&L, n);
     if ((n = sf_node_get(root, "providers")))
         load_providers(&L, n);
-    if ((n = sf_node_get(root, "resources")))
-        load_resources(&L, n);
-    if ((n = sf_node_get(root, "outputs")))
-        load_outputs(&L, n);
-
-    for (size_t i = 0; i < c->n_resources; i++) {
-        struct sf_resource_cfg *r = &c->resources[i];
-        check_refs(&L, r->refs, r->n_refs);
-        for (size_t k = 0; k < r->n_depends_on; k++)
-            if (!sf_config_find(c, r->depends_on[k].address))
-                unknown_address(&L, &r->depends_on[k].pos, "depends_on: ", r->depends_on[k].address);
-    }
-    for (size_t i = 0; i < c->n_outputs; i++)
-        check_refs(&L, c->outputs[i].refs, c->outputs[i].n_refs);
+    if (sf_diags_errors(d) == errors)
+        load_root_frame(&L, root);
     free(L.addresses);
+    L.addresses = NULL;
+    /* What is known now is expanded now; modules, for_each and when wait
+     * for the variables' values. */
+    if (sf_diags_errors(d) == errors && !needs_values(c))
+        sf_config_expand(c, d);
 
     if (sf_diags_errors(d) > errors) {
         sf_config_free(c);
@@ -1118,7 +1113,22 @@ void sf_config_free(struct sf_config *c)
         for (size_t k = 0; k < r->lifecycle.n_ignore; k++)
             free(r->lifecycle.ignore_changes[k]);
         free(r->lifecycle.ignore_changes);
+        json_decref(r->each);
     }
+    for (size_t i = 0; i < c->n_frames; i++) {
+        struct sf_frame *f = c->frames[i];
+        free(f->prefix);
+        free(f->label);
+        json_decref(f->given);
+        json_decref(f->each);
+        json_decref(f->depends_on);
+        free(f);
+    }
+    free(c->frames);
+    for (size_t i = 0; i < c->n_modules; i++)
+        sf_module_free(c->modules[i]);
+    free(c->modules);
+    free(c->kind);
     free(c->resources);
     for (size_t i = 0; i < c->n_outputs; i++) {
         free(c->outputs[i].name);
@@ -1148,15 +1158,15 @@ void sf_config_free(struct sf_config *c)
 static json_t *var_from_text(const struct sf_variable *v, const char *text, const char **what)
 {
     bool any;
-    enum sf_type t = var_sf_type(v->type, &any);
+    enum sf_type t = sf_ld_var_type(v->type, &any);
     if (!any && t == SF_STRING) {
         json_t *s = json_string(text);
         *what = "UTF-8 text";
         return s;
     }
     if (!any && (t == SF_NUMBER || t == SF_BOOL)) {
-        *what = type_word(t);
-        return convert(json_string(text), t);
+        *what = sf_ld_type_word(t);
+        return sf_ld_convert(json_string(text), t);
     }
     /* Lists, maps and any: YAML (so JSON too), e.g. "[a, b]" or "{k: v}". */
     struct sf_diags quiet;
@@ -1175,7 +1185,7 @@ static json_t *var_from_text(const struct sf_variable *v, const char *text, cons
         return r;
     }
     *what = t == SF_LIST ? "a list (e.g. [a, b])" : "a mapping (e.g. {key: value})";
-    return r ? convert(r, t) : NULL;
+    return r ? sf_ld_convert(r, t) : NULL;
 }
 
 /* A variable's value from a YAML node (a default, a var file): NULL on a
@@ -1183,9 +1193,9 @@ static json_t *var_from_text(const struct sf_variable *v, const char *text, cons
 static json_t *var_from_node(const struct sf_variable *v, const struct sf_node *n)
 {
     bool any;
-    enum sf_type t = var_sf_type(v->type, &any);
-    json_t *val = literal_value(n, t, any);
-    return any ? val : convert(val, t);
+    enum sf_type t = sf_ld_var_type(v->type, &any);
+    json_t *val = sf_ld_literal_value(n, t, any);
+    return any ? val : sf_ld_convert(val, t);
 }
 
 static const char **var_names(const struct sf_config *c)
@@ -1254,7 +1264,7 @@ int sf_config_bind_vars(struct sf_config *c, const char *const *var_args, size_t
             if (!jv) {
                 bool any;
                 sf_error(d, &val->pos, "variable \"%s\": expected %s, got %s", v->name,
-                         type_word(var_sf_type(v->type, &any)), sf_node_describe(val));
+                         sf_ld_type_word(sf_ld_var_type(v->type, &any)), sf_node_describe(val));
                 continue;
             }
             json_decref(values[i]);
@@ -1310,41 +1320,14 @@ int sf_config_bind_vars(struct sf_config *c, const char *const *var_args, size_t
                      v->name, v->name);
     }
     free(values);
-    return sf_diags_errors(d) > errors ? -1 : 0;
+    if (sf_diags_errors(d) > errors)
+        return -1;
+    return sf_config_expand(c, d);
 }
 
 /* ---- evaluation ---- */
 
-struct eval_ctx {
-    const struct sf_config *c;
-    const struct sf_scope *user;
-};
-
-static json_t *eval_lookup(void *ctx, const struct sf_ref *ref, bool *sensitive, struct sf_diags *d)
-{
-    struct eval_ctx *E = ctx;
-    if (ref->kind == SF_REF_VAR) {
-        const struct sf_variable *v = sf_config_var(E->c, ref->name);
-        if (!v) {
-            sf_error(d, &ref->pos, "reference to undeclared variable \"%s\"", ref->name);
-            return NULL;
-        }
-        if (!v->value) {
-            sf_error(d, &ref->pos, "variable \"%s\" has no value", ref->name);
-            return NULL;
-        }
-        if (v->sensitive)
-            *sensitive = true;
-        /* A copy: the result ends up inside desired objects that their
-         * users may change, and variables are shared by every resource. */
-        return sf_value_copy(v->value);
-    }
-    if (E->user && E->user->lookup)
-        return E->user->lookup(E->user->ctx, ref, sensitive, d);
-    return json_incref(sf_unknown());
-}
-
-static json_t *eval_node(const struct sf_scope *sc, const struct sf_node *n, bool *sens,
+json_t *sf_ld_eval_node(const struct sf_scope *sc, const struct sf_node *n, bool *sens,
                          struct sf_diags *d)
 {
     if (n->kind == SF_NODE_SCALAR) {
@@ -1355,7 +1338,7 @@ static json_t *eval_node(const struct sf_scope *sc, const struct sf_node *n, boo
     json_t *out = n->kind == SF_NODE_MAP ? json_object() : json_array();
     bool failed = false;
     for (size_t i = 0; i < n->n; i++) {
-        json_t *v = eval_node(sc, n->items[i], sens, d);
+        json_t *v = sf_ld_eval_node(sc, n->items[i], sens, d);
         if (!v) {
             failed = true;
             continue;
@@ -1370,16 +1353,6 @@ static json_t *eval_node(const struct sf_scope *sc, const struct sf_node *n, boo
         return NULL;
     }
     return out;
-}
-
-static void make_scope(const struct sf_config *c, const struct sf_scope *sc, struct eval_ctx *ctx,
-                       struct sf_scope *wrap)
-{
-    ctx->c = c;
-    ctx->user = sc;
-    wrap->lookup = eval_lookup;
-    wrap->ctx = ctx;
-    wrap->base_dir = sc && sc->base_dir ? sc->base_dir : c->dir;
 }
 
 /* The type's plan step (what this machine knows before apply, such as a
@@ -1397,7 +1370,7 @@ static int plan_step(const struct sf_config *c, const struct sf_resource_cfg *r,
         .type = r->type,
         .name = r->name,
         .stack = c->name,
-        .config_dir = c->dir,
+        .config_dir = r->frame ? r->frame->dir : c->dir,
         .diags = &mine,
     };
     int rc = r->rt->plan(&call, values);
@@ -1416,9 +1389,10 @@ json_t *sf_config_eval_resource(const struct sf_config *c, const struct sf_resou
         sf_error(d, &r->pos, "%s: unknown resource type \"%s\"", r->address, r->type);
         return NULL;
     }
-    struct eval_ctx ctx;
+    struct sf_at at = {.c = c, .f = r->frame ? r->frame : c->frames[0], .each = r->each, .user = sc};
     struct sf_scope wrap;
-    make_scope(c, sc, &ctx, &wrap);
+    sf_at_scope(&at, &wrap);
+    size_t since = d->n;
     json_t *out = json_object(), *sens = json_array();
     bool failed = false;
     for (const struct sf_attr *a = r->rt->attrs; a && a->name; a++) {
@@ -1429,17 +1403,17 @@ json_t *sf_config_eval_resource(const struct sf_config *c, const struct sf_resou
         bool s = false;
         if (vn) {
             if (vn->kind == SF_NODE_SCALAR && !strstr(vn->text, "${"))
-                v = literal_value(vn, a->type, false);
+                v = sf_ld_literal_value(vn, a->type, false);
             else
-                v = eval_node(&wrap, vn, &s, d);
+                v = sf_ld_eval_node(&wrap, vn, &s, d);
             if (!v) {
                 failed = true;
                 continue;
             }
-            json_t *conv = convert(json_incref(v), a->type);
+            json_t *conv = sf_ld_convert(json_incref(v), a->type);
             if (!conv) {
                 sf_error(d, &vn->pos, "%s: attribute \"%s\": expected %s, got %s", r->address,
-                         a->name, type_word(a->type), sf_expr_describe(v));
+                         a->name, sf_ld_type_word(a->type), sf_expr_describe(v));
                 json_decref(v);
                 failed = true;
                 continue;
@@ -1465,6 +1439,7 @@ json_t *sf_config_eval_resource(const struct sf_config *c, const struct sf_resou
             json_array_append_new(sens, json_string(a->name));
     }
     if (failed || plan_step(c, r, out, d) < 0) {
+        sf_at_note(d, since, at.f);
         json_decref(out);
         json_decref(sens);
         return NULL;
@@ -1485,24 +1460,24 @@ json_t *sf_config_provider_settings(const struct sf_config *c, const struct sf_p
         if (c->providers[i].p == p)
             pc = &c->providers[i];
     *pos = pc ? &pc->pos : NULL;
-    struct eval_ctx ctx;
+    struct sf_at at = {.c = c, .f = c->frames ? c->frames[0] : NULL};
     struct sf_scope wrap;
-    make_scope(c, NULL, &ctx, &wrap);
+    sf_at_scope(&at, &wrap);
     json_t *out = json_object(), *sens = json_array();
     bool failed = false;
     for (const struct sf_provider_key *k = p->keys; k && k->name; k++) {
         const struct sf_node *vn = pc && pc->block ? sf_node_get(pc->block, k->name) : NULL;
         json_t *v = NULL;
         bool s = false;
-        if (vn && !is_null(vn)) {
+        if (vn && !sf_ld_is_null(vn)) {
             json_t *raw = vn->kind == SF_NODE_SCALAR && !strstr(vn->text, "${")
-                              ? literal_value(vn, k->type, false)
-                              : eval_node(&wrap, vn, &s, d);
-            v = raw ? convert(raw, k->type) : NULL;
+                              ? sf_ld_literal_value(vn, k->type, false)
+                              : sf_ld_eval_node(&wrap, vn, &s, d);
+            v = raw ? sf_ld_convert(raw, k->type) : NULL;
             if (!v) {
                 if (raw)
                     sf_error(d, &vn->pos, "providers.%s.%s: expected %s", p->name, k->name,
-                             type_word(k->type));
+                             sf_ld_type_word(k->type));
                 failed = true;
                 continue;
             }
@@ -1516,10 +1491,10 @@ json_t *sf_config_provider_settings(const struct sf_config *c, const struct sf_p
                 continue;
             }
         } else if (k->env && getenv(k->env) && *getenv(k->env)) {
-            v = convert(json_string(getenv(k->env)), k->type);
+            v = sf_ld_convert(json_string(getenv(k->env)), k->type);
             if (!v) {
                 sf_error(d, NULL, "the environment variable %s must hold %s (for providers.%s.%s)",
-                         k->env, type_word(k->type), p->name, k->name);
+                         k->env, sf_ld_type_word(k->type), p->name, k->name);
                 failed = true;
                 continue;
             }
@@ -1548,10 +1523,10 @@ json_t *sf_config_eval_output(const struct sf_config *c, const struct sf_output_
         sf_error(d, &o->pos, "output \"%s\" has no value", o->name);
         return NULL;
     }
-    struct eval_ctx ctx;
+    struct sf_at at = {.c = c, .f = o->frame ? o->frame : c->frames[0], .user = sc};
     struct sf_scope wrap;
-    make_scope(c, sc, &ctx, &wrap);
-    json_t *v = eval_node(&wrap, o->value, &s, d);
+    sf_at_scope(&at, &wrap);
+    json_t *v = sf_ld_eval_node(&wrap, o->value, &s, d);
     if (sensitive)
         *sensitive = s;
     return v;

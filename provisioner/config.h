@@ -35,6 +35,8 @@
 #include "node.h"
 #include "provider.h"
 
+struct sf_module; /* modules/source.h */
+
 struct sf_variable {
     char *name;
     struct sf_pos pos;
@@ -58,8 +60,24 @@ struct sf_lifecycle {
     size_t n_ignore;
 };
 
+/* One instance of a module: where its resources' addresses start, and
+ * where its inputs' values come from. The description itself is the root
+ * frame (prefix ""). Owned by the config. */
+struct sf_frame {
+    char *prefix;                 /* "", "module.net.", "module.net[\"a\"].module.sub." */
+    char *label;                  /* "module.net[\"a\"]" for messages, NULL for the root */
+    const struct sf_frame *parent; /* NULL for the root */
+    const struct sf_module *mod;  /* its module file; NULL: the description's own lists */
+    const char *dir;              /* relative paths inside it start here */
+    const struct sf_node *call;   /* the modules: entry that made it (NULL for the root) */
+    const struct sf_node *inputs; /* the mapping of values given to its inputs, or NULL */
+    json_t *given;                /* inputs given as values (a SparkService's name), or NULL */
+    json_t *each;                 /* {"key": K, "value": V} of the call's for_each, or NULL */
+    json_t *depends_on;           /* addresses every resource inside waits for (array) */
+};
+
 struct sf_resource_cfg {
-    char *type, *name, *address; /* address = "TYPE.NAME" */
+    char *type, *name, *address; /* address = "TYPE.NAME", or "module.M.TYPE.NAME[KEY]" */
     struct sf_pos pos;           /* the resource's entry in resources: */
     const struct sf_resource_type *rt;
     const struct sf_node *with; /* NULL when absent */
@@ -69,6 +87,8 @@ struct sf_resource_cfg {
     size_t n_refs;
     struct sf_lifecycle lifecycle;
     struct sf_timeouts timeouts; /* seconds; 0 = the type's own */
+    const struct sf_frame *frame; /* the module instance it belongs to */
+    json_t *each;                 /* {"key": K, "value": V} of its for_each, or NULL */
 };
 
 /* A provider's block under providers: (name: {key: value, ...}). */
@@ -87,6 +107,7 @@ struct sf_output_cfg {
     char *description;
     struct sf_ref *refs;
     size_t n_refs;
+    const struct sf_frame *frame; /* where its value is evaluated */
 };
 
 struct sf_config {
@@ -102,6 +123,12 @@ struct sf_config {
     size_t n_outputs;
     struct sf_provider_cfg *providers;
     size_t n_providers;
+    char *kind;                 /* "Stack" or "SparkService" */
+    struct sf_frame **frames;   /* [0] is the root */
+    size_t n_frames;
+    struct sf_module **modules; /* every module file read, once each */
+    size_t n_modules;
+    bool expanded;              /* resources and outputs are instantiated */
     /* Private to config.c: hash indexes by address and variable name, so a
      * description with thousands of resources resolves references in
      * constant time. NULL in a config built by hand (lookups then scan). */
@@ -119,6 +146,14 @@ int sf_config_load(const char *path, struct sf_config **out, struct sf_diags *d)
 int sf_config_load_text(const char *path, const char *text, struct sf_config **out,
                         struct sf_diags *d);
 void sf_config_free(struct sf_config *c);
+
+/* Instantiate the description: its resources, the modules it calls
+ * (with their for_each and when), their inputs checked, every reference
+ * resolved to the addresses it names. A plain description is expanded
+ * when it is loaded; one with modules, for_each or when needs its
+ * variables' values first, so sf_config_bind_vars expands it (and a
+ * caller that sets values itself calls this). Returns 0 or -1. */
+int sf_config_expand(struct sf_config *c, struct sf_diags *d);
 
 const struct sf_resource_cfg *sf_config_find(const struct sf_config *c, const char *address);
 const struct sf_variable *sf_config_var(const struct sf_config *c, const char *name);

@@ -8,28 +8,15 @@
 #include "expr.h"
 
 #include <errno.h>
-#include <math.h>
-#include <openssl/evp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "funcs.h"
 #include "util.h"
 #include "value.h"
 
-enum func_id { F_BASE64, F_SHA256, F_JOIN, F_FILE, F_DEFAULT, F_FORMAT };
-
-static const struct func {
-    const char *name;
-    int min, max; /* max -1: any number */
-} funcs[] = {
-    [F_BASE64] = {"base64", 1, 1}, [F_SHA256] = {"sha256", 1, 1},   [F_JOIN] = {"join", 2, 2},
-    [F_FILE] = {"file", 1, 1},     [F_DEFAULT] = {"default", 2, 2}, [F_FORMAT] = {"format", 1, -1},
-};
-#define N_FUNCS (sizeof(funcs) / sizeof(funcs[0]))
-static const char *const func_names[] = {"base64", "sha256", "join", "file", "default", "format", NULL};
-
-enum ast_kind { A_LIT, A_REF, A_CALL };
+enum ast_kind { A_LIT, A_REF, A_CALL, A_LIST, A_MAP };
 
 struct step {
     char *key;        /* .key, or NULL */
@@ -46,9 +33,10 @@ struct ast {
     struct sf_ref ref;
     struct step *steps;
     size_t n_steps;
-    enum func_id func;
-    struct ast **args;
+    int func;
+    struct ast **args; /* a call's arguments; a list's or a map's items */
     size_t n_args;
+    char **keys; /* a map's keys */
 };
 
 struct part {
@@ -73,6 +61,10 @@ static void ast_free(struct ast *a)
     json_decref(a->lit);
     free(a->ref.name);
     free(a->ref.attr);
+    free(a->ref.key);
+    for (size_t i = 0; a->keys && i < a->n_args; i++)
+        free(a->keys[i]);
+    free(a->keys);
     for (size_t i = 0; i < a->n_steps; i++) {
         free(a->steps[i].key);
         ast_free(a->steps[i].expr);
@@ -244,48 +236,100 @@ static void append_step(struct ast *a, struct step st)
     a->steps[a->n_steps++] = st;
 }
 
+/* [ "KEY" ] or [ each.key ] right after TYPE.NAME or module.NAME: which
+ * instance of a for_each is meant. */
+static bool parse_instance(struct parser *ps, struct ast *a)
+{
+    const char *open = ps->p++;
+    skip_ws(ps);
+    if (*ps->p == '"') {
+        struct ast *k = parse_string(ps);
+        if (!k)
+            return false;
+        a->ref.key = sf_xstrdup(json_string_value(k->lit));
+        ast_free(k);
+    } else if (!strncmp(ps->p, "each.key", 8) && !ident_char(ps->p[8])) {
+        a->ref.key_each = true;
+        ps->p += 8;
+    } else {
+        perr(ps, ps->p, "an instance is chosen with a \"string\" key or each.key");
+        return false;
+    }
+    skip_ws(ps);
+    if (*ps->p != ']') {
+        if (*ps->p == '\0')
+            unterminated(ps);
+        else
+            perr(ps, ps->p, "expected \"]\" to close the \"[\" at column %d",
+                 pos_at(ps->text, ps->pos, open).col);
+        return false;
+    }
+    ps->p++;
+    return true;
+}
+
+static char *parse_segment(struct parser *ps)
+{
+    if (*ps->p != '.' || !ident_start(ps->p[1]))
+        return NULL;
+    const char *s = ++ps->p;
+    while (ident_char(*ps->p))
+        ps->p++;
+    return sf_xstrndup(s, (size_t)(ps->p - s));
+}
+
 /* After an identifier that is not a call: a reference with its steps. */
 static struct ast *parse_reference(struct parser *ps, const char *start, char *first)
 {
-    /* Collect the leading .name segments, then classify. */
     struct ast *a = new_ast(A_REF, start);
     a->ref.pos = pos_at(ps->text, ps->pos, start);
-    char *segs[3] = {first, NULL, NULL};
-    size_t nseg = 1;
-    size_t need = strcmp(first, "var") == 0 ? 2 : 3;
-
-    while (nseg < need && *ps->p == '.' && ident_start(ps->p[1])) {
-        const char *s = ++ps->p;
-        while (ident_char(*ps->p))
-            ps->p++;
-        segs[nseg++] = sf_xstrndup(s, (size_t)(ps->p - s));
+    char *second = NULL, *third = NULL;
+    const char *usage = NULL;
+    if (!strcmp(first, "self")) {
+        a->ref.kind = SF_REF_SELF;
+        a->ref.name = sf_xstrdup("self");
+    } else if (!strcmp(first, "var") || !strcmp(first, "input") || !strcmp(first, "each")) {
+        bool each = first[0] == 'e';
+        a->ref.kind = first[0] == 'v' ? SF_REF_VAR : each ? SF_REF_EACH : SF_REF_INPUT;
+        second = parse_segment(ps);
+        if (!second || (each && strcmp(second, "key") != 0 && strcmp(second, "value") != 0))
+            usage = first[0] == 'v' ? "a variable is referred to as var.NAME"
+                    : each          ? "a for_each instance is referred to as each.key or each.value"
+                                    : "a module input is referred to as input.NAME";
+        a->ref.name = second;
+        second = NULL;
+    } else {
+        bool module = !strcmp(first, "module");
+        a->ref.kind = module ? SF_REF_MODULE : SF_REF_RESOURCE;
+        second = parse_segment(ps);
+        if (second && *ps->p == '[' && !parse_instance(ps, a)) {
+            free(second);
+            free(first);
+            ast_free(a);
+            return NULL;
+        }
+        third = second ? parse_segment(ps) : NULL;
+        if (!second || (module && !third))
+            usage = module ? "a module's output is referred to as module.NAME.OUTPUT"
+                           : "references look like var.NAME or TYPE.NAME.ATTR (e.g. local_file.motd.path)";
+        else if (module) {
+            a->ref.name = second;
+            a->ref.attr = third;
+        } else {
+            a->ref.name = sf_asprintf("%s.%s", first, second);
+            a->ref.attr = third;
+            free(second);
+        }
     }
-    if (nseg < need) {
-        int len = (int)(ps->p - start);
-        if (need == 2)
-            perr(ps, start, "\"%.*s\" is not a valid reference; a variable is referred to as var.NAME",
-                 len, start);
-        else
-            perr(ps, start,
-                 "\"%.*s\" is not a valid reference; references look like var.NAME or "
-                 "TYPE.NAME.ATTR (e.g. local_file.motd.path)",
-                 len, start);
-        for (size_t i = 0; i < nseg; i++)
-            free(segs[i]);
+    if (usage) {
+        perr(ps, start, "\"%.*s\" is not a valid reference; %s", (int)(ps->p - start), start, usage);
+        free(second);
+        free(third);
+        free(first);
         ast_free(a);
         return NULL;
     }
-    if (need == 2) {
-        a->ref.kind = SF_REF_VAR;
-        a->ref.name = segs[1];
-        free(segs[0]);
-    } else {
-        a->ref.kind = SF_REF_RESOURCE;
-        a->ref.name = sf_asprintf("%s.%s", segs[0], segs[1]);
-        a->ref.attr = segs[2];
-        free(segs[0]);
-        free(segs[1]);
-    }
+    free(first);
 
     for (;;) {
         if (*ps->p == '.') {
@@ -337,66 +381,124 @@ static struct ast *parse_reference(struct parser *ps, const char *start, char *f
     return a;
 }
 
+/* Comma-separated expressions up to close (a call's arguments, a list's
+ * items, a map's entries when keys is given); the opening character has
+ * been read. */
+static bool parse_items(struct parser *ps, struct ast *a, char close, const char *what, bool keys)
+{
+    skip_ws(ps);
+    if (*ps->p == close) {
+        ps->p++;
+        return true;
+    }
+    for (;;) {
+        skip_ws(ps);
+        char *key = NULL;
+        if (keys) {
+            const char *ks = ps->p;
+            if (*ps->p == '"') {
+                struct ast *k = parse_string(ps);
+                if (!k)
+                    return false;
+                key = sf_xstrdup(json_string_value(k->lit));
+                ast_free(k);
+            } else if (ident_start(*ps->p)) {
+                while (ident_char(*ps->p))
+                    ps->p++;
+                key = sf_xstrndup(ks, (size_t)(ps->p - ks));
+            } else {
+                perr(ps, ps->p, "expected a key (a name or a \"string\") in %s", what);
+                return false;
+            }
+            skip_ws(ps);
+            if (*ps->p != ':') {
+                perr(ps, ps->p, "expected \":\" after the key \"%s\" in %s", key, what);
+                free(key);
+                return false;
+            }
+            ps->p++;
+        }
+        struct ast *item = parse_expr(ps);
+        if (!item) {
+            free(key);
+            return false;
+        }
+        a->args = sf_xrealloc(a->args, (a->n_args + 1) * sizeof(*a->args));
+        if (keys) {
+            a->keys = sf_xrealloc(a->keys, (a->n_args + 1) * sizeof(*a->keys));
+            a->keys[a->n_args] = key;
+        }
+        a->args[a->n_args++] = item;
+        skip_ws(ps);
+        if (*ps->p == ',') {
+            ps->p++;
+            continue;
+        }
+        if (*ps->p == close) {
+            ps->p++;
+            return true;
+        }
+        if (*ps->p == '\0')
+            unterminated(ps);
+        else
+            perr(ps, ps->p, "expected \",\" or \"%c\" in %s", close, what);
+        return false;
+    }
+}
+
 static struct ast *parse_call(struct parser *ps, const char *start, char *name)
 {
-    size_t f;
-    for (f = 0; f < N_FUNCS; f++)
-        if (strcmp(funcs[f].name, name) == 0)
-            break;
-    if (f == N_FUNCS) {
-        const char *dym = sf_did_you_mean(name, func_names);
+    int min, max;
+    int f = sf_func_find(name, &min, &max);
+    if (f < 0) {
+        const char *dym = sf_did_you_mean(name, sf_func_names());
         if (dym)
             perr(ps, start, "unknown function \"%s\"; did you mean \"%s\"?", name, dym);
-        else
-            perr(ps, start,
-                 "unknown function \"%s\"; the functions are base64, sha256, join, file, default "
-                 "and format",
-                 name);
+        else {
+            struct sf_buf all = {0};
+            for (const char *const *n = sf_func_names(); *n; n++)
+                sf_buf_printf(&all, "%s%s", n == sf_func_names() ? "" : ", ", *n);
+            char *list = sf_buf_take(&all);
+            perr(ps, start, "unknown function \"%s\"; the functions are %s", name, list);
+            free(list);
+        }
         free(name);
         return NULL;
     }
-    free(name);
     struct ast *a = new_ast(A_CALL, start);
-    a->func = (enum func_id)f;
+    a->func = f;
     ps->p++; /* ( */
-    skip_ws(ps);
-    if (*ps->p == ')') {
-        ps->p++;
-    } else {
-        for (;;) {
-            struct ast *arg = parse_expr(ps);
-            if (!arg) {
-                ast_free(a);
-                return NULL;
-            }
-            a->args = sf_xrealloc(a->args, (a->n_args + 1) * sizeof(*a->args));
-            a->args[a->n_args++] = arg;
-            skip_ws(ps);
-            if (*ps->p == ',') {
-                ps->p++;
-                continue;
-            }
-            if (*ps->p == ')') {
-                ps->p++;
-                break;
-            }
-            if (*ps->p == '\0')
-                unterminated(ps);
-            else
-                perr(ps, ps->p, "expected \",\" or \")\" in the arguments of %s()", funcs[f].name);
-            ast_free(a);
-            return NULL;
-        }
+    char *what = sf_asprintf("the arguments of %s()", name);
+    bool ok = parse_items(ps, a, ')', what, false);
+    free(what);
+    free(name);
+    if (!ok) {
+        ast_free(a);
+        return NULL;
     }
-    const struct func *fn = &funcs[f];
     int n = (int)a->n_args;
-    if (n < fn->min || (fn->max >= 0 && n > fn->max)) {
-        if (fn->max < 0)
-            perr(ps, start, "%s() takes at least %d argument%s, got %d", fn->name, fn->min,
-                 fn->min == 1 ? "" : "s", n);
+    if (n < min || (max >= 0 && n > max)) {
+        if (max < 0)
+            perr(ps, start, "%s() takes at least %d argument%s, got %d", sf_func_name(f), min,
+                 min == 1 ? "" : "s", n);
+        else if (min != max)
+            perr(ps, start, "%s() takes %d to %d arguments, got %d", sf_func_name(f), min, max, n);
         else
-            perr(ps, start, "%s() takes %d argument%s, got %d", fn->name, fn->min,
-                 fn->min == 1 ? "" : "s", n);
+            perr(ps, start, "%s() takes %d argument%s, got %d", sf_func_name(f), min,
+                 min == 1 ? "" : "s", n);
+        ast_free(a);
+        return NULL;
+    }
+    a->end = ps->p;
+    return a;
+}
+
+static struct ast *parse_collection(struct parser *ps)
+{
+    bool map = *ps->p == '{';
+    struct ast *a = new_ast(map ? A_MAP : A_LIST, ps->p);
+    ps->p++;
+    if (!parse_items(ps, a, map ? '}' : ']', map ? "a mapping" : "a list", map)) {
         ast_free(a);
         return NULL;
     }
@@ -415,6 +517,8 @@ static struct ast *parse_expr(struct parser *ps)
     }
     if (c == '"')
         return parse_string(ps);
+    if (c == '[' || c == '{')
+        return parse_collection(ps);
     if (is_digit(c) || (c == '-' && is_digit(ps->p[1])))
         return parse_number(ps);
     if (ident_start(c)) {
@@ -522,6 +626,8 @@ static void collect_refs(const struct ast *a, struct sf_ref **refs, size_t *n, s
         r->kind = a->ref.kind;
         r->name = sf_xstrdup(a->ref.name);
         r->attr = a->ref.attr ? sf_xstrdup(a->ref.attr) : NULL;
+        r->key = a->ref.key ? sf_xstrdup(a->ref.key) : NULL;
+        r->key_each = a->ref.key_each;
         r->pos = a->ref.pos;
     }
     for (size_t i = 0; i < a->n_steps; i++)
@@ -551,6 +657,7 @@ void sf_refs_free(struct sf_ref *refs, size_t n)
     for (size_t i = 0; i < n; i++) {
         free(refs[i].name);
         free(refs[i].attr);
+        free(refs[i].key);
     }
     free(refs);
 }
@@ -689,17 +796,6 @@ static json_t *apply_steps(struct evaluator *E, const struct ast *a, json_t *v, 
     return v;
 }
 
-/* Text of an argument that must be a scalar; NULL after an error. */
-static char *arg_text(struct evaluator *E, const struct ast *call, const json_t *v, int argn)
-{
-    if (json_is_null(v) || json_is_array(v) || json_is_object(v)) {
-        eerr(E, call->args[argn]->at, "%s() expects a string as argument %d, got %s",
-             funcs[call->func].name, argn + 1, sf_expr_describe(v));
-        return NULL;
-    }
-    return sf_expr_text(v);
-}
-
 static json_t *text_value(char *s, size_t len)
 {
     json_t *v = json_stringn(s, len);
@@ -709,175 +805,77 @@ static json_t *text_value(char *s, size_t len)
     return v;
 }
 
-static json_t *fn_format(struct evaluator *E, const struct ast *a, json_t **args)
+struct call_errors {
+    struct evaluator *E;
+    const struct ast *call;
+};
+
+static void call_error(void *ctx, int argn, const char *msg)
 {
-    const json_t *fmt = args[0];
-    if (!json_is_string(fmt)) {
-        eerr(E, a->args[0]->at, "format() expects a format string as argument 1, got %s",
-             sf_expr_describe(fmt));
-        return NULL;
-    }
-    const char *f = json_string_value(fmt);
-    size_t verbs = 0;
-    for (const char *p = f; *p; p++) {
-        if (*p != '%')
-            continue;
-        if (p[1] == '%') {
-            p++;
-            continue;
-        }
-        if (p[1] != 's' && p[1] != 'd' && p[1] != 'v') {
-            if (p[1])
-                eerr(E, a->args[0]->at, "format(): unknown verb \"%%%c\"; use %%s, %%d, %%v or %%%%",
-                     p[1]);
-            else
-                eerr(E, a->args[0]->at, "format(): the format ends with a lone \"%%\"; write %%%% for a percent sign");
-            return NULL;
-        }
-        verbs++;
-        p++;
-    }
-    size_t given = a->n_args - 1;
-    if (verbs != given) {
-        eerr(E, a->at, "format(): the format has %zu verb%s but %zu argument%s given", verbs,
-             verbs == 1 ? "" : "s", given, given == 1 ? " was" : "s were");
-        return NULL;
-    }
-    for (size_t i = 1; i < a->n_args; i++)
-        if (sf_value_has_unknown(args[i]))
-            return json_incref(sf_unknown());
-    struct sf_buf b = {0};
-    size_t argi = 1;
-    for (const char *p = f; *p; p++) {
-        if (*p != '%') {
-            sf_buf_add(&b, p, 1);
-            continue;
-        }
-        p++;
-        if (*p == '%') {
-            sf_buf_add(&b, "%", 1);
-            continue;
-        }
-        const json_t *v = args[argi];
-        const struct ast *at = a->args[argi];
-        argi++;
-        char *t = NULL;
-        if (*p == 'd') {
-            if (json_is_integer(v) || (json_is_real(v) && json_real_value(v) == floor(json_real_value(v)))) {
-                t = sf_asprintf("%lld", (long long)json_number_value(v));
-            } else {
-                eerr(E, at->at, "format(): %%d needs a whole number, argument %zu is %s", argi,
-                     sf_expr_describe(v));
-                sf_buf_free(&b);
-                return NULL;
-            }
-        } else if (*p == 's') {
-            if (json_is_array(v) || json_is_object(v)) {
-                eerr(E, at->at, "format(): %%s needs a string, argument %zu is %s; use %%v",
-                     argi, sf_expr_describe(v));
-                sf_buf_free(&b);
-                return NULL;
-            }
-            t = sf_expr_text(v);
-        } else {
-            t = (json_is_array(v) || json_is_object(v))
-                    ? json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY | JSON_SORT_KEYS)
-                    : sf_expr_text(v);
-        }
-        sf_buf_puts(&b, t);
-        free(t);
-    }
-    size_t len = b.len;
-    return text_value(sf_buf_take(&b), len);
+    struct call_errors *ce = ctx;
+    const char *at = argn >= 0 && (size_t)argn < ce->call->n_args ? ce->call->args[argn]->at : ce->call->at;
+    eerr(ce->E, at, "%s", msg);
 }
 
-static json_t *call(struct evaluator *E, const struct ast *a, json_t **args)
+static json_t *eval_call(struct evaluator *E, const struct ast *a, bool *sens)
 {
-    switch (a->func) {
-    case F_DEFAULT:
-        if (sf_is_unknown(args[0]))
-            return json_incref(sf_unknown());
-        return json_incref(json_is_null(args[0]) ? args[1] : args[0]);
-    case F_FORMAT: return fn_format(E, a, args);
-    case F_JOIN: {
-        if (sf_is_unknown(args[0]) || sf_value_has_unknown(args[1]))
-            return json_incref(sf_unknown());
-        char *sep = arg_text(E, a, args[0], 0);
-        if (!sep)
-            return NULL;
-        if (!json_is_array(args[1])) {
-            eerr(E, a->args[1]->at, "join() expects a list as argument 2, got %s",
-                 sf_expr_describe(args[1]));
-            free(sep);
+    if (sf_func_is_if(a->func)) {
+        /* Only the branch taken is evaluated. */
+        json_t *cond = eval(E, a->args[0], sens);
+        if (!cond || sf_is_unknown(cond)) {
+            if (cond)
+                return cond;
             return NULL;
         }
-        struct sf_buf b = {0};
-        size_t i;
-        json_t *e;
-        json_array_foreach(args[1], i, e)
-        {
-            if (json_is_null(e) || json_is_array(e) || json_is_object(e)) {
-                eerr(E, a->args[1]->at, "join(): item %zu of the list is %s; expected strings", i + 1,
-                     sf_expr_describe(e));
-                free(sep);
-                sf_buf_free(&b);
-                return NULL;
-            }
-            char *t = sf_expr_text(e);
-            if (i)
-                sf_buf_puts(&b, sep);
-            sf_buf_puts(&b, t);
-            free(t);
+        if (!json_is_boolean(cond)) {
+            eerr(E, a->args[0]->at, "if() expects true or false as argument 1, got %s",
+                 sf_expr_describe(cond));
+            json_decref(cond);
+            return NULL;
         }
-        free(sep);
-        size_t len = b.len;
-        return text_value(sf_buf_take(&b), len);
+        const struct ast *branch = json_is_true(cond) ? a->args[1] : a->args[2];
+        json_decref(cond);
+        return eval(E, branch, sens);
     }
-    case F_BASE64:
-    case F_SHA256:
-    case F_FILE: {
-        if (sf_is_unknown(args[0]))
-            return json_incref(sf_unknown());
-        char *s = arg_text(E, a, args[0], 0);
-        if (!s)
-            return NULL;
-        size_t len = json_is_string(args[0]) ? json_string_length(args[0]) : strlen(s);
-        if (a->func == F_BASE64) {
-            char *out = sf_xmalloc(4 * ((len + 2) / 3) + 1);
-            int n = EVP_EncodeBlock((unsigned char *)out, (const unsigned char *)s, (int)len);
-            free(s);
-            return text_value(out, (size_t)n);
-        }
-        if (a->func == F_SHA256) {
-            unsigned char md[EVP_MAX_MD_SIZE];
-            unsigned int mdlen = 0;
-            EVP_Digest(s, len, md, &mdlen, EVP_sha256(), NULL);
-            free(s);
-            char hex[2 * EVP_MAX_MD_SIZE + 1];
-            for (unsigned int i = 0; i < mdlen; i++)
-                snprintf(hex + 2 * i, 3, "%02x", md[i]);
-            return json_string(hex);
-        }
-        char *path = (s[0] == '/' || !E->sc || !E->sc->base_dir)
-                         ? sf_xstrdup(s)
-                         : sf_asprintf("%s/%s", E->sc->base_dir, s);
-        free(s);
-        size_t flen = 0;
-        char *data = sf_read_file(path, &flen);
-        if (!data) {
-            eerr(E, a->at, "file(): cannot read \"%s\": %s", path, strerror(errno));
-            free(path);
+    json_t **args = sf_xcalloc(a->n_args, sizeof(*args));
+    json_t *r = NULL;
+    bool ok = true;
+    for (size_t i = 0; i < a->n_args; i++)
+        if (!(args[i] = eval(E, a->args[i], sens)))
+            ok = false;
+    if (ok) {
+        struct call_errors ce = {E, a};
+        struct sf_fcall f = {.id = a->func,
+                             .args = args,
+                             .n = a->n_args,
+                             .base_dir = E->sc ? E->sc->base_dir : NULL,
+                             .error = call_error,
+                             .ctx = &ce};
+        r = sf_func_call(&f);
+    }
+    for (size_t i = 0; i < a->n_args; i++)
+        json_decref(args[i]);
+    free(args);
+    return r;
+}
+
+/* A [...] or {...} literal: unknown as a whole only where its items are
+ * (the items keep the sentinel, as a resource's attributes do). */
+static json_t *eval_collection(struct evaluator *E, const struct ast *a, bool *sens)
+{
+    json_t *out = a->kind == A_MAP ? json_object() : json_array();
+    for (size_t i = 0; i < a->n_args; i++) {
+        json_t *v = eval(E, a->args[i], sens);
+        if (!v) {
+            json_decref(out);
             return NULL;
         }
-        json_t *v = json_stringn(data, flen);
-        free(data);
-        if (!v)
-            eerr(E, a->at, "file(): \"%s\" is not UTF-8 text", path);
-        free(path);
-        return v;
+        if (a->kind == A_MAP)
+            json_object_set_new(out, a->keys[i], v);
+        else
+            json_array_append_new(out, v);
     }
-    }
-    return NULL;
+    return out;
 }
 
 static json_t *eval(struct evaluator *E, const struct ast *a, bool *sens)
@@ -897,20 +895,9 @@ static json_t *eval(struct evaluator *E, const struct ast *a, bool *sens)
             *sens = true;
         return apply_steps(E, a, v, sens);
     }
-    case A_CALL: {
-        json_t **args = sf_xcalloc(a->n_args, sizeof(*args));
-        json_t *r = NULL;
-        bool ok = true;
-        for (size_t i = 0; i < a->n_args; i++)
-            if (!(args[i] = eval(E, a->args[i], sens)))
-                ok = false;
-        if (ok)
-            r = call(E, a, args);
-        for (size_t i = 0; i < a->n_args; i++)
-            json_decref(args[i]);
-        free(args);
-        return r;
-    }
+    case A_CALL: return eval_call(E, a, sens);
+    case A_LIST:
+    case A_MAP: return eval_collection(E, a, sens);
     }
     return NULL;
 }

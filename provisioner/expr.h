@@ -4,12 +4,17 @@
  * string with ${...} in it is a template whose parts are converted to text.
  *
  * Grammar inside ${ }:
- *   expr      := literal | reference | call
+ *   expr      := literal | reference | call | list | map
  *   literal   := "string" | number | true | false | null
- *   reference := var.NAME | TYPE.NAME.ATTR { .KEY | [INDEX] }
- *   call      := FUNC ( [expr {, expr}] )
- *   FUNC      := base64 | sha256 | join | file | default | format
- * "$${" writes a literal "${".
+ *   reference := ( var.NAME | input.NAME | each.key | each.value | self
+ *                | TYPE.NAME [INSTANCE] .ATTR | module.NAME [INSTANCE] .OUTPUT )
+ *                { .KEY | [INDEX] }
+ *   INSTANCE  := [ "KEY" ] | [ each.key ]     (one instance of a for_each)
+ *   list      := [ [expr {, expr}] ]
+ *   map       := { [KEY : expr {, KEY : expr}] }     KEY: "string" or NAME
+ *   call      := FUNC ( [expr {, expr}] )         (funcs.c lists them)
+ * "$${" writes a literal "${". input.* is a module's input, each.* the
+ * instance of a for_each, self the value an input rule checks.
  *
  * A value not known until apply (sf_unknown) makes every expression that
  * uses it unknown (default() keeps an unknown first argument unknown).
@@ -22,12 +27,15 @@
 
 #include "diag.h"
 
-enum sf_ref_kind { SF_REF_VAR, SF_REF_RESOURCE };
+enum sf_ref_kind { SF_REF_VAR, SF_REF_RESOURCE, SF_REF_INPUT, SF_REF_EACH, SF_REF_SELF, SF_REF_MODULE };
 
 struct sf_ref {
     enum sf_ref_kind kind;
-    char *name;        /* the variable name, or the resource address "TYPE.NAME" */
-    char *attr;        /* resources: the attribute (first step after the address) */
+    char *name;        /* the variable or input name, "key" or "value" of each, the
+                          resource address "TYPE.NAME", or the module's name */
+    char *attr;        /* resources: the attribute; modules: the output */
+    char *key;         /* an instance's literal key (TYPE.NAME["a"].ATTR), or NULL */
+    bool key_each;     /* the instance is [each.key] */
     struct sf_pos pos; /* where the reference starts in the file */
 };
 

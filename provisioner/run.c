@@ -290,6 +290,8 @@ int sf_run_open_plan(const struct sf_run_opts *o, const struct sf_plan *plan, st
         json_decref(r->cfg->vars[i].value);
         r->cfg->vars[i].value = json_incref(v);
     }
+    if (sf_config_expand(r->cfg, d) < 0)
+        return -1;
     r->g = sf_run_resource_graph(r->cfg, d);
     if (!r->g)
         return -1;
@@ -373,19 +375,29 @@ static json_t *lookup(void *ctx, const struct sf_ref *ref, bool *sensitive, stru
     if (!obj || sf_is_unknown(obj))
         v = json_incref(sf_unknown());
     else {
-        v = json_object_get(obj, ref->attr);
+        v = ref->attr ? json_object_get(obj, ref->attr) : obj;
         v = v ? sf_value_copy(v) : json_null();
     }
     json_t *sens = json_object_get(r->sens, ref->name);
-    if (sens && ref->attr && in_array(sens, ref->attr))
+    const struct sf_resource_cfg *rc = sf_config_find(r->cfg, ref->name);
+    if (!ref->attr) {
+        /* The whole object (TYPE.NAME) carries no secrets: they are
+         * reached only by naming them. */
+        size_t i;
+        json_t *e;
+        json_array_foreach(sens, i, e) if (json_is_object(v)) json_object_del(v, json_string_value(e));
+        for (const struct sf_attr *a = rc && rc->rt ? rc->rt->attrs : NULL; a && a->name; a++)
+            if ((a->flags & SF_SENSITIVE) && json_is_object(v))
+                json_object_del(v, a->name);
+        pthread_mutex_unlock(&r->mu);
+        return v;
+    }
+    if (sens && in_array(sens, ref->attr))
         *sensitive = true;
     pthread_mutex_unlock(&r->mu);
-    const struct sf_resource_cfg *rc = sf_config_find(r->cfg, ref->name);
-    if (rc && ref->attr) {
-        const struct sf_attr *a = sf_schema_attr(rc->rt, ref->attr);
-        if (a && (a->flags & SF_SENSITIVE))
-            *sensitive = true;
-    }
+    const struct sf_attr *sa = rc ? sf_schema_attr(rc->rt, ref->attr) : NULL;
+    if (sa && (sa->flags & SF_SENSITIVE))
+        *sensitive = true;
     return v;
 }
 
@@ -463,10 +475,9 @@ static int init_call(struct sf_run *r, struct sf_call *c, const char *address, c
     if (sf_sessions_ctx(r->sessions, type, &c->ctx, d) < 0)
         return -1;
     c->deadline = op_deadline(r, address, type, op);
-    const char *dot = strchr(address, '.');
     c->address = address;
     c->type = type;
-    c->name = dot ? dot + 1 : address;
+    c->name = sf_plan_name_in(address, type);
     c->stack = r->cfg ? r->cfg->name : "";
     c->lineage = sf_state_lineage(r->st);
     c->config_dir = r->cfg ? r->cfg->dir : ".";
@@ -577,8 +588,7 @@ static void fill_names(struct sf_change *c, const char *address, const char *typ
 {
     c->address = sf_xstrdup(address);
     c->type = sf_xstrdup(type);
-    const char *dot = strchr(address, '.');
-    c->name = sf_xstrdup(dot ? dot + 1 : address);
+    c->name = sf_plan_address_name(address, type);
 }
 
 static bool listed(const char *const *list, size_t n, const char *s)

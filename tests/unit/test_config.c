@@ -248,8 +248,10 @@ START_TEST(test_checks)
                "  - type: local_file\n    name: b\n    with: {path: \"${local_file.a.pth}\"}\n",
                10, 21, "local_file has no attribute \"pth\"; did you mean \"path\"?");
     load_fails(HEAD "outputs:\n  x: \"${var.nope}\"\n", 5, 9, "reference to undeclared variable \"nope\"");
-    load_fails("apiVersion: sparkform/v1\nkind: SparkService\nmetadata: {name: demo}\n", 2, 7,
-               "kind \"SparkService\" is not supported; expected Stack");
+    load_fails("apiVersion: sparkform/v1\nkind: Deployment\nmetadata: {name: demo}\n", 2, 7,
+               "kind \"Deployment\" is not supported; expected Stack or SparkService");
+    load_fails("apiVersion: sparkform/v1\nkind: SparkService\nmetadata: {name: demo}\n", 1, 1,
+               "a SparkService needs a spec:");
     load_fails(HEAD "resurces: []\n", 4, 1, "did you mean \"resources\"?");
     load_fails(HEAD "variables:\n  n: {type: number, default: \"x\"}\n", 5, 30,
                "variable \"n\": the default must be a number, got a string");

@@ -215,6 +215,45 @@ START_TEST(test_functions)
 }
 END_TEST
 
+/* The functions modules decide and build with. */
+START_TEST(test_module_functions)
+{
+    assert_str("${if(gt(var.port, 80), \"high\", \"low\")}", "high");
+    /* Only the branch taken is evaluated: the other would fail. */
+    assert_str("${if(eq(var.nothing, null), \"none\", var.nothing.x)}", "none");
+    assert_str("${format(\"%v\", [eq(1, 1.0), ne(\"a\", \"b\"), lt(1, 2), le(2, 2), ge(1, 2), and(true, false), or(false, true), not(true)])}",
+               "[true,true,true,true,false,false,true,false]");
+    assert_str("${format(\"%v\", [contains(var.list, \"b\"), contains(var.tags, \"team\"), contains(var.name, \"orl\"), contains(var.nothing, 1)])}",
+               "[true,true,true,false]");
+    assert_str("${format(\"%d %d %d %d\", length(var.list), length(var.tags), length(\"h\u00e9\"), length(var.nothing))}", "3 1 2 0");
+    assert_str("${lookup(var.tags, \"team\")}", "data");
+    assert_str("${lookup(var.tags, \"owner\", \"nobody\")}", "nobody");
+    assert_str("${lookup(var.nothing, \"owner\", \"nobody\")}", "nobody");
+    assert_str("${jsonencode(merge(var.tags, {team: \"ml\", \"env\": \"dev\"}, var.nothing))}",
+               "{\"env\":\"dev\",\"team\":\"ml\"}");
+    assert_str("${jsonencode(keys({b: 1, a: 2}))}", "[\"a\",\"b\"]");
+    assert_str("${jsonencode(values({b: 1, a: 2}))}", "[2,1]");
+    assert_str("${jsonencode(concat(var.list, [\"d\"], var.nothing))}", "[\"a\",\"b\",\"c\",\"d\"]");
+    assert_str("${coalesce(var.nothing, \"\", \"x\")}", "x");
+    assert_str("${upper(lower(\"MiXed\"))}", "MIXED");
+    assert_str("${replace(\"a-b-c\", \"-\", \"_\")}", "a_b_c");
+    assert_str("${jsonencode(split(\",\", \"a,b,,c\"))}", "[\"a\",\"b\",\"\",\"c\"]");
+    assert_str("${tostring(var.port)}", "8080");
+    assert_str("${format(\"%d\", tonumber(\"42\"))}", "42");
+    assert_str("${format(\"%v\", [matches(\"STD3-4-8\", \"^[A-Z0-9]+(-[0-9]+)+$\"), matches(\"x\", \"^y\")])}", "[true,false]");
+    assert_str("${jsonencode(flatten([[1, [2]], 3]))}", "[1,2,3]");
+    assert_str("${jsonencode(distinct([1, 1.0, 2, \"a\", \"a\"]))}", "[1,2,\"a\"]");
+    assert_str("${jsonencode(omit({a: 1, b: 2, c: 3}, \"a\", \"c\"))}", "{\"b\":2}");
+    assert_str("${yamlencode({a: [1, 2]})}", "a:\n- 1\n- 2\n");
+    /* Errors name the argument. */
+    assert_error("${lt(1, \"a\")}", 12, "lt() compares two numbers or two strings");
+    assert_error("${not(1)}", 16, "not() expects true or false as argument 1");
+    assert_error("${lookup(var.tags, \"owner\")}", 29, "no key \"owner\" and no default");
+    assert_error("${matches(\"a\", \"(\")}", 25, "not valid");
+    assert_error("${tonumber(\"4x\")}", 21, "\"4x\" is not a number");
+}
+END_TEST
+
 START_TEST(test_unknown)
 {
     json_t *u = sf_unknown();
@@ -270,14 +309,21 @@ START_TEST(test_errors)
     assert_error("abc ${var.name", 14, "unterminated \"${\"");
     assert_error("${join(\",\", var.list", 10, "unterminated");
     assert_error("${bse64(\"x\")}", 12, "unknown function \"bse64\"; did you mean \"base64\"?");
-    assert_error("${frobnicate(1)}", 12, "the functions are base64, sha256, join, file, default and format");
+    assert_error("${frobnicate(1)}", 12, "the functions are base64, sha256, join, file, default, format, if");
     assert_error("x ${join(var.list)}", 14, "join() takes 2 arguments, got 1");
     assert_error("${format()}", 12, "format() takes at least 1 argument, got 0");
     assert_error("${var.list[5]}", 20, "index 5 is out of range for var.list: it has 3 items");
     assert_error("${var.tags.nope}", 20, "var.tags has no key \"nope\"");
     assert_error("${var.name[0]}", 20, "var.name is a string");
     assert_error("${foo}", 12, "\"foo\" is not a valid reference");
-    assert_error("${local_file.a}", 12, "references look like var.NAME or TYPE.NAME.ATTR");
+    assert_error("${local_file}", 12, "references look like var.NAME or TYPE.NAME.ATTR");
+    assert_error("${module.net}", 12, "module.NAME.OUTPUT");
+    assert_error("${each.name}", 12, "each.key or each.value");
+    assert_error("${local_file.a[1].path}", 25, "a \"string\" key or each.key");
+    assert_error("${if(true, 1)}", 12, "if() takes 3 arguments, got 2");
+    assert_error("${lookup(var.tags)}", 12, "lookup() takes 2 to 3 arguments");
+    assert_error("${[1, 2}", 17, "expected \",\" or \"]\" in a list");
+    assert_error("${{a 1}}", 15, "expected \":\" after the key \"a\"");
     assert_error("${var}", 12, "var.NAME");
     assert_error("${join(\",\", var.name)}", 22, "join() expects a list as argument 2, got a string");
     assert_error("${base64(var.list)}", 19, "expects a string as argument 1, got a list");
@@ -303,6 +349,7 @@ int main(void)
     tcase_add_test(tc, test_literals_and_types);
     tcase_add_test(tc, test_templates);
     tcase_add_test(tc, test_functions);
+    tcase_add_test(tc, test_module_functions);
     tcase_add_test(tc, test_unknown);
     tcase_add_test(tc, test_sensitive);
     tcase_add_test(tc, test_errors);
