@@ -603,6 +603,26 @@ static int cmp_str(const void *x, const void *y)
     return strcmp(*(const char *const *)x, *(const char *const *)y);
 }
 
+/* Where TYPE starts in an address: after any module.NAME[KEY]. parts.
+ * NULL when a module part is malformed. */
+static const char *type_in_address(const char *a)
+{
+    while (!strncmp(a, "module.", 7)) {
+        a += 7;
+        a += strcspn(a, ".[");
+        if (*a == '[') {
+            const char *close = strchr(a, ']');
+            if (!close)
+                return NULL;
+            a = close + 1;
+        }
+        if (*a != '.')
+            return NULL;
+        a++;
+    }
+    return a;
+}
+
 static int cmd_state(struct args *a, struct sf_diags *d)
 {
     if (a->pos.n == 0) {
@@ -677,13 +697,14 @@ static int cmd_state(struct args *a, struct sf_diags *d)
             }
         if (mv) {
             const char *from = a->pos.v[1], *to = a->pos.v[2];
-            const char *dot = strchr(to, '.');
+            const char *tt = type_in_address(to);
+            const char *dot = tt ? strchr(tt, '.') : NULL;
             const char *type = sf_state_type(sf_state_get(st, from));
-            if (!dot || dot == to || !dot[1]) {
-                sf_error(d, NULL, "\"%s\" is not a resource address (TYPE.NAME)", to);
+            if (!dot || dot == tt || !dot[1]) {
+                sf_error(d, NULL, "\"%s\" is not a resource address (TYPE.NAME, or module.M.TYPE.NAME)", to);
                 goto out;
             }
-            if (strncmp(to, type, (size_t)(dot - to)) != 0 || strlen(type) != (size_t)(dot - to)) {
+            if (strncmp(tt, type, (size_t)(dot - tt)) != 0 || strlen(type) != (size_t)(dot - tt)) {
                 sf_error(d, NULL, "cannot move %s to %s: the type must stay %s", from, to, type);
                 goto out;
             }
