@@ -108,7 +108,11 @@ static long duration_attr(struct sf_call *c, const json_t *v, const char *name, 
     const json_t *d = json_object_get(v, name);
     if (d && sf_is_unknown(d))
         return -2;
-    const char *text = json_is_string(d) ? json_string_value(d) : d && !json_is_null(d) ? NULL : def;
+    const char *text = def;
+    if (json_is_string(d))
+        text = json_string_value(d);
+    else if (d && !json_is_null(d))
+        text = NULL; /* not text at all */
     long ms = text ? sf_parse_duration_ms(text) : -1;
     if (ms < 0) {
         err(c, "%s: expected a duration such as \"720h\" or \"30d\"", name);

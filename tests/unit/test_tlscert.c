@@ -125,7 +125,8 @@ static int verify(X509 *leaf, X509 *root)
 static long validity_of(X509 *x)
 {
     int days = 0, secs = 0;
-    ck_assert_int_eq(ASN1_TIME_diff(&days, &secs, X509_get0_notBefore(x), X509_get0_notAfter(x)), 1);
+    ck_assert_int_eq(
+        ASN1_TIME_diff(&days, &secs, X509_get0_notBefore(x), X509_get0_notAfter(x)), 1);
     return (long)days * 86400 + secs;
 }
 
@@ -231,7 +232,8 @@ END_TEST
 
 START_TEST(ca_signed_chain_verifies)
 {
-    json_t *ca = create("{\"common_name\": \"unit CA\", \"is_ca\": true, \"key_algorithm\": \"rsa-2048\"}");
+    json_t *ca = create(
+        "{\"common_name\": \"unit CA\", \"is_ca\": true, \"key_algorithm\": \"rsa-2048\"}");
     X509 *root = cert_of(ca, "cert_pem");
     ck_assert_int_ne(X509_check_ca(root), 0);
     ck_assert_int_eq(validity_of(root), 8760L * 3600);
@@ -373,8 +375,10 @@ END_TEST
 START_TEST(renew_expired)
 {
     const struct sf_resource_type *rt = tls_type();
-    json_t *o = create("{\"common_name\": \"short\", \"validity\": \"1s\", \"renew_before\": \"0s\"}");
-    json_t *d = desired_of("{\"common_name\": \"short\", \"validity\": \"1s\", \"renew_before\": \"0s\"}");
+    const char *spec =
+        "{\"common_name\": \"short\", \"validity\": \"1s\", \"renew_before\": \"0s\"}";
+    json_t *o = create(spec);
+    json_t *d = desired_of(spec);
     char *why = NULL;
     time_t start = time(NULL);
     /* Valid now (unless this second already ran out) ... */
@@ -426,7 +430,8 @@ START_TEST(bad_inputs)
     refused("{\"common_name\": \"x\", \"renew_before\": \"-1h\"}", "renew_before");
     refused("{\"common_name\": \"x\", \"key_algorithm\": \"dsa\"}", "key_algorithm");
     refused("{\"common_name\": \"x\", \"ip_addresses\": [\"300.1.1.1\"]}", "ip_addresses[0]");
-    refused("{\"common_name\": \"x\", \"dns_names\": [\"ok.svc\", \"bad,DNS:evil\"]}", "dns_names[1]");
+    refused("{\"common_name\": \"x\", \"dns_names\": [\"ok.svc\", \"bad,DNS:evil\"]}",
+            "dns_names[1]");
     refused("{\"common_name\": \"x\", \"ca_cert_pem\": \"x\"}", "ca_key_pem go together");
 
     /* Values not known yet are left for later, not refused. */
@@ -501,7 +506,8 @@ START_TEST(key_never_rendered)
 {
     const struct sf_resource_type *rt = tls_type();
     json_t *ca = create("{\"common_name\": \"CA\", \"is_ca\": true}");
-    json_t *d = desired_of("{\"common_name\": \"leaf\", \"validity\": \"24h\", \"renew_before\": \"25h\"}");
+    json_t *d = desired_of(
+        "{\"common_name\": \"leaf\", \"validity\": \"24h\", \"renew_before\": \"25h\"}");
     json_object_set(d, "ca_cert_pem", json_object_get(ca, "cert_pem"));
     json_object_set(d, "ca_key_pem", json_object_get(ca, "key_pem"));
     json_t *leaf = NULL;
@@ -536,8 +542,9 @@ START_TEST(key_never_rendered)
     ck_assert_int_eq(c2->action, SF_ACT_CREATE);
 
     char *text = capture_render(p);
-    char *reason = sf_asprintf("  # (because the certificate expires %s, within renew_before 25h)\n",
-                               str(leaf, "not_after"));
+    char *reason = sf_asprintf(
+        "  # (because the certificate expires %s, within renew_before 25h)\n",
+        str(leaf, "not_after"));
     ck_assert_msg(strstr(text, "  # tls_certificate.leaf must be replaced\n") != NULL, "%s", text);
     ck_assert_msg(strstr(text, reason) != NULL, "%s", text);
     ck_assert_ptr_nonnull(strstr(text, "key_pem          = (sensitive value)"));
@@ -595,7 +602,8 @@ START_TEST(reason_in_plan_file)
     c->name = sf_xstrdup("x");
     c->action = SF_ACT_REPLACE;
     c->reason = SF_REASON_RENEW;
-    c->reason_detail = sf_xstrdup("the certificate expires 2027-01-10T00:00:00Z, within renew_before 720h");
+    c->reason_detail =
+        sf_xstrdup("the certificate expires 2027-01-10T00:00:00Z, within renew_before 720h");
     char path[] = "/tmp/sf-test-tlsplan-XXXXXX";
     int fd = mkstemp(path);
     ck_assert_int_ge(fd, 0);
