@@ -24,6 +24,7 @@ static void change_free(struct sf_change *c)
     free(c->address);
     free(c->type);
     free(c->name);
+    free(c->reason_detail);
     json_decref(c->before);
     json_decref(c->after);
     json_decref(c->sensitive);
@@ -145,6 +146,7 @@ static const char *const reason_names[] = {
     [SF_REASON_NOT_IN_CONFIG] = "delete_because_no_resource_config",
     [SF_REASON_DESTROY] = "delete_because_destroy",
     [SF_REASON_GONE] = "create_because_deleted_outside",
+    [SF_REASON_RENEW] = "replace_because_renewal_due",
 };
 
 const char *sf_plan_action_name(enum sf_action a)

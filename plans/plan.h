@@ -34,12 +34,15 @@ enum sf_reason {
     SF_REASON_NOT_IN_CONFIG,  /* delete: no longer in the description */
     SF_REASON_DESTROY,        /* delete: sparkform destroy */
     SF_REASON_GONE,           /* create: was in the state, deleted outside sparkform */
+    SF_REASON_RENEW,          /* replace: the type's renew says so (a certificate near
+                                 expiry); sf_change.reason_detail says why */
 };
 
 struct sf_change {
     char *address, *type, *name;
     enum sf_action action;
     enum sf_reason reason;
+    char *reason_detail; /* SF_REASON_RENEW: the type's words, shown on the plan line */
     json_t *before;     /* refreshed attributes, NULL for create */
     json_t *after;      /* planned attributes (may hold sf_unknown), NULL for delete */
     json_t *sensitive;  /* array of attribute names never to print */

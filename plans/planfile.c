@@ -7,7 +7,8 @@
  *
  *   {"sparkform_plan": 1, "sparkform_version": "...", "format_version": 1,
  *    "lineage", "serial", "destroy", "refresh_only",
- *    "changes": [{"address", "type", "name", "action", "reason", "before",
+ *    "changes": [{"address", "type", "name", "action", "reason",
+ *                 "reason_detail", "before",
  *                 "after", "sensitive", "replace_paths", "dependencies",
  *                 "create_before_destroy", "deposed"}],
  *    "drift": [{"address", "type", "before", "after", "sensitive"}],
@@ -57,6 +58,7 @@ static json_t *plan_file_json(const struct sf_plan *p)
         put_str(o, "address", c->address);
         put_str(o, "type", c->type);
         put_str(o, "name", c->name);
+        put_str(o, "reason_detail", c->reason_detail);
         put(o, "before", c->before);
         put(o, "after", c->after);
         put(o, "sensitive", c->sensitive);
@@ -232,6 +234,7 @@ static void read_body(struct rd *r, const json_t *root, struct sf_plan *p)
         const char *reason = json_string_value(json_object_get(o, "reason"));
         if (reason && sf_plan_reason_parse(reason, &c->reason) < 0)
             bad(r, "%s.reason \"%s\" is not a known reason", where, reason);
+        c->reason_detail = get_str(r, o, where, "reason_detail", false);
         c->before = get_val(r, o, "before");
         c->after = get_val(r, o, "after");
         c->sensitive = get_typed(r, o, where, "sensitive", JSON_ARRAY, "an array");

@@ -158,6 +158,8 @@ json_t *sf_plan_to_json(const struct sf_plan *p)
                                "name", name, "change", ch);
         if (c->reason != SF_REASON_NONE)
             json_object_set_new(rc, "action_reason", json_string(sf_plan_reason_name(c->reason)));
+        if (c->reason_detail)
+            json_object_set_new(rc, "action_reason_detail", json_string(c->reason_detail));
         if (c->deposed > 0)
             json_object_set_new(rc, "deposed", json_integer(c->deposed));
         json_array_append_new(changes, rc);

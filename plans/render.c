@@ -504,6 +504,8 @@ static void render_change(struct r *r, const struct sf_change *c)
             comment(r, "# (because %s is tainted, so it must be replaced)", c->address);
         else if (c->reason == SF_REASON_REQUESTED)
             comment(r, "# (because -replace asked for it)");
+        else if (c->reason == SF_REASON_RENEW)
+            comment(r, "# (because %s)", c->reason_detail ? c->reason_detail : "it is due for renewal");
         if (c->create_before_destroy)
             comment(r, "# (new resource is created before the old is destroyed)");
         mk = c->create_before_destroy ? "+/-" : "-/+";

@@ -95,6 +95,18 @@ struct sf_call {
  *         after every other resource providing one of its keys: creates
  *         follow, deletes go in reverse, and the state records the edge.
  *         An edge that closes a cycle is an error. May be NULL.
+ * renew:  whether the existing object prior (as refresh left it) must be
+ *         replaced although the description asks for nothing a replace
+ *         would need: a certificate inside its renewal window. desired is
+ *         the evaluated description (unknowns possible), so a setting
+ *         such as renew_before takes effect in the plan that changes it.
+ *         Returns 1 with *why set to the reason the plan shows on the
+ *         resource's line ("the certificate expires 2027-01-10T00:00:00Z,
+ *         within renew_before 720h"; allocated, the engine frees it; never
+ *         a secret), 0 when the object can stay, -1 after adding an error
+ *         to c->diags. Called while planning for objects the diff would
+ *         otherwise keep or update in place; like plan, it runs without
+ *         context (c->ctx NULL) and without the network. May be NULL.
  *
  * Timeouts (seconds, 0 = the engine's default of 20 minutes) bound each
  * operation through c->deadline; a resource's `timeouts:` overrides them.
@@ -124,6 +136,7 @@ struct sf_resource_type {
     int (*instances)(const char *config_dir, const struct sf_node *with, json_t **keys,
                      struct sf_diags *d);
     int (*order)(struct sf_call *c, const json_t *desired, json_t *provides, json_t *needs);
+    int (*renew)(struct sf_call *c, const json_t *prior, const json_t *desired, char **why);
     struct sf_timeouts timeouts;
 };
 

@@ -710,6 +710,40 @@ static void plan_delete(struct sf_plan *p, const char *addr, const struct sf_sta
     c->dependencies = deps ? json_copy((json_t *)deps) : json_array();
 }
 
+/* The type's renew hook for an object the diff would keep: 1 with *why
+ * set when it must be made anew all the same (a certificate near expiry),
+ * 0 when not, -1 after errors, which are given the resource's place. */
+static int renew_due(struct sf_run *r, const struct sf_resource_cfg *rc, const json_t *prior,
+                     const json_t *desired, char **why, struct sf_diags *d)
+{
+    *why = NULL;
+    if (!rc->rt->renew)
+        return 0;
+    struct sf_diags mine;
+    sf_diags_init(&mine);
+    struct sf_call call = {
+        .address = rc->address,
+        .type = rc->type,
+        .name = rc->name,
+        .stack = r->cfg->name,
+        .lineage = sf_state_lineage(r->st),
+        .config_dir = r->cfg->dir,
+        .diags = &mine,
+    };
+    int due = rc->rt->renew(&call, prior, desired, why);
+    if (due < 0 && mine.n == 0)
+        sf_diag_add(&mine, SF_SEV_ERROR, NULL, rc->address,
+                    "cannot tell whether %s is due for renewal", rc->address);
+    sf_diags_place(&mine, &rc->pos);
+    sf_diags_move(d, &mine);
+    sf_diags_free(&mine);
+    if (due <= 0) {
+        free(*why);
+        *why = NULL;
+    }
+    return due < 0 ? -1 : due > 0;
+}
+
 int sf_run_plan(struct sf_run *r, struct sf_plan **out, struct sf_diags *d)
 {
     struct sf_plan *p = sf_plan_new();
@@ -790,6 +824,16 @@ int sf_run_plan(struct sf_run *r, struct sf_plan **out, struct sf_diags *d)
         sf_diff(rc->rt, recorded, prior, desired, (const char *const *)rc->lifecycle.ignore_changes,
                 rc->lifecycle.n_ignore, (tainted || requested) && prior,
                 requested ? SF_REASON_REQUESTED : SF_REASON_TAINTED, c);
+        /* An object the description would keep may still have to be made
+         * anew (a certificate near expiry): the type says so and why. */
+        char *why = NULL;
+        if (prior && (c->action == SF_ACT_NOOP || c->action == SF_ACT_UPDATE) &&
+            renew_due(r, rc, prior, desired, &why, d) > 0) {
+            sf_diff(rc->rt, recorded, prior, desired,
+                    (const char *const *)rc->lifecycle.ignore_changes, rc->lifecycle.n_ignore,
+                    true, SF_REASON_RENEW, c);
+            c->reason_detail = why;
+        }
         c->dependencies = graph_deps(r->g, rc);
         c->create_before_destroy = rc->lifecycle.create_before_destroy;
         if (c->action == SF_ACT_REPLACE && rc->lifecycle.prevent_destroy)

@@ -1,8 +1,8 @@
 /*
  * The built-in "local" provider: objects that live on the machine running
- * sparkform (files, generated SSH keys). This file holds the provider table
- * the registry starts with, and the file helpers both types share; the types
- * themselves are in file.c and sshkey.c.
+ * sparkform (files, generated SSH keys, TLS certificates). This file holds
+ * the provider table the registry starts with, and the helpers the types
+ * share; the types themselves are in file.c, sshkey.c and tlscert.c.
  */
 #include "local.h"
 
@@ -18,6 +18,7 @@
 static const struct sf_resource_type *const types[] = {
     &sf_local_file_type,
     &sf_local_ssh_key_type,
+    &sf_local_tls_certificate_type,
     NULL,
 };
 

@@ -1,5 +1,5 @@
 /*
- * Private to providers/local: the two resource types and the file helpers
+ * Private to providers/local: its resource types and the file helpers
  * they share (paths relative to the description, atomic writes that create
  * missing parent directories).
  */
@@ -12,6 +12,7 @@
 
 extern const struct sf_resource_type sf_local_file_type;
 extern const struct sf_resource_type sf_local_ssh_key_type;
+extern const struct sf_resource_type sf_local_tls_certificate_type;
 
 /* path itself when absolute or when c->config_dir is unset, else
  * config_dir/path. Caller frees. */
