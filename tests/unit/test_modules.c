@@ -1,0 +1,212 @@
+/*
+ * Unit tests of module expansion (modules/expand.c, modules/inputs.c):
+ * the addresses instances get, for_each over maps, lists and keyed lists,
+ * when, nesting, outputs and the order their references imply, and the
+ * input checks' messages with the caller's line and column.
+ */
+#include <check.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "run.h"
+#include "util.h"
+
+static char dir[] = "/tmp/sf_modules_XXXXXX";
+static struct sf_diags diags;
+
+static void put(const char *name, const char *text)
+{
+    char *path = sf_asprintf("%s/%s", dir, name);
+    char *slash = strrchr(path, '/');
+    *slash = '\0';
+    char *mk = sf_asprintf("mkdir -p '%s'", path);
+    ck_assert_int_eq(system(mk), 0);
+    free(mk);
+    *slash = '/';
+    ck_assert_int_eq(sf_write_file_atomic(path, text, strlen(text), 0644), 0);
+    free(path);
+}
+
+static void setup(void)
+{
+    strcpy(dir, "/tmp/sf_modules_XXXXXX");
+    ck_assert_ptr_nonnull(mkdtemp(dir));
+    sf_diags_init(&diags);
+    put("leaf/module.yaml",
+        "apiVersion: sparkform/v1\nkind: Module\n"
+        "inputs:\n  tag: {type: string}\n  n: {type: number, default: 1, min: 1, max: 5}\n"
+        "resources:\n"
+        "  - {type: local_file, name: f, with: {path: \"${input.tag}.txt\", content: \"${input.n}\"}}\n"
+        "outputs:\n  path: \"${local_file.f.path}\"\n");
+    put("mid/module.yaml",
+        "apiVersion: sparkform/v1\nkind: Module\n"
+        "inputs:\n  names: {type: map}\n  extra: {type: bool, default: false}\n"
+        "resources:\n"
+        "  - {type: local_file, name: note, when: \"${input.extra}\", with: {path: note.txt, content: x}}\n"
+        "modules:\n"
+        "  - {name: leaf, source: ../leaf, for_each: \"${input.names}\", inputs: {tag: \"${each.key}\", n: \"${each.value}\"}}\n"
+        "outputs:\n  first: \"${module.leaf[\\\"a\\\"].path}\"\n");
+}
+
+static void teardown(void)
+{
+    char *rm = sf_asprintf("rm -rf '%s'", dir);
+    ck_assert_int_eq(system(rm), 0);
+    free(rm);
+    sf_diags_free(&diags);
+}
+
+static const char *first_error(void)
+{
+    for (size_t i = 0; i < diags.n; i++)
+        if (diags.items[i].severity == SF_SEV_ERROR)
+            return diags.items[i].summary;
+    return "(none)";
+}
+
+/* Loads and binds TEXT as DIR/stack.yaml. */
+static struct sf_config *load(const char *text, int *rc)
+{
+    put("stack.yaml", text);
+    char *path = sf_asprintf("%s/stack.yaml", dir);
+    struct sf_config *c = NULL;
+    *rc = sf_config_load(path, &c, &diags);
+    if (*rc == 0)
+        *rc = sf_config_bind_vars(c, NULL, 0, NULL, 0, &diags);
+    free(path);
+    return c;
+}
+
+#define HEAD "apiVersion: sparkform/v1\nkind: Stack\nmetadata: {name: demo}\n"
+
+START_TEST(test_addresses_and_nesting)
+{
+    int rc;
+    struct sf_config *c = load(HEAD "modules:\n"
+                                    "  - {name: top, source: ./mid, inputs: {names: {a: 2, b: 3}, extra: true}}\n"
+                                    "  - {name: off, source: ./mid, when: false, inputs: {names: {}}}\n"
+                                    "outputs:\n  p: \"${module.top.first}\"\n",
+                               &rc);
+    ck_assert_msg(rc == 0, "%s", first_error());
+    ck_assert_uint_eq(c->n_resources, 3);
+    ck_assert_ptr_nonnull(sf_config_find(c, "module.top.local_file.note"));
+    const struct sf_resource_cfg *a = sf_config_find(c, "module.top.module.leaf[a].local_file.f");
+    ck_assert_ptr_nonnull(a);
+    ck_assert_ptr_nonnull(sf_config_find(c, "module.top.module.leaf[b].local_file.f"));
+    ck_assert_str_eq(a->name, "f");
+    ck_assert_str_eq(a->frame->prefix, "module.top.module.leaf[a].");
+    /* The output refers to module.top.module.leaf[a]'s file, and only it. */
+    ck_assert_uint_eq(c->outputs[0].n_refs, 1);
+    ck_assert_str_eq(c->outputs[0].refs[0].name, "module.top.module.leaf[a].local_file.f");
+
+    struct sf_scope sc = {0};
+    json_t *v = sf_config_eval_resource(c, a, &sc, NULL, &diags);
+    ck_assert_ptr_nonnull(v);
+    ck_assert_str_eq(json_string_value(json_object_get(v, "path")), "a.txt");
+    ck_assert_str_eq(json_string_value(json_object_get(v, "content")), "2");
+    json_decref(v);
+    sf_config_free(c);
+}
+END_TEST
+
+START_TEST(test_for_each_forms)
+{
+    int rc;
+    struct sf_config *c = load(HEAD "variables:\n  l: {type: list, default: [x, y]}\n"
+                                    "resources:\n"
+                                    "  - {type: local_file, name: s, for_each: \"${var.l}\", with: {path: \"${each.key}\", content: \"${each.value}\"}}\n"
+                                    "  - type: local_file\n    name: o\n"
+                                    "    for_each: {list: [{id: p, v: 1}, {id: q, v: 2}], key: id}\n"
+                                    "    with: {path: \"${each.value.id}\", content: \"${each.value.v}\"}\n"
+                                    "  - {type: local_file, name: dep, with: {path: z, content: \"${local_file.o[\\\"q\\\"].content}\"}, depends_on: [local_file.s]}\n",
+                               &rc);
+    ck_assert_msg(rc == 0, "%s", first_error());
+    ck_assert_uint_eq(c->n_resources, 5);
+    ck_assert_ptr_nonnull(sf_config_find(c, "local_file.s[x]"));
+    ck_assert_ptr_nonnull(sf_config_find(c, "local_file.o[q]"));
+    const struct sf_resource_cfg *dep = sf_config_find(c, "local_file.dep");
+    ck_assert_uint_eq(dep->n_refs, 1);
+    ck_assert_str_eq(dep->refs[0].name, "local_file.o[q]");
+    /* depends_on on a resource with for_each waits for every instance. */
+    ck_assert_uint_eq(dep->n_depends_on, 2);
+    ck_assert_str_eq(dep->depends_on[0].address, "local_file.s[x]");
+    ck_assert_str_eq(dep->depends_on[1].address, "local_file.s[y]");
+    sf_config_free(c);
+}
+END_TEST
+
+/* Loading fails with an error at line:col containing needle. */
+static void fails(const char *text, const char *file, int line, int col, const char *needle)
+{
+    int rc;
+    size_t before = diags.n;
+    struct sf_config *c = load(text, &rc);
+    ck_assert_int_eq(rc, -1);
+    bool found = false;
+    for (size_t i = before; i < diags.n && !found; i++) {
+        const struct sf_diag *g = &diags.items[i];
+        found = g->line == line && g->col == col && strstr(g->summary, needle) &&
+                strstr(g->file, file);
+    }
+    if (!found)
+        for (size_t i = before; i < diags.n; i++)
+            fprintf(stderr, "  %s:%d:%d: %s\n", diags.items[i].file, diags.items[i].line,
+                    diags.items[i].col, diags.items[i].summary);
+    ck_assert_msg(found, "no error %s:%d:%d %s", file, line, col, needle);
+    sf_config_free(c);
+}
+
+START_TEST(test_input_messages)
+{
+    fails(HEAD "modules:\n  - {name: l, source: ./leaf, inputs: {tag: t, n: 9}}\n", "stack.yaml", 5, 51,
+          "n: 9 is more than the maximum 5");
+    fails(HEAD "modules:\n  - {name: l, source: ./leaf, inputs: {tag: t, n: many}}\n", "stack.yaml", 5, 51,
+          "n: expected a number, got a string");
+    fails(HEAD "modules:\n  - {name: l, source: ./leaf, inputs: {tagg: t}}\n", "stack.yaml", 5, 40,
+          "has no input \"tagg\"; did you mean \"tag\"?");
+    fails(HEAD "modules:\n  - {name: l, source: ./leaf, inputs: {n: 2}}\n", "stack.yaml", 5, 39,
+          "missing input \"tag\"");
+    fails(HEAD "modules:\n  - {name: l, source: ./leaf, inputs: {tag: \"${var.x}\"}}\n", "stack.yaml", 5, 48,
+          "reference to undeclared variable \"x\"");
+    fails(HEAD "modules:\n  - {name: l, source: ./leaf, for_each: [a, a], inputs: {tag: t}}\n", "stack.yaml", 5,
+          41, "the key \"a\" appears twice");
+    fails(HEAD "modules:\n  - {name: l, source: ./leaf, when: \"yes\", inputs: {tag: t}}\n", "stack.yaml", 5, 37,
+          "when: expected true or false");
+    fails(HEAD "modules:\n  - {name: l, source: ./leaf, inputs: {tag: t}}\noutputs:\n  o: \"${module.l.pth}\"\n",
+          "stack.yaml", 7, 9, "module.l has no output \"pth\"; did you mean \"path\"?");
+    fails(HEAD "modules:\n  - {name: l, source: ./leaf, inputs: {tag: t}}\noutputs:\n  o: \"${module.m.path}\"\n",
+          "stack.yaml", 7, 9, "no module of that name is called here");
+    fails(HEAD "modules:\n  - {name: l, source: github.com/x/y}\n", "stack.yaml", 5, 23,
+          "is not one sparkform reads");
+    fails(HEAD "resources:\n  - {type: local_file, name: a, with: {path: \"${input.x}\", content: c}}\n",
+          "stack.yaml", 5, 49, "input.* is only known inside a module");
+    fails(HEAD "resources:\n  - {type: local_file, name: a, with: {path: \"${each.key}\", content: c}}\n",
+          "stack.yaml", 5, 49, "each.key is only known in a resource or module with for_each");
+    /* Inside a module: var.* is not known, and the caller is named. */
+    put("bad/module.yaml", "apiVersion: sparkform/v1\nkind: Module\nresources:\n"
+                           "  - {type: local_file, name: a, with: {path: \"${var.x}\", content: c}}\n");
+    fails(HEAD "modules:\n  - {name: b, source: ./bad}\n", "bad/module.yaml", 4, 49,
+          "var.x cannot be used inside a module");
+    ck_assert_ptr_nonnull(strstr(diags.items[diags.n - 1].detail, "in module.b (")) ;
+    ck_assert_ptr_nonnull(strstr(diags.items[diags.n - 1].detail, "called at "));
+}
+END_TEST
+
+int main(void)
+{
+    Suite *s = suite_create("modules");
+    TCase *tc = tcase_create("modules");
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_add_test(tc, test_addresses_and_nesting);
+    tcase_add_test(tc, test_for_each_forms);
+    tcase_add_test(tc, test_input_messages);
+    suite_add_tcase(s, tc);
+    SRunner *sr = srunner_create(s);
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed != 0;
+}
