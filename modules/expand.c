@@ -518,7 +518,7 @@ static struct sf_module *open_module(struct loader *L, const struct sf_frame *f,
     struct sf_config *c = L->c;
     struct sf_module *m;
     const char *from = f->mod ? f->mod->dir : c->dir;
-    if (sf_module_open(src->text, from, &src->pos, &m, L->d) < 0)
+    if (sf_module_open(src->text, from, c->dir, &src->pos, &m, L->d) < 0)
         return NULL;
     for (size_t i = 0; i < c->n_modules; i++)
         if (!strcmp(c->modules[i]->key, m->key)) {

@@ -11,6 +11,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "gitsrc.h"
 #include "util.h"
 
 #define BUILTIN "builtin:"
@@ -91,34 +92,10 @@ static int open_builtin(const char *rel, const struct sf_pos *pos, struct sf_mod
     return 0;
 }
 
-int sf_module_open(const char *source, const char *from_dir, const struct sf_pos *pos,
-                   struct sf_module **out, struct sf_diags *d)
+int sf_module_open_path(const char *source, const char *path_in, const struct sf_pos *pos,
+                        struct sf_module **out, struct sf_diags *d)
 {
-    *out = NULL;
-    if (!strncmp(source, BUILTIN, strlen(BUILTIN)))
-        return open_builtin(source + strlen(BUILTIN), pos, out, d);
-    if (!strncmp(source, "git::", 5)) {
-        sf_error(d, pos, "module source \"%s\": git sources are not supported yet; use a local path",
-                 source);
-        return -1;
-    }
-    bool relative = !strncmp(source, "./", 2) || !strncmp(source, "../", 3);
-    if (!relative && source[0] != '/') {
-        sf_error(d, pos,
-                 "module source \"%s\" is not one sparkform reads; expected a path starting with ./ "
-                 "or ../ (or /), or builtin:spark",
-                 source);
-        return -1;
-    }
-    if (relative && !strncmp(from_dir, BUILTIN, strlen(BUILTIN))) {
-        char *rel = sf_asprintf("%s/%s", from_dir + strlen(BUILTIN), source);
-        int rc = open_builtin(rel, pos, out, d);
-        free(rel);
-        return rc;
-    }
-    char *joined = source[0] == '/' ? sf_xstrdup(source) : sf_asprintf("%s/%s", from_dir, source);
-    char *path = normalize(joined);
-    free(joined);
+    char *path = normalize(path_in);
     struct stat st;
     if (stat(path, &st) == 0 && S_ISDIR(st.st_mode)) {
         char *file = sf_asprintf("%s/module.yaml", path);
@@ -144,6 +121,85 @@ int sf_module_open(const char *source, const char *from_dir, const struct sf_pos
     }
     *out = m;
     return 0;
+}
+
+/* A git source, from the tree its locked commit extracted to. */
+static int open_git(const char *source, const char *root_dir, const struct sf_pos *pos,
+                    struct sf_module **out, struct sf_diags *d)
+{
+    struct sf_gitsrc g;
+    const char *why;
+    if (sf_gitsrc_parse(source, &g, &why) < 0) {
+        sf_error(d, pos, "module source \"%s\": %s", source, why);
+        return -1;
+    }
+    json_t *lock = sf_lock_load(root_dir, d);
+    if (!lock) {
+        sf_gitsrc_free(&g);
+        return -1;
+    }
+    json_t *mods = json_object_get(lock, "modules");
+    const char *commit = json_string_value(json_object_get(json_object_get(mods, source), "commit"));
+    int rc = -1;
+    if (!commit) {
+        const char *other = NULL, *k;
+        json_t *e;
+        json_object_foreach(mods, k, e) if (!strcmp(json_string_value(json_object_get(e, "url")) ?: "", g.url)) other = k;
+        if (other)
+            sf_error(d, pos,
+                     "module source \"%s\" does not match the lock file, which has \"%s\" for that "
+                     "repository; run sparkform init to fetch what the description asks for",
+                     source, other);
+        else
+            sf_error(d, pos, "module source \"%s\" is not in the lock file yet; run sparkform init", source);
+    } else {
+        char *cache = sf_gitsrc_cache(root_dir);
+        char *tree = sf_gitsrc_tree(cache, commit);
+        struct stat st;
+        if (stat(tree, &st) != 0) {
+            sf_error(d, pos,
+                     "module source \"%s\": commit %.12s is not in the module cache (%s); run sparkform "
+                     "init",
+                     source, commit, cache);
+        } else {
+            char *path = *g.subdir ? sf_asprintf("%s/%s", tree, g.subdir) : sf_xstrdup(tree);
+            rc = sf_module_open_path(source, path, pos, out, d);
+            free(path);
+        }
+        free(tree);
+        free(cache);
+    }
+    json_decref(lock);
+    sf_gitsrc_free(&g);
+    return rc;
+}
+
+int sf_module_open(const char *source, const char *from_dir, const char *root_dir,
+                   const struct sf_pos *pos, struct sf_module **out, struct sf_diags *d)
+{
+    *out = NULL;
+    if (!strncmp(source, BUILTIN, strlen(BUILTIN)))
+        return open_builtin(source + strlen(BUILTIN), pos, out, d);
+    if (!strncmp(source, "git::", 5))
+        return open_git(source, root_dir, pos, out, d);
+    bool relative = !strncmp(source, "./", 2) || !strncmp(source, "../", 3);
+    if (!relative && source[0] != '/') {
+        sf_error(d, pos,
+                 "module source \"%s\" is not one sparkform reads; expected a path starting with ./ "
+                 "or ../ (or /), git::URL//SUBDIR?ref=TAG, or builtin:spark",
+                 source);
+        return -1;
+    }
+    if (relative && !strncmp(from_dir, BUILTIN, strlen(BUILTIN))) {
+        char *rel = sf_asprintf("%s/%s", from_dir + strlen(BUILTIN), source);
+        int rc = open_builtin(rel, pos, out, d);
+        free(rel);
+        return rc;
+    }
+    char *joined = source[0] == '/' ? sf_xstrdup(source) : sf_asprintf("%s/%s", from_dir, source);
+    int rc = sf_module_open_path(source, joined, pos, out, d);
+    free(joined);
+    return rc;
 }
 
 void sf_module_free(struct sf_module *m)

@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "diag.h"
+#include "init.h"
 #include "plan.h"
 #include "run.h"
 #include "state.h"
@@ -37,10 +38,11 @@ enum {
     C_UNLOCK = 1 << 8,
     C_VERSION = 1 << 9,
     C_IMPORT = 1 << 10,
+    C_INIT = 1 << 11,
 };
 #define C_RUNS (C_PLAN | C_APPLY | C_DESTROY)
 #define C_CONFIG (C_VALIDATE | C_RUNS | C_GRAPH | C_IMPORT)
-#define C_ALL 0x7ff
+#define C_ALL 0xfff
 
 struct strv {
     const char **v;
@@ -69,7 +71,7 @@ struct flag {
 };
 
 static const struct flag flags[] = {
-    {"f", C_CONFIG, true, "-f FILE            the service description (default " DEFAULT_CONFIG ")"},
+    {"f", C_CONFIG | C_INIT, true, "-f FILE            the service description (default " DEFAULT_CONFIG ")"},
     {"state", C_ALL, true, "-state FILE        the state file (default " DEFAULT_STATE ")"},
     {"var", C_CONFIG, true, "-var NAME=VALUE    set a variable (repeatable)"},
     {"var-file", C_CONFIG, true, "-var-file FILE     variables from a YAML file (repeatable)"},
@@ -97,6 +99,7 @@ static const struct {
     const char *usage;
     const char *summary;
 } commands[] = {
+    {"init", C_INIT, "init [-f FILE]", "fetch the description's git modules and write the lock file"},
     {"validate", C_VALIDATE, "validate [-f FILE] [FILE]", "check a description without touching anything"},
     {"plan", C_PLAN, "plan [-f FILE] [flags]", "show what apply would change"},
     {"apply", C_APPLY, "apply [-f FILE | PLANFILE] [flags]", "make the service match the description"},
@@ -807,6 +810,7 @@ int sf_cli_main(int argc, char **argv)
     case C_STATE: status = cmd_state(&a, &d); break;
     case C_UNLOCK: status = cmd_force_unlock(&a, &d); break;
     case C_IMPORT: status = cmd_import(&a, &d); break;
+    case C_INIT: status = sf_modules_init(a.file ? a.file : a.pos.n ? a.pos.v[0] : DEFAULT_CONFIG, stdout, &d) < 0; break;
     default: printf("sparkform %s\n", SF_VERSION); status = 0; break;
     }
 done:

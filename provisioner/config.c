@@ -961,7 +961,7 @@ static void load_root_frame(struct loader *L, const struct sf_node *root)
     }
     struct sf_module *m;
     struct sf_pos pos = root->pos;
-    if (sf_module_open("builtin:spark", c->dir, &pos, &m, L->d) < 0)
+    if (sf_module_open("builtin:spark", c->dir, c->dir, &pos, &m, L->d) < 0)
         return;
     c->modules = sf_xcalloc(1, sizeof(*c->modules));
     c->modules[c->n_modules++] = m;

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "init.h"
 #include "run.h"
 #include "util.h"
 
@@ -195,6 +196,86 @@ START_TEST(test_input_messages)
 }
 END_TEST
 
+/* A git source from a repository the test makes: locked by init, read
+ * offline afterwards, and a changed ref is a clear error until init. */
+START_TEST(test_git_source)
+{
+    char *cmd = sf_asprintf(
+        "set -e; cd '%s'; mkdir -p repo/net; cp leaf/module.yaml repo/net/; cd repo; git init -q .;"
+        " git add .; git -c user.email=t@t -c user.name=t commit -qm one; git tag v1;"
+        " sed -i 's/default: 1,/default: 3,/' net/module.yaml;"
+        " git -c user.email=t@t -c user.name=t commit -qam two; git tag v2",
+        dir);
+    ck_assert_int_eq(system(cmd), 0);
+    free(cmd);
+    char *stack = sf_asprintf(HEAD "modules:\n  - {name: g, source: \"git::file://%s/repo//net?ref=v1\", inputs: {tag: t}}\n", dir);
+    int rc;
+    size_t before = diags.n;
+    struct sf_config *c = load(stack, &rc);
+    ck_assert_int_eq(rc, -1);
+    ck_assert_ptr_nonnull(strstr(diags.items[before].summary, "is not in the lock file yet; run sparkform init"));
+    sf_config_free(c);
+
+    char *path = sf_asprintf("%s/stack.yaml", dir);
+    FILE *devnull = fopen("/dev/null", "w");
+    ck_assert_int_eq(sf_modules_init(path, devnull, &diags), 0);
+    char *lockp = sf_asprintf("%s/sparkform.lock.json", dir);
+    json_t *lock = json_load_file(lockp, 0, NULL);
+    ck_assert_ptr_nonnull(lock);
+    ck_assert_uint_eq(json_object_size(json_object_get(lock, "modules")), 1);
+    const char *k;
+    json_t *e;
+    json_object_foreach(json_object_get(lock, "modules"), k, e)
+        ck_assert_uint_eq(strlen(json_string_value(json_object_get(e, "commit"))), 40);
+
+    /* Offline: the repository is gone, the cache and the lock are enough. */
+    char *rm = sf_asprintf("mv '%s/repo' '%s/repo.away'", dir, dir);
+    ck_assert_int_eq(system(rm), 0);
+    free(rm);
+    c = load(stack, &rc);
+    ck_assert_msg(rc == 0, "%s", first_error());
+    const struct sf_resource_cfg *r = sf_config_find(c, "module.g.local_file.f");
+    ck_assert_ptr_nonnull(r);
+    struct sf_scope sc = {0};
+    json_t *v = sf_config_eval_resource(c, r, &sc, NULL, &diags);
+    ck_assert_str_eq(json_string_value(json_object_get(v, "content")), "1");
+    json_decref(v);
+    sf_config_free(c);
+
+    /* Another ref: an error naming the locked one, until init fetches it. */
+    char *v2 = sf_asprintf(HEAD "modules:\n  - {name: g, source: \"git::file://%s/repo//net?ref=v2\", inputs: {tag: t}}\n", dir);
+    before = diags.n;
+    c = load(v2, &rc);
+    ck_assert_int_eq(rc, -1);
+    ck_assert_ptr_nonnull(strstr(diags.items[before].summary, "does not match the lock file, which has"));
+    sf_config_free(c);
+    rm = sf_asprintf("mv '%s/repo.away' '%s/repo'", dir, dir);
+    ck_assert_int_eq(system(rm), 0);
+    free(rm);
+    ck_assert_int_eq(sf_modules_init(path, devnull, &diags), 0);
+    c = load(v2, &rc);
+    ck_assert_msg(rc == 0, "%s", first_error());
+    v = sf_config_eval_resource(c, sf_config_find(c, "module.g.local_file.f"), &sc, NULL, &diags);
+    ck_assert_str_eq(json_string_value(json_object_get(v, "content")), "3");
+    json_decref(v);
+    sf_config_free(c);
+
+    /* A ref the repository does not have. */
+    char *v9 = sf_asprintf(HEAD "modules:\n  - {name: g, source: \"git::file://%s/repo//net?ref=v9\", inputs: {tag: t}}\n", dir);
+    put("stack.yaml", v9);
+    before = diags.n;
+    ck_assert_int_eq(sf_modules_init(path, devnull, &diags), -1);
+    ck_assert_ptr_nonnull(strstr(diags.items[before].summary, "has no tag, branch or commit \"v9\""));
+    fclose(devnull);
+    json_decref(lock);
+    free(lockp);
+    free(path);
+    free(stack);
+    free(v2);
+    free(v9);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("modules");
@@ -203,6 +284,7 @@ int main(void)
     tcase_add_test(tc, test_addresses_and_nesting);
     tcase_add_test(tc, test_for_each_forms);
     tcase_add_test(tc, test_input_messages);
+    tcase_add_test(tc, test_git_source);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);

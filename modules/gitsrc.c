@@ -1,0 +1,260 @@
+/*
+ * Git module sources (gitsrc.h) through libgit2: one bare clone per
+ * repository URL in the cache (fetched again by `sparkform init`), and one
+ * extracted tree per commit, so that a run reads plain files and needs no
+ * network once the lock file names its commits.
+ */
+#include "gitsrc.h"
+
+#include <errno.h>
+#include <git2.h>
+#include <openssl/evp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "util.h"
+
+#define LOCK_FILE "sparkform.lock.json"
+
+int sf_gitsrc_parse(const char *source, struct sf_gitsrc *out, const char **why)
+{
+    memset(out, 0, sizeof(*out));
+    if (strncmp(source, "git::", 5) != 0) {
+        *why = "a git source starts with git::";
+        return -1;
+    }
+    const char *s = source + 5;
+    const char *q = strchr(s, '?');
+    char *main = q ? sf_xstrndup(s, (size_t)(q - s)) : sf_xstrdup(s);
+    out->ref = sf_xstrdup("");
+    if (q) {
+        if (strncmp(q + 1, "ref=", 4) != 0 || !q[5] || strchr(q + 5, '&')) {
+            free(main);
+            sf_gitsrc_free(out);
+            *why = "the only query a git source takes is ?ref=TAG (or a branch or a commit)";
+            return -1;
+        }
+        free(out->ref);
+        out->ref = sf_xstrdup(q + 5);
+    }
+    /* The subdirectory follows a "//" that is not the scheme's. */
+    const char *scheme = strstr(main, "://");
+    const char *from = scheme ? scheme + 3 : main;
+    const char *sub = strstr(*from == '/' ? from + 1 : from, "//");
+    if (sub) {
+        out->url = sf_xstrndup(main, (size_t)(sub - main));
+        out->subdir = sf_xstrdup(sub + 2);
+    } else {
+        out->url = sf_xstrdup(main);
+        out->subdir = sf_xstrdup("");
+    }
+    free(main);
+    if (!*out->url || strstr(out->subdir, "..")) {
+        sf_gitsrc_free(out);
+        *why = *out->url ? "a git source's subdirectory may not leave the repository" : "the URL is empty";
+        return -1;
+    }
+    return 0;
+}
+
+void sf_gitsrc_free(struct sf_gitsrc *g)
+{
+    free(g->url);
+    free(g->subdir);
+    free(g->ref);
+    memset(g, 0, sizeof(*g));
+}
+
+char *sf_gitsrc_cache(const char *dir)
+{
+    /* Absolute: libgit2 makes a checkout's directories relative to it. */
+    char *abs = realpath(dir, NULL);
+    char *cache = sf_asprintf("%s/.sparkform/modules", abs ? abs : dir);
+    free(abs);
+    return cache;
+}
+
+char *sf_gitsrc_tree(const char *cache, const char *commit)
+{
+    return sf_asprintf("%s/trees/%s", cache, commit);
+}
+
+static char *hex_sha256(const char *s)
+{
+    unsigned char md[EVP_MAX_MD_SIZE];
+    unsigned int n = 0;
+    EVP_Digest(s, strlen(s), md, &n, EVP_sha256(), NULL);
+    char *hex = sf_xmalloc(2 * n + 1);
+    for (unsigned int i = 0; i < n; i++)
+        snprintf(hex + 2 * i, 3, "%02x", md[i]);
+    return hex;
+}
+
+static int mkdirs(const char *path)
+{
+    char *p = sf_xstrdup(path);
+    for (char *s = p + 1; *s; s++)
+        if (*s == '/') {
+            *s = '\0';
+            if (mkdir(p, 0755) < 0 && errno != EEXIST) {
+                free(p);
+                return -1;
+            }
+            *s = '/';
+        }
+    int rc = mkdir(p, 0755) < 0 && errno != EEXIST ? -1 : 0;
+    free(p);
+    return rc;
+}
+
+static int git_fail(struct sf_diags *d, const struct sf_pos *pos, const char *what, const char *url)
+{
+    const git_error *e = git_error_last();
+    sf_error(d, pos, "git: %s %s: %s", what, url, e && e->message ? e->message : "failed");
+    return -1;
+}
+
+/* The commit a ref names in a bare clone: a tag, a branch (as fetched,
+ * refs/heads/), or a commit id. */
+static int resolve(git_repository *repo, const char *ref, git_oid *oid)
+{
+    const char *forms[] = {"refs/tags/%s", "refs/heads/%s", "%s", NULL};
+    for (size_t i = 0; forms[i]; i++) {
+        char *spec = *ref ? sf_asprintf(forms[i], ref) : sf_xstrdup("HEAD");
+        git_object *obj = NULL;
+        int rc = git_revparse_single(&obj, repo, spec);
+        free(spec);
+        if (rc == 0) {
+            git_object *commit = NULL;
+            rc = git_object_peel(&commit, obj, GIT_OBJECT_COMMIT);
+            git_object_free(obj);
+            if (rc == 0) {
+                git_oid_cpy(oid, git_object_id(commit));
+                git_object_free(commit);
+                return 0;
+            }
+        }
+        if (!*ref)
+            break;
+    }
+    return -1;
+}
+
+int sf_gitsrc_fetch(const char *cache, const struct sf_gitsrc *g, char **commit,
+                    const struct sf_pos *pos, struct sf_diags *d)
+{
+    *commit = NULL;
+    git_libgit2_init();
+    char *key = hex_sha256(g->url);
+    char *repo_dir = sf_asprintf("%s/repos/%s.git", cache, key);
+    free(key);
+    int rc = -1;
+    git_repository *repo = NULL;
+    git_remote *remote = NULL;
+    struct stat st;
+    if (mkdirs(cache) < 0) {
+        sf_error(d, pos, "cannot make the module cache %s: %s", cache, strerror(errno));
+        goto out;
+    }
+    if (stat(repo_dir, &st) == 0) {
+        if (git_repository_open_bare(&repo, repo_dir) < 0 || git_remote_lookup(&remote, repo, "origin") < 0) {
+            git_fail(d, pos, "cannot open the cached clone of", g->url);
+            goto out;
+        }
+        /* Tags and branches as the server has them now. */
+        const char *refspecs[] = {"+refs/heads/*:refs/heads/*", "+refs/tags/*:refs/tags/*"};
+        git_strarray specs = {(char **)refspecs, 2};
+        git_fetch_options fo;
+        git_fetch_options_init(&fo, GIT_FETCH_OPTIONS_VERSION);
+        fo.download_tags = GIT_REMOTE_DOWNLOAD_TAGS_ALL;
+        if (git_remote_fetch(remote, &specs, &fo, "sparkform init") < 0) {
+            git_fail(d, pos, "cannot fetch", g->url);
+            goto out;
+        }
+    } else {
+        git_clone_options co;
+        git_clone_options_init(&co, GIT_CLONE_OPTIONS_VERSION);
+        co.bare = 1;
+        if (git_clone(&repo, g->url, repo_dir, &co) < 0) {
+            git_fail(d, pos, "cannot clone", g->url);
+            goto out;
+        }
+    }
+    git_oid oid;
+    if (resolve(repo, g->ref, &oid) < 0) {
+        sf_error(d, pos, "git: %s has no tag, branch or commit \"%s\"", g->url, g->ref);
+        goto out;
+    }
+    char hex[GIT_OID_HEXSZ + 1];
+    git_oid_tostr(hex, sizeof(hex), &oid);
+    char *tree = sf_gitsrc_tree(cache, hex);
+    if (stat(tree, &st) != 0) {
+        /* Extracted to a temporary name, then renamed: a tree that exists
+         * is whole. */
+        char *tmp = sf_asprintf("%s.tmp%d", tree, (int)getpid());
+        git_commit *c = NULL;
+        git_checkout_options ck;
+        git_checkout_options_init(&ck, GIT_CHECKOUT_OPTIONS_VERSION);
+        ck.checkout_strategy = GIT_CHECKOUT_FORCE | GIT_CHECKOUT_RECREATE_MISSING;
+        ck.target_directory = tmp;
+        mkdirs(tmp);
+        if (git_commit_lookup(&c, repo, &oid) < 0 || git_checkout_tree(repo, (git_object *)c, &ck) < 0 ||
+            rename(tmp, tree) < 0) {
+            git_fail(d, pos, "cannot extract the tree of", g->url);
+            git_commit_free(c);
+            free(tmp);
+            free(tree);
+            goto out;
+        }
+        git_commit_free(c);
+        free(tmp);
+    }
+    free(tree);
+    *commit = sf_xstrdup(hex);
+    rc = 0;
+out:
+    git_remote_free(remote);
+    git_repository_free(repo);
+    free(repo_dir);
+    return rc;
+}
+
+json_t *sf_lock_load(const char *dir, struct sf_diags *d)
+{
+    char *path = sf_asprintf("%s/" LOCK_FILE, dir);
+    struct stat st;
+    if (stat(path, &st) != 0) {
+        free(path);
+        return json_pack("{s:{}}", "modules");
+    }
+    json_error_t err;
+    json_t *lock = json_load_file(path, 0, &err);
+    if (!lock || !json_is_object(json_object_get(lock, "modules"))) {
+        struct sf_pos pos = {path, lock ? 1 : err.line, lock ? 1 : err.column};
+        sf_error(d, &pos, "the lock file is not one sparkform wrote (%s); run sparkform init to write it again",
+                 lock ? "no \"modules\" mapping" : err.text);
+        json_decref(lock);
+        free(path);
+        return NULL;
+    }
+    free(path);
+    return lock;
+}
+
+int sf_lock_save(const char *dir, const json_t *lock, struct sf_diags *d)
+{
+    char *path = sf_asprintf("%s/" LOCK_FILE, dir);
+    char *text = json_dumps(lock, JSON_INDENT(2) | JSON_SORT_KEYS);
+    size_t len = strlen(text);
+    char *withnl = sf_asprintf("%s\n", text);
+    int rc = sf_write_file_atomic(path, withnl, len + 1, 0644);
+    if (rc < 0)
+        sf_error(d, NULL, "cannot write %s: %s", path, strerror(errno));
+    free(withnl);
+    free(text);
+    free(path);
+    return rc;
+}

@@ -1,0 +1,42 @@
+/*
+ * Module sources in git: `git::URL//SUBDIR?ref=REF` (URL https://,
+ * ssh://, user@host:path or file://). `sparkform init` fetches each into
+ * a cache beside the description (.sparkform/modules), resolves the ref
+ * to a commit, extracts that commit's tree, and records the commit in the
+ * lock file (sparkform.lock.json); every later run reads the tree the
+ * lock names, offline. libgit2 does all of git.
+ */
+#ifndef SF_GITSRC_H
+#define SF_GITSRC_H
+
+#include <jansson.h>
+
+#include "diag.h"
+
+struct sf_gitsrc {
+    char *url;    /* what git fetches */
+    char *subdir; /* "" or a path inside the repository */
+    char *ref;    /* a tag, branch or commit; "" = the default branch */
+};
+
+/* Parse a source starting with git::. Returns 0, or -1 with *why set (a
+ * static text). */
+int sf_gitsrc_parse(const char *source, struct sf_gitsrc *out, const char **why);
+void sf_gitsrc_free(struct sf_gitsrc *g);
+
+/* Fetch g into cache (a directory), resolve its ref and extract the
+ * commit's tree. *commit: the commit id (hex, caller frees). Errors at pos. */
+int sf_gitsrc_fetch(const char *cache, const struct sf_gitsrc *g, char **commit,
+                    const struct sf_pos *pos, struct sf_diags *d);
+/* Where the extracted tree of commit is (caller frees); it may not exist. */
+char *sf_gitsrc_tree(const char *cache, const char *commit);
+
+/* The lock file of a description's directory: {"modules": {SOURCE:
+ * {"commit": ID}}}. A missing file is an empty lock; a broken one is an
+ * error. New reference, or NULL. */
+json_t *sf_lock_load(const char *dir, struct sf_diags *d);
+int sf_lock_save(const char *dir, const json_t *lock, struct sf_diags *d);
+/* The cache directory of a description's directory (caller frees). */
+char *sf_gitsrc_cache(const char *dir);
+
+#endif

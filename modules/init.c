@@ -1,0 +1,138 @@
+/*
+ * `sparkform init` (init.h). It reads the description and the module
+ * files as YAML only, without expanding anything (variables may not have
+ * values yet), following every `source:` it finds: git sources are
+ * fetched and locked, local and built-in ones are read for the calls they
+ * make in turn. The lock file is written once, at the end, only if every
+ * source was found.
+ */
+#include "init.h"
+
+#include <libgen.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "gitsrc.h"
+#include "node.h"
+#include "source.h"
+#include "util.h"
+
+struct walk {
+    const char *root_dir;
+    char *cache;
+    json_t *lock;   /* what is written */
+    json_t *seen;   /* module keys already walked */
+    FILE *out;
+    struct sf_diags *d;
+};
+
+static void walk_calls(struct walk *W, const struct sf_node *root, const char *from_dir);
+
+static void walk_source(struct walk *W, const struct sf_node *src, const char *from_dir)
+{
+    if (!src || src->kind != SF_NODE_SCALAR)
+        return;
+    const char *source = src->text;
+    if (!strncmp(source, "git::", 5)) {
+        json_t *have = json_object_get(json_object_get(W->lock, "modules"), source);
+        if (!have) {
+            struct sf_gitsrc g;
+            const char *why;
+            if (sf_gitsrc_parse(source, &g, &why) < 0) {
+                sf_error(W->d, &src->pos, "module source \"%s\": %s", source, why);
+                return;
+            }
+            fprintf(W->out, "Fetching %s ...\n", source);
+            fflush(W->out);
+            char *commit = NULL;
+            if (sf_gitsrc_fetch(W->cache, &g, &commit, &src->pos, W->d) == 0) {
+                fprintf(W->out, "- %s at commit %.12s\n", source, commit);
+                json_object_set_new(json_object_get(W->lock, "modules"), source,
+                                    json_pack("{s:s, s:s, s:s}", "commit", commit, "url", g.url, "ref", g.ref));
+            }
+            free(commit);
+            sf_gitsrc_free(&g);
+            if (!json_object_get(json_object_get(W->lock, "modules"), source))
+                return;
+        }
+    }
+    /* Read it as a run will, for the calls it makes in turn. */
+    struct sf_module *m = NULL;
+    if (!strncmp(source, "git::", 5)) {
+        struct sf_gitsrc g;
+        const char *why;
+        if (sf_gitsrc_parse(source, &g, &why) < 0)
+            return;
+        const char *commit = json_string_value(
+            json_object_get(json_object_get(json_object_get(W->lock, "modules"), source), "commit"));
+        char *tree = sf_gitsrc_tree(W->cache, commit);
+        char *path = *g.subdir ? sf_asprintf("%s/%s", tree, g.subdir) : sf_xstrdup(tree);
+        sf_module_open_path(source, path, &src->pos, &m, W->d);
+        free(path);
+        free(tree);
+        sf_gitsrc_free(&g);
+    } else {
+        sf_module_open(source, from_dir, W->root_dir, &src->pos, &m, W->d);
+    }
+    if (!m)
+        return;
+    if (!json_object_get(W->seen, m->key)) {
+        json_object_set_new(W->seen, m->key, json_true());
+        walk_calls(W, m->doc->root, m->dir);
+    }
+    sf_module_free(m);
+}
+
+static void walk_calls(struct walk *W, const struct sf_node *root, const char *from_dir)
+{
+    const struct sf_node *calls = root && root->kind == SF_NODE_MAP ? sf_node_get(root, "modules") : NULL;
+    for (size_t i = 0; calls && calls->kind == SF_NODE_SEQ && i < calls->n; i++)
+        if (calls->items[i]->kind == SF_NODE_MAP)
+            walk_source(W, sf_node_get(calls->items[i], "source"), from_dir);
+}
+
+int sf_modules_init(const char *description, FILE *out, struct sf_diags *d)
+{
+    size_t errors = sf_diags_errors(d);
+    struct sf_doc *doc = NULL;
+    if (sf_yaml_load(description, &doc, d) < 0)
+        return -1;
+    char *copy = sf_xstrdup(description);
+    char *dir = sf_xstrdup(dirname(copy));
+    free(copy);
+    struct walk W = {.root_dir = dir, .cache = sf_gitsrc_cache(dir), .lock = json_pack("{s:{}}", "modules"),
+                     .seen = json_object(), .out = out, .d = d};
+    /* Fail early on a lock file that is not ours: it is rewritten below. */
+    json_t *old = sf_lock_load(dir, d);
+    const struct sf_node *kind = doc->root && doc->root->kind == SF_NODE_MAP ? sf_node_get(doc->root, "kind") : NULL;
+    if (old) {
+        if (kind && kind->kind == SF_NODE_SCALAR && !strcmp(kind->text, "SparkService")) {
+            struct sf_module *m = NULL;
+            struct sf_pos pos = doc->root->pos;
+            if (sf_module_open("builtin:spark", dir, dir, &pos, &m, d) == 0) {
+                walk_calls(&W, m->doc->root, m->dir);
+                sf_module_free(m);
+            }
+        }
+        walk_calls(&W, doc->root, dir);
+    }
+    int rc = -1;
+    if (old && sf_diags_errors(d) == errors) {
+        size_t n = json_object_size(json_object_get(W.lock, "modules"));
+        if (n == 0 && json_object_size(json_object_get(old, "modules")) == 0) {
+            fprintf(out, "No git modules: nothing to fetch.\n");
+            rc = 0;
+        } else if (sf_lock_save(dir, W.lock, d) == 0) {
+            fprintf(out, "Wrote %s/sparkform.lock.json (%zu git module%s). Commit it with the description.\n",
+                    dir, n, n == 1 ? "" : "s");
+            rc = 0;
+        }
+    }
+    json_decref(old);
+    json_decref(W.lock);
+    json_decref(W.seen);
+    free(W.cache);
+    free(dir);
+    sf_doc_free(doc);
+    return rc;
+}
