@@ -46,6 +46,9 @@ struct lc_k8s_type {
      * CRD's name; NULL for built-ins */
     const json_t *schema;
     const char *crd;
+    /* custom resources: the version's additionalPrinterColumns (borrowed),
+     * the columns of `kubectl get`; NULL when it has none */
+    const json_t *columns;
 };
 
 /* The types of one cluster: built-ins first, then custom resources. */
