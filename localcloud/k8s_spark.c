@@ -294,8 +294,8 @@ static void submit(struct lc_k8s *k, const char *cluster, const char *kindkey, c
 static void driver_exits(struct lc_k8s *k, const char *cluster, const json_t *app,
                          const json_t *pod, const char *now)
 {
-    const char *outcome = lc_k8s_str(json_object_get(json_object_get(app, "metadata"), "annotations"), OUTCOME);
-    bool failed = is(outcome, "failed");
+    json_t *annotations = json_object_get(json_object_get(app, "metadata"), "annotations");
+    bool failed = is(lc_k8s_str(annotations, OUTCOME), "failed");
     json_t *st = status_copy(pod);
     json_object_set_new(st, "phase", json_string(failed ? "Failed" : "Succeeded"));
     json_t *conds = json_array();
@@ -486,7 +486,8 @@ void lc_k8s_spark_note(struct lc_k8s *k, const char *kindkey, const char *id, co
 {
     char *key = due_key(kindkey, id);
     json_t *d = json_object_get(k->due, key);
-    json_int_t gen = json_integer_value(json_object_get(json_object_get(obj, "metadata"), "generation"));
+    json_int_t gen =
+        json_integer_value(json_object_get(json_object_get(obj, "metadata"), "generation"));
     const char *state = app_state(obj);
     if (!d || !json_object_get(d, "gen")) {
         /* new, or adopted as it stands after a restart */
@@ -502,7 +503,8 @@ void lc_k8s_spark_note(struct lc_k8s *k, const char *kindkey, const char *id, co
             lc_format_time(lc_now_ms(), false, now, sizeof(now));
             char *cluster = cluster_of(kindkey);
             json_t *st = status_copy(obj);
-            json_object_set_new(st, "applicationState", json_pack("{s:s}", "state", "INVALIDATING"));
+            json_object_set_new(st, "applicationState",
+                                json_pack("{s:s}", "state", "INVALIDATING"));
             write_status(k, cluster, kindkey, id, obj, st, OPERATOR, now);
             free(cluster);
         }

@@ -232,10 +232,12 @@ kubectl --cache-dir "$WORK/kube-cache" get sparkapplication pi -n spark-jobs --w
   -o jsonpath='{.status.applicationState.state}{"\n"}' > states.txt 2>states.err &
 watch_pid=$!
 pids+=("$watch_pid")
-sleep 1 # the watch is listening
+watching() { [ -s states.txt ]; } # it printed the current state
+wait_for watching
 sf apply -f stack.yaml -auto-approve
 expect_rc 0
-sleep 0.3
+# the last event may come a moment after the apply's own read
+for _ in $(seq 50); do [ "$(uniq states.txt | wc -l)" -ge 5 ] && break; sleep 0.1; done
 kill "$watch_pid" 2>/dev/null || true
 # the states it went through, each once, in order
 uniq states.txt | tr '\n' ' ' > seq.txt
