@@ -10,7 +10,8 @@
 # of the description deletes it and its driver pod. kubectl get shows the
 # state; an application kubectl deletes takes its driver along; a
 # ScheduledSparkApplication is Scheduled; a SparkConnect gets its server
-# Service on port 15002 and is Ready. Destroy leaves nothing.
+# Service on port 15002 and is Ready. Destroy leaves nothing. After a
+# restart of localcloud, applications go on from where they were.
 . "$ROOT/tests/e2e/lib-cloud.sh"
 . "$ROOT/tests/e2e/lib-k8s.sh"
 command -v kubectl >/dev/null || fail "kubectl is not installed"
@@ -309,3 +310,36 @@ expect_rc 0
 sf destroy -f stack.yaml -auto-approve
 expect_rc 0
 expect_inventory "" "after destroy"
+
+# ---- a restart on the same data: a finished application stays as it was,
+# a running one goes on to its end
+k8s_cluster again
+export KUBECONFIG="$WORK/again.kubeconfig"
+kc apply -f objs/crd-app.yaml -f objs/ns.yaml
+expect_rc 0
+kc wait --for condition=Established crd/sparkapplications.sparkoperator.k8s.io --timeout 20s
+expect_rc 0
+app done 1 > done.yaml
+kc apply -f done.yaml
+expect_rc 0
+done_done() { [ "$(state_of done)" = COMPLETED ]; }
+wait_for done_done
+kc get sparkapplication done -n spark-jobs -o jsonpath='{.status.sparkApplicationId}'
+done_id=$(cat "$WORK/.stdout")
+app running 1 > running.yaml
+kc apply -f running.yaml
+expect_rc 0
+running_runs() { [ "$(state_of running)" = RUNNING ]; }
+wait_for running_runs
+kill -TERM "$lc_pid"
+wait "$lc_pid" || fail "localcloud did not exit cleanly"
+lc_start lc --delay-ms 700
+ci GET "/clusters/$CLUSTER/kube_config"
+expect_code 200 "kube_config after the restart"
+cp "$WORK/body" "$KUBECONFIG"
+running_done() { [ "$(state_of running)" = COMPLETED ]; }
+wait_for running_done
+kc get pod running-driver -n spark-jobs -o jsonpath='{.status.phase}'
+[ "$(cat "$WORK/.stdout")" = Succeeded ] || fail "after the restart: $(cat "$WORK/.stdout")"
+kc get sparkapplication done -n spark-jobs -o jsonpath='{.status.applicationState.state} {.status.sparkApplicationId}'
+[ "$(cat "$WORK/.stdout")" = "COMPLETED $done_id" ] || fail "the finished application after the restart: $(cat "$WORK/.stdout")"
