@@ -165,6 +165,8 @@ static void add_crd_types(const json_t *crd, struct lc_k8s_types *out)
         t->has_status = json_object_get(json_object_get(v, "subresources"), "status") != NULL;
         t->schema = json_object_get(json_object_get(v, "schema"), "openAPIV3Schema");
         t->crd = lc_k8s_str(meta, "name");
+        json_t *cols = json_object_get(v, "additionalPrinterColumns");
+        t->columns = json_array_size(cols) ? cols : NULL;
     }
 }
 

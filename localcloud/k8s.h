@@ -6,7 +6,8 @@
  * cluster's bearer token. k8s.c routes and authorizes requests and serves
  * discovery; k8s_objects.c keeps the objects (create, get, list, update,
  * patch, delete, watch); k8s_ctrl.c moves them along with time (workloads
- * becoming ready, Jobs completing, namespaces and finalizers); k8s_patch.c
+ * becoming ready, Jobs completing, namespaces and finalizers; k8s_spark.c
+ * plays the Spark Operator); k8s_patch.c
  * holds the patch and server-side apply algebra; k8s_openapi.c answers
  * /openapi/v3.
  *
@@ -46,6 +47,9 @@ struct lc_k8s_type {
      * CRD's name; NULL for built-ins */
     const json_t *schema;
     const char *crd;
+    /* custom resources: the version's additionalPrinterColumns (borrowed),
+     * the columns of `kubectl get`; NULL when it has none */
+    const json_t *columns;
 };
 
 /* The types of one cluster: built-ins first, then custom resources. */
@@ -223,6 +227,20 @@ void lc_k8s_ctrl_stop(struct lc_k8s *k);
 /* Called by every write (under the world lock) so the controllers know
  * what to look at: obj is the new state (NULL for a deletion). */
 void lc_k8s_ctrl_note(struct lc_k8s *k, const char *kindkey, const char *id, const json_t *obj);
+
+/* ---------- the Spark Operator's objects (k8s_spark.c) ---------- */
+
+/* Whether obj (stored under kindkey) is a SparkApplication,
+ * ScheduledSparkApplication or SparkConnect of group sparkoperator.k8s.io,
+ * which the Spark controllers move along. */
+bool lc_k8s_spark_owns(const char *kindkey, const json_t *obj);
+/* Notes a write of one of them (from lc_k8s_ctrl_note): a changed
+ * SparkApplication spec is marked INVALIDATING at once. */
+void lc_k8s_spark_note(struct lc_k8s *k, const char *kindkey, const char *id, const json_t *obj);
+/* Moves one of them along (from the controllers' tick); now is now_ms as
+ * a timestamp. obj is the stored object, replaced by what this writes. */
+void lc_k8s_spark_step(struct lc_k8s *k, const char *cluster, const char *kindkey, const char *id,
+                       const json_t *obj, long long now_ms, const char *now);
 
 /* The string member key of o, or NULL (absent, not a string, o NULL). */
 const char *lc_k8s_str(const json_t *o, const char *key);

@@ -10,6 +10,7 @@
  *     dependents to go, Orphan frees them; dependents whose owners are all
  *     gone are deleted (Background);
  *   - service-account token Secrets get their token (k8s_auth.c);
+ *   - the Spark Operator's objects run their course (k8s_spark.c);
  *   - the objects of a cluster that no longer exists are purged.
  * Every write goes through lc_k8s_commit, so watches see it.
  *
@@ -83,8 +84,12 @@ static bool settled(const char *which, const json_t *obj)
     if (strcmp(which, "jobs") == 0)
         return has_condition(obj, "Complete") ||
                json_is_true(json_object_get(json_object_get(obj, "spec"), "suspend"));
-    if (strcmp(which, "pods") == 0)
-        return lc_k8s_str(st, "phase") && strcmp(lc_k8s_str(st, "phase"), "Running") == 0;
+    if (strcmp(which, "pods") == 0) {
+        /* a pod that has run to its end (a Spark driver) stays ended */
+        const char *phase = lc_k8s_str(st, "phase");
+        return phase && (strcmp(phase, "Running") == 0 || strcmp(phase, "Succeeded") == 0 ||
+                         strcmp(phase, "Failed") == 0);
+    }
     if (json_integer_value(json_object_get(st, "observedGeneration")) !=
         json_integer_value(json_object_get(m, "generation")))
         return false;
@@ -112,6 +117,8 @@ void lc_k8s_ctrl_note(struct lc_k8s *k, const char *kindkey, const char *id, con
     } else if (json_object_get(m, "deletionTimestamp")) {
         /* terminating namespaces and owners waiting on their dependents */
         json_object_set_new(k->due, key, json_pack("{s:I, s:I}", "at", (json_int_t)0, "gen", (json_int_t)-1));
+    } else if (lc_k8s_spark_owns(kindkey, obj)) {
+        lc_k8s_spark_note(k, kindkey, id, obj);
     } else if (is_workload(kindkey, &which)) {
         json_int_t gen = json_integer_value(json_object_get(m, "generation"));
         json_t *d = json_object_get(k->due, key);
@@ -468,6 +475,8 @@ static void tick(struct lc_k8s *k)
             json_object_del(k->due, key);
         } else if (json_object_get(json_object_get(obj, "metadata"), "deletionTimestamp")) {
             finalize(k, cluster, kindkey, plural, id, obj);
+        } else if (lc_k8s_spark_owns(kindkey, obj)) {
+            lc_k8s_spark_step(k, cluster, kindkey, id, obj, now_ms, now);
         } else if (is_workload(kindkey, &which)) {
             /* on its way once (the spec is seen), then ready when due */
             bool ready = json_integer_value(json_object_get(d, "at")) <= now_ms;

@@ -671,13 +671,68 @@ static json_int_t status_int(const json_t *o, const char *key)
     return json_integer_value(json_object_get(json_object_get(o, "status"), key));
 }
 
+/* A printer column's cell: the value at its jsonPath (the simple
+ * ".a.b.c" form), checked against its type as the API server does; a date
+ * shows as an age; null when absent or of another type. */
+static json_t *printer_cell(const json_t *col, const json_t *obj)
+{
+    const char *path = lc_k8s_str(col, "jsonPath"), *type = lc_k8s_str(col, "type");
+    const json_t *v = obj;
+    for (const char *p = path ? path : ""; v && *p;) {
+        if (*p == '.')
+            p++;
+        size_t n = strcspn(p, ".");
+        char *seg = sf_xstrndup(p, n);
+        v = json_object_get(v, seg);
+        free(seg);
+        p += n;
+    }
+    if (!v || !type)
+        return json_null();
+    if (strcmp(type, "date") == 0 && json_is_string(v)) {
+        char *a = age(json_string_value(v));
+        json_t *cell = json_string(a);
+        free(a);
+        return cell;
+    }
+    if ((strcmp(type, "string") == 0 && json_is_string(v)) ||
+        (strcmp(type, "integer") == 0 && json_is_integer(v)) ||
+        (strcmp(type, "number") == 0 && json_is_number(v)) ||
+        (strcmp(type, "boolean") == 0 && json_is_boolean(v)))
+        return json_incref((json_t *)v);
+    /* a number or flag under a column of type string (the Spark Operator's
+     * Attempts) prints as its text */
+    if (strcmp(type, "string") == 0 && (json_is_number(v) || json_is_boolean(v))) {
+        char *text = json_dumps(v, JSON_ENCODE_ANY);
+        json_t *cell = json_string(text);
+        free(text);
+        return cell;
+    }
+    return json_null();
+}
+
 static json_t *table_of(struct lc_k8s_call *c, json_t *items, const char *rv, const char *cont)
 {
     bool ns = strcmp(c->t->plural, "namespaces") == 0 && !c->t->crd;
     bool deploy = strcmp(c->t->plural, "deployments") == 0 && !c->t->crd;
+    const json_t *printer = c->t->columns; /* a CRD's columns replace the Age */
     json_t *cols = json_array();
     json_array_append_new(cols, column("Name", "string", "name",
                                        "Name must be unique within a namespace."));
+    size_t pi;
+    json_t *pc;
+    json_array_foreach(printer, pi, pc)
+    {
+        const char *type = lc_k8s_str(pc, "type");
+        json_t *col = column(lc_k8s_str(pc, "name") ? lc_k8s_str(pc, "name") : "",
+                             type ? type : "string",
+                             lc_k8s_str(pc, "format") ? lc_k8s_str(pc, "format") : "",
+                             lc_k8s_str(pc, "description") ? lc_k8s_str(pc, "description") : "");
+        json_t *prio = json_object_get(pc, "priority");
+        if (json_is_integer(prio))
+            json_object_set(col, "priority", prio);
+        json_array_append_new(cols, col);
+    }
     if (ns)
         json_array_append_new(cols, column("Status", "string", "",
                                            "The status of the namespace"));
@@ -691,9 +746,10 @@ static json_t *table_of(struct lc_k8s_call *c, json_t *items, const char *rv, co
                                            "Total number of available pods (ready for at least "
                                            "minReadySeconds) targeted by this deployment."));
     }
-    json_array_append_new(cols, column("Age", "string", "",
-                                       "CreationTimestamp is a timestamp representing the server "
-                                       "time when this object was created."));
+    if (!printer)
+        json_array_append_new(cols, column("Age", "string", "",
+                                           "CreationTimestamp is a timestamp representing the "
+                                           "server time when this object was created."));
     json_t *rows = json_array();
     size_t i;
     json_t *o;
@@ -714,9 +770,12 @@ static json_t *table_of(struct lc_k8s_call *c, json_t *items, const char *rv, co
             json_array_append_new(cells, json_integer(status_int(o, "updatedReplicas")));
             json_array_append_new(cells, json_integer(status_int(o, "availableReplicas")));
         }
-        char *a = age(lc_k8s_str(m, "creationTimestamp"));
-        json_array_append_new(cells, json_string(a));
-        free(a);
+        json_array_foreach(printer, pi, pc) json_array_append_new(cells, printer_cell(pc, o));
+        if (!printer) {
+            char *a = age(lc_k8s_str(m, "creationTimestamp"));
+            json_array_append_new(cells, json_string(a));
+            free(a);
+        }
         json_t *pm = json_pack("{s:s, s:s, s:O}", "kind", "PartialObjectMetadata", "apiVersion",
                                "meta.k8s.io/v1", "metadata", m);
         json_array_append_new(rows, json_pack("{s:o, s:o}", "cells", cells, "object", pm));

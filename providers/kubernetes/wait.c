@@ -1,11 +1,12 @@
 /*
  * The waits of kubernetes_* resources: after an apply, until the object is
  * what `wait:` asks for (a rollout complete, a CRD Established, a Job
- * Complete, a condition True, a field's value); after a delete, until the
- * object is gone (its finalizers done). Both poll the object with GET,
- * bounded by the call's deadline, and say what they wait for on
- * c->status. Polling keeps one request in flight per object at a time;
- * a watch would save requests, not time, at the sizes a stack has.
+ * Complete or a SparkApplication COMPLETED, a condition True, a field's
+ * value); after a delete, until the object is gone (its finalizers done).
+ * Both poll the object with GET, bounded by the call's deadline, and say
+ * what they wait for on c->status. Polling keeps one request in flight per
+ * object at a time; a watch would save requests, not time, at the sizes a
+ * stack has.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -56,8 +57,9 @@ const char *sf_kube_wait_problem(const json_t *wait, const char *kind)
         return "wait's value goes with a field";
     if (kind && json_is_true(json_object_get(wait, "rollout")) && !is_workload(kind))
         return "wait.rollout is for Deployment, StatefulSet and DaemonSet";
-    if (kind && json_is_true(json_object_get(wait, "complete")) && strcmp(kind, "Job") != 0)
-        return "wait.complete is for Job";
+    if (kind && json_is_true(json_object_get(wait, "complete")) && strcmp(kind, "Job") != 0 &&
+        strcmp(kind, "SparkApplication") != 0)
+        return "wait.complete is for Job and SparkApplication";
     if (kind && json_is_true(json_object_get(wait, "established")) &&
         strcmp(kind, "CustomResourceDefinition") != 0)
         return "wait.established is for CustomResourceDefinition";
@@ -145,6 +147,27 @@ static bool value_matches(const json_t *got, const json_t *want)
     return json_equal(got, want);
 }
 
+/* Whether a SparkApplication's run is over, as the Spark Operator reports
+ * it in status.applicationState: 1 COMPLETED, -1 FAILED (the error names
+ * the operator's errorMessage), 0 on its way (*why). A changed spec is
+ * INVALIDATING and then submitted again, never the last run's COMPLETED. */
+static int spark_app_done(struct sf_call *c, const json_t *obj, char **why)
+{
+    const json_t *as = json_object_get(json_object_get(obj, "status"), "applicationState");
+    const char *state = json_string_value(json_object_get(as, "state"));
+    const char *msg = json_string_value(json_object_get(as, "errorMessage"));
+    if (state && strcmp(state, "COMPLETED") == 0)
+        return 1;
+    if (state && strcmp(state, "FAILED") == 0) {
+        sf_kube_fail(c, SF_CLASS_INVALID, "the SparkApplication failed%s%s",
+                     msg && *msg ? ": " : "", msg && *msg ? msg : "");
+        return -1;
+    }
+    *why = sf_asprintf("waiting for the SparkApplication to complete (%s)",
+                       state && *state ? state : "not submitted yet");
+    return 0;
+}
+
 /* One look at the object: 1 done, 0 not yet (*why), -1 failed (error added). */
 static int check(struct sf_call *c, const json_t *obj, const char *kind, const json_t *wait,
                  char **why)
@@ -153,6 +176,8 @@ static int check(struct sf_call *c, const json_t *obj, const char *kind, const j
     const char *field = json_string_value(json_object_get(wait, "field"));
     if (json_is_true(json_object_get(wait, "rollout")))
         return rollout_done(obj, kind, why) ? 1 : 0;
+    if (json_is_true(json_object_get(wait, "complete")) && strcmp(kind, "SparkApplication") == 0)
+        return spark_app_done(c, obj, why);
     if (json_is_true(json_object_get(wait, "complete"))) {
         if (condition_true(obj, "Failed")) {
             const json_t *f = condition(obj, "Failed");

@@ -278,6 +278,14 @@ START_TEST(wait_shapes)
     w = json_loads("{\"condition\":\"Ready\"}", 0, NULL);
     ck_assert_ptr_null(sf_kube_wait_problem(w, "Widget"));
     json_decref(w);
+    /* complete: a Job's, or a SparkApplication's run */
+    w = json_loads("{\"complete\":true}", 0, NULL);
+    ck_assert_ptr_null(sf_kube_wait_problem(w, "Job"));
+    ck_assert_ptr_null(sf_kube_wait_problem(w, "SparkApplication"));
+    ck_assert_str_eq(sf_kube_wait_problem(w, "ScheduledSparkApplication"),
+                     "wait.complete is for Job and SparkApplication");
+    ck_assert_ptr_nonnull(sf_kube_wait_problem(w, "Deployment"));
+    json_decref(w);
 }
 END_TEST
 
