@@ -7,7 +7,8 @@
 # changes nothing; an sshd that died is started again on its port; an sshd
 # that cannot start is reported with its log. quickstart-down destroys the
 # stack and leaves no process of the quick start running, and keeps the
-# sshd's host key and the password for the next run.
+# sshd's host key and the password for the next run. A failed apply says
+# how to stop what runs.
 . "$ROOT/tests/e2e/lib-localcloud.sh"
 . "$ROOT/tests/e2e/lib-registry.sh"
 
@@ -141,4 +142,22 @@ expect_out "Starting the quick start's sshd"
   "$(ssh-keygen -lf "$QS/sshd/host_ed25519.pub" | cut -d' ' -f2)" ] || fail "the server's host key is not the sshd's"
 run "$Q/scripts/quickstart-down"
 expect_rc 0
+[ -z "$(running)" ] || fail "still running: $(running)"
+
+# ---- a registry that cannot listen (its port taken) fails the apply: the
+# script says what still runs and how to stop it, and quickstart-down does
+python3 -c 'import socket, sys, time
+s = socket.socket(); s.bind(("127.0.0.1", 0)); s.listen(); print(s.getsockname()[1], flush=True); time.sleep(600)' \
+  > taken-port &
+pids+=($!)
+for _ in $(seq 50); do [ -s taken-port ] && break; sleep 0.1; done
+cp taken-port "$QS/registry-port"
+run "$Q/scripts/quickstart"
+[ "$rc" -ne 0 ] || fail "the quick start succeeded with the registry's port taken"
+expect_err "ssh_registry.registry"
+expect_err "The quick start failed; what it started still runs: make quickstart-down stops it."
+expect_no "$password"
+run "$Q/scripts/quickstart-down"
+expect_rc 0
+expect_out "Stopped sshd (pid "
 [ -z "$(running)" ] || fail "still running: $(running)"
