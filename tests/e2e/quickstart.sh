@@ -20,21 +20,18 @@ cp "$ROOT/examples/quickstart.yaml" "$Q/examples/"
 ln -s "$SPARKFORM" "$Q/build/sparkform"
 ln -s "$LOCALCLOUD" "$Q/build/localcloud"
 
-# Whatever a failed check leaves running is stopped by the PIDs in the
-# quick start's own pid files (and the registry's).
-stop_left() {
-  local f p
-  for f in "$QS/registry/registry.pid" "$QS/localcloud.pid" "$QS/sshd/sshd.pid"; do
-    p=$(cat "$f" 2>/dev/null) || continue
-    tr '\0' '\n' 2>/dev/null < "/proc/$p/cmdline" | grep -qF "$QS/" && kill "$p" 2>/dev/null
-  done
-  return 0
-}
-trap 'stop_left; cleanup' EXIT
-
-# running: the PIDs of processes whose command line names this quick start.
+# running: the PIDs of processes whose command line names this test's
+# quick start directory (a fresh temporary one).
 running() { pgrep -f -- "$QS/" | sort -n | tr '\n' ' ' || true; }
 pw() { cat "$QS/registry-password"; }
+
+# Whatever a failed check leaves running of this quick start (its sshd,
+# localcloud, the registry) is stopped by PID.
+stop_left() {
+  local p
+  for p in $(running); do kill "$p" 2>/dev/null || true; done
+}
+trap 'stop_left; cleanup' EXIT
 
 qs_up() {
   run "$Q/scripts/quickstart"
