@@ -101,13 +101,13 @@ struct sf_call {
  *           {"state": "RUNNING", "healthy": true, "summary": "one line",
  *            ...fields of the type's own (numbers, strings, booleans)},
  *         or NULL when the object is gone. It changes nothing, runs with
- *         the provider's context like read (with the read timeout), and
- *         never puts a secret into what it returns: the command prints
- *         every field. Something the object depends on not answering (a
- *         registry that is down, a cluster API that is off) is an
- *         unhealthy answer saying why, not an error; an error (-1) is for
- *         the cloud itself failing to answer. May be NULL: the type has
- *         no live status (a network, a key).
+ *         the provider's context like read, bounded by 20 s (or the read
+ *         timeout when shorter), and never puts a secret into what it
+ *         returns: the command prints every field. Something the object
+ *         depends on not answering (a registry that is down, a cluster
+ *         API that is off) is an unhealthy answer saying why, not an
+ *         error; an error (-1) is for the cloud itself failing to answer.
+ *         May be NULL: the type has no live status (a network, a key).
  *
  * Timeouts (seconds, 0 = the engine's default of 20 minutes) bound each
  * operation through c->deadline; a resource's `timeouts:` overrides them.
