@@ -251,8 +251,8 @@ static void print_table(const struct item *items, size_t n, size_t without_hook)
         printf("%s%zu of %zu resource%s not healthy.%s", color ? "\033[1;31m" : "", sick, n,
                n == 1 ? " is" : "s are", reset);
     if (without_hook)
-        printf(" (%zu more in the state have no live status: networks, keys, credentials, ...)",
-               without_hook);
+        printf(" (%zu more in the state %s no live status to show.)", without_hook,
+               without_hook == 1 ? "has" : "have");
     printf("\n");
 }
 

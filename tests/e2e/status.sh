@@ -211,7 +211,7 @@ expect_out "401 without credentials, 200 for 1 user"
 expect_out "8 resources, all healthy."
 # kinds no hook looks at are counted, not shown
 expect_no_out "cloud_network.net"
-expect_out "(6 more in the state have no live status"
+expect_out "(6 more in the state have no live status to show.)"
 # grouped the way a service reads: cluster, registry, buckets, objects, jobs
 order=$(grep -nE '^(Cluster and node groups|Registry|Buckets|Kubernetes objects|Spark jobs)$' "$WORK/.stdout" | cut -d: -f2 | tr '\n' '|')
 [ "$order" = "Cluster and node groups|Registry|Buckets|Kubernetes objects|Spark jobs|" ] ||
