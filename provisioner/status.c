@@ -248,8 +248,8 @@ static void print_table(const struct item *items, size_t n, size_t without_hook)
         printf("%s%zu resource%s, all healthy.%s", color ? "\033[1;32m" : "", n, n == 1 ? "" : "s",
                reset);
     else
-        printf("%s%zu of %zu resource%s not healthy.%s", color ? "\033[1;31m" : "", sick, n,
-               n == 1 ? " is" : "s are", reset);
+        printf("%s%zu of %zu resource%s %s not healthy.%s", color ? "\033[1;31m" : "", sick, n,
+               n == 1 ? "" : "s", sick == 1 ? "is" : "are", reset);
     if (without_hook)
         printf(" (%zu more in the state %s no live status to show.)", without_hook,
                without_hook == 1 ? "has" : "have");

@@ -275,7 +275,7 @@ sf status -f stack.yaml
 expect_rc 2
 expect_row kubernetes_manifest.etl FAILED
 expect_out "the job failed: driver exited with code 1"
-expect_out "1 of 8 resources are not healthy."
+expect_out "1 of 8 resources is not healthy."
 status_json
 expect_rc 2
 expect_field kubernetes_manifest.etl .healthy false
