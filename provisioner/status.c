@@ -63,7 +63,9 @@ struct ctx {
     struct sf_diags *d;
 };
 
-static enum group group_of(const char *type, const json_t *status)
+/* The group of an item; a Kubernetes object's kind comes from its answer,
+ * else (a MISSING one) from the manifest recorded. */
+static enum group group_of(const char *type, const json_t *status, const json_t *recorded)
 {
     if (!strcmp(type, "cloud_k8s_cluster") || !strcmp(type, "cloud_node_group"))
         return G_CLUSTER;
@@ -73,6 +75,8 @@ static enum group group_of(const char *type, const json_t *status)
         return G_STORAGE;
     if (!strncmp(type, "kubernetes_", 11)) {
         const char *kind = json_string_value(json_object_get(status, "kind"));
+        if (!kind)
+            kind = json_string_value(json_object_get(json_object_get(recorded, "manifest"), "kind"));
         if (kind && (!strcmp(kind, "SparkApplication") || !strcmp(kind, "ScheduledSparkApplication")))
             return G_JOBS;
         return G_KUBE;
@@ -318,7 +322,7 @@ int sf_status_run(const struct sf_status_opts *o, bool *healthy, struct sf_diags
     for (size_t i = 0; i < n; i++) {
         if (!items[i].status) /* interrupted before its turn */
             items[i].status = sf_status_new("SKIPPED", false, "not looked at (interrupted)");
-        items[i].group = group_of(items[i].type, items[i].status);
+        items[i].group = group_of(items[i].type, items[i].status, items[i].recorded);
     }
     qsort(items, n, sizeof(*items), by_group_then_address);
 

@@ -284,6 +284,14 @@ set_job_state COMPLETED
 sf status -f stack.yaml
 expect_rc 0
 
+# ---- the job deleted outside sparkform: MISSING, still among the jobs
+kc delete sparkapplication etl -n default
+expect_rc 0
+status_json
+expect_rc 2
+expect_field kubernetes_manifest.etl .state MISSING
+expect_field kubernetes_manifest.etl .group jobs
+
 # ---- the registry stopped: unreachable, with the reason
 stop_registry
 for _ in $(seq 50); do [ "$(v2 "$REG")" = 000 ] && break; sleep 0.1; done
