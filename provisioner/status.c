@@ -76,7 +76,8 @@ static enum group group_of(const char *type, const json_t *status, const json_t 
     if (!strncmp(type, "kubernetes_", 11)) {
         const char *kind = json_string_value(json_object_get(status, "kind"));
         if (!kind)
-            kind = json_string_value(json_object_get(json_object_get(recorded, "manifest"), "kind"));
+            kind = json_string_value(
+                json_object_get(json_object_get(recorded, "manifest"), "kind"));
         if (kind && (!strcmp(kind, "SparkApplication") || !strcmp(kind, "ScheduledSparkApplication")))
             return G_JOBS;
         return G_KUBE;

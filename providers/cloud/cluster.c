@@ -238,15 +238,17 @@ static int cluster_status(struct sf_call *c, const json_t *recorded, json_t **ou
     bool off_by_design = strcmp(state, "SHUTOFF") == 0 &&
                          strcmp(sf_cloud_str(recorded, "status"), "SHUTOFF") == 0;
     if (strcmp(state, "RUNNING") == 0)
-        *out = sf_status_new(state, true, "Kubernetes %s, API at %s", version, *api ? api : "(none)");
+        *out = sf_status_new(state, true, "Kubernetes %s, API at %s", version,
+                             *api ? api : "(none)");
     else if (off_by_design)
-        *out = sf_status_new(state, true, "Kubernetes %s, turned off as the description asks", version);
+        *out = sf_status_new(state, true, "Kubernetes %s, turned off as the description asks",
+                             version);
     else if (strcmp(state, "SHUTOFF") == 0)
         *out = sf_status_new(state, false, "Kubernetes %s, turned off: its API does not answer "
                              "(the description asks for RUNNING)", version);
     else
-        *out = sf_status_new(state, false, "Kubernetes %s, %s%s%s", version, state, *reason ? ": " : "",
-                             reason);
+        *out = sf_status_new(state, false, "Kubernetes %s, %s%s%s", version, state,
+                             *reason ? ": " : "", reason);
     json_object_set_new(*out, "status", json_string(state));
     json_object_set_new(*out, "version", json_string(version));
     json_object_set_new(*out, "api_address", *api ? json_string(api) : json_null());

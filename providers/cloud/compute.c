@@ -409,10 +409,13 @@ static int server_status(struct sf_call *c, const json_t *recorded, json_t **out
     if (!s)
         return 0;
     const char *status = sf_cloud_str(s, "status");
-    const char *want = strcmp(sf_cloud_str(recorded, "power_state"), "shutoff") == 0 ? "SHUTOFF" : "ACTIVE";
+    const char *want =
+        strcmp(sf_cloud_str(recorded, "power_state"), "shutoff") == 0 ? "SHUTOFF" : "ACTIVE";
     const char *addr = sf_cloud_str(recorded, "address");
     if (strcmp(status, want) == 0)
-        *out = sf_status_new(status, true, "%s%s%s", strcmp(status, "ACTIVE") == 0 ? "running" : "stopped as the description asks",
+        *out = sf_status_new(status, true, "%s%s%s",
+                             strcmp(status, "ACTIVE") == 0 ? "running"
+                                                           : "stopped as the description asks",
                              *addr ? ", address " : "", addr);
     else
         *out = sf_status_new(*status ? status : "UNKNOWN", false, "%s (the description asks for %s)",

@@ -179,8 +179,8 @@ static int ng_status(struct sf_call *c, const json_t *recorded, json_t **out)
     const char *reason = sf_cloud_str(ng, "status_reason");
     bool ok = strcmp(state, "RUNNING") == 0;
     *out = ok ? sf_status_new(state, true, "%s, %s", size, flavor)
-              : sf_status_new(*state ? state : "UNKNOWN", false, "%s, %s%s%s", size, *state ? state : "no state",
-                              *reason ? ": " : "", reason);
+              : sf_status_new(*state ? state : "UNKNOWN", false, "%s, %s%s%s", size,
+                              *state ? state : "no state", *reason ? ": " : "", reason);
     json_object_set_new(*out, "status", json_string(state));
     json_object_set_new(*out, "node_count", number_or_null(count));
     json_object_set_new(*out, "min_nodes", number_or_null(lo));

@@ -107,10 +107,14 @@ static json_t *spark_application(const json_t *live)
     if (!*state)
         o = sf_status_new("NEW", true, "not submitted yet");
     else if (strcmp(state, "FAILED") == 0 || strcmp(state, "SUBMISSION_FAILED") == 0)
-        o = sf_status_new(state, false, "%s%s%s", strcmp(state, "FAILED") == 0 ? "the job failed" : "the job could not be submitted",
+        o = sf_status_new(state, false, "%s%s%s",
+                          strcmp(state, "FAILED") == 0 ? "the job failed"
+                                                       : "the job could not be submitted",
                           *err ? ": " : "", err);
     else
-        o = sf_status_new(state, true, "%s%s%s", strcmp(state, "COMPLETED") == 0 ? "the job completed" : "the job is in progress",
+        o = sf_status_new(state, true, "%s%s%s",
+                          strcmp(state, "COMPLETED") == 0 ? "the job completed"
+                                                          : "the job is in progress",
                           *driver ? ", driver pod " : "", driver);
     json_object_set_new(o, "application_state", json_string(state));
     if (*driver)
@@ -131,8 +135,8 @@ static json_t *scheduled_spark_application(const json_t *live)
     bool failed = strcmp(sched, "FailedValidation") == 0;
     json_t *o;
     if (failed)
-        o = sf_status_new(state, false, "the schedule \"%s\" was refused%s%s", cron, *reason ? ": " : "",
-                          reason);
+        o = sf_status_new(state, false, "the schedule \"%s\" was refused%s%s", cron,
+                          *reason ? ": " : "", reason);
     else if (*last)
         o = sf_status_new(state, true, "schedule \"%s\", last run %s%s%s%s", cron, last,
                           *last_name ? " (" : "", last_name, *last_name ? ")" : "");

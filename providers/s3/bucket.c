@@ -416,11 +416,13 @@ static int bucket_status(struct sf_call *c, const json_t *recorded, json_t **out
     if (rc < 0 || gone)
         return rc;
     bool absent;
-    if (get_sub(c, &k, name, "versioning", "reading the bucket's versioning", &r, &absent, &gone) < 0) {
+    if (get_sub(c, &k, name, "versioning", "reading the bucket's versioning", &r, &absent,
+                &gone) < 0) {
         sf_s3_resp_free(&r);
         return -1;
     }
-    char *vs = gone || absent ? sf_xstrdup("") : sf_s3_xml_versioning_status(r.http.body, r.http.len);
+    char *vs = gone || absent ? sf_xstrdup("")
+                              : sf_s3_xml_versioning_status(r.http.body, r.http.len);
     sf_s3_resp_free(&r);
     if (gone) {
         free(vs);
@@ -440,7 +442,9 @@ static int bucket_status(struct sf_call *c, const json_t *recorded, json_t **out
     if (rc == 0 && !gone) {
         size_t n = json_array_size(p.entries);
         bool versioning = strcmp(vs, "Enabled") == 0;
-        const char *vword = versioning ? "versioning on" : *vs ? "versioning suspended" : "versioning off";
+        const char *vword = versioning ? "versioning on"
+                            : *vs      ? "versioning suspended"
+                                       : "versioning off";
         if (p.truncated)
             *out = sf_status_new("EXISTS", true, "%zu+ objects, %s", n, vword);
         else

@@ -839,11 +839,12 @@ static int reg_status(struct sf_call *c, const json_t *recorded, json_t **out)
         *out = sf_status_new("STOPPED", true, "not running, as the description asks");
     else if (anon == 0)
         *out = sf_status_new("UNREACHABLE", false, "GET %s: %s", url, why);
+    else if (anon == 200)
+        *out = sf_status_new("UNHEALTHY", false,
+                             "GET %s answers 200 without credentials: authentication is off", url);
     else if (anon != 401)
         *out = sf_status_new("UNHEALTHY", false,
-                             anon == 200 ? "GET %s answers 200 without credentials: authentication is off"
-                                         : "GET %s answers HTTP %ld without credentials (401 expected)",
-                             url, anon);
+                             "GET %s answers HTTP %ld without credentials (401 expected)", url, anon);
     else if (refused)
         *out = sf_status_new("UNHEALTHY", false,
                              "GET %s answers HTTP %ld to user \"%s\" with the recorded password (200 "
