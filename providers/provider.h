@@ -1,7 +1,8 @@
 /*
  * The provider contract. A provider is a table of resource types; each type
- * declares an attribute schema and five operations. The engine does all the
- * rest: diffing against the schema, ordering, parallelism, state, rendering.
+ * declares an attribute schema and five operations, plus optional hooks.
+ * The engine does all the rest: diffing against the schema, ordering,
+ * parallelism, state, rendering.
  *
  * Values are jansson objects (attribute name -> value), see value.h.
  * Operations run on worker threads, several at once, so they must not touch
@@ -107,6 +108,18 @@ struct sf_call {
  *         to c->diags. Called while planning for objects the diff would
  *         otherwise keep or update in place; like plan, it runs without
  *         context (c->ctx NULL) and without the network. May be NULL.
+ * status: a live look at the object recorded as recorded, for `sparkform
+ *         status`: *out a small object made with sf_status_new,
+ *           {"state": "RUNNING", "healthy": true, "summary": "one line",
+ *            ...fields of the type's own (numbers, strings, booleans)},
+ *         or NULL when the object is gone. It changes nothing, runs with
+ *         the provider's context like read, bounded by 20 s (or the read
+ *         timeout when shorter), and never puts a secret into what it
+ *         returns: the command prints every field. Something the object
+ *         depends on not answering (a registry that is down, a cluster
+ *         API that is off) is an unhealthy answer saying why, not an
+ *         error; an error (-1) is for the cloud itself failing to answer.
+ *         May be NULL: the type has no live status (a network, a key).
  *
  * Timeouts (seconds, 0 = the engine's default of 20 minutes) bound each
  * operation through c->deadline; a resource's `timeouts:` overrides them.
@@ -137,8 +150,15 @@ struct sf_resource_type {
                      struct sf_diags *d);
     int (*order)(struct sf_call *c, const json_t *desired, json_t *provides, json_t *needs);
     int (*renew)(struct sf_call *c, const json_t *prior, const json_t *desired, char **why);
+    int (*status)(struct sf_call *c, const json_t *recorded, json_t **out);
     struct sf_timeouts timeouts;
 };
+
+/* What a status hook returns: {"state": state, "healthy": healthy,
+ * "summary": the formatted line}; the hook adds its own fields. New
+ * reference. */
+json_t *sf_status_new(const char *state, bool healthy, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 
 /* One key of a provider's block under `providers:` in a description. */
 struct sf_provider_key {

@@ -20,6 +20,7 @@
 #include "plan.h"
 #include "run.h"
 #include "state.h"
+#include "status.h"
 #include "ui.h"
 #include "util.h"
 
@@ -39,10 +40,11 @@ enum {
     C_VERSION = 1 << 9,
     C_IMPORT = 1 << 10,
     C_INIT = 1 << 11,
+    C_STATUS = 1 << 12,
 };
 #define C_RUNS (C_PLAN | C_APPLY | C_DESTROY)
-#define C_CONFIG (C_VALIDATE | C_RUNS | C_GRAPH | C_IMPORT)
-#define C_ALL 0xfff
+#define C_CONFIG (C_VALIDATE | C_RUNS | C_GRAPH | C_IMPORT | C_STATUS)
+#define C_ALL 0x1fff
 
 struct strv {
     const char **v;
@@ -77,7 +79,7 @@ static const struct flag flags[] = {
     {"var-file", C_CONFIG, true, "-var-file FILE     variables from a YAML file (repeatable)"},
     {"target", C_RUNS, true, "-target ADDR       limit to ADDR and what it needs (repeatable)"},
     {"replace", C_PLAN | C_APPLY, true, "-replace ADDR      replace ADDR even if unchanged (repeatable)"},
-    {"parallelism", C_RUNS, true, "-parallelism N     at most N operations at once (default 10)"},
+    {"parallelism", C_RUNS | C_STATUS, true, "-parallelism N     at most N operations at once (default 10)"},
     {"lock-timeout", C_RUNS | C_STATE | C_IMPORT, true, "-lock-timeout D    wait up to D (e.g. 30s) for the state lock"},
     {"lock", C_RUNS | C_STATE | C_IMPORT, false, "-lock=false        do not take the state lock (dangerous)"},
     {"refresh", C_RUNS, false, "-refresh=false     do not read what exists before planning"},
@@ -86,7 +88,7 @@ static const struct flag flags[] = {
     {"out", C_PLAN, true, "-out FILE          save the plan to FILE for `apply FILE`"},
     {"detailed-exitcode", C_PLAN, false, "-detailed-exitcode exit 0: no changes, 1: error, 2: changes"},
     {"auto-approve", C_APPLY | C_DESTROY, false, "-auto-approve      do not ask for confirmation"},
-    {"json", C_PLAN | C_SHOW | C_OUTPUT | C_VALIDATE, false, "-json              machine-readable output (docs/json-format.md)"},
+    {"json", C_PLAN | C_SHOW | C_OUTPUT | C_VALIDATE | C_STATUS, false, "-json              machine-readable output (docs/json-format.md)"},
     {"raw", C_OUTPUT, false, "-raw               print one output's value as is (a pipe or file only when sensitive)"},
     {"no-color", C_ALL, false, "-no-color          no ANSI colors (NO_COLOR in the environment too)"},
     {"help", C_ALL, false, "-help              this text"},
@@ -106,11 +108,25 @@ static const struct {
     {"destroy", C_DESTROY, "destroy [-f FILE] [flags]", "delete everything the state records"},
     {"show", C_SHOW, "show [PLANFILE] [-json]", "show the state, or a saved plan"},
     {"output", C_OUTPUT, "output [NAME] [-json | -raw]", "print the outputs recorded in the state"},
+    {"status", C_STATUS, "status [-f FILE] [-json]", "show how the applied service is doing, live"},
     {"graph", C_GRAPH, "graph [-f FILE]", "print the resource graph as DOT (sparkform graph | dot -Tsvg)"},
     {"state", C_STATE, "state list | show ADDR | rm ADDR... | mv FROM TO", "inspect or edit the state"},
     {"import", C_IMPORT, "import [-f FILE] ADDR ID", "bring an existing object under management as ADDR"},
     {"force-unlock", C_UNLOCK, "force-unlock LOCK_ID", "remove a lock left by a run that died"},
     {"version", C_VERSION, "version", "print the version"},
+};
+
+/* What a command's -help says beyond its usage and flags. */
+static const struct {
+    unsigned bit;
+    const char *text;
+} notes[] = {
+    {C_STATUS,
+     "It asks the cloud, the registry, the object store and the cluster about every resource\n"
+     "the state records, reading the description for its providers: and variables. It changes\n"
+     "nothing and takes no state lock.\n\n"
+     "Exit status: 0 when every resource is healthy, 2 when one is not (stopped, missing,\n"
+     "unreachable, a job failed), 1 on errors (no state, a cloud that does not answer)."},
 };
 
 static void usage(FILE *out)
@@ -124,8 +140,12 @@ static void usage(FILE *out)
 static void command_help(unsigned bit)
 {
     for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
-        if (commands[i].bit == bit)
+        if (commands[i].bit == bit) {
             printf("Usage: sparkform %s\n\n%s.\n", commands[i].usage, commands[i].summary);
+            for (size_t j = 0; j < sizeof(notes) / sizeof(notes[0]); j++)
+                if (notes[j].bit == bit)
+                    printf("\n%s\n", notes[j].text);
+        }
     printf("\nFlags:\n");
     for (const struct flag *f = flags; f->name; f++)
         if (f->cmds & bit)
@@ -734,6 +754,29 @@ out:
     return status;
 }
 
+static int cmd_status(struct args *a, struct sf_diags *d)
+{
+    if (a->pos.n > 1) {
+        sf_error(d, NULL, "status takes one description file, got %zu arguments", a->pos.n);
+        return 1;
+    }
+    struct sf_status_opts o = {
+        .config_path = a->file ? a->file : a->pos.n ? a->pos.v[0] : DEFAULT_CONFIG,
+        .state_path = a->state ? a->state : DEFAULT_STATE,
+        .vars = a->vars.v,
+        .n_vars = a->vars.n,
+        .var_files = a->var_files.v,
+        .n_var_files = a->var_files.n,
+        .parallelism = a->parallelism,
+        .json = a->json,
+        .stop = &interrupted,
+    };
+    bool healthy;
+    if (sf_status_run(&o, &healthy, d) < 0)
+        return 1;
+    return healthy ? 0 : 2;
+}
+
 static int cmd_force_unlock(struct args *a, struct sf_diags *d)
 {
     if (a->pos.n != 1) {
@@ -811,6 +854,7 @@ int sf_cli_main(int argc, char **argv)
     case C_UNLOCK: status = cmd_force_unlock(&a, &d); break;
     case C_IMPORT: status = cmd_import(&a, &d); break;
     case C_INIT: status = sf_modules_init(a.file ? a.file : a.pos.n ? a.pos.v[0] : DEFAULT_CONFIG, stdout, &d) < 0; break;
+    case C_STATUS: status = cmd_status(&a, &d); break;
     default: printf("sparkform %s\n", SF_VERSION); status = 0; break;
     }
 done:

@@ -207,6 +207,56 @@ static int cluster_read(struct sf_call *c, const json_t *prior, json_t **out)
     return *out ? 0 : -1;
 }
 
+/* `sparkform status`: the cluster's state, version and API address. Healthy
+ * when it is RUNNING, or SHUTOFF because the description turned it off. */
+static int cluster_status(struct sf_call *c, const json_t *recorded, json_t **out)
+{
+    *out = NULL;
+    json_t *cl;
+    if (cluster_get(c, sf_cloud_str(recorded, "id"), &cl) < 0)
+        return -1;
+    if (!cl)
+        return 0;
+    /* The version is the template's: ask only when the template changed. */
+    const char *tpl = sf_cloud_str(cl, "cluster_template_id");
+    char *version;
+    if (strcmp(tpl, sf_cloud_str(recorded, "cluster_template_id")) == 0 &&
+        *sf_cloud_str(recorded, "version")) {
+        version = sf_xstrdup(sf_cloud_str(recorded, "version"));
+    } else {
+        json_t *t = template_get(c, tpl);
+        if (!t) {
+            json_decref(cl);
+            return -1;
+        }
+        version = sf_xstrdup(sf_cloud_str(t, "version"));
+        json_decref(t);
+    }
+    const char *state = state_of(cl);
+    const char *api = sf_cloud_str(cl, "api_address");
+    const char *reason = sf_cloud_str(cl, "status_reason");
+    bool off_by_design = strcmp(state, "SHUTOFF") == 0 &&
+                         strcmp(sf_cloud_str(recorded, "status"), "SHUTOFF") == 0;
+    if (strcmp(state, "RUNNING") == 0)
+        *out = sf_status_new(state, true, "Kubernetes %s, API at %s", version,
+                             *api ? api : "(none)");
+    else if (off_by_design)
+        *out = sf_status_new(state, true, "Kubernetes %s, turned off as the description asks",
+                             version);
+    else if (strcmp(state, "SHUTOFF") == 0)
+        *out = sf_status_new(state, false, "Kubernetes %s, turned off: its API does not answer "
+                             "(the description asks for RUNNING)", version);
+    else
+        *out = sf_status_new(state, false, "Kubernetes %s, %s%s%s", version, state,
+                             *reason ? ": " : "", reason);
+    json_object_set_new(*out, "status", json_string(state));
+    json_object_set_new(*out, "version", json_string(version));
+    json_object_set_new(*out, "api_address", *api ? json_string(api) : json_null());
+    free(version);
+    json_decref(cl);
+    return 0;
+}
+
 /* The cluster of the desired name, when its labels carry this stack's
  * lineage and address (cluster names are unique in a project). */
 static int cluster_find(struct sf_call *c, const void *arg, json_t **found)
@@ -562,5 +612,6 @@ const struct sf_resource_type sf_cloud_cluster_type = {
     .create = cluster_create,
     .update = cluster_update,
     .delete = cluster_delete,
+    .status = cluster_status,
     .timeouts = {.create = 3600, .update = 3600, .delete = 1800, .read = 300},
 };

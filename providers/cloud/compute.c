@@ -398,6 +398,33 @@ static int server_read(struct sf_call *c, const json_t *prior, json_t **out)
     return *out ? 0 : -1;
 }
 
+/* `sparkform status`: Nova's status of the server; healthy when it is
+ * what the description's power_state asks (ACTIVE, or SHUTOFF). */
+static int server_status(struct sf_call *c, const json_t *recorded, json_t **out)
+{
+    *out = NULL;
+    json_t *s;
+    if (server_get(c, sf_cloud_str(recorded, "id"), &s) < 0)
+        return -1;
+    if (!s)
+        return 0;
+    const char *status = sf_cloud_str(s, "status");
+    const char *want =
+        strcmp(sf_cloud_str(recorded, "power_state"), "shutoff") == 0 ? "SHUTOFF" : "ACTIVE";
+    const char *addr = sf_cloud_str(recorded, "address");
+    if (strcmp(status, want) == 0)
+        *out = sf_status_new(status, true, "%s%s%s",
+                             strcmp(status, "ACTIVE") == 0 ? "running"
+                                                           : "stopped as the description asks",
+                             *addr ? ", address " : "", addr);
+    else
+        *out = sf_status_new(*status ? status : "UNKNOWN", false, "%s (the description asks for %s)",
+                             *status ? status : "no status", want);
+    json_object_set_new(*out, "status", json_string(status));
+    json_decref(s);
+    return 0;
+}
+
 static bool tagged(const struct sf_call *c, const json_t *md)
 {
     return strcmp(sf_cloud_str(md, SF_CLOUD_KEY_LINEAGE), c->lineage ? c->lineage : "") == 0 &&
@@ -762,5 +789,6 @@ const struct sf_resource_type sf_cloud_server_type = {
     .create = server_create,
     .update = server_update,
     .delete = server_delete,
+    .status = server_status,
     .timeouts = {.create = 1200, .update = 1200, .delete = 600, .read = 300},
 };

@@ -148,6 +148,50 @@ static int ng_read(struct sf_call *c, const json_t *prior, json_t **out)
     return *out ? 0 : -1;
 }
 
+/* `sparkform status`: how many nodes there are now, the bounds and the
+ * group's state (healthy when RUNNING). The count is the cloud's, also
+ * under autoscaling, where read keeps the recorded one. */
+static int ng_status(struct sf_call *c, const json_t *recorded, json_t **out)
+{
+    *out = NULL;
+    json_t *ng;
+    if (ng_get(c, sf_cloud_str(recorded, "id"), &ng) < 0)
+        return -1;
+    if (!ng)
+        return 0;
+    const char *state = sf_cloud_str(ng, "state");
+    bool autoscaling = flag(json_object_get(ng, "autoscaling_enabled"));
+    json_t *count = json_object_get(ng, "node_count");
+    json_t *lo = json_object_get(ng, "min_nodes"), *hi = json_object_get(ng, "max_nodes");
+    long n = json_is_integer(count) ? (long)json_integer_value(count) : 0;
+    char *size;
+    if (autoscaling)
+        size = sf_asprintf("%ld node%s, autoscaling %lld..%lld", n, n == 1 ? "" : "s",
+                           (long long)json_integer_value(lo), (long long)json_integer_value(hi));
+    else
+        size = sf_asprintf("%ld node%s, fixed size", n, n == 1 ? "" : "s");
+    /* The flavor as the description spells it while it is the same one. */
+    const char *fid = sf_cloud_str(ng, "flavor_id");
+    const char *flavor = strcmp(fid, sf_cloud_str(recorded, "flavor_id")) == 0 &&
+                                 *sf_cloud_str(recorded, "flavor")
+                             ? sf_cloud_str(recorded, "flavor")
+                             : fid;
+    const char *reason = sf_cloud_str(ng, "status_reason");
+    bool ok = strcmp(state, "RUNNING") == 0;
+    *out = ok ? sf_status_new(state, true, "%s, %s", size, flavor)
+              : sf_status_new(*state ? state : "UNKNOWN", false, "%s, %s%s%s", size,
+                              *state ? state : "no state", *reason ? ": " : "", reason);
+    json_object_set_new(*out, "status", json_string(state));
+    json_object_set_new(*out, "node_count", number_or_null(count));
+    json_object_set_new(*out, "min_nodes", number_or_null(lo));
+    json_object_set_new(*out, "max_nodes", number_or_null(hi));
+    json_object_set_new(*out, "autoscaling", json_boolean(autoscaling));
+    json_object_set_new(*out, "flavor", json_string(flavor));
+    free(size);
+    json_decref(ng);
+    return 0;
+}
+
 /* Waits until the cluster is RUNNING and, when id is not NULL, the node
  * group too (absent is "not yet" while appear is set). *ng gets it. */
 static int settle(struct sf_call *c, const char *cluster_id, const char *id, bool appear, json_t **ng)
@@ -498,5 +542,6 @@ const struct sf_resource_type sf_cloud_node_group_type = {
     .create = ng_create,
     .update = ng_update,
     .delete = ng_delete,
+    .status = ng_status,
     .timeouts = {.create = 1800, .update = 1800, .delete = 1800, .read = 300},
 };

@@ -208,6 +208,18 @@ const char *sf_kube_wait_problem(const json_t *wait, const char *kind);
 int sf_kube_manifest_instances(const char *config_dir, const struct sf_node *with, json_t **keys,
                                struct sf_diags *d);
 
+/* ---- health.c ---- */
+
+/* How a live object is doing, as a status hook answers (provider.h):
+ * Deployment (Available, ready replicas), CustomResourceDefinition
+ * (Established), SparkApplication (status.applicationState.state; healthy
+ * unless FAILED or SUBMISSION_FAILED), ScheduledSparkApplication
+ * (scheduleState, lastRun); any other kind "EXISTS". With kind, namespace
+ * and name. New reference. */
+json_t *sf_kube_health(const json_t *live);
+/* kubernetes_manifest's status hook. */
+int sf_kube_manifest_status(struct sf_call *c, const json_t *recorded, json_t **out);
+
 /* ---- order.c ---- */
 
 /* Appends the order keys of an object (apiVersion, kind, metadata, ...;

@@ -840,5 +840,6 @@ const struct sf_resource_type sf_kube_manifest_type = {
     .plan = manifest_plan,
     .order = sf_kube_order,
     .instances = sf_kube_manifest_instances,
+    .status = sf_kube_manifest_status,
     .timeouts = {.create = 600, .update = 600, .delete = 600, .read = 120},
 };

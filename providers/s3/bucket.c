@@ -397,6 +397,68 @@ static int bucket_read(struct sf_call *c, const json_t *prior, json_t **out)
     return observe(c, &k, bucket_name(prior), prior, out, NULL);
 }
 
+/* `sparkform status`: whether the bucket exists, its versioning, and how
+ * many objects it holds when one listing page tells (up to 1000: more
+ * shows as "1000+", since counting a large bucket means listing it all). */
+#define STATUS_PAGE 1000
+static int bucket_status(struct sf_call *c, const json_t *recorded, json_t **out)
+{
+    *out = NULL;
+    struct sf_s3_keys k;
+    if (sf_s3_keys(c, recorded, &k) < 0)
+        return -1;
+    const char *name = bucket_name(recorded);
+    struct sf_s3_req head = {.method = "HEAD", .bucket = name};
+    struct sf_s3_resp r;
+    int rc = sf_s3_do(c, &k, &head, "reading the bucket", SF_S3_OK404, &r);
+    bool gone = rc == 0 && r.http.status == 404;
+    sf_s3_resp_free(&r);
+    if (rc < 0 || gone)
+        return rc;
+    bool absent;
+    if (get_sub(c, &k, name, "versioning", "reading the bucket's versioning", &r, &absent,
+                &gone) < 0) {
+        sf_s3_resp_free(&r);
+        return -1;
+    }
+    char *vs = gone || absent ? sf_xstrdup("")
+                              : sf_s3_xml_versioning_status(r.http.body, r.http.len);
+    sf_s3_resp_free(&r);
+    if (gone) {
+        free(vs);
+        return 0;
+    }
+    if (!vs)
+        return malformed(c, "reading the bucket's versioning", "VersioningConfiguration");
+    char query[64];
+    snprintf(query, sizeof(query), "list-type=2&max-keys=%d", STATUS_PAGE);
+    struct sf_s3_req list = {.method = "GET", .bucket = name, .query = query};
+    rc = sf_s3_do(c, &k, &list, "listing the bucket", SF_S3_OK404, &r);
+    struct sf_s3_page p = {0};
+    gone = rc == 0 && r.http.status == 404;
+    if (rc == 0 && !gone && sf_s3_xml_read_objects(r.http.body, r.http.len, &p) < 0)
+        rc = malformed(c, "listing the bucket", "ListBucketResult");
+    sf_s3_resp_free(&r);
+    if (rc == 0 && !gone) {
+        size_t n = json_array_size(p.entries);
+        bool versioning = strcmp(vs, "Enabled") == 0;
+        const char *vword = versioning ? "versioning on"
+                            : *vs      ? "versioning suspended"
+                                       : "versioning off";
+        if (p.truncated)
+            *out = sf_status_new("EXISTS", true, "%zu+ objects, %s", n, vword);
+        else
+            *out = sf_status_new("EXISTS", true, "%zu object%s, %s", n, n == 1 ? "" : "s", vword);
+        json_object_set_new(*out, "bucket", json_string(name));
+        json_object_set_new(*out, "versioning", json_boolean(versioning));
+        json_object_set_new(*out, "objects", json_integer((json_int_t)n));
+        json_object_set_new(*out, "objects_more", json_boolean(p.truncated));
+    }
+    sf_s3_page_free(&p);
+    free(vs);
+    return rc;
+}
+
 static int bucket_adopt(struct sf_call *c, const json_t *desired, json_t **out)
 {
     *out = NULL;
@@ -809,5 +871,6 @@ const struct sf_resource_type sf_s3_bucket_type = {
     .update = bucket_update,
     .delete = bucket_delete,
     .plan = bucket_plan,
+    .status = bucket_status,
     .timeouts = {.create = 300, .update = 300, .delete = 1800, .read = 300},
 };

@@ -504,8 +504,9 @@ static char *basic_auth(const char *user, const char *password)
     return b64;
 }
 
-/* GET url; *status 0 when no answer came. auth is a header or NULL. */
-static void get(struct reg *r, const char *url, const char *auth, long *status)
+/* GET url; *status 0 when no answer came, and then *why (when not NULL)
+ * says why (the caller frees). auth is a header or NULL. */
+static void get_why(struct reg *r, const char *url, const char *auth, long *status, char **why)
 {
     struct sf_ssh_ctx *x = r->c->ctx;
     const char *headers[] = {auth, NULL};
@@ -517,7 +518,14 @@ static void get(struct reg *r, const char *url, const char *auth, long *status)
     };
     struct sf_http_resp rs = {0};
     *status = sf_http_do(x->http, &rq, &rs) == 0 ? rs.status : 0;
+    if (why)
+        *why = *status == 0 ? sf_xstrdup(rs.error ? rs.error : "no answer") : NULL;
     sf_http_resp_free(&rs);
+}
+
+static void get(struct reg *r, const char *url, const char *auth, long *status)
+{
+    get_why(r, url, auth, status, NULL);
 }
 
 /* The end of the registry's log, for an error about it. */
@@ -787,6 +795,73 @@ static int reg_read(struct sf_call *c, const json_t *prior, json_t **out)
     return rc;
 }
 
+/* `sparkform status`: GET /v2/ of the registry's URL from this machine,
+ * without credentials (401 expected: authentication is on) and with each
+ * user's (200 expected). No SSH: what matters is whether it serves. The
+ * passwords go only into the Authorization header, never into the answer. */
+static int reg_status(struct sf_call *c, const json_t *recorded, json_t **out)
+{
+    *out = NULL;
+    struct reg r = {.c = c};
+    char *url = sf_asprintf("%s/v2/", sf_ssh_str(recorded, "url"));
+    bool meant_to_run = !json_is_false(json_object_get(recorded, "running"));
+    long anon;
+    char *why = NULL;
+    get_why(&r, url, NULL, &anon, &why);
+    json_t *users = json_object_get(recorded, "users");
+    size_t n_users = json_object_size(users), n_ok = 0;
+    const char *refused = NULL;
+    long refused_status = 0;
+    if (anon == 401) {
+        const char *k;
+        json_t *v;
+        json_object_foreach(users, k, v)
+        {
+            if (!json_is_string(v))
+                continue;
+            char *b64 = basic_auth(k, json_string_value(v));
+            char *hdr = sf_asprintf("Authorization: Basic %s", b64);
+            long st;
+            get(&r, url, hdr, &st);
+            OPENSSL_cleanse(hdr, strlen(hdr));
+            OPENSSL_cleanse(b64, strlen(b64));
+            free(hdr);
+            free(b64);
+            if (st == 200)
+                n_ok++;
+            else if (!refused) {
+                refused = k;
+                refused_status = st;
+            }
+        }
+    }
+    if (anon == 0 && !meant_to_run)
+        *out = sf_status_new("STOPPED", true, "not running, as the description asks");
+    else if (anon == 0)
+        *out = sf_status_new("UNREACHABLE", false, "GET %s: %s", url, why);
+    else if (anon == 200)
+        *out = sf_status_new("UNHEALTHY", false,
+                             "GET %s answers 200 without credentials: authentication is off", url);
+    else if (anon != 401)
+        *out = sf_status_new("UNHEALTHY", false,
+                             "GET %s answers HTTP %ld without credentials (401 expected)", url, anon);
+    else if (refused)
+        *out = sf_status_new("UNHEALTHY", false,
+                             "GET %s answers HTTP %ld to user \"%s\" with the recorded password (200 "
+                             "expected)",
+                             url, refused_status, refused);
+    else
+        *out = sf_status_new("READY", true, "%s answers: 401 without credentials, 200 for %zu user%s",
+                             url, n_ok, n_ok == 1 ? "" : "s");
+    json_object_set_new(*out, "url", json_string(sf_ssh_str(recorded, "url")));
+    json_object_set_new(*out, "anonymous_status", json_integer(anon));
+    json_object_set_new(*out, "users_accepted", json_integer((json_int_t)n_ok));
+    json_object_set_new(*out, "users", json_integer((json_int_t)n_users));
+    free(why);
+    free(url);
+    return 0;
+}
+
 static int reg_adopt(struct sf_call *c, const json_t *desired, json_t **out)
 {
     *out = NULL;
@@ -985,5 +1060,6 @@ const struct sf_resource_type sf_ssh_registry_type = {
     .update = reg_update,
     .delete = reg_delete,
     .plan = reg_plan,
+    .status = reg_status,
     .timeouts = {.create = 600, .update = 600, .delete = 300, .read = 120},
 };

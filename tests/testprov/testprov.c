@@ -341,6 +341,23 @@ static int test_adopt(struct sf_call *c, const json_t *desired, json_t **out)
     return rc;
 }
 
+/* `sparkform status`: the stored object is UP, or DOWN when its enabled
+ * is false (a test flips it in the store), with its value as summary. */
+static int test_status(struct sf_call *c, const json_t *recorded, json_t **out)
+{
+    json_t *now;
+    *out = NULL;
+    if (injected(c, recorded, "status") < 0 || test_read(c, recorded, &now) < 0)
+        return -1;
+    if (!now)
+        return 0;
+    bool up = !json_is_false(json_object_get(now, "enabled"));
+    const char *value = json_string_value(json_object_get(now, "value"));
+    *out = sf_status_new(up ? "UP" : "DOWN", up, "value %s", value ? value : "(none)");
+    json_decref(now);
+    return 0;
+}
+
 static const struct sf_resource_type test_resource = {
     .name = "test_resource",
     .doc = "an object in a local JSON store, for engine tests",
@@ -350,6 +367,7 @@ static const struct sf_resource_type test_resource = {
     .create = test_create,
     .update = test_update,
     .delete = test_delete,
+    .status = test_status,
 };
 
 static const struct sf_resource_type *const types[] = {&test_resource, NULL};
