@@ -27,7 +27,7 @@ enum func_id {
     F_BASE64, F_SHA256, F_JOIN, F_FILE, F_DEFAULT, F_FORMAT, F_IF, F_EQ, F_NE, F_LT, F_LE, F_GT,
     F_GE, F_AND, F_OR, F_NOT, F_CONTAINS, F_LENGTH, F_LOOKUP, F_KEYS, F_VALUES, F_MERGE, F_CONCAT,
     F_COALESCE, F_LOWER, F_UPPER, F_REPLACE, F_SPLIT, F_TOSTRING, F_TONUMBER, F_MATCHES, F_FLATTEN,
-    F_DISTINCT, F_OMIT, F_YAMLENCODE, F_JSONENCODE, F_MAX, F_MIN, F_DAYS, N_FUNCS
+    F_DISTINCT, F_OMIT, F_YAMLENCODE, F_JSONENCODE, F_MAX, F_MIN, F_DAYS, F_BASENAME, N_FUNCS
 };
 
 static const struct func {
@@ -53,7 +53,7 @@ static const struct func {
     [F_DISTINCT] = {"distinct", 1, 1}, [F_OMIT] = {"omit", 2, -1},
     [F_YAMLENCODE] = {"yamlencode", 1, 1}, [F_JSONENCODE] = {"jsonencode", 1, 1},
     [F_MAX] = {"max", 1, -1},          [F_MIN] = {"min", 1, -1},
-    [F_DAYS] = {"days", 1, 1},
+    [F_DAYS] = {"days", 1, 1},         [F_BASENAME] = {"basename", 1, 1},
 };
 
 int sf_func_find(const char *name, int *min, int *max)
@@ -275,6 +275,15 @@ static json_t *fn_text1(const struct sf_fcall *f)
     }
     if (f->id == F_TOSTRING)
         return text_value(s, len);
+    if (f->id == F_BASENAME) {
+        /* The last part of a path: "jobs/etl.py" -> "etl.py". */
+        while (len > 1 && s[len - 1] == '/')
+            s[--len] = '\0';
+        const char *slash = strrchr(s, '/');
+        json_t *v = json_string(slash && slash[1] ? slash + 1 : s);
+        free(s);
+        return v;
+    }
     if (f->id == F_TONUMBER) {
         char *end;
         errno = 0;
@@ -633,6 +642,7 @@ json_t *sf_func_call(const struct sf_fcall *f)
     case F_LOWER:
     case F_UPPER:
     case F_TOSTRING:
+    case F_BASENAME:
     case F_TONUMBER: return fn_text1(f);
     case F_EQ:
     case F_NE:
