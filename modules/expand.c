@@ -172,6 +172,18 @@ static json_t *input_value(const struct sf_at *at, const struct sf_ref *ref, boo
     return sf_input_value(ref->name, schema, v, node, &ref->pos, false, NULL, d);
 }
 
+/* Whether frame f calls module name with a for_each. */
+static bool call_has_for_each(const struct sf_config *c, const struct sf_frame *f, const char *name)
+{
+    const struct sf_node *calls = body(c, f, "modules");
+    for (size_t k = 0; calls && calls->kind == SF_NODE_SEQ && k < calls->n; k++) {
+        const struct sf_node *nm = sf_node_get(calls->items[k], "name");
+        if (nm && nm->kind == SF_NODE_SCALAR && !strcmp(nm->text, name))
+            return sf_node_get(calls->items[k], "for_each") != NULL;
+    }
+    return false;
+}
+
 static json_t *module_output(const struct sf_at *at, const struct sf_ref *ref, bool *sens,
                              struct sf_diags *d)
 {
@@ -182,6 +194,29 @@ static json_t *module_output(const struct sf_at *at, const struct sf_ref *ref, b
             return NULL;
         }
         key = json_string_value(json_object_get(at->each, "key"));
+    }
+    if (!key && call_has_for_each(at->c, at->f, ref->name)) {
+        /* Every instance: a mapping of key -> its output. */
+        const struct sf_frame *kids[256];
+        size_t n = child_frames(at->c, at->f, ref->name, NULL, kids, 256);
+        json_t *out = json_object();
+        size_t plen = strlen(at->f ? at->f->prefix : "") + strlen("module.") + strlen(ref->name) + 1;
+        for (size_t i = 0; i < n; i++) {
+            const struct sf_node *o = output_node(at->c, kids[i], ref->attr, sens);
+            struct sf_at inner = {.c = at->c, .f = kids[i], .user = at->user};
+            json_t *v = o ? eval_in(&inner, o, sens, d) : NULL;
+            if (!v) {
+                if (!o)
+                    sf_error(d, &ref->pos, "module.%s has no output \"%s\"", ref->name, ref->attr);
+                json_decref(out);
+                return NULL;
+            }
+            const char *k = kids[i]->prefix + plen;
+            char *kk = sf_xstrndup(k, strlen(k) - 2); /* "KEY]." */
+            json_object_set_new(out, kk, v);
+            free(kk);
+        }
+        return out;
     }
     const struct sf_frame *kids[2];
     size_t n = child_frames(at->c, at->f, ref->name, key, kids, 2);
@@ -760,6 +795,21 @@ static const char **local_names(const struct sf_config *c, const struct sf_frame
     return names;
 }
 
+/* Whether frame f's resources: list has an entry TYPE.NAME. */
+static bool declared_here(const struct sf_config *c, const struct sf_frame *f, const char *local)
+{
+    const struct sf_node *list = body(c, f, "resources");
+    for (size_t i = 0; list && list->kind == SF_NODE_SEQ && i < list->n; i++) {
+        const struct sf_node *t = sf_node_get(list->items[i], "type"), *n = sf_node_get(list->items[i], "name");
+        if (!t || !n || t->kind != SF_NODE_SCALAR || n->kind != SF_NODE_SCALAR)
+            continue;
+        size_t tl = strlen(t->text);
+        if (!strncmp(local, t->text, tl) && local[tl] == '.' && !strcmp(local + tl + 1, n->text))
+            return true;
+    }
+    return false;
+}
+
 static void add_ref(struct sf_ref **out, size_t *n, const struct sf_ref *like, const char *address)
 {
     *out = sf_xrealloc(*out, (*n + 1) * sizeof(**out));
@@ -887,6 +937,12 @@ static void resolve(struct loader *L, const struct sf_at *at, const struct sf_re
                 key = json_string_value(json_object_get(at->each, "key"));
             }
             json_t *found = addresses_of(c, f, ref->name, key);
+            if (!json_array_size(found) && declared_here(c, f, ref->name)) {
+                /* Declared, but off here (when: false, or an empty
+                 * for_each): nothing to wait for; an if() decides. */
+                json_decref(found);
+                break;
+            }
             if (!json_array_size(found)) {
                 const char **names = local_names(c, f);
                 char *want = key ? sf_asprintf("%s[%s]", ref->name, key) : sf_xstrdup(ref->name);

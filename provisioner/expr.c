@@ -16,7 +16,7 @@
 #include "util.h"
 #include "value.h"
 
-enum ast_kind { A_LIT, A_REF, A_CALL, A_LIST, A_MAP };
+enum ast_kind { A_LIT, A_REF, A_CALL, A_LIST, A_MAP, A_FOR, A_LOCAL };
 
 struct step {
     char *key;        /* .key, or NULL */
@@ -36,7 +36,8 @@ struct ast {
     int func;
     struct ast **args; /* a call's arguments; a list's or a map's items */
     size_t n_args;
-    char **keys; /* a map's keys */
+    char **keys;         /* a map's keys; a for's variables ([0] key or index, [1] value) */
+    struct ast **kexprs; /* a map's computed keys ({(expr): value}), or NULL */
 };
 
 struct part {
@@ -52,6 +53,8 @@ struct parser {
     const struct sf_pos *pos;
     struct sf_diags *d;
     bool failed;
+    const char *locals[16]; /* the variables of the for expressions around */
+    size_t n_locals;
 };
 
 static void ast_free(struct ast *a)
@@ -65,6 +68,9 @@ static void ast_free(struct ast *a)
     for (size_t i = 0; a->keys && i < a->n_args; i++)
         free(a->keys[i]);
     free(a->keys);
+    for (size_t i = 0; a->kexprs && i < a->n_args; i++)
+        ast_free(a->kexprs[i]);
+    free(a->kexprs);
     for (size_t i = 0; i < a->n_steps; i++) {
         free(a->steps[i].key);
         ast_free(a->steps[i].expr);
@@ -278,6 +284,8 @@ static char *parse_segment(struct parser *ps)
     return sf_xstrndup(s, (size_t)(ps->p - s));
 }
 
+static struct ast *parse_steps(struct parser *ps, struct ast *a);
+
 /* After an identifier that is not a call: a reference with its steps. */
 static struct ast *parse_reference(struct parser *ps, const char *start, char *first)
 {
@@ -330,7 +338,12 @@ static struct ast *parse_reference(struct parser *ps, const char *start, char *f
         return NULL;
     }
     free(first);
+    return parse_steps(ps, a);
+}
 
+/* The .KEY and [INDEX] steps after a reference. */
+static struct ast *parse_steps(struct parser *ps, struct ast *a)
+{
     for (;;) {
         if (*ps->p == '.') {
             const char *at = ps->p++;
@@ -394,6 +407,7 @@ static bool parse_items(struct parser *ps, struct ast *a, char close, const char
     for (;;) {
         skip_ws(ps);
         char *key = NULL;
+        struct ast *kexpr = NULL;
         if (keys) {
             const char *ks = ps->p;
             if (*ps->p == '"') {
@@ -406,14 +420,28 @@ static bool parse_items(struct parser *ps, struct ast *a, char close, const char
                 while (ident_char(*ps->p))
                     ps->p++;
                 key = sf_xstrndup(ks, (size_t)(ps->p - ks));
+            } else if (*ps->p == '(') {
+                /* A key computed by an expression: {(input.user): "x"}. */
+                ps->p++;
+                kexpr = parse_expr(ps);
+                skip_ws(ps);
+                if (!kexpr || *ps->p != ')') {
+                    if (kexpr)
+                        perr(ps, ps->p, "expected \")\" after a computed key in %s", what);
+                    ast_free(kexpr);
+                    return false;
+                }
+                ps->p++;
+                key = sf_xstrdup("");
             } else {
-                perr(ps, ps->p, "expected a key (a name or a \"string\") in %s", what);
+                perr(ps, ps->p, "expected a key (a name, a \"string\" or (an expression)) in %s", what);
                 return false;
             }
             skip_ws(ps);
             if (*ps->p != ':') {
                 perr(ps, ps->p, "expected \":\" after the key \"%s\" in %s", key, what);
                 free(key);
+                ast_free(kexpr);
                 return false;
             }
             ps->p++;
@@ -421,12 +449,15 @@ static bool parse_items(struct parser *ps, struct ast *a, char close, const char
         struct ast *item = parse_expr(ps);
         if (!item) {
             free(key);
+            ast_free(kexpr);
             return false;
         }
         a->args = sf_xrealloc(a->args, (a->n_args + 1) * sizeof(*a->args));
         if (keys) {
             a->keys = sf_xrealloc(a->keys, (a->n_args + 1) * sizeof(*a->keys));
             a->keys[a->n_args] = key;
+            a->kexprs = sf_xrealloc(a->kexprs, (a->n_args + 1) * sizeof(*a->kexprs));
+            a->kexprs[a->n_args] = kexpr;
         }
         a->args[a->n_args++] = item;
         skip_ws(ps);
@@ -493,9 +524,113 @@ static struct ast *parse_call(struct parser *ps, const char *start, char *name)
     return a;
 }
 
+static bool keyword(struct parser *ps, const char *word)
+{
+    skip_ws(ps);
+    size_t n = strlen(word);
+    if (strncmp(ps->p, word, n) != 0 || ident_char(ps->p[n]))
+        return false;
+    ps->p += n;
+    return true;
+}
+
+static char *parse_ident(struct parser *ps, const char *what)
+{
+    skip_ws(ps);
+    const char *s = ps->p;
+    if (!ident_start(*s)) {
+        perr(ps, s, "expected %s", what);
+        return NULL;
+    }
+    while (ident_char(*ps->p))
+        ps->p++;
+    return sf_xstrndup(s, (size_t)(ps->p - s));
+}
+
+/* [for X in LIST : EXPR if COND], [for I, X in ...], {for K, V in MAP :
+ * KEY => VALUE if COND}; "for" has been read. args: the collection, the
+ * value, the key (maps), the condition; keys: the variables. */
+static struct ast *parse_for(struct parser *ps, const char *start, bool map)
+{
+    struct ast *a = new_ast(A_FOR, start);
+    a->args = sf_xcalloc(4, sizeof(*a->args));
+    a->keys = sf_xcalloc(4, sizeof(*a->keys));
+    a->n_args = 4;
+    a->func = map;
+    char close = map ? '}' : ']';
+    char *v1 = parse_ident(ps, "a variable name after \"for\"");
+    if (!v1)
+        goto fail;
+    skip_ws(ps);
+    if (*ps->p == ',') {
+        ps->p++;
+        a->keys[0] = v1;
+        if (!(a->keys[1] = parse_ident(ps, "a second variable name after \",\"")))
+            goto fail;
+    } else {
+        a->keys[1] = v1;
+    }
+    if (!keyword(ps, "in")) {
+        perr(ps, ps->p, "expected \"in\" after the variables of a for expression");
+        goto fail;
+    }
+    if (!(a->args[0] = parse_expr(ps)))
+        goto fail;
+    skip_ws(ps);
+    if (*ps->p != ':') {
+        perr(ps, ps->p, "expected \":\" after the collection of a for expression");
+        goto fail;
+    }
+    ps->p++;
+    if (ps->n_locals + 2 > sizeof(ps->locals) / sizeof(ps->locals[0])) {
+        perr(ps, start, "for expressions are nested too deeply");
+        goto fail;
+    }
+    size_t saved = ps->n_locals;
+    for (int i = 0; i < 2; i++)
+        if (a->keys[i])
+            ps->locals[ps->n_locals++] = a->keys[i];
+    bool ok = true;
+    if (map) {
+        ok = (a->args[2] = parse_expr(ps)) != NULL;
+        skip_ws(ps);
+        if (ok && strncmp(ps->p, "=>", 2) != 0) {
+            perr(ps, ps->p, "expected \"=>\" between the key and the value of a for expression");
+            ok = false;
+        }
+        if (ok)
+            ps->p += 2;
+    }
+    ok = ok && (a->args[1] = parse_expr(ps)) != NULL;
+    if (ok && keyword(ps, "if"))
+        ok = (a->args[3] = parse_expr(ps)) != NULL;
+    ps->n_locals = saved;
+    if (!ok)
+        goto fail;
+    skip_ws(ps);
+    if (*ps->p != close) {
+        if (*ps->p == '\0')
+            unterminated(ps);
+        else
+            perr(ps, ps->p, "expected \"%c\" to end the for expression", close);
+        goto fail;
+    }
+    ps->p++;
+    a->end = ps->p;
+    return a;
+fail:
+    ast_free(a);
+    return NULL;
+}
+
 static struct ast *parse_collection(struct parser *ps)
 {
     bool map = *ps->p == '{';
+    const char *start = ps->p;
+    ps->p++;
+    if (keyword(ps, "for"))
+        return parse_for(ps, start, map);
+    ps->p = start;
     struct ast *a = new_ast(map ? A_MAP : A_LIST, ps->p);
     ps->p++;
     if (!parse_items(ps, a, map ? '}' : ']', map ? "a mapping" : "a list", map)) {
@@ -530,6 +665,12 @@ static struct ast *parse_expr(struct parser *ps)
         if (*ps->p == '(')
             return parse_call(ps, start, id);
         ps->p = after;
+        for (size_t i = ps->n_locals; i-- > 0;)
+            if (!strcmp(ps->locals[i], id)) {
+                struct ast *a = new_ast(A_LOCAL, start);
+                a->ref.name = id;
+                return parse_steps(ps, a);
+            }
         if (*ps->p != '.' && *ps->p != '[') {
             json_t *lit = strcmp(id, "true") == 0    ? json_true()
                           : strcmp(id, "false") == 0 ? json_false()
@@ -632,8 +773,11 @@ static void collect_refs(const struct ast *a, struct sf_ref **refs, size_t *n, s
     }
     for (size_t i = 0; i < a->n_steps; i++)
         collect_refs(a->steps[i].expr, refs, n, cap);
-    for (size_t i = 0; i < a->n_args; i++)
+    for (size_t i = 0; i < a->n_args; i++) {
         collect_refs(a->args[i], refs, n, cap);
+        if (a->kexprs)
+            collect_refs(a->kexprs[i], refs, n, cap);
+    }
 }
 
 int sf_expr_refs(const char *text, const struct sf_pos *pos, struct sf_ref **refs, size_t *n,
@@ -725,6 +869,9 @@ struct evaluator {
     const struct sf_pos *pos;
     const struct sf_scope *sc;
     struct sf_diags *d;
+    const char *names[16]; /* the for expressions' variables in scope */
+    const json_t *values[16];
+    size_t n;
 };
 
 static void eerr(struct evaluator *E, const char *at, const char *fmt, ...)
@@ -859,21 +1006,163 @@ static json_t *eval_call(struct evaluator *E, const struct ast *a, bool *sens)
     return r;
 }
 
+/* A computed key's text; NULL after an error (*unknown when not known). */
+static char *key_text(struct evaluator *E, const struct ast *at, json_t *k, bool *unknown)
+{
+    if (sf_is_unknown(k)) {
+        *unknown = true;
+        return NULL;
+    }
+    if (!json_is_string(k) && !json_is_number(k) && !json_is_boolean(k)) {
+        eerr(E, at->at, "a mapping's key must be a string, got %s", sf_expr_describe(k));
+        return NULL;
+    }
+    return sf_expr_text(k);
+}
+
 /* A [...] or {...} literal: unknown as a whole only where its items are
  * (the items keep the sentinel, as a resource's attributes do). */
 static json_t *eval_collection(struct evaluator *E, const struct ast *a, bool *sens)
 {
     json_t *out = a->kind == A_MAP ? json_object() : json_array();
     for (size_t i = 0; i < a->n_args; i++) {
+        char *key = a->kind == A_MAP ? sf_xstrdup(a->keys[i]) : NULL;
+        if (a->kexprs && a->kexprs[i]) {
+            free(key);
+            json_t *k = eval(E, a->kexprs[i], sens);
+            bool unknown = false;
+            key = k ? key_text(E, a->kexprs[i], k, &unknown) : NULL;
+            json_decref(k);
+            if (unknown) {
+                json_decref(out);
+                return json_incref(sf_unknown());
+            }
+            if (!key) {
+                json_decref(out);
+                return NULL;
+            }
+        }
         json_t *v = eval(E, a->args[i], sens);
         if (!v) {
+            free(key);
             json_decref(out);
             return NULL;
         }
         if (a->kind == A_MAP)
-            json_object_set_new(out, a->keys[i], v);
+            json_object_set_new(out, key, v);
         else
             json_array_append_new(out, v);
+        free(key);
+    }
+    return out;
+}
+
+static int cmp_keys(const void *x, const void *y)
+{
+    return strcmp(*(const char *const *)x, *(const char *const *)y);
+}
+
+/* One round of a for expression with its variables bound: adds to out. */
+static int for_round(struct evaluator *E, const struct ast *a, json_t *k, json_t *v, json_t *out,
+                     bool *sens, bool *unknown)
+{
+    size_t saved = E->n;
+    if (a->keys[0]) {
+        E->names[E->n] = a->keys[0];
+        E->values[E->n++] = k;
+    }
+    E->names[E->n] = a->keys[1];
+    E->values[E->n++] = v;
+    int rc = -1;
+    json_t *cond = a->args[3] ? eval(E, a->args[3], sens) : json_true();
+    json_t *key = NULL, *val = NULL;
+    if (!cond)
+        goto out;
+    if (sf_is_unknown(cond)) {
+        *unknown = true;
+        rc = 0;
+        goto out;
+    }
+    if (!json_is_boolean(cond)) {
+        eerr(E, a->args[3]->at, "the condition of a for expression must be true or false, got %s",
+             sf_expr_describe(cond));
+        goto out;
+    }
+    if (json_is_false(cond)) {
+        rc = 0;
+        goto out;
+    }
+    if (a->func && !(key = eval(E, a->args[2], sens)))
+        goto out;
+    if (!(val = eval(E, a->args[1], sens)))
+        goto out;
+    if (!a->func) {
+        json_array_append(out, val);
+        rc = 0;
+        goto out;
+    }
+    char *kt = key_text(E, a->args[2], key, unknown);
+    if (kt && json_object_get(out, kt))
+        eerr(E, a->args[2]->at, "the for expression makes the key \"%s\" twice", kt);
+    else if (kt)
+        json_object_set(out, kt, val);
+    rc = kt || *unknown ? 0 : -1;
+    if (kt && json_object_get(out, kt) != val)
+        rc = -1;
+    free(kt);
+out:
+    json_decref(cond);
+    json_decref(key);
+    json_decref(val);
+    E->n = saved;
+    return rc;
+}
+
+static json_t *eval_for(struct evaluator *E, const struct ast *a, bool *sens)
+{
+    json_t *coll = eval(E, a->args[0], sens);
+    if (!coll || sf_is_unknown(coll))
+        return coll;
+    if (E->n + 2 > sizeof(E->names) / sizeof(E->names[0])) {
+        eerr(E, a->at, "for expressions are nested too deeply");
+        json_decref(coll);
+        return NULL;
+    }
+    json_t *out = a->func ? json_object() : json_array();
+    bool unknown = false;
+    int rc = 0;
+    if (json_is_array(coll)) {
+        for (size_t i = 0; i < json_array_size(coll) && rc == 0; i++) {
+            json_t *ix = json_integer((json_int_t)i);
+            rc = for_round(E, a, ix, json_array_get(coll, i), out, sens, &unknown);
+            json_decref(ix);
+        }
+    } else if (json_is_object(coll)) {
+        size_t n = json_object_size(coll), i = 0;
+        const char **names = sf_xcalloc(n + 1, sizeof(char *));
+        const char *k;
+        json_t *v;
+        json_object_foreach(coll, k, v) names[i++] = k;
+        qsort(names, n, sizeof(char *), cmp_keys);
+        for (i = 0; i < n && rc == 0; i++) {
+            json_t *key = json_string(names[i]);
+            rc = for_round(E, a, key, json_object_get(coll, names[i]), out, sens, &unknown);
+            json_decref(key);
+        }
+        free(names);
+    } else if (!json_is_null(coll)) {
+        eerr(E, a->args[0]->at, "a for expression goes over a list or a mapping, got %s",
+             sf_expr_describe(coll));
+        rc = -1;
+    }
+    json_decref(coll);
+    if (rc < 0) {
+        json_decref(out);
+        return NULL;
+    }
+    if (unknown) {
+        json_decref(out);
+        return json_incref(sf_unknown());
     }
     return out;
 }
@@ -898,6 +1187,13 @@ static json_t *eval(struct evaluator *E, const struct ast *a, bool *sens)
     case A_CALL: return eval_call(E, a, sens);
     case A_LIST:
     case A_MAP: return eval_collection(E, a, sens);
+    case A_FOR: return eval_for(E, a, sens);
+    case A_LOCAL:
+        for (size_t i = E->n; i-- > 0;)
+            if (!strcmp(E->names[i], a->ref.name))
+                return apply_steps(E, a, sf_value_copy(E->values[i]), sens);
+        eerr(E, a->at, "%s is not known here", a->ref.name);
+        return NULL;
     }
     return NULL;
 }
@@ -912,7 +1208,7 @@ json_t *sf_expr_eval(const char *text, const struct sf_pos *pos, const struct sf
     size_t np;
     if (parse_template(text, pos, d, &parts, &np) < 0)
         return NULL;
-    struct evaluator E = {text, pos, sc, d};
+    struct evaluator E = {.text = text, .pos = pos, .sc = sc, .d = d};
 
     if (np == 1 && parts[0].e) {
         json_t *v = eval(&E, parts[0].e, sensitive);

@@ -10,11 +10,15 @@
  *                | TYPE.NAME [INSTANCE] .ATTR | module.NAME [INSTANCE] .OUTPUT )
  *                { .KEY | [INDEX] }
  *   INSTANCE  := [ "KEY" ] | [ each.key ]     (one instance of a for_each)
- *   list      := [ [expr {, expr}] ]
- *   map       := { [KEY : expr {, KEY : expr}] }     KEY: "string" or NAME
+ *   list      := [ [expr {, expr}] ] | [for [K,] V in expr : expr [if expr]]
+ *   map       := { [KEY : expr {, KEY : expr}] } | {for [K,] V in expr : expr => expr [if expr]}
+ *                KEY: "string", NAME or (expr)
  *   call      := FUNC ( [expr {, expr}] )         (funcs.c lists them)
  * "$${" writes a literal "${". input.* is a module's input, each.* the
- * instance of a for_each, self the value an input rule checks.
+ * instance of a for_each, self the value an input rule checks. Without an
+ * instance key, a resource or module with for_each is a mapping of key ->
+ * its attribute or output. A for goes over a list (K: the index) or a
+ * mapping (K: the key, in key order).
  *
  * A value not known until apply (sf_unknown) makes every expression that
  * uses it unknown (default() keeps an unknown first argument unknown).

@@ -27,7 +27,7 @@ enum func_id {
     F_BASE64, F_SHA256, F_JOIN, F_FILE, F_DEFAULT, F_FORMAT, F_IF, F_EQ, F_NE, F_LT, F_LE, F_GT,
     F_GE, F_AND, F_OR, F_NOT, F_CONTAINS, F_LENGTH, F_LOOKUP, F_KEYS, F_VALUES, F_MERGE, F_CONCAT,
     F_COALESCE, F_LOWER, F_UPPER, F_REPLACE, F_SPLIT, F_TOSTRING, F_TONUMBER, F_MATCHES, F_FLATTEN,
-    F_DISTINCT, F_OMIT, F_YAMLENCODE, F_JSONENCODE, N_FUNCS
+    F_DISTINCT, F_OMIT, F_YAMLENCODE, F_JSONENCODE, F_MAX, F_MIN, F_DAYS, F_BASENAME, N_FUNCS
 };
 
 static const struct func {
@@ -52,6 +52,8 @@ static const struct func {
     [F_MATCHES] = {"matches", 2, 2},   [F_FLATTEN] = {"flatten", 1, 1},
     [F_DISTINCT] = {"distinct", 1, 1}, [F_OMIT] = {"omit", 2, -1},
     [F_YAMLENCODE] = {"yamlencode", 1, 1}, [F_JSONENCODE] = {"jsonencode", 1, 1},
+    [F_MAX] = {"max", 1, -1},          [F_MIN] = {"min", 1, -1},
+    [F_DAYS] = {"days", 1, 1},         [F_BASENAME] = {"basename", 1, 1},
 };
 
 int sf_func_find(const char *name, int *min, int *max)
@@ -273,6 +275,15 @@ static json_t *fn_text1(const struct sf_fcall *f)
     }
     if (f->id == F_TOSTRING)
         return text_value(s, len);
+    if (f->id == F_BASENAME) {
+        /* The last part of a path: "jobs/etl.py" -> "etl.py". */
+        while (len > 1 && s[len - 1] == '/')
+            s[--len] = '\0';
+        const char *slash = strrchr(s, '/');
+        json_t *v = json_string(slash && slash[1] ? slash + 1 : s);
+        free(s);
+        return v;
+    }
     if (f->id == F_TONUMBER) {
         char *end;
         errno = 0;
@@ -564,6 +575,43 @@ static json_t *fn_omit(const struct sf_fcall *f)
     return out;
 }
 
+/* max / min of numbers (given one by one, or as one list). */
+static json_t *fn_extreme(const struct sf_fcall *f)
+{
+    json_t *const *v = f->args;
+    size_t n = f->n;
+    if (n == 1 && json_is_array(f->args[0])) {
+        n = json_array_size(f->args[0]);
+        if (!n)
+            return fail(f, 0, "%s() of an empty list", funcs[f->id].name);
+    }
+    json_t *best = NULL;
+    for (size_t i = 0; i < n; i++) {
+        json_t *x = f->n == 1 && json_is_array(f->args[0]) ? json_array_get(f->args[0], i) : v[i];
+        if (!json_is_number(x))
+            return fail(f, f->n == 1 ? 0 : (int)i, "%s() takes numbers, got %s", funcs[f->id].name,
+                        sf_expr_describe(x));
+        if (!best || (f->id == F_MAX ? json_number_value(x) > json_number_value(best)
+                                     : json_number_value(x) < json_number_value(best)))
+            best = x;
+    }
+    return json_incref(best);
+}
+
+/* days("30d") = 30; a duration that is not whole days rounds up. */
+static json_t *fn_days(const struct sf_fcall *f)
+{
+    const json_t *v = f->args[0];
+    if (json_is_integer(v))
+        return json_incref((json_t *)v);
+    long ms = json_is_string(v) ? sf_parse_duration_ms(json_string_value(v)) : -1;
+    if (ms <= 0)
+        return fail(f, 0, "days() takes a duration like 30d or 72h, got %s",
+                    json_is_string(v) ? json_string_value(v) : sf_expr_describe(v));
+    long day = 24L * 3600 * 1000;
+    return json_integer((ms + day - 1) / day);
+}
+
 json_t *sf_func_call(const struct sf_fcall *f)
 {
     switch (f->id) {
@@ -594,6 +642,7 @@ json_t *sf_func_call(const struct sf_fcall *f)
     case F_LOWER:
     case F_UPPER:
     case F_TOSTRING:
+    case F_BASENAME:
     case F_TONUMBER: return fn_text1(f);
     case F_EQ:
     case F_NE:
@@ -617,6 +666,9 @@ json_t *sf_func_call(const struct sf_fcall *f)
     case F_FLATTEN:
     case F_DISTINCT: return fn_lists(f);
     case F_OMIT: return fn_omit(f);
+    case F_MAX:
+    case F_MIN: return fn_extreme(f);
+    case F_DAYS: return fn_days(f);
     case F_YAMLENCODE: {
         char *y = sf_yaml_dump(f->args[0]);
         return y ? text_value(y, strlen(y)) : fail(f, 0, "yamlencode(): the value cannot be written as YAML");

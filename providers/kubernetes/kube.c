@@ -172,7 +172,7 @@ static int kube_configure(const struct sf_provider_setup *s, void **out)
 }
 
 static const struct sf_resource_type *const types[] = {
-    &sf_kube_manifest_type, &sf_kube_secret_type, &sf_kube_config_map_type, NULL};
+    &sf_kube_manifest_type, &sf_kube_secret_type, &sf_kube_config_map_type, &sf_kube_token_type, NULL};
 
 const struct sf_provider sf_provider_kubernetes = {
     .name = "kubernetes",

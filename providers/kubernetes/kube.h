@@ -299,7 +299,7 @@ int sf_kube_connect(struct sf_call *c, const json_t *v, struct sf_kube_cluster *
 void sf_kube_status(struct sf_call *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 extern const struct sf_resource_type sf_kube_manifest_type, sf_kube_secret_type,
-    sf_kube_config_map_type;
+    sf_kube_config_map_type, sf_kube_token_type;
 extern const struct sf_provider sf_provider_kubernetes;
 
 #endif

@@ -43,6 +43,8 @@ static const struct sf_attr attrs[] = {
     {"arn", SF_STRING, SF_COMPUTED | SF_STABLE, NULL, "arn:aws:s3:::NAME"},
     {"url", SF_STRING, SF_COMPUTED | SF_STABLE, NULL, "the bucket's URL at the endpoint"},
     {"region", SF_STRING, SF_COMPUTED | SF_STABLE, NULL, "the region the store reports for it"},
+    {"endpoint", SF_STRING, SF_COMPUTED | SF_STABLE, NULL,
+     "the S3 endpoint URL it is reached at (what S3 clients such as Spark's S3A are given)"},
     {NULL, 0, 0, NULL, NULL},
 };
 
@@ -184,8 +186,9 @@ static int observe(struct sf_call *c, const struct sf_s3_keys *k, const char *na
     struct sf_s3_target t;
     sf_s3_target(&x->ep, name, NULL, NULL, &t);
     char *arn = sf_asprintf("arn:aws:s3:::%s", name);
-    json_t *o = json_pack("{s:s, s:s, s:s, s:s, s:s}", "name", name, "id", name, "arn", arn, "url",
-                          t.url, "region", region && *region ? region : x->region);
+    json_t *o = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s}", "name", name, "id", name, "arn", arn, "url",
+                          t.url, "region", region && *region ? region : x->region, "endpoint",
+                          x->endpoint);
     free(arn);
     free(region);
     sf_s3_target_free(&t);

@@ -16,7 +16,7 @@ Q="$WORK/repo"
 QS="$Q/build/quickstart"
 mkdir -p "$Q/scripts" "$Q/examples" "$Q/build"
 cp "$ROOT"/scripts/quickstart "$ROOT"/scripts/quickstart-down "$ROOT"/scripts/quickstart-env "$Q/scripts/"
-cp "$ROOT/examples/quickstart.yaml" "$Q/examples/"
+cp -r "$ROOT/examples/quickstart.yaml" "$ROOT/examples/jobs" "$Q/examples/"
 ln -s "$SPARKFORM" "$Q/build/sparkform"
 ln -s "$LOCALCLOUD" "$Q/build/localcloud"
 
@@ -54,7 +54,7 @@ nothing_to_do() {
 qs_up
 expect_out "Starting the quick start's sshd on 127.0.0.1:"
 expect_out "Started localcloud (pid "
-expect_out "Apply complete! Resources: 10 added, 0 changed, 0 destroyed."
+expect_out "Apply complete! Resources: 52 added, 0 changed, 0 destroyed."
 expect_out "No changes. Your infrastructure matches the description."
 expect_out 'bucket = "spark-quickstart-service"'
 expect_out "kubeconfig = (sensitive value)"
@@ -81,8 +81,8 @@ run kubectl --kubeconfig "$QS/kubeconfig" --cache-dir "$WORK/kube-cache" --reque
 expect_rc 0
 expect_out "namespace/default"
 URL="http://$(cat "$QS/localcloud.ready")"
-aws_env "$(jq -r '.resources["cloud_s3_credentials.s3"].attributes.access_key' "$QS/sparkform.state.json")" \
-        "$(jq -r '.resources["cloud_s3_credentials.s3"].attributes.secret_key' "$QS/sparkform.state.json")"
+aws_env "$(jq -r '.resources["cloud_s3_credentials.service"].attributes.access_key' "$QS/sparkform.state.json")" \
+        "$(jq -r '.resources["cloud_s3_credentials.service"].attributes.secret_key' "$QS/sparkform.state.json")"
 s3_ok get-bucket-versioning --bucket spark-quickstart-service
 [ "$(out .Status)" = Enabled ] || fail "the service bucket is not versioned"
 
@@ -107,7 +107,7 @@ nothing_to_do
 # ---- quickstart-down: destroyed, nothing of the quick start runs
 run "$Q/scripts/quickstart-down"
 expect_rc 0
-expect_out "Destroy complete! Resources: 10 destroyed."
+expect_out "Destroy complete! Resources: 52 destroyed."
 expect_out "Stopped localcloud (pid $lc_pid)."
 expect_out "Stopped sshd (pid "
 expect_no "$password"

@@ -245,6 +245,19 @@ START_TEST(test_module_functions)
     assert_str("${jsonencode(distinct([1, 1.0, 2, \"a\", \"a\"]))}", "[1,2,\"a\"]");
     assert_str("${jsonencode(omit({a: 1, b: 2, c: 3}, \"a\", \"c\"))}", "{\"b\":2}");
     assert_str("${yamlencode({a: [1, 2]})}", "a:\n- 1\n- 2\n");
+    assert_str("${format(\"%d %d %d %d\", max(1, 5, 3), min(4, 2), max([7, 9]), days(\"36h\"))}", "5 2 9 2");
+    /* for expressions over lists and mappings, with a condition. */
+    assert_str("${jsonencode([for x in var.list : upper(x)])}", "[\"A\",\"B\",\"C\"]");
+    assert_str("${jsonencode([for i, x in var.list : format(\"%d=%s\", i, x) if ne(x, \"b\")])}",
+               "[\"0=a\",\"2=c\"]");
+    assert_str("${jsonencode({for k, v in {b: 2, a: 1} : upper(k) => max(v, 1)})}", "{\"A\":1,\"B\":2}");
+    assert_str("${jsonencode([for r in [{n: \"x\", d: \"2d\"}] : {id: r.n, days: days(r.d)}])}",
+               "[{\"days\":2,\"id\":\"x\"}]");
+    assert_str("${jsonencode([for x in [1, 2] : [for y in [3] : [x, y]]])}", "[[[1,3]],[[2,3]]]");
+    assert_str("${jsonencode({(var.name): 1})}", "{\"world\":1}");
+    assert_error("${[for x in var.list : y]}", 33, "\"y\" is not a valid reference");
+    assert_error("${{for k, v in var.tags : k}}", 37, "expected \"=>\"");
+    assert_error("${{for k, v in {a: 1, b: 1} : \"same\" => v}}", 40, "makes the key \"same\" twice");
     /* Errors name the argument. */
     assert_error("${lt(1, \"a\")}", 12, "lt() compares two numbers or two strings");
     assert_error("${not(1)}", 16, "not() expects true or false as argument 1");
