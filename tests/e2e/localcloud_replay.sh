@@ -1,3 +1,5 @@
+# e2e: alone
+# (alone: its checks need the GET right after a request to come within the 2 s transition)
 # Replays the request bodies of VK Cloud's own client (localcloud_replay.json)
 # against a fresh localcloud, in order: each answer's status, the states
 # the cluster goes through (RUNNING <-> SHUTOFF directly, RECONCILING while
