@@ -6,13 +6,14 @@
  * a module's inputs are checked here against its schemas, at the caller's
  * lines; every reference is resolved to the addresses it really names, so
  * the graph orders a module's resources after what its inputs come from.
- * At plan and apply time sf_at_lookup answers input.*, each.*, module.*
+ * At plan and apply time frame.c answers input.*, each.*, module.*
  * and local resource names inside a frame.
  */
 #include <stdlib.h>
 #include <string.h>
 
 #include "config.h"
+#include "frame.h"
 #include "expr.h"
 #include "inputs.h"
 #include "loader.h"
@@ -26,313 +27,6 @@ static const char *const call_keys[] = {"name", "source", "inputs", "for_each", 
 static const char *const module_keys[] = {"apiVersion", "kind",    "metadata", "inputs",
                                           "resources",  "modules", "outputs",  NULL};
 
-/* ---- small helpers ---- */
-
-static const struct sf_node *root_of(const struct sf_config *c, const struct sf_frame *f)
-{
-    return f && f->mod ? f->mod->doc->root : c->doc->root;
-}
-
-static const struct sf_node *body(const struct sf_config *c, const struct sf_frame *f, const char *key)
-{
-    const struct sf_node *root = root_of(c, f);
-    return root && root->kind == SF_NODE_MAP ? sf_node_get(root, key) : NULL;
-}
-
-static const struct sf_node *input_decl(const struct sf_frame *f, const char *name)
-{
-    if (!f || !f->mod)
-        return NULL;
-    const struct sf_node *decls = sf_node_get(f->mod->doc->root, "inputs");
-    return decls && decls->kind == SF_NODE_MAP ? sf_node_get(decls, name) : NULL;
-}
-
-/* The keys of a mapping node, NULL-terminated (borrowed texts). */
-static const char **node_keys(const struct sf_node *map)
-{
-    size_t n = map && map->kind == SF_NODE_MAP ? map->n : 0;
-    const char **names = sf_xcalloc(n + 1, sizeof(char *));
-    for (size_t i = 0; i < n; i++)
-        names[i] = map->keys[i]->text;
-    return names;
-}
-
-/* A module's output node: "NAME: value" or "NAME: {value: ..., sensitive: true}". */
-static const struct sf_node *output_node(const struct sf_config *c, const struct sf_frame *f,
-                                         const char *name, bool *sensitive)
-{
-    const struct sf_node *outs = body(c, f, "outputs");
-    const struct sf_node *o = outs && outs->kind == SF_NODE_MAP ? sf_node_get(outs, name) : NULL;
-    if (o && o->kind == SF_NODE_MAP && sf_node_get(o, "value")) {
-        const struct sf_node *s = sf_node_get(o, "sensitive");
-        if (sensitive && s && s->kind == SF_NODE_SCALAR && !strcmp(s->text, "true"))
-            *sensitive = true;
-        return sf_node_get(o, "value");
-    }
-    return o;
-}
-
-static char *instance_suffix(const char *key)
-{
-    return key ? sf_asprintf("[%s]", key) : sf_xstrdup("");
-}
-
-/* The frames a module call made in frame f: the one for key, or all. */
-static size_t child_frames(const struct sf_config *c, const struct sf_frame *f, const char *name,
-                           const char *key, const struct sf_frame **out, size_t max)
-{
-    char *exact = key ? sf_asprintf("%smodule.%s[%s].", f ? f->prefix : "", name, key)
-                      : sf_asprintf("%smodule.%s.", f ? f->prefix : "", name);
-    char *any = sf_asprintf("%smodule.%s[", f ? f->prefix : "", name);
-    size_t n = 0;
-    for (size_t i = 0; i < c->n_frames && n < max; i++) {
-        const struct sf_frame *g = c->frames[i];
-        if (g->parent != f)
-            continue;
-        if (!strcmp(g->prefix, exact) || (!key && !strncmp(g->prefix, any, strlen(any))))
-            out[n++] = g;
-    }
-    free(exact);
-    free(any);
-    return n;
-}
-
-void sf_at_note(struct sf_diags *d, size_t since, const struct sf_frame *f)
-{
-    if (!f || !f->label || !f->call)
-        return;
-    char *where = NULL;
-    for (const struct sf_frame *g = f; g && g->call; g = g->parent) {
-        const struct sf_pos *p = &g->call->pos;
-        char *line = sf_asprintf("%s%sin %s (%s), called at %s:%d:%d", where ? where : "", where ? "\n" : "",
-                                 g->label, g->mod ? g->mod->file : "?", p->file ? p->file : "?", p->line,
-                                 p->col);
-        free(where);
-        where = line;
-    }
-    pthread_mutex_lock(&d->mu);
-    for (size_t i = since; i < d->n; i++) {
-        struct sf_diag *g = &d->items[i];
-        if (g->detail && strstr(g->detail, where))
-            continue;
-        char *detail = g->detail ? sf_asprintf("%s\n%s", g->detail, where) : sf_xstrdup(where);
-        free(g->detail);
-        g->detail = detail;
-    }
-    pthread_mutex_unlock(&d->mu);
-    free(where);
-}
-
-/* ---- evaluation in a frame ---- */
-
-void sf_at_scope(struct sf_at *at, struct sf_scope *sc)
-{
-    sc->lookup = sf_at_lookup;
-    sc->ctx = at;
-    sc->base_dir = at->f && at->f->dir ? at->f->dir : at->c->dir;
-}
-
-static json_t *eval_in(const struct sf_at *at, const struct sf_node *n, bool *sens, struct sf_diags *d)
-{
-    struct sf_at copy = *at;
-    struct sf_scope sc;
-    sf_at_scope(&copy, &sc);
-    return sf_ld_eval_node(&sc, n, sens, d);
-}
-
-/* An input's value inside frame f: what the caller wrote (evaluated where
- * the caller is), else a value given directly, else the default; then
- * completed against the schema. */
-static json_t *input_value(const struct sf_at *at, const struct sf_ref *ref, bool *sens,
-                           struct sf_diags *d)
-{
-    const struct sf_frame *f = at->f;
-    const struct sf_node *schema = input_decl(f, ref->name);
-    if (!schema && !(f && f->mod && f->given && json_object_get(f->given, ref->name))) {
-        sf_error(d, &ref->pos, "input.%s: %s", ref->name,
-                 f && f->mod ? "the module declares no such input" : "input.* is only known inside a module");
-        return NULL;
-    }
-    const struct sf_node *node = f->inputs && f->inputs->kind == SF_NODE_MAP ? sf_node_get(f->inputs, ref->name)
-                                                                             : NULL;
-    json_t *v;
-    if (node) {
-        struct sf_at caller = {.c = at->c, .f = f->parent, .each = f->each, .user = at->user};
-        v = eval_in(&caller, node, sens, d);
-        if (!v)
-            return NULL;
-    } else if (f->given && json_object_get(f->given, ref->name)) {
-        v = sf_value_copy(json_object_get(f->given, ref->name));
-    } else {
-        const struct sf_node *def = schema && schema->kind == SF_NODE_MAP ? sf_node_get(schema, "default") : NULL;
-        v = def ? sf_node_to_json(def) : json_null();
-    }
-    if (sf_input_sensitive(schema))
-        *sens = true;
-    return sf_input_value(ref->name, schema, v, node, &ref->pos, false, NULL, d);
-}
-
-/* Whether frame f calls module name with a for_each. */
-static bool call_has_for_each(const struct sf_config *c, const struct sf_frame *f, const char *name)
-{
-    const struct sf_node *calls = body(c, f, "modules");
-    for (size_t k = 0; calls && calls->kind == SF_NODE_SEQ && k < calls->n; k++) {
-        const struct sf_node *nm = sf_node_get(calls->items[k], "name");
-        if (nm && nm->kind == SF_NODE_SCALAR && !strcmp(nm->text, name))
-            return sf_node_get(calls->items[k], "for_each") != NULL;
-    }
-    return false;
-}
-
-static json_t *module_output(const struct sf_at *at, const struct sf_ref *ref, bool *sens,
-                             struct sf_diags *d)
-{
-    const char *key = ref->key;
-    if (ref->key_each) {
-        if (!at->each) {
-            sf_error(d, &ref->pos, "each.key is only known in a resource or module with for_each");
-            return NULL;
-        }
-        key = json_string_value(json_object_get(at->each, "key"));
-    }
-    if (!key && call_has_for_each(at->c, at->f, ref->name)) {
-        /* Every instance: a mapping of key -> its output. */
-        const struct sf_frame *kids[256];
-        size_t n = child_frames(at->c, at->f, ref->name, NULL, kids, 256);
-        json_t *out = json_object();
-        size_t plen = strlen(at->f ? at->f->prefix : "") + strlen("module.") + strlen(ref->name) + 1;
-        for (size_t i = 0; i < n; i++) {
-            const struct sf_node *o = output_node(at->c, kids[i], ref->attr, sens);
-            struct sf_at inner = {.c = at->c, .f = kids[i], .user = at->user};
-            json_t *v = o ? eval_in(&inner, o, sens, d) : NULL;
-            if (!v) {
-                if (!o)
-                    sf_error(d, &ref->pos, "module.%s has no output \"%s\"", ref->name, ref->attr);
-                json_decref(out);
-                return NULL;
-            }
-            const char *k = kids[i]->prefix + plen;
-            char *kk = sf_xstrndup(k, strlen(k) - 2); /* "KEY]." */
-            json_object_set_new(out, kk, v);
-            free(kk);
-        }
-        return out;
-    }
-    const struct sf_frame *kids[2];
-    size_t n = child_frames(at->c, at->f, ref->name, key, kids, 2);
-    if (n != 1) {
-        sf_error(d, &ref->pos,
-                 n ? "module.%s has several instances (for_each); name one: module.%s[\"KEY\"].%s"
-                   : "module.%s%s%s: no such module instance",
-                 ref->name, n ? ref->name : "", n ? ref->attr : "");
-        return NULL;
-    }
-    const struct sf_node *o = output_node(at->c, kids[0], ref->attr, sens);
-    if (!o) {
-        sf_error(d, &ref->pos, "module.%s has no output \"%s\"", ref->name, ref->attr);
-        return NULL;
-    }
-    struct sf_at inner = {.c = at->c, .f = kids[0], .user = at->user};
-    return eval_in(&inner, o, sens, d);
-}
-
-/* A resource referred to without an instance key, when it has several
- * (for_each): a mapping of key -> the attribute of each instance. */
-static json_t *all_instances(const struct sf_at *at, const struct sf_ref *ref, const char *base,
-                             bool *sens, struct sf_diags *d)
-{
-    json_t *out = json_object();
-    size_t blen = strlen(base);
-    for (size_t i = 0; i < at->c->n_resources; i++) {
-        const char *a = at->c->resources[i].address;
-        if (strncmp(a, base, blen) != 0 || a[blen] != '[')
-            continue;
-        struct sf_ref one = *ref;
-        one.name = (char *)a;
-        one.key = NULL;
-        json_t *v = at->user && at->user->lookup ? at->user->lookup(at->user->ctx, &one, sens, d)
-                                                 : json_incref(sf_unknown());
-        if (!v) {
-            json_decref(out);
-            return NULL;
-        }
-        char *key = sf_xstrndup(a + blen + 1, strlen(a) - blen - 2);
-        json_object_set_new(out, key, v);
-        free(key);
-    }
-    return out;
-}
-
-json_t *sf_at_lookup(void *ctx, const struct sf_ref *ref, bool *sensitive, struct sf_diags *d)
-{
-    const struct sf_at *at = ctx;
-    const struct sf_config *c = at->c;
-    switch (ref->kind) {
-    case SF_REF_VAR: {
-        if (at->f && at->f->mod) {
-            sf_error(d, &ref->pos, "var.%s cannot be used inside a module; the module takes values through its inputs",
-                     ref->name);
-            return NULL;
-        }
-        const struct sf_variable *v = sf_config_var(c, ref->name);
-        if (!v) {
-            sf_error(d, &ref->pos, "reference to undeclared variable \"%s\"", ref->name);
-            return NULL;
-        }
-        if (!v->value) {
-            sf_error(d, &ref->pos, "variable \"%s\" has no value", ref->name);
-            return NULL;
-        }
-        if (v->sensitive)
-            *sensitive = true;
-        /* A copy: the result ends up inside desired objects that their
-         * users may change, and variables are shared by every resource. */
-        return sf_value_copy(v->value);
-    }
-    case SF_REF_INPUT: return input_value(at, ref, sensitive, d);
-    case SF_REF_EACH:
-        if (!at->each) {
-            sf_error(d, &ref->pos, "each.%s is only known in a resource or module with for_each", ref->name);
-            return NULL;
-        }
-        return sf_value_copy(json_object_get(at->each, ref->name));
-    case SF_REF_SELF:
-        if (!at->self) {
-            sf_error(d, &ref->pos, "self is only known in an input's validate rules");
-            return NULL;
-        }
-        return sf_value_copy(at->self);
-    case SF_REF_MODULE: return module_output(at, ref, sensitive, d);
-    case SF_REF_RESOURCE: break;
-    }
-    const char *key = ref->key;
-    if (ref->key_each) {
-        if (!at->each) {
-            sf_error(d, &ref->pos, "each.key is only known in a resource or module with for_each");
-            return NULL;
-        }
-        key = json_string_value(json_object_get(at->each, "key"));
-    }
-    char *suffix = instance_suffix(key);
-    char *base = sf_asprintf("%s%s", at->f ? at->f->prefix : "", ref->name);
-    char *address = sf_asprintf("%s%s", base, suffix);
-    free(suffix);
-    json_t *v;
-    if (!key && !sf_config_find(c, address)) {
-        v = all_instances(at, ref, base, sensitive, d);
-    } else {
-        struct sf_ref global = *ref;
-        global.name = address;
-        global.key = NULL;
-        global.key_each = false;
-        v = at->user && at->user->lookup ? at->user->lookup(at->user->ctx, &global, sensitive, d)
-                                         : json_incref(sf_unknown());
-    }
-    free(base);
-    free(address);
-    return v;
-}
-
 /* ---- expansion ---- */
 
 struct instances {
@@ -344,7 +38,7 @@ struct instances {
 static json_t *known_now(struct loader *L, const struct sf_at *at, const struct sf_node *n, const char *what)
 {
     bool sens = false;
-    json_t *v = eval_in(at, n, &sens, L->d);
+    json_t *v = sf_frame_eval(at, n, &sens, L->d);
     if (v && sf_value_has_unknown(v)) {
         sf_error(L->d, &n->pos,
                  "%s must be known before anything is applied, but it depends on a resource's "
@@ -468,7 +162,7 @@ static json_t *each_of(const struct instances *in, size_t i)
 
 static void expand_resources(struct loader *L, struct sf_frame *f)
 {
-    const struct sf_node *list = body(L->c, f, "resources");
+    const struct sf_node *list = sf_frame_body(L->c, f, "resources");
     if (sf_ld_is_null(list))
         return;
     if (list->kind != SF_NODE_SEQ) {
@@ -531,7 +225,7 @@ static void expand_resources(struct loader *L, struct sf_frame *f)
         size_t n = in.keys ? json_array_size(in.keys) : 1;
         for (size_t k = 0; k < n; k++) {
             const char *key = in.keys ? json_string_value(json_array_get(in.keys, k)) : NULL;
-            char *suffix = instance_suffix(key);
+            char *suffix = sf_frame_key_suffix(key);
             char *one = sf_asprintf("%s%s", name, suffix);
             char *address = sf_asprintf("%s%s.%s", f->prefix, type, one);
             struct sf_resource_cfg *r = sf_ld_add_resource(L, item, address, type, one, rt);
@@ -590,7 +284,7 @@ static json_t *rule_eval(void *ctx, const struct sf_node *expr, const json_t *se
     const struct rule_ctx *rc = ctx;
     struct sf_at at = {.c = rc->c, .f = rc->f, .self = self};
     bool sens = false;
-    return eval_in(&at, expr, &sens, d);
+    return sf_frame_eval(&at, expr, &sens, d);
 }
 
 /* Check the values a frame's caller gives against the module's inputs. */
@@ -604,7 +298,7 @@ static int check_inputs(struct loader *L, const struct sf_frame *f, const struct
                  sf_node_describe(given));
         return -1;
     }
-    const char **names = node_keys(decls);
+    const char **names = sf_frame_node_keys(decls);
     for (size_t i = 0; given && i < given->n; i++) {
         const char *k = given->keys[i]->text;
         if (decls && decls->kind == SF_NODE_MAP && sf_node_get(decls, k))
@@ -630,7 +324,7 @@ static int check_inputs(struct loader *L, const struct sf_frame *f, const struct
              * unchecked; the rest is checked now. */
             struct sf_at caller = {.c = L->c, .f = f->parent, .each = f->each};
             bool sens = false;
-            v = eval_in(&caller, node, &sens, L->d);
+            v = sf_frame_eval(&caller, node, &sens, L->d);
             if (!v)
                 continue;
         } else if (f->given && json_object_get(f->given, name)) {
@@ -655,7 +349,7 @@ static int check_inputs(struct loader *L, const struct sf_frame *f, const struct
 static void expand_calls(struct loader *L, struct sf_frame *f)
 {
     struct sf_config *c = L->c;
-    const struct sf_node *list = body(c, f, "modules");
+    const struct sf_node *list = sf_frame_body(c, f, "modules");
     if (sf_ld_is_null(list))
         return;
     if (list->kind != SF_NODE_SEQ) {
@@ -700,7 +394,7 @@ static void expand_calls(struct loader *L, struct sf_frame *f)
         size_t n = m ? (in.keys ? json_array_size(in.keys) : 1) : 0;
         for (size_t k = 0; k < n; k++) {
             const char *key = in.keys ? json_string_value(json_array_get(in.keys, k)) : NULL;
-            char *suffix = instance_suffix(key);
+            char *suffix = sf_frame_key_suffix(key);
             struct sf_frame *g = sf_xcalloc(1, sizeof(*g));
             g->label = sf_asprintf("%smodule.%s%s", f->prefix, name, suffix);
             g->prefix = sf_asprintf("%s.", g->label);
@@ -798,7 +492,7 @@ static const char **local_names(const struct sf_config *c, const struct sf_frame
 /* Whether frame f's resources: list has an entry TYPE.NAME. */
 static bool declared_here(const struct sf_config *c, const struct sf_frame *f, const char *local)
 {
-    const struct sf_node *list = body(c, f, "resources");
+    const struct sf_node *list = sf_frame_body(c, f, "resources");
     for (size_t i = 0; list && list->kind == SF_NODE_SEQ && i < list->n; i++) {
         const struct sf_node *t = sf_node_get(list->items[i], "type"), *n = sf_node_get(list->items[i], "name");
         if (!t || !n || t->kind != SF_NODE_SCALAR || n->kind != SF_NODE_SCALAR)
@@ -848,17 +542,7 @@ static void resolve(struct loader *L, const struct sf_at *at, const struct sf_re
                          "var.%s cannot be used inside a module; the module takes values through its inputs",
                          ref->name);
             } else if (!sf_config_var(c, ref->name)) {
-                const char **names = sf_xcalloc(c->n_vars + 1, sizeof(char *));
-                for (size_t k = 0; k < c->n_vars; k++)
-                    names[k] = c->vars[k].name;
-                const char *dym = sf_did_you_mean(ref->name, names);
-                if (dym)
-                    sf_error(L->d, &ref->pos, "reference to undeclared variable \"%s\"; did you mean \"%s\"?",
-                             ref->name, dym);
-                else
-                    sf_error(L->d, &ref->pos, "reference to undeclared variable \"%s\"; declare it under variables:",
-                             ref->name);
-                free(names);
+                sf_ld_undeclared_var(L, ref);
             } else {
                 add_ref(out, nout, ref, ref->name);
             }
@@ -877,9 +561,9 @@ static void resolve(struct loader *L, const struct sf_at *at, const struct sf_re
                 sf_error(L->d, &ref->pos, "input.%s: input.* is only known inside a module", ref->name);
                 break;
             }
-            if (!input_decl(f, ref->name) && !given) {
+            if (!sf_frame_input_decl(f, ref->name) && !given) {
                 const struct sf_node *decls = sf_node_get(f->mod->doc->root, "inputs");
-                const char **names = node_keys(decls);
+                const char **names = sf_frame_node_keys(decls);
                 const char *dym = sf_did_you_mean(ref->name, names);
                 sf_error(L->d, &ref->pos, "input.%s: the module declares no such input%s%s%s", ref->name,
                          dym ? "; did you mean input." : "", dym ? dym : "", dym ? "?" : "");
@@ -899,9 +583,9 @@ static void resolve(struct loader *L, const struct sf_at *at, const struct sf_re
             const char *key = ref->key;
             if (ref->key_each && at->each)
                 key = json_string_value(json_object_get(at->each, "key"));
-            size_t nk = child_frames(c, f, ref->name, key, kids, 256);
+            size_t nk = sf_frame_children(c, f, ref->name, key, kids, 256);
             if (!nk) {
-                const struct sf_node *calls = body(c, f, "modules");
+                const struct sf_node *calls = sf_frame_body(c, f, "modules");
                 bool declared = false;
                 for (size_t k = 0; calls && calls->kind == SF_NODE_SEQ && k < calls->n; k++) {
                     const struct sf_node *nm = sf_node_get(calls->items[k], "name");
@@ -913,9 +597,9 @@ static void resolve(struct loader *L, const struct sf_at *at, const struct sf_re
                 break; /* declared but off (when: false): nothing to wait for */
             }
             for (size_t k = 0; k < nk; k++) {
-                const struct sf_node *o = output_node(c, kids[k], ref->attr, NULL);
+                const struct sf_node *o = sf_frame_output(c, kids[k], ref->attr, NULL);
                 if (!o) {
-                    const char **names = node_keys(body(c, kids[k], "outputs"));
+                    const char **names = sf_frame_node_keys(sf_frame_body(c, kids[k], "outputs"));
                     const char *dym = sf_did_you_mean(ref->attr, names);
                     sf_error(L->d, &ref->pos, "module.%s has no output \"%s\"%s%s%s", ref->name, ref->attr,
                              dym ? "; did you mean \"" : "", dym ? dym : "", dym ? "\"?" : "");
@@ -1085,7 +769,7 @@ int sf_config_expand(struct sf_config *c, struct sf_diags *d)
         }
     }
     expand_frame(&L, root);
-    sf_ld_load_outputs(&L, body(c, root, "outputs"), root);
+    sf_ld_load_outputs(&L, sf_frame_body(c, root, "outputs"), root);
     if (sf_diags_errors(d) == errors)
         resolve_all(&L);
     free(L.addresses);

@@ -896,25 +896,30 @@ static void unknown_address(struct loader *L, const struct sf_pos *pos, const ch
                  prefix, address);
 }
 
+void sf_ld_undeclared_var(struct loader *L, const struct sf_ref *ref)
+{
+    const struct sf_config *c = L->c;
+    const char **names = sf_xcalloc(c->n_vars + 1, sizeof(char *));
+    for (size_t k = 0; k < c->n_vars; k++)
+        names[k] = c->vars[k].name;
+    const char *dym = sf_did_you_mean(ref->name, names);
+    if (dym)
+        sf_error(L->d, &ref->pos, "reference to undeclared variable \"%s\"; did you mean \"%s\"?", ref->name,
+                 dym);
+    else
+        sf_error(L->d, &ref->pos, "reference to undeclared variable \"%s\"; declare it under variables:",
+                 ref->name);
+    free(names);
+}
+
 static void check_refs(struct loader *L, const struct sf_ref *refs, size_t n)
 {
     struct sf_config *c = L->c;
     for (size_t i = 0; i < n; i++) {
         const struct sf_ref *ref = &refs[i];
         if (ref->kind == SF_REF_VAR) {
-            if (sf_config_var(c, ref->name))
-                continue;
-            const char **names = sf_xcalloc(c->n_vars + 1, sizeof(char *));
-            for (size_t k = 0; k < c->n_vars; k++)
-                names[k] = c->vars[k].name;
-            const char *dym = sf_did_you_mean(ref->name, names);
-            if (dym)
-                sf_error(L->d, &ref->pos, "reference to undeclared variable \"%s\"; did you mean \"%s\"?",
-                         ref->name, dym);
-            else
-                sf_error(L->d, &ref->pos, "reference to undeclared variable \"%s\"; declare it under variables:",
-                         ref->name);
-            free(names);
+            if (!sf_config_var(c, ref->name))
+                sf_ld_undeclared_var(L, ref);
             continue;
         }
         const struct sf_resource_cfg *target = sf_config_find(c, ref->name);

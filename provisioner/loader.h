@@ -33,6 +33,8 @@ void sf_ld_unknown_attr(struct sf_diags *d, const struct sf_pos *pos, const char
 json_t *sf_ld_convert(json_t *v, enum sf_type t);
 void sf_ld_collect_refs(struct loader *L, const struct sf_node *n, struct sf_ref **refs,
                         size_t *nrefs);
+/* "reference to undeclared variable", with "did you mean". */
+void sf_ld_undeclared_var(struct loader *L, const struct sf_ref *ref);
 /* The type named by a resource entry's type: (errors with "did you mean"). */
 const struct sf_resource_type *sf_ld_resource_type(struct loader *L, const struct sf_node *tn,
                                                    const char *type);
