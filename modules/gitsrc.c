@@ -219,6 +219,9 @@ out:
     git_remote_free(remote);
     git_repository_free(repo);
     free(repo_dir);
+    /* Balanced with the init above: libgit2's global state (caches,
+     * its regular expressions' buffers) goes with the last user. */
+    git_libgit2_shutdown();
     return rc;
 }
 
