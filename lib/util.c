@@ -285,3 +285,33 @@ char *sf_uuid(void)
                        b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11],
                        b[12], b[13], b[14], b[15]);
 }
+
+int sf_mkdir_parents(const char *path)
+{
+    char *p = sf_xstrdup(path);
+    char *slash = strrchr(p, '/');
+    if (!slash || slash == p) {
+        free(p);
+        return 0;
+    }
+    *slash = '\0';
+    /* Walk the prefixes; EEXIST is normal, and also what a parallel call
+     * creating the same directory leaves us. */
+    for (char *q = p + 1;; q++) {
+        if (*q == '/' || *q == '\0') {
+            char saved = *q;
+            *q = '\0';
+            if (mkdir(p, 0755) < 0 && errno != EEXIST) {
+                int e = errno;
+                free(p);
+                errno = e;
+                return -1;
+            }
+            *q = saved;
+            if (saved == '\0')
+                break;
+        }
+    }
+    free(p);
+    return 0;
+}

@@ -42,6 +42,9 @@ char *sf_read_file(const char *path, size_t *len);
  * fsync, rename over path, fsync of the directory. mode is applied to the
  * new file. Returns 0 or -1 with errno set. */
 int sf_write_file_atomic(const char *path, const void *data, size_t len, unsigned mode);
+/* Makes the directories path's file lives in (mkdir -p of its dirname).
+ * 0, or -1 with errno. */
+int sf_mkdir_parents(const char *path);
 
 /* Parse "30s", "5m", "1h", "1500ms", "0" into milliseconds; -1 if malformed. */
 long sf_parse_duration_ms(const char *s);

@@ -8,13 +8,13 @@
 
 #include <errno.h>
 #include <git2.h>
-#include <openssl/evp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "sigv4.h"
 #include "util.h"
 
 #define LOCK_FILE "sparkform.lock.json"
@@ -82,32 +82,14 @@ char *sf_gitsrc_tree(const char *cache, const char *commit)
     return sf_asprintf("%s/trees/%s", cache, commit);
 }
 
-static char *hex_sha256(const char *s)
+char *sf_gitsrc_path(const char *cache, const struct sf_gitsrc *g, const char *commit)
 {
-    unsigned char md[EVP_MAX_MD_SIZE];
-    unsigned int n = 0;
-    EVP_Digest(s, strlen(s), md, &n, EVP_sha256(), NULL);
-    char *hex = sf_xmalloc(2 * n + 1);
-    for (unsigned int i = 0; i < n; i++)
-        snprintf(hex + 2 * i, 3, "%02x", md[i]);
-    return hex;
-}
-
-static int mkdirs(const char *path)
-{
-    char *p = sf_xstrdup(path);
-    for (char *s = p + 1; *s; s++)
-        if (*s == '/') {
-            *s = '\0';
-            if (mkdir(p, 0755) < 0 && errno != EEXIST) {
-                free(p);
-                return -1;
-            }
-            *s = '/';
-        }
-    int rc = mkdir(p, 0755) < 0 && errno != EEXIST ? -1 : 0;
-    free(p);
-    return rc;
+    char *tree = sf_gitsrc_tree(cache, commit);
+    if (!*g->subdir)
+        return tree;
+    char *path = sf_asprintf("%s/%s", tree, g->subdir);
+    free(tree);
+    return path;
 }
 
 static int git_fail(struct sf_diags *d, const struct sf_pos *pos, const char *what, const char *url)
@@ -148,14 +130,14 @@ int sf_gitsrc_fetch(const char *cache, const struct sf_gitsrc *g, char **commit,
 {
     *commit = NULL;
     git_libgit2_init();
-    char *key = hex_sha256(g->url);
+    char key[65];
+    sf_sigv4_sha256_hex(g->url, strlen(g->url), key);
     char *repo_dir = sf_asprintf("%s/repos/%s.git", cache, key);
-    free(key);
     int rc = -1;
     git_repository *repo = NULL;
     git_remote *remote = NULL;
     struct stat st;
-    if (mkdirs(cache) < 0) {
+    if (sf_mkdir_parents(repo_dir) < 0) {
         sf_error(d, pos, "cannot make the module cache %s: %s", cache, strerror(errno));
         goto out;
     }
@@ -200,7 +182,7 @@ int sf_gitsrc_fetch(const char *cache, const struct sf_gitsrc *g, char **commit,
         git_checkout_options_init(&ck, GIT_CHECKOUT_OPTIONS_VERSION);
         ck.checkout_strategy = GIT_CHECKOUT_FORCE | GIT_CHECKOUT_RECREATE_MISSING;
         ck.target_directory = tmp;
-        mkdirs(tmp);
+        sf_mkdir_parents(tmp);
         if (git_commit_lookup(&c, repo, &oid) < 0 || git_checkout_tree(repo, (git_object *)c, &ck) < 0 ||
             rename(tmp, tree) < 0) {
             git_fail(d, pos, "cannot extract the tree of", g->url);

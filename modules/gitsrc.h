@@ -30,6 +30,8 @@ int sf_gitsrc_fetch(const char *cache, const struct sf_gitsrc *g, char **commit,
                     const struct sf_pos *pos, struct sf_diags *d);
 /* Where the extracted tree of commit is (caller frees); it may not exist. */
 char *sf_gitsrc_tree(const char *cache, const char *commit);
+/* The module's path in that tree: the tree, or its g->subdir. Caller frees. */
+char *sf_gitsrc_path(const char *cache, const struct sf_gitsrc *g, const char *commit);
 
 /* The lock file of a description's directory: {"modules": {SOURCE:
  * {"commit": ID}}}. A missing file is an empty lock; a broken one is an

@@ -28,51 +28,48 @@ struct walk {
 
 static void walk_calls(struct walk *W, const struct sf_node *root, const char *from_dir);
 
+/* A git source: fetched once per run of init and locked; the path of
+ * its module in the extracted tree, or NULL after an error. */
+static char *fetch_git(struct walk *W, const struct sf_node *src)
+{
+    const char *source = src->text;
+    json_t *mods = json_object_get(W->lock, "modules");
+    struct sf_gitsrc g;
+    const char *why;
+    if (sf_gitsrc_parse(source, &g, &why) < 0) {
+        sf_error(W->d, &src->pos, "module source \"%s\": %s", source, why);
+        return NULL;
+    }
+    if (!json_object_get(mods, source)) {
+        fprintf(W->out, "Fetching %s ...\n", source);
+        fflush(W->out);
+        char *commit = NULL;
+        if (sf_gitsrc_fetch(W->cache, &g, &commit, &src->pos, W->d) == 0) {
+            fprintf(W->out, "- %s at commit %.12s\n", source, commit);
+            json_object_set_new(mods, source,
+                                json_pack("{s:s, s:s, s:s}", "commit", commit, "url", g.url, "ref", g.ref));
+        }
+        free(commit);
+    }
+    const char *commit = json_string_value(json_object_get(json_object_get(mods, source), "commit"));
+    char *path = commit ? sf_gitsrc_path(W->cache, &g, commit) : NULL;
+    sf_gitsrc_free(&g);
+    return path;
+}
+
 static void walk_source(struct walk *W, const struct sf_node *src, const char *from_dir)
 {
     if (!src || src->kind != SF_NODE_SCALAR)
         return;
-    const char *source = src->text;
-    if (!strncmp(source, "git::", 5)) {
-        json_t *have = json_object_get(json_object_get(W->lock, "modules"), source);
-        if (!have) {
-            struct sf_gitsrc g;
-            const char *why;
-            if (sf_gitsrc_parse(source, &g, &why) < 0) {
-                sf_error(W->d, &src->pos, "module source \"%s\": %s", source, why);
-                return;
-            }
-            fprintf(W->out, "Fetching %s ...\n", source);
-            fflush(W->out);
-            char *commit = NULL;
-            if (sf_gitsrc_fetch(W->cache, &g, &commit, &src->pos, W->d) == 0) {
-                fprintf(W->out, "- %s at commit %.12s\n", source, commit);
-                json_object_set_new(json_object_get(W->lock, "modules"), source,
-                                    json_pack("{s:s, s:s, s:s}", "commit", commit, "url", g.url, "ref", g.ref));
-            }
-            free(commit);
-            sf_gitsrc_free(&g);
-            if (!json_object_get(json_object_get(W->lock, "modules"), source))
-                return;
-        }
-    }
     /* Read it as a run will, for the calls it makes in turn. */
     struct sf_module *m = NULL;
-    if (!strncmp(source, "git::", 5)) {
-        struct sf_gitsrc g;
-        const char *why;
-        if (sf_gitsrc_parse(source, &g, &why) < 0)
-            return;
-        const char *commit = json_string_value(
-            json_object_get(json_object_get(json_object_get(W->lock, "modules"), source), "commit"));
-        char *tree = sf_gitsrc_tree(W->cache, commit);
-        char *path = *g.subdir ? sf_asprintf("%s/%s", tree, g.subdir) : sf_xstrdup(tree);
-        sf_module_open_path(source, path, &src->pos, &m, W->d);
+    if (!strncmp(src->text, "git::", 5)) {
+        char *path = fetch_git(W, src);
+        if (path)
+            sf_module_open_path(src->text, path, &src->pos, &m, W->d);
         free(path);
-        free(tree);
-        sf_gitsrc_free(&g);
     } else {
-        sf_module_open(source, from_dir, W->root_dir, &src->pos, &m, W->d);
+        sf_module_open(src->text, from_dir, W->root_dir, &src->pos, &m, W->d);
     }
     if (!m)
         return;

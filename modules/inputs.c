@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "loader.h"
 #include "s3name.h"
 #include "util.h"
 #include "value.h"
@@ -19,16 +20,6 @@ static const char *const schema_keys[] = {"type",    "default", "required", "des
                                           "items",   "fields",  "key",      "validate",    NULL};
 static const char *const types[] = {"string", "number", "bool", "list", "map", "object", "any", NULL};
 static const char *const formats[] = {"bucket_name", "dns_label", "duration", NULL};
-
-static bool is_null(const struct sf_node *n)
-{
-    if (!n)
-        return true;
-    if (n->kind != SF_NODE_SCALAR || n->quoted)
-        return false;
-    const char *s = n->text;
-    return !*s || !strcmp(s, "~") || !strcmp(s, "null");
-}
 
 static bool one_of(const char *s, const char *const *list)
 {
@@ -62,7 +53,7 @@ bool sf_input_sensitive(const struct sf_node *schema)
 
 static int check_decl(const char *what, const struct sf_node *schema, struct sf_diags *d)
 {
-    if (is_null(schema))
+    if (sf_ld_is_null(schema))
         return 0;
     if (schema->kind != SF_NODE_MAP) {
         sf_error(d, &schema->pos, "%s: expected a schema like {type: string, default: ...}, got %s",
@@ -118,7 +109,7 @@ static int check_decl(const char *what, const struct sf_node *schema, struct sf_
 
 int sf_inputs_check_decls(const struct sf_node *decls, struct sf_diags *d)
 {
-    if (is_null(decls))
+    if (sf_ld_is_null(decls))
         return 0;
     if (decls->kind != SF_NODE_MAP) {
         sf_error(d, &decls->pos, "inputs: expected a mapping of input names to schemas, got %s",
@@ -188,47 +179,14 @@ static const char *describe(const json_t *v)
     return "null";
 }
 
-/* Converts v (taken over) to type t as the resource attributes are
- * converted: scalars to text where a string is wanted, "3" to 3. */
+/* Converts v (taken over) to the schema's type t as the resource
+ * attributes are converted (loader.h): scalars to text where a string is
+ * wanted, "3" to 3. NULL on a mismatch. */
 static json_t *to_type(json_t *v, const char *t)
 {
-    if (!strcmp(t, "any") || sf_is_unknown(v) || json_is_null(v))
-        return v;
-    json_t *r = NULL;
-    if (!strcmp(t, "string")) {
-        if (json_is_string(v))
-            return v;
-        if (json_is_integer(v))
-            r = json_sprintf("%lld", (long long)json_integer_value(v));
-        else if (json_is_real(v))
-            r = json_sprintf("%g", json_real_value(v));
-        else if (json_is_boolean(v))
-            r = json_string(json_is_true(v) ? "true" : "false");
-    } else if (!strcmp(t, "number")) {
-        if (json_is_number(v))
-            return v;
-        if (json_is_string(v)) {
-            char *end;
-            const char *s = json_string_value(v);
-            double x = strtod(s, &end);
-            if (*s && !*end)
-                r = x == (double)(long long)x ? json_integer((long long)x) : json_real(x);
-        }
-    } else if (!strcmp(t, "bool")) {
-        if (json_is_boolean(v))
-            return v;
-        if (json_is_string(v) && !strcmp(json_string_value(v), "true"))
-            r = json_true();
-        else if (json_is_string(v) && !strcmp(json_string_value(v), "false"))
-            r = json_false();
-    } else if (!strcmp(t, "list")) {
-        if (json_is_array(v))
-            return v;
-    } else if (json_is_object(v)) { /* map, object */
-        return v;
-    }
-    json_decref(v);
-    return r;
+    bool any;
+    enum sf_type st = !strcmp(t, "object") ? SF_OBJECT : sf_ld_var_type(t, &any);
+    return !strcmp(t, "object") || !any ? sf_ld_convert(v, st) : v;
 }
 
 static char *value_text(const json_t *v)

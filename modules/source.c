@@ -162,7 +162,7 @@ static int open_git(const char *source, const char *root_dir, const struct sf_po
                      "init",
                      source, commit, cache);
         } else {
-            char *path = *g.subdir ? sf_asprintf("%s/%s", tree, g.subdir) : sf_xstrdup(tree);
+            char *path = sf_gitsrc_path(cache, &g, commit);
             rc = sf_module_open_path(source, path, pos, out, d);
             free(path);
         }

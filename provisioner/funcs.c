@@ -19,6 +19,7 @@
 #include <string.h>
 
 #include "expr.h"
+#include "sigv4.h"
 #include "util.h"
 #include "value.h"
 #include "yamlout.h"
@@ -256,13 +257,9 @@ static json_t *fn_text1(const struct sf_fcall *f)
         return text_value(out, (size_t)n);
     }
     if (f->id == F_SHA256) {
-        unsigned char md[EVP_MAX_MD_SIZE];
-        unsigned int mdlen = 0;
-        EVP_Digest(s, len, md, &mdlen, EVP_sha256(), NULL);
+        char hex[65];
+        sf_sigv4_sha256_hex(s, len, hex);
         free(s);
-        char hex[2 * EVP_MAX_MD_SIZE + 1];
-        for (unsigned int i = 0; i < mdlen; i++)
-            snprintf(hex + 2 * i, 3, "%02x", md[i]);
         return json_string(hex);
     }
     if (f->id == F_LOWER || f->id == F_UPPER) {

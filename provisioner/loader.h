@@ -30,6 +30,8 @@ bool sf_ld_valid_name(const char *s, bool allow_upper);
 const char *sf_ld_type_word(enum sf_type t);
 void sf_ld_unknown_attr(struct sf_diags *d, const struct sf_pos *pos, const char *prefix,
                         const struct sf_resource_type *rt, const char *name, bool computed_ok);
+/* The sf_type of a variable's or input's type name; *any for "any". */
+enum sf_type sf_ld_var_type(const char *type, bool *any);
 json_t *sf_ld_convert(json_t *v, enum sf_type t);
 void sf_ld_collect_refs(struct loader *L, const struct sf_node *n, struct sf_ref **refs,
                         size_t *nrefs);

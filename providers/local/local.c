@@ -7,12 +7,11 @@
 #include "local.h"
 
 #include <errno.h>
-#include <openssl/evp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
+#include "sigv4.h"
 #include "util.h"
 
 static const struct sf_resource_type *const types[] = {
@@ -33,40 +32,10 @@ char *sf_local_path_resolve(const struct sf_call *c, const char *path)
     return sf_asprintf("%s%s%s", c->config_dir, sep, path);
 }
 
-int sf_local_mkdir_parents(const char *path)
-{
-    char *p = sf_xstrdup(path);
-    char *slash = strrchr(p, '/');
-    if (!slash || slash == p) {
-        free(p);
-        return 0;
-    }
-    *slash = '\0';
-    /* Walk the prefixes; EEXIST is normal, and also what a parallel call
-     * creating the same directory leaves us. */
-    for (char *q = p + 1;; q++) {
-        if (*q == '/' || *q == '\0') {
-            char saved = *q;
-            *q = '\0';
-            if (mkdir(p, 0755) < 0 && errno != EEXIST) {
-                int e = errno;
-                free(p);
-                errno = e;
-                return -1;
-            }
-            *q = saved;
-            if (saved == '\0')
-                break;
-        }
-    }
-    free(p);
-    return 0;
-}
-
 int sf_local_write(struct sf_call *c, const char *path, const void *data, size_t len,
                    unsigned mode)
 {
-    if (sf_local_mkdir_parents(path) < 0) {
+    if (sf_mkdir_parents(path) < 0) {
         sf_diag_add(c->diags, SF_SEV_ERROR, NULL, c->address,
                     "cannot create the directories leading to \"%s\": %s", path,
                     strerror(errno));
@@ -82,12 +51,7 @@ int sf_local_write(struct sf_call *c, const char *path, const void *data, size_t
 
 char *sf_local_sha256_hex(const void *data, size_t len)
 {
-    unsigned char md[EVP_MAX_MD_SIZE];
-    unsigned int mdlen = 0;
-    if (EVP_Digest(data, len, md, &mdlen, EVP_sha256(), NULL) != 1)
-        abort();
-    char *hex = sf_xmalloc(2 * mdlen + 1);
-    for (unsigned i = 0; i < mdlen; i++)
-        snprintf(hex + 2 * i, 3, "%02x", md[i]);
-    return hex;
+    char hex[65];
+    sf_sigv4_sha256_hex(data, len, hex);
+    return sf_xstrdup(hex);
 }

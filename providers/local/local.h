@@ -18,11 +18,7 @@ extern const struct sf_resource_type sf_local_tls_certificate_type;
  * config_dir/path. Caller frees. */
 char *sf_local_path_resolve(const struct sf_call *c, const char *path);
 
-/* Create the missing directories leading to path (not path itself), 0755.
- * Returns 0 or -1 with errno set. */
-int sf_local_mkdir_parents(const char *path);
-
-/* sf_write_file_atomic after sf_local_mkdir_parents; on failure adds an
+/* sf_write_file_atomic after sf_mkdir_parents (util.h); on failure adds an
  * error naming path and the reason to c->diags and returns -1. */
 int sf_local_write(struct sf_call *c, const char *path, const void *data, size_t len,
                    unsigned mode);
