@@ -579,23 +579,15 @@ static void resolve(struct loader *L, const struct sf_at *at, const struct sf_re
             break;
         }
         case SF_REF_MODULE: {
-            const struct sf_frame *kids[256];
+            const struct sf_frame **kids;
             const char *key = ref->key;
             if (ref->key_each && at->each)
                 key = json_string_value(json_object_get(at->each, "key"));
-            size_t nk = sf_frame_children(c, f, ref->name, key, kids, 256);
-            if (!nk) {
-                const struct sf_node *calls = sf_frame_body(c, f, "modules");
-                bool declared = false;
-                for (size_t k = 0; calls && calls->kind == SF_NODE_SEQ && k < calls->n; k++) {
-                    const struct sf_node *nm = sf_node_get(calls->items[k], "name");
-                    declared = declared || (nm && nm->kind == SF_NODE_SCALAR && !strcmp(nm->text, ref->name));
-                }
-                if (!declared)
-                    sf_error(L->d, &ref->pos, "reference to module.%s: no module of that name is called here",
-                             ref->name);
-                break; /* declared but off (when: false): nothing to wait for */
-            }
+            size_t nk = sf_frame_children(c, f, ref->name, key, &kids);
+            /* Called but off (when: false) has no instance: nothing to wait for. */
+            if (!nk && !sf_frame_call(c, f, ref->name))
+                sf_error(L->d, &ref->pos, "reference to module.%s: no module of that name is called here",
+                         ref->name);
             for (size_t k = 0; k < nk; k++) {
                 const struct sf_node *o = sf_frame_output(c, kids[k], ref->attr, NULL);
                 if (!o) {
@@ -609,6 +601,7 @@ static void resolve(struct loader *L, const struct sf_at *at, const struct sf_re
                 struct sf_at inner = {.c = c, .f = kids[k]};
                 resolve_node(L, &inner, o, out, nout, depth);
             }
+            free(kids);
             break;
         }
         case SF_REF_RESOURCE: {

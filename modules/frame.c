@@ -67,13 +67,14 @@ char *sf_frame_key_suffix(const char *key)
 
 /* The frames a module call made in frame f: the one for key, or all. */
 size_t sf_frame_children(const struct sf_config *c, const struct sf_frame *f, const char *name,
-                           const char *key, const struct sf_frame **out, size_t max)
+                         const char *key, const struct sf_frame ***kids)
 {
+    const struct sf_frame **out = sf_xcalloc(c->n_frames + 1, sizeof(*out));
     char *exact = key ? sf_asprintf("%smodule.%s[%s].", f ? f->prefix : "", name, key)
                       : sf_asprintf("%smodule.%s.", f ? f->prefix : "", name);
     char *any = sf_asprintf("%smodule.%s[", f ? f->prefix : "", name);
     size_t n = 0;
-    for (size_t i = 0; i < c->n_frames && n < max; i++) {
+    for (size_t i = 0; i < c->n_frames; i++) {
         const struct sf_frame *g = c->frames[i];
         if (g->parent != f)
             continue;
@@ -82,6 +83,7 @@ size_t sf_frame_children(const struct sf_config *c, const struct sf_frame *f, co
     }
     free(exact);
     free(any);
+    *kids = out;
     return n;
 }
 
@@ -160,16 +162,16 @@ static json_t *input_value(const struct sf_at *at, const struct sf_ref *ref, boo
     return sf_input_value(ref->name, schema, v, node, &ref->pos, false, NULL, d);
 }
 
-/* Whether frame f calls module name with a for_each. */
-bool sf_frame_calls_for_each(const struct sf_config *c, const struct sf_frame *f, const char *name)
+/* Frame f's call (its modules: entry) of module name, or NULL. */
+const struct sf_node *sf_frame_call(const struct sf_config *c, const struct sf_frame *f, const char *name)
 {
     const struct sf_node *calls = sf_frame_body(c, f, "modules");
     for (size_t k = 0; calls && calls->kind == SF_NODE_SEQ && k < calls->n; k++) {
         const struct sf_node *nm = sf_node_get(calls->items[k], "name");
         if (nm && nm->kind == SF_NODE_SCALAR && !strcmp(nm->text, name))
-            return sf_node_get(calls->items[k], "for_each") != NULL;
+            return calls->items[k];
     }
-    return false;
+    return NULL;
 }
 
 static json_t *module_output(const struct sf_at *at, const struct sf_ref *ref, bool *sens,
@@ -183,10 +185,11 @@ static json_t *module_output(const struct sf_at *at, const struct sf_ref *ref, b
         }
         key = json_string_value(json_object_get(at->each, "key"));
     }
-    if (!key && sf_frame_calls_for_each(at->c, at->f, ref->name)) {
+    const struct sf_node *call = sf_frame_call(at->c, at->f, ref->name);
+    if (!key && call && sf_node_get(call, "for_each")) {
         /* Every instance: a mapping of key -> its output. */
-        const struct sf_frame *kids[256];
-        size_t n = sf_frame_children(at->c, at->f, ref->name, NULL, kids, 256);
+        const struct sf_frame **kids;
+        size_t n = sf_frame_children(at->c, at->f, ref->name, NULL, &kids);
         json_t *out = json_object();
         size_t plen = strlen(at->f ? at->f->prefix : "") + strlen("module.") + strlen(ref->name) + 1;
         for (size_t i = 0; i < n; i++) {
@@ -197,6 +200,7 @@ static json_t *module_output(const struct sf_at *at, const struct sf_ref *ref, b
                 if (!o)
                     sf_error(d, &ref->pos, "module.%s has no output \"%s\"", ref->name, ref->attr);
                 json_decref(out);
+                free(kids);
                 return NULL;
             }
             const char *k = kids[i]->prefix + plen;
@@ -204,23 +208,26 @@ static json_t *module_output(const struct sf_at *at, const struct sf_ref *ref, b
             json_object_set_new(out, kk, v);
             free(kk);
         }
+        free(kids);
         return out;
     }
-    const struct sf_frame *kids[2];
-    size_t n = sf_frame_children(at->c, at->f, ref->name, key, kids, 2);
-    if (n != 1) {
+    const struct sf_frame **kids;
+    size_t n = sf_frame_children(at->c, at->f, ref->name, key, &kids);
+    const struct sf_frame *kid = n == 1 ? kids[0] : NULL;
+    free(kids);
+    if (!kid) {
         sf_error(d, &ref->pos,
                  n ? "module.%s has several instances (for_each); name one: module.%s[\"KEY\"].%s"
                    : "module.%s%s%s: no such module instance",
                  ref->name, n ? ref->name : "", n ? ref->attr : "");
         return NULL;
     }
-    const struct sf_node *o = sf_frame_output(at->c, kids[0], ref->attr, sens);
+    const struct sf_node *o = sf_frame_output(at->c, kid, ref->attr, sens);
     if (!o) {
         sf_error(d, &ref->pos, "module.%s has no output \"%s\"", ref->name, ref->attr);
         return NULL;
     }
-    struct sf_at inner = {.c = at->c, .f = kids[0], .user = at->user};
+    struct sf_at inner = {.c = at->c, .f = kid, .user = at->user};
     return sf_frame_eval(&inner, o, sens, d);
 }
 

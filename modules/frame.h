@@ -23,12 +23,12 @@ const struct sf_node *sf_frame_output(const struct sf_config *c, const struct sf
                                       const char *name, bool *sensitive);
 /* "[KEY]", or "" without a key. Caller frees. */
 char *sf_frame_key_suffix(const char *key);
-/* The frames frame f's call of module name made: the one for key, or all
- * (up to max). */
+/* The frames frame f's call of module name made: the one for key, or all.
+ * *kids is a new array (caller frees) of the returned count. */
 size_t sf_frame_children(const struct sf_config *c, const struct sf_frame *f, const char *name,
-                         const char *key, const struct sf_frame **out, size_t max);
-/* Whether frame f calls module name with a for_each. */
-bool sf_frame_calls_for_each(const struct sf_config *c, const struct sf_frame *f, const char *name);
+                         const char *key, const struct sf_frame ***kids);
+/* Frame f's call (its modules: entry) of module name, or NULL. */
+const struct sf_node *sf_frame_call(const struct sf_config *c, const struct sf_frame *f, const char *name);
 /* A YAML value with its ${...} evaluated at at. New reference or NULL. */
 json_t *sf_frame_eval(const struct sf_at *at, const struct sf_node *n, bool *sens, struct sf_diags *d);
 
