@@ -261,7 +261,10 @@ ci PATCH "/nodegroups/$NG/actions/scale" '{"delta": 2}'
 expect_code 202 "scale"
 for _ in $(seq 100); do
   status_json
-  [ "$(field cloud_node_group.workers .node_count)" = 3 ] && [ "$(field cloud_node_group.workers .state)" = RUNNING ] && break
+  # the cluster's reconciling ends when the new size takes effect; the two
+  # are read one after the other, so wait for both
+  [ "$(field cloud_node_group.workers .node_count)" = 3 ] && [ "$(field cloud_node_group.workers .state)" = RUNNING ] &&
+    [ "$(field cloud_k8s_cluster.k8s .state)" = RUNNING ] && break
   sleep 0.1
 done
 expect_field cloud_node_group.workers .node_count 3
