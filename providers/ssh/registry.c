@@ -560,6 +560,7 @@ static int wait_ready(struct reg *r, const json_t *a)
     char *problem = NULL;
     for (;;) {
         long st;
+        double asked = sf_now();
         get(r, url, NULL, &st);
         free(problem);
         problem = NULL;
@@ -588,9 +589,11 @@ static int wait_ready(struct reg *r, const json_t *a)
                 break;
             }
         } else if (st == 0) {
-            /* Not answering: starting, or not running at all. */
+            /* Not answering: starting, or not running at all. Silence
+             * counts from the question: a port held by something that
+             * never answers has already cost the request's timeout. */
             if (!silent_since)
-                silent_since = sf_now();
+                silent_since = asked;
             if (sf_now() - last_probe > 2 && sf_now() - silent_since > 1) {
                 last_probe = sf_now();
                 struct probe p;

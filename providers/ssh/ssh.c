@@ -15,12 +15,14 @@ static int ssh_configure(const struct sf_provider_setup *s, void **out)
 {
     struct sf_ssh_ctx *x = sf_xcalloc(1, sizeof(*x));
     /* One attempt per request: the waits poll on their own schedule and
-     * a registry that is still starting refuses connections. */
+     * a registry that is still starting refuses connections. GET /v2/
+     * answers in milliseconds; 5 s without an answer is a port held by
+     * something else, and the wait then asks the server what runs. */
     struct sf_http_opts o = {
         .stats = s->stats,
         .max_attempts = 1,
         .connect_timeout_ms = 5000,
-        .request_timeout_ms = 15000,
+        .request_timeout_ms = 5000,
     };
     x->http = sf_http_new(&o);
     *out = x;
