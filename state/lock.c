@@ -2,8 +2,14 @@
  * The state lock, PATH.lock: a run that will change the state holds it so
  * that two runs never journal and commit over each other. Creating the file
  * with O_EXCL is the lock; its content says who holds it, so the run that
- * is refused can tell the user whom to wait for, and whether the holder is
- * a process on this host that is gone (then `sparkform force-unlock ID`).
+ * is refused can tell the user whom to wait for.
+ *
+ * A run that crashed leaves its lock behind. When the holder is provably
+ * dead — on this host, since this boot, and its PID gone or now another
+ * process (its start time differs from the one the lock recorded) — the
+ * next run takes the lock over with a warning naming the dead holder, so
+ * nobody needs `sparkform force-unlock` after a crash. A holder on another
+ * host, or one whose death cannot be proven, is only reported.
  */
 #include "state_private.h"
 
@@ -13,6 +19,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/types.h>
 #include <time.h>
 #include <unistd.h>
@@ -43,6 +50,44 @@ static char *host_name(void)
         return sf_xstrdup("localhost");
     buf[sizeof(buf) - 1] = '\0';
     return sf_xstrdup(buf);
+}
+
+/* This boot's id (a new one at every boot: a PID recorded before a
+ * restart names nothing now), or "" when the kernel does not say. */
+static char *boot_id(void)
+{
+    size_t len;
+    char *id = sf_read_file("/proc/sys/kernel/random/boot_id", &len);
+    if (!id)
+        return sf_xstrdup("");
+    id[strcspn(id, "\n")] = '\0';
+    return id;
+}
+
+/* When process pid started, in clock ticks since boot (/proc/PID/stat's
+ * 22nd field), or -1 when there is no such process (or no /proc). The
+ * command name, field 2, may hold spaces and parentheses: the fields
+ * after it are counted from its last ')'. */
+static long long process_start(long long pid)
+{
+    char *path = sf_asprintf("/proc/%lld/stat", pid);
+    size_t len;
+    char *text = sf_read_file(path, &len);
+    free(path);
+    if (!text)
+        return -1;
+    long long start = -1;
+    char *p = strrchr(text, ')');
+    /* after ')': field 3 (state) is the first; field 22 is the 20th */
+    for (int field_no = 3; p && *p && field_no <= 22; field_no++) {
+        p += strspn(p + 1, " ") + 1;
+        if (field_no == 22)
+            start = strtoll(p, NULL, 10);
+        else
+            p = strchr(p, ' ');
+    }
+    free(text);
+    return start;
 }
 
 static char *now_rfc3339(void)
@@ -80,8 +125,7 @@ static const char *field(const json_t *info, const char *key)
     return v ? v : "?";
 }
 
-static void report_holder(const struct sf_state *s, const char *path, const json_t *info,
-                          struct sf_diags *d)
+static void report_holder(const struct sf_state *s, const json_t *info, struct sf_diags *d)
 {
     struct sf_pos pos = {s->path, 0, 0};
     long long pid = json_integer_value(json_object_get(info, "pid"));
@@ -89,14 +133,71 @@ static void report_holder(const struct sf_state *s, const char *path, const json
              "state is locked by %s@%s (pid %lld, operation \"%s\", since %s, lock id %s)",
              field(info, "who"), field(info, "host"), pid, field(info, "operation"),
              field(info, "created"), field(info, "id"));
-    char *host = host_name();
+}
+
+/* Why the holder of the lock info is provably dead (a new string), or
+ * NULL when it may still run: on another host, a PID that runs the
+ * process that took the lock, or a lock that does not say enough. */
+static char *holder_dead(const json_t *info)
+{
+    char *host = host_name(), *boot = boot_id();
     bool same_host = strcmp(host, field(info, "host")) == 0;
+    const char *lock_boot = json_string_value(json_object_get(info, "boot_id"));
+    bool same_boot = !lock_boot || !*boot || strcmp(lock_boot, boot) == 0;
     free(host);
-    if (same_host && pid > 0 && kill((pid_t)pid, 0) < 0 && errno == ESRCH)
-        sf_diag_detail(d,
-                       "Process %lld on this host is gone, so the lock was left by a run that "
-                       "died.\n`sparkform force-unlock %s` removes the lock (%s).",
-                       pid, field(info, "id"), path);
+    free(boot);
+    long long pid = json_integer_value(json_object_get(info, "pid"));
+    if (!same_host || pid <= 0)
+        return NULL;
+    if (!same_boot)
+        return sf_xstrdup("this host has restarted since");
+    if (kill((pid_t)pid, 0) < 0 && errno == ESRCH)
+        return sf_asprintf("process %lld is gone", pid);
+    const json_t *was = json_object_get(info, "start");
+    long long now = process_start(pid);
+    if (json_is_integer(was) && now >= 0 && now != json_integer_value(was))
+        return sf_asprintf("process %lld is now another program (it started later)", pid);
+    return NULL;
+}
+
+/* Removes the lock at path when it is still the dead one, info. Takers
+ * over are one at a time (a flock on the state's directory, which the
+ * kernel releases if this process dies): one that finds the lock changed
+ * since it judged it, because another took it over and holds it now,
+ * leaves it. A lock is unlinked only by its holder or through here.
+ * Warns naming the dead holder; 0 when the caller may try again. */
+static int take_over(const struct sf_state *s, const char *path, const json_t *info,
+                     const char *why, struct sf_diags *d)
+{
+    char *dir = sf_xstrdup(path), *slash = strrchr(dir, '/');
+    if (slash)
+        slash[slash == dir ? 1 : 0] = '\0';
+    int fd = open(slash ? dir : ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    free(dir);
+    if (fd < 0 || flock(fd, LOCK_EX) < 0) {
+        if (fd >= 0)
+            close(fd);
+        return -1;
+    }
+    bool bad;
+    json_t *now = read_lock(path, &bad);
+    int rc = 0;
+    if (now && strcmp(field(now, "id"), field(info, "id")) == 0) {
+        rc = unlink(path) < 0 && errno != ENOENT ? -1 : 0;
+        if (rc == 0) {
+            struct sf_pos pos = {s->path, 0, 0};
+            sf_warn(d, &pos,
+                    "took over the state lock left by a run that died: %s@%s (pid %lld, "
+                    "operation \"%s\", since %s, lock id %s); %s",
+                    field(info, "who"), field(info, "host"),
+                    (long long)json_integer_value(json_object_get(info, "pid")),
+                    field(info, "operation"), field(info, "created"), field(info, "id"), why);
+        }
+    }
+    json_decref(now);
+    flock(fd, LOCK_UN);
+    close(fd);
+    return rc;
 }
 
 /* One attempt. 0 = ours, 1 = held by someone else (*holder set, or NULL
@@ -109,13 +210,16 @@ static int try_lock(struct sf_state *s, const char *path, const char *operation,
      * private file first and link() publishes it, failing with EEXIST when
      * someone else holds the lock. A reader never sees a half-written lock. */
     char *id = sf_uuid(), *who = user_name(), *host = host_name(), *created = now_rfc3339();
-    json_t *info = json_pack("{s:s, s:s, s:s, s:s, s:I, s:s}", "id", id, "operation",
+    char *boot = boot_id();
+    json_t *info = json_pack("{s:s, s:s, s:s, s:s, s:I, s:I, s:s, s:s}", "id", id, "operation",
                              operation ? operation : "", "who", who, "host", host, "pid",
-                             (json_int_t)getpid(), "created", created);
+                             (json_int_t)getpid(), "start", (json_int_t)process_start(getpid()),
+                             "boot_id", boot, "created", created);
     char *text = info ? json_dumps(info, JSON_INDENT(2) | JSON_SORT_KEYS) : NULL;
     json_decref(info);
     free(who);
     free(host);
+    free(boot);
     free(created);
     char *tmp = sf_asprintf("%s.%s.tmp", path, id);
     int rc = text ? 0 : -1;
@@ -178,13 +282,20 @@ int sf_state_lock(struct sf_state *s, const char *operation, long timeout_ms, st
         rc = try_lock(s, path, operation, &holder, d);
         if (rc == 2)
             continue;
+        char *dead = rc == 1 && holder ? holder_dead(holder) : NULL;
+        if (dead) {
+            int taken = take_over(s, path, holder, dead, d);
+            free(dead);
+            if (taken == 0)
+                continue;
+        }
         if (rc <= 0 || sf_now() >= deadline)
             break;
         sf_sleep_ms(100);
     }
     if (rc == 1) {
         if (holder) {
-            report_holder(s, path, holder, d);
+            report_holder(s, holder, d);
         } else {
             struct sf_pos pos = {s->path, 0, 0};
             sf_error(d, &pos, "state is locked, but the lock file %s is not a sparkform lock "

@@ -164,7 +164,9 @@ int sf_state_commit(struct sf_state *s, struct sf_diags *d);
 
 /* --- locks -------------------------------------------------------------- */
 
-/* PATH.lock holds {"id", "operation", "who", "host", "pid", "created"}.
+/* PATH.lock holds {"id", "operation", "who", "host", "pid", "start" (the
+ * process's start time), "boot_id", "created"}; a lock whose holder is
+ * provably dead is taken over with a warning (lock.c).
  * Remove it if it is still ours (after a force-unlock it may not be); 0, or
  * -1 when it was not ours or could not be removed. */
 int sf_state_unlock(struct sf_state *s);

@@ -1159,6 +1159,47 @@ START_TEST(test_lock_wait)
 }
 END_TEST
 
+/* Writes a lock file as another run would have: who holds it. */
+static void write_lock(const char *lpath, const char *id, const char *h, long pid,
+                       const json_t *extra)
+{
+    json_t *info = json_pack("{s:s, s:s, s:s, s:s, s:i, s:s}", "id", id, "operation", "apply",
+                             "who", "someone", "host", h, "pid", (int)pid, "created",
+                             "2024-05-01T10:00:00Z");
+    if (extra)
+        json_object_update(info, (json_t *)extra);
+    char *text = json_dumps(info, 0);
+    spit(lpath, text, strlen(text));
+    free(text);
+    json_decref(info);
+}
+
+/* Opens path locked for "plan": the return code, with the messages in *msg. */
+static int open_plan(const char *path, struct sf_state **s, char **msg)
+{
+    struct sf_diags d;
+    sf_diags_init(&d);
+    int rc = sf_state_open_locked(path, "plan", 0, s, &d);
+    *msg = diag_text(&d);
+    sf_diags_free(&d);
+    return rc;
+}
+
+/* The 22nd field of /proc/PID/stat, read here independently of lock.c. */
+static long long start_of(long pid)
+{
+    char *p = sf_asprintf("/proc/%ld/stat", pid);
+    size_t l;
+    char *text = slurp(p, &l);
+    free(p);
+    char *q = strrchr(text, ')') + 2;
+    for (int i = 3; i < 22; i++)
+        q = strchr(q, ' ') + 1;
+    long long v = strtoll(q, NULL, 10);
+    free(text);
+    return v;
+}
+
 START_TEST(test_lock_dead_holder)
 {
     char *dir = make_dir();
@@ -1170,49 +1211,141 @@ START_TEST(test_lock_dead_holder)
         _exit(0);
     int status;
     ck_assert_int_eq(waitpid(child, &status, 0), child);
-
-    char *h = host();
-    json_t *info = json_pack("{s:s, s:s, s:s, s:s, s:i, s:s}", "id", "1b2c3d4e-dead", "operation",
-                             "apply", "who", "someone", "host", h, "pid", (int)child, "created",
-                             "2024-05-01T10:00:00Z");
-    char *text = json_dumps(info, 0);
-    spit(lpath, text, strlen(text));
-    free(text);
-    json_decref(info);
-
-    struct sf_diags d;
-    sf_diags_init(&d);
+    char *h = host(), *msg;
     struct sf_state *s = NULL;
-    ck_assert_int_eq(sf_state_open_locked(path, "plan", 0, &s, &d), -1);
-    char *msg = diag_text(&d);
-    char *want = sf_asprintf("state is locked by someone@%s (pid %ld, operation \"apply\", since "
-                             "2024-05-01T10:00:00Z, lock id 1b2c3d4e-dead)",
-                             h, (long)child);
+
+    /* Its process is gone: taken over, with a warning naming the holder. */
+    write_lock(lpath, "1b2c3d4e-dead", h, child, NULL);
+    ck_assert_int_eq(open_plan(path, &s, &msg), 0);
+    char *want = sf_asprintf("took over the state lock left by a run that died: "
+                             "someone@%s (pid %ld, operation \"apply\", since "
+                             "2024-05-01T10:00:00Z, lock id 1b2c3d4e-dead); process %ld is gone",
+                             h, (long)child, (long)child);
     assert_contains(msg, want);
-    assert_contains(msg, "gone");
-    assert_contains(msg, "`sparkform force-unlock 1b2c3d4e-dead`");
     free(want);
+    free(msg);
+    size_t l;
+    char *text = slurp(lpath, &l);
+    assert_contains(text, sf_state_lock_id(s));
+    assert_contains(text, "\"plan\"");
+    free(text);
+    sf_state_free(s);
+    s = NULL;
+    ck_assert(!exists(lpath));
+
+    /* The PID runs, but another program than the one that took the lock
+     * (it started at another time): taken over. */
+    json_t *extra = json_pack("{s:I}", "start", (json_int_t)(start_of(getppid()) + 1));
+    write_lock(lpath, "pid-reused", h, getppid(), extra);
+    json_decref(extra);
+    ck_assert_int_eq(open_plan(path, &s, &msg), 0);
+    want = sf_asprintf("process %ld is now another program", (long)getppid());
+    assert_contains(msg, want);
+    free(want);
+    free(msg);
+    sf_state_free(s);
+    s = NULL;
+
+    /* Recorded before this host restarted: taken over. */
+    extra = json_pack("{s:s}", "boot_id", "00000000-0000-0000-0000-000000000000");
+    write_lock(lpath, "before-boot", h, getppid(), extra);
+    json_decref(extra);
+    ck_assert_int_eq(open_plan(path, &s, &msg), 0);
+    assert_contains(msg, "lock id before-boot); this host has restarted since");
+    free(msg);
+    sf_state_free(s);
+    s = NULL;
+
+    /* The process that took it still runs (same PID, same start): held. */
+    extra = json_pack("{s:I}", "start", (json_int_t)start_of(getppid()));
+    write_lock(lpath, "alive", h, getppid(), extra);
+    json_decref(extra);
+    ck_assert_int_eq(open_plan(path, &s, &msg), -1);
+    ck_assert_ptr_null(s);
+    want = sf_asprintf("state is locked by someone@%s (pid %ld, operation \"apply\", since "
+                       "2024-05-01T10:00:00Z, lock id alive)",
+                       h, (long)getppid());
+    assert_contains(msg, want);
+    ck_assert_msg(strstr(msg, "took over") == NULL, "%s", msg);
+    free(want);
+    free(msg);
+    text = slurp(lpath, &l);
+    assert_contains(text, "\"alive\"");
+    free(text);
+
+    /* The same dead pid on another host is none of our business. */
+    write_lock(lpath, "other-host-id", "some-other-host.invalid", child, NULL);
+    ck_assert_int_eq(open_plan(path, &s, &msg), -1);
+    ck_assert_ptr_null(s);
+    assert_contains(msg, "state is locked by someone@some-other-host.invalid");
+    ck_assert_msg(strstr(msg, "took over") == NULL, "%s", msg);
     free(msg);
     ck_assert(exists(lpath));
 
-    /* The same dead pid on another host is none of our business. */
-    info = json_pack("{s:s, s:s, s:s, s:s, s:i, s:s}", "id", "other-host-id", "operation", "apply",
-                     "who", "someone", "host", "some-other-host.invalid", "pid", (int)child,
-                     "created", "2024-05-01T10:00:00Z");
-    text = json_dumps(info, 0);
-    spit(lpath, text, strlen(text));
-    free(text);
-    json_decref(info);
-    sf_diags_free(&d);
-    sf_diags_init(&d);
-    ck_assert_int_eq(sf_state_open_locked(path, "plan", 0, &s, &d), -1);
-    ck_assert_ptr_null(s);
-    msg = diag_text(&d);
-    ck_assert_msg(strstr(msg, "gone") == NULL, "%s", msg);
-    free(msg);
+    free(h);
+    free(lpath);
+    free(path);
+    remove_dir(dir);
+}
+END_TEST
 
-    sf_state_free(s);
-    sf_diags_free(&d);
+/* Many runs find the same dead lock at once: exactly one of them holds
+ * the state afterwards at any time, and each got it in turn. */
+START_TEST(test_lock_takeover_race)
+{
+    char *dir = make_dir();
+    char *path = join(dir, "state.json");
+    char *lpath = with_suffix(path, ".lock");
+    char *h = host();
+    pid_t dead = fork();
+    ck_assert_int_ge(dead, 0);
+    if (dead == 0)
+        _exit(0);
+    int status;
+    ck_assert_int_eq(waitpid(dead, &status, 0), dead);
+    write_lock(lpath, "dead-one", h, dead, NULL);
+    /* Each child takes the lock (waiting up to 10 s), and while it holds
+     * it appends "in"/"out" around a pause to a shared file; overlapping
+     * holders would interleave. */
+    char *log = join(dir, "holders");
+    enum { N = 6 };
+    pid_t kids[N];
+    for (int i = 0; i < N; i++) {
+        kids[i] = fork();
+        ck_assert_int_ge(kids[i], 0);
+        if (kids[i] == 0) {
+            struct sf_diags d;
+            sf_diags_init(&d);
+            struct sf_state *s = NULL;
+            if (sf_state_open_locked(path, "apply", 10000, &s, &d) < 0)
+                _exit(2);
+            FILE *f = fopen(log, "a");
+            fputs("in\n", f);
+            fflush(f);
+            sf_sleep_ms(30);
+            fputs("out\n", f);
+            fclose(f);
+            sf_state_free(s);
+            _exit(0);
+        }
+    }
+    for (int i = 0; i < N; i++) {
+        ck_assert_int_eq(waitpid(kids[i], &status, 0), kids[i]);
+        ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0, "child %d failed", i);
+    }
+    size_t l;
+    char *text = slurp(log, &l);
+    char *expect = sf_xstrdup("");
+    for (int i = 0; i < N; i++) {
+        char *next = sf_asprintf("%sin\nout\n", expect);
+        free(expect);
+        expect = next;
+    }
+    ck_assert_str_eq(text, expect);
+    free(expect);
+    free(text);
+    ck_assert(!exists(lpath));
+    free(log);
     free(h);
     free(lpath);
     free(path);
@@ -1350,6 +1483,7 @@ static Suite *state_suite(void)
     tcase_add_test(tc, test_lock_contention);
     tcase_add_test(tc, test_lock_wait);
     tcase_add_test(tc, test_lock_dead_holder);
+    tcase_add_test(tc, test_lock_takeover_race);
     tcase_add_test(tc, test_per_record_cost);
     tcase_add_test(tc, test_threads);
     suite_add_tcase(su, tc);
