@@ -500,7 +500,9 @@ static json_t *addresses_of(const struct sf_config *c, const struct sf_frame *f,
         else if (module)
             match = rest[0] == '.' || rest[0] == '[';
         else
-            match = !rest[0] || (rest[0] == '[' && !strchr(rest + 1, '.'));
+            /* An instance: "[KEY]" and nothing after (a key may hold dots:
+             * a manifest source's Kind/name.group). */
+            match = !rest[0] || (rest[0] == '[' && strchr(rest, ']') == rest + strlen(rest) - 1);
         if (match)
             json_array_append_new(out, json_string(a));
     }
@@ -691,7 +693,17 @@ static json_t *resolve_depends(struct loader *L, const struct sf_frame *f, const
         char *local = open ? sf_xstrndup(dep, (size_t)(open - dep)) : sf_xstrdup(dep);
         char *key = open && dep[strlen(dep) - 1] == ']' ? sf_xstrndup(open + 1, strlen(open) - 2) : NULL;
         json_t *found = addresses_of(L->c, f, local, key);
+        /* Declared but off here (when: false, an empty for_each): nothing
+         * to wait for, as for a reference. A key of one that is on must
+         * name an instance. */
+        bool off = false;
         if (!json_array_size(found)) {
+            json_t *any = key ? addresses_of(L->c, f, local, NULL) : json_incref(found);
+            off = !json_array_size(any) && (!strncmp(local, "module.", 7) ? sf_frame_call(L->c, f, local + 7) != NULL
+                                                                          : declared_here(L->c, f, local));
+            json_decref(any);
+        }
+        if (!json_array_size(found) && !off) {
             const char **names = local_names(L->c, f);
             const char *dym = sf_did_you_mean(dep, names);
             if (dym)

@@ -356,6 +356,13 @@ START_TEST(test_operator_crds_git)
         upstream += strstr(a, "upstream_crds") != NULL;
     }
     ck_assert_uint_eq(upstream, 2);
+    /* The operator starts once its kinds exist. */
+    const struct sf_resource_cfg *ctl = sf_config_find(c, "module.operator.kubernetes_manifest.controller");
+    ck_assert_ptr_nonnull(ctl);
+    bool waits = false;
+    for (size_t k = 0; k < ctl->n_depends_on; k++)
+        waits = waits || !strcmp(ctl->depends_on[k].address, UP "sparkapplications.sparkoperator.k8s.io]");
+    ck_assert_msg(waits, "the controller does not wait for the upstream CRDs");
     /* Its source is the locked tree's directory, relative to the
      * description's, and the plan step reads the CRD from it. */
     struct sf_scope sc = {0};
@@ -378,6 +385,11 @@ START_TEST(test_operator_crds_git)
     ck_assert_msg(rc == 0, "%s", first_error());
     ck_assert_ptr_nonnull(sf_config_find(c, "module.operator.kubernetes_manifest.crd[sparkapplications]"));
     ck_assert_ptr_null(sf_config_find(c, UP "sparkapplications.sparkoperator.k8s.io]"));
+    ctl = sf_config_find(c, "module.operator.kubernetes_manifest.controller");
+    waits = false;
+    for (size_t k = 0; k < ctl->n_depends_on; k++)
+        waits = waits || !strcmp(ctl->depends_on[k].address, "module.operator.kubernetes_manifest.crd[sparkapplications]");
+    ck_assert_msg(waits, "the controller does not wait for the own CRDs");
     sf_config_free(c);
     free(own);
 
@@ -436,6 +448,25 @@ END_TEST
 
 /* A directory source outside modules: every YAML file of it, sorted, one
  * resource per document; a key in two files is an error naming both. */
+/* depends_on a resource that is off (when: false) waits for nothing; a
+ * key that names no instance of one that is on is still an error. */
+START_TEST(test_depends_on_off)
+{
+    int rc;
+    struct sf_config *c = load(HEAD "resources:\n"
+                                    "  - {type: local_file, name: a, when: false, with: {path: a, content: x}}\n"
+                                    "  - {type: local_file, name: b, depends_on: [local_file.a], with: {path: b, content: x}}\n",
+                               &rc);
+    ck_assert_msg(rc == 0, "%s", first_error());
+    ck_assert_uint_eq(sf_config_find(c, "local_file.b")->n_depends_on, 0);
+    sf_config_free(c);
+    fails(HEAD "resources:\n"
+               "  - {type: local_file, name: a, for_each: [y], with: {path: a, content: x}}\n"
+               "  - {type: local_file, name: b, depends_on: [\"local_file.a[x]\"], with: {path: b, content: x}}\n",
+          "stack.yaml", 6, 46, "depends_on: unknown resource local_file.a[x]");
+}
+END_TEST
+
 START_TEST(test_manifest_directory)
 {
     put("objs/b.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: b, namespace: x}\n---\n"
@@ -491,6 +522,7 @@ int main(void)
     tcase_add_test(tc, test_git_source);
     tcase_add_test(tc, test_operator_crds_git);
     tcase_add_test(tc, test_manifest_directory);
+    tcase_add_test(tc, test_depends_on_off);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);
