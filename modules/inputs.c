@@ -76,6 +76,9 @@ static int check_decl(const char *what, const struct sf_node *schema, struct sf_
         } else if (!strcmp(k->text, "format") && (v->kind != SF_NODE_SCALAR || !one_of(v->text, formats))) {
             sf_error(d, &v->pos, "%s: format must be bucket_name, dns_label, duration or git_source", what);
             rc = -1;
+        } else if (!strcmp(k->text, "format") && !strcmp(v->text, "git_source") && strcmp(type_of(schema), "string")) {
+            sf_error(d, &v->pos, "%s: format git_source is for inputs of type string", what);
+            rc = -1;
         } else if (!strcmp(k->text, "items")) {
             char *w = sf_asprintf("%s: items", what);
             rc |= check_decl(w, v, d);

@@ -430,6 +430,11 @@ START_TEST(test_operator_crds_git)
     ck_assert_int_eq(diags.items[before].line, 11);
     ck_assert_int_eq(diags.items[before].col, 11);
 
+    /* Only a string is a git source. */
+    put("gs/module.yaml", "apiVersion: sparkform/v1\nkind: Module\ninputs:\n  x: {type: list, format: git_source}\n");
+    fails(HEAD "modules:\n  - {name: g, source: ./gs, inputs: {x: []}}\n", "gs/module.yaml", 4, 27,
+          "format git_source is for inputs of type string");
+
     fclose(devnull);
     free(app);
     free(sched);
