@@ -177,7 +177,8 @@ static int instances(struct loader *L, const struct sf_at *at, const struct sf_r
     if (json_is_string(v)) {
         /* The hook sees the mapping {source: VALUE}, the value where the
          * expression was written. */
-        struct sf_node key = {.kind = SF_NODE_SCALAR, .pos = src->pos, .text_pos = src->pos, .text = (char *)"source"};
+        struct sf_node key = {.kind = SF_NODE_SCALAR, .pos = src->pos, .text_pos = src->pos,
+                              .text = (char *)"source"};
         struct sf_node text = {.kind = SF_NODE_SCALAR, .pos = src->pos, .text_pos = src->text_pos,
                                .text = (char *)json_string_value(v), .quoted = true};
         struct sf_node *keyp = &key, *textp = &text;
@@ -699,8 +700,9 @@ static json_t *resolve_depends(struct loader *L, const struct sf_frame *f, const
         bool off = false;
         if (!json_array_size(found)) {
             json_t *any = key ? addresses_of(L->c, f, local, NULL) : json_incref(found);
-            off = !json_array_size(any) && (!strncmp(local, "module.", 7) ? sf_frame_call(L->c, f, local + 7) != NULL
-                                                                          : declared_here(L->c, f, local));
+            bool declared = !strncmp(local, "module.", 7) ? sf_frame_call(L->c, f, local + 7) != NULL
+                                                          : declared_here(L->c, f, local);
+            off = declared && !json_array_size(any);
             json_decref(any);
         }
         if (!json_array_size(found) && !off) {
