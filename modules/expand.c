@@ -160,6 +160,37 @@ static json_t *each_of(const struct instances *in, size_t i)
     return e;
 }
 
+/* The type's instances hook (one resource per document of a manifest
+ * source). It reads a literal source; one written as "${...}" (a module's
+ * input) is evaluated here first, and must be known now, as for_each is. */
+static int instances(struct loader *L, const struct sf_at *at, const struct sf_resource_type *rt,
+                     const struct sf_node *with, json_t **keys)
+{
+    const struct sf_node *src = with && with->kind == SF_NODE_MAP ? sf_node_get(with, "source") : NULL;
+    if (!src || src->kind != SF_NODE_SCALAR || !strstr(src->text, "${"))
+        return rt->instances(at->f->dir, with, keys, L->d);
+    *keys = NULL;
+    json_t *v = known_now(L, at, src, "source");
+    if (!v)
+        return -1;
+    int rc = 0;
+    if (json_is_string(v)) {
+        /* The hook sees the mapping {source: VALUE}, the value where the
+         * expression was written. */
+        struct sf_node key = {.kind = SF_NODE_SCALAR, .pos = src->pos, .text_pos = src->pos,
+                              .text = (char *)"source"};
+        struct sf_node text = {.kind = SF_NODE_SCALAR, .pos = src->pos, .text_pos = src->text_pos,
+                               .text = (char *)json_string_value(v), .quoted = true};
+        struct sf_node *keyp = &key, *textp = &text;
+        struct sf_node one = {.kind = SF_NODE_MAP, .pos = with->pos, .text_pos = with->pos, .n = 1,
+                              .keys = &keyp, .items = &textp};
+        rc = rt->instances(at->f->dir, &one, keys, L->d);
+    }
+    /* Anything else (null, a number) is the plan step's to report. */
+    json_decref(v);
+    return rc;
+}
+
 static void expand_resources(struct loader *L, struct sf_frame *f)
 {
     const struct sf_node *list = sf_frame_body(L->c, f, "resources");
@@ -215,7 +246,7 @@ static void expand_resources(struct loader *L, struct sf_frame *f)
                 continue;
             }
         } else if (rt && rt->instances) {
-            if (rt->instances(f->dir, sf_node_get(item, "with"), &in.keys, L->d) < 0)
+            if (instances(L, &at, rt, sf_node_get(item, "with"), &in.keys) < 0)
                 continue;
             if (json_array_size(in.keys) < 2) {
                 json_decref(in.keys);
@@ -339,7 +370,7 @@ static int check_inputs(struct loader *L, const struct sf_frame *f, const struct
             v = def ? sf_node_to_json(def) : json_null();
         }
         struct rule_ctx rc = {L->c, f};
-        struct sf_input_eval ev = {.eval = rule_eval, .ctx = &rc};
+        struct sf_input_eval ev = {.eval = rule_eval, .ctx = &rc, .root_dir = L->c->dir, .dir = f->dir};
         json_t *done = sf_input_value(name, schema, v, node, given ? &given->pos : at, true, &ev, L->d);
         json_decref(done);
     }
@@ -470,7 +501,9 @@ static json_t *addresses_of(const struct sf_config *c, const struct sf_frame *f,
         else if (module)
             match = rest[0] == '.' || rest[0] == '[';
         else
-            match = !rest[0] || (rest[0] == '[' && !strchr(rest + 1, '.'));
+            /* An instance: "[KEY]" and nothing after (a key may hold dots:
+             * a manifest source's Kind/name.group). */
+            match = !rest[0] || (rest[0] == '[' && strchr(rest, ']') == rest + strlen(rest) - 1);
         if (match)
             json_array_append_new(out, json_string(a));
     }
@@ -661,7 +694,18 @@ static json_t *resolve_depends(struct loader *L, const struct sf_frame *f, const
         char *local = open ? sf_xstrndup(dep, (size_t)(open - dep)) : sf_xstrdup(dep);
         char *key = open && dep[strlen(dep) - 1] == ']' ? sf_xstrndup(open + 1, strlen(open) - 2) : NULL;
         json_t *found = addresses_of(L->c, f, local, key);
+        /* Declared but off here (when: false, an empty for_each): nothing
+         * to wait for, as for a reference. A key of one that is on must
+         * name an instance. */
+        bool off = false;
         if (!json_array_size(found)) {
+            json_t *any = key ? addresses_of(L->c, f, local, NULL) : json_incref(found);
+            bool declared = !strncmp(local, "module.", 7) ? sf_frame_call(L->c, f, local + 7) != NULL
+                                                          : declared_here(L->c, f, local);
+            off = declared && !json_array_size(any);
+            json_decref(any);
+        }
+        if (!json_array_size(found) && !off) {
             const char **names = local_names(L->c, f);
             const char *dym = sf_did_you_mean(dep, names);
             if (dym)

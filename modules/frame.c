@@ -159,7 +159,8 @@ static json_t *input_value(const struct sf_at *at, const struct sf_ref *ref, boo
     }
     if (sf_input_sensitive(schema))
         *sens = true;
-    return sf_input_value(ref->name, schema, v, node, &ref->pos, false, NULL, d);
+    struct sf_input_eval ev = {.root_dir = at->c->dir, .dir = f->dir};
+    return sf_input_value(ref->name, schema, v, node, &ref->pos, false, &ev, d);
 }
 
 /* Frame f's call (its modules: entry) of module name, or NULL. */

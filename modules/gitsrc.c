@@ -243,3 +243,48 @@ int sf_lock_save(const char *dir, const json_t *lock, struct sf_diags *d)
     free(path);
     return rc;
 }
+
+char *sf_gitsrc_locked(const char *source, const char *root_dir, const char *what,
+                       const struct sf_pos *pos, struct sf_diags *d)
+{
+    struct sf_gitsrc g;
+    const char *why;
+    if (sf_gitsrc_parse(source, &g, &why) < 0) {
+        sf_error(d, pos, "%s \"%s\": %s", what, source, why);
+        return NULL;
+    }
+    json_t *lock = sf_lock_load(root_dir, d);
+    if (!lock) {
+        sf_gitsrc_free(&g);
+        return NULL;
+    }
+    json_t *mods = json_object_get(lock, "modules");
+    const char *commit = json_string_value(json_object_get(json_object_get(mods, source), "commit"));
+    char *path = NULL;
+    if (!commit) {
+        const char *other = NULL, *k;
+        json_t *e;
+        json_object_foreach(mods, k, e) if (!strcmp(json_string_value(json_object_get(e, "url")) ?: "", g.url)) other = k;
+        if (other)
+            sf_error(d, pos,
+                     "%s \"%s\" does not match the lock file, which has \"%s\" for that "
+                     "repository; run sparkform init to fetch what the description asks for",
+                     what, source, other);
+        else
+            sf_error(d, pos, "%s \"%s\" is not in the lock file yet; run sparkform init", what, source);
+    } else {
+        char *cache = sf_gitsrc_cache(root_dir);
+        char *tree = sf_gitsrc_tree(cache, commit);
+        struct stat st;
+        if (stat(tree, &st) != 0)
+            sf_error(d, pos, "%s \"%s\": commit %.12s is not in the module cache (%s); run sparkform init",
+                     what, source, commit, cache);
+        else
+            path = sf_gitsrc_path(cache, &g, commit);
+        free(tree);
+        free(cache);
+    }
+    json_decref(lock);
+    sf_gitsrc_free(&g);
+    return path;
+}

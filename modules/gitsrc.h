@@ -33,6 +33,15 @@ char *sf_gitsrc_tree(const char *cache, const char *commit);
 /* The module's path in that tree: the tree, or its g->subdir. Caller frees. */
 char *sf_gitsrc_path(const char *cache, const struct sf_gitsrc *g, const char *commit);
 
+/* Where the lock of root_dir (the description's directory) says source
+ * is: the absolute path of its directory (or file) in the extracted tree
+ * of the locked commit. A source the lock lacks, or holds at another ref,
+ * or whose tree is not in the cache is an error at pos, naming the source
+ * as what ("module source") and saying to run sparkform init. Caller
+ * frees; NULL after errors. */
+char *sf_gitsrc_locked(const char *source, const char *root_dir, const char *what,
+                       const struct sf_pos *pos, struct sf_diags *d);
+
 /* The lock file of a description's directory: {"modules": {SOURCE:
  * {"commit": ID}}}. A missing file is an empty lock; a broken one is an
  * error. New reference, or NULL. */

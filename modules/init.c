@@ -3,7 +3,10 @@
  * files as YAML only, without expanding anything (variables may not have
  * values yet), following every `source:` it finds: git sources are
  * fetched and locked, local and built-in ones are read for the calls they
- * make in turn. The lock file is written once, at the end, only if every
+ * make in turn. The values a call gives to inputs declared `format:
+ * git_source` (a SparkService's operator.crds) are git sources too, locked
+ * the same way; they must be written literally, since nothing is
+ * evaluated here. The lock file is written once, at the end, only if every
  * source was found.
  */
 #include "init.h"
@@ -13,6 +16,7 @@
 #include <string.h>
 
 #include "gitsrc.h"
+#include "loader.h"
 #include "node.h"
 #include "source.h"
 #include "util.h"
@@ -29,15 +33,16 @@ struct walk {
 static void walk_calls(struct walk *W, const struct sf_node *root, const char *from_dir);
 
 /* A git source: fetched once per run of init and locked; the path of
- * its module in the extracted tree, or NULL after an error. */
-static char *fetch_git(struct walk *W, const struct sf_node *src)
+ * its module in the extracted tree, or NULL after an error. what names it
+ * in messages ("module source"). */
+static char *fetch_git(struct walk *W, const struct sf_node *src, const char *what)
 {
     const char *source = src->text;
     json_t *mods = json_object_get(W->lock, "modules");
     struct sf_gitsrc g;
     const char *why;
     if (sf_gitsrc_parse(source, &g, &why) < 0) {
-        sf_error(W->d, &src->pos, "module source \"%s\": %s", source, why);
+        sf_error(W->d, &src->pos, "%s \"%s\": %s", what, source, why);
         return NULL;
     }
     if (!json_object_get(mods, source)) {
@@ -57,14 +62,74 @@ static char *fetch_git(struct walk *W, const struct sf_node *src)
     return path;
 }
 
-static void walk_source(struct walk *W, const struct sf_node *src, const char *from_dir)
+/* A value given to an input of schema, as written (node): a git_source
+ * is fetched, and the fields, list items and map values of one are
+ * followed. path names it in messages ("operator.crds"). */
+static void walk_value(struct walk *W, const char *path, const struct sf_node *schema,
+                       const struct sf_node *node)
 {
+    if (!node || !schema || schema->kind != SF_NODE_MAP || sf_ld_is_null(node))
+        return;
+    const struct sf_node *format = sf_node_get(schema, "format");
+    if (format && format->kind == SF_NODE_SCALAR && !strcmp(format->text, "git_source") &&
+        node->kind == SF_NODE_SCALAR) {
+        if (strstr(node->text, "${")) {
+            sf_error(W->d, &node->pos,
+                     "%s: sparkform init fetches a git source only when it is written literally "
+                     "(git::URL//PATH?ref=TAG), not as an expression",
+                     path);
+        } else {
+            char *what = sf_asprintf("%s: git source", path);
+            free(fetch_git(W, node, what));
+            free(what);
+        }
+        return;
+    }
+    const struct sf_node *fields = sf_node_get(schema, "fields");
+    const struct sf_node *items = sf_node_get(schema, "items");
+    for (size_t i = 0; node->kind == SF_NODE_MAP && i < node->n; i++) {
+        const char *k = node->keys[i]->text;
+        const struct sf_node *sub = fields && fields->kind == SF_NODE_MAP ? sf_node_get(fields, k) : items;
+        char *p = sf_asprintf("%s.%s", path, k);
+        walk_value(W, p, sub, node->items[i]);
+        free(p);
+    }
+    for (size_t i = 0; node->kind == SF_NODE_SEQ && i < node->n; i++) {
+        char *p = sf_asprintf("%s[%zu]", path, i);
+        walk_value(W, p, items, node->items[i]);
+        free(p);
+    }
+}
+
+/* The values a call (given: its inputs mapping) gives to module m. */
+static void walk_inputs(struct walk *W, const struct sf_module *m, const struct sf_node *given)
+{
+    const struct sf_node *decls = m->doc->root && m->doc->root->kind == SF_NODE_MAP
+                                      ? sf_node_get(m->doc->root, "inputs")
+                                      : NULL;
+    for (size_t i = 0; decls && decls->kind == SF_NODE_MAP && given && given->kind == SF_NODE_MAP && i < decls->n;
+         i++)
+        walk_value(W, decls->keys[i]->text, decls->items[i], sf_node_get(given, decls->keys[i]->text));
+}
+
+/* A module (once) for the calls it makes in turn. */
+static void walk_module(struct walk *W, const struct sf_module *m)
+{
+    if (json_object_get(W->seen, m->key))
+        return;
+    json_object_set_new(W->seen, m->key, json_true());
+    walk_calls(W, m->doc->root, m->dir);
+}
+
+static void walk_call(struct walk *W, const struct sf_node *call, const char *from_dir)
+{
+    const struct sf_node *src = sf_node_get(call, "source");
     if (!src || src->kind != SF_NODE_SCALAR)
         return;
-    /* Read it as a run will, for the calls it makes in turn. */
+    /* Read it as a run will. */
     struct sf_module *m = NULL;
     if (!strncmp(src->text, "git::", 5)) {
-        char *path = fetch_git(W, src);
+        char *path = fetch_git(W, src, "module source");
         if (path)
             sf_module_open_path(src->text, path, &src->pos, &m, W->d);
         free(path);
@@ -73,10 +138,8 @@ static void walk_source(struct walk *W, const struct sf_node *src, const char *f
     }
     if (!m)
         return;
-    if (!json_object_get(W->seen, m->key)) {
-        json_object_set_new(W->seen, m->key, json_true());
-        walk_calls(W, m->doc->root, m->dir);
-    }
+    walk_inputs(W, m, sf_node_get(call, "inputs"));
+    walk_module(W, m);
     sf_module_free(m);
 }
 
@@ -85,7 +148,7 @@ static void walk_calls(struct walk *W, const struct sf_node *root, const char *f
     const struct sf_node *calls = root && root->kind == SF_NODE_MAP ? sf_node_get(root, "modules") : NULL;
     for (size_t i = 0; calls && calls->kind == SF_NODE_SEQ && i < calls->n; i++)
         if (calls->items[i]->kind == SF_NODE_MAP)
-            walk_source(W, sf_node_get(calls->items[i], "source"), from_dir);
+            walk_call(W, calls->items[i], from_dir);
 }
 
 int sf_modules_init(const char *description, FILE *out, struct sf_diags *d)
@@ -106,8 +169,10 @@ int sf_modules_init(const char *description, FILE *out, struct sf_diags *d)
         if (kind && kind->kind == SF_NODE_SCALAR && !strcmp(kind->text, "SparkService")) {
             struct sf_module *m = NULL;
             struct sf_pos pos = doc->root->pos;
+            /* The SparkService calls builtin:spark with its spec: as the inputs. */
             if (sf_module_open("builtin:spark", dir, dir, &pos, &m, d) == 0) {
-                walk_calls(&W, m->doc->root, m->dir);
+                walk_inputs(&W, m, sf_node_get(doc->root, "spec"));
+                walk_module(&W, m);
                 sf_module_free(m);
             }
         }
@@ -117,10 +182,10 @@ int sf_modules_init(const char *description, FILE *out, struct sf_diags *d)
     if (old && sf_diags_errors(d) == errors) {
         size_t n = json_object_size(json_object_get(W.lock, "modules"));
         if (n == 0 && json_object_size(json_object_get(old, "modules")) == 0) {
-            fprintf(out, "No git modules: nothing to fetch.\n");
+            fprintf(out, "No git sources: nothing to fetch.\n");
             rc = 0;
         } else if (sf_lock_save(dir, W.lock, d) == 0) {
-            fprintf(out, "Wrote %s/sparkform.lock.json (%zu git module%s). Commit it with the description.\n",
+            fprintf(out, "Wrote %s/sparkform.lock.json (%zu git source%s). Commit it with the description.\n",
                     dir, n, n == 1 ? "" : "s");
             rc = 0;
         }

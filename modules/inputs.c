@@ -7,9 +7,11 @@
 #include "inputs.h"
 
 #include <regex.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "gitsrc.h"
 #include "loader.h"
 #include "s3name.h"
 #include "util.h"
@@ -19,7 +21,7 @@ static const char *const schema_keys[] = {"type",    "default", "required", "des
                                           "allowed", "pattern", "format",   "min",         "max",
                                           "items",   "fields",  "key",      "validate",    NULL};
 static const char *const types[] = {"string", "number", "bool", "list", "map", "object", "any", NULL};
-static const char *const formats[] = {"bucket_name", "dns_label", "duration", NULL};
+static const char *const formats[] = {"bucket_name", "dns_label", "duration", "git_source", NULL};
 
 static bool one_of(const char *s, const char *const *list)
 {
@@ -72,7 +74,10 @@ static int check_decl(const char *what, const struct sf_node *schema, struct sf_
             sf_error(d, &v->pos, "%s: type must be string, number, bool, list, map, object or any", what);
             rc = -1;
         } else if (!strcmp(k->text, "format") && (v->kind != SF_NODE_SCALAR || !one_of(v->text, formats))) {
-            sf_error(d, &v->pos, "%s: format must be bucket_name, dns_label or duration", what);
+            sf_error(d, &v->pos, "%s: format must be bucket_name, dns_label, duration or git_source", what);
+            rc = -1;
+        } else if (!strcmp(k->text, "format") && !strcmp(v->text, "git_source") && strcmp(type_of(schema), "string")) {
+            sf_error(d, &v->pos, "%s: format git_source is for inputs of type string", what);
             rc = -1;
         } else if (!strcmp(k->text, "items")) {
             char *w = sf_asprintf("%s: items", what);
@@ -205,7 +210,7 @@ static void check_allowed(struct walk *W, const char *path, const struct sf_node
     json_t *list = NULL;
     if (allowed->kind == SF_NODE_SEQ)
         list = sf_node_to_json(allowed);
-    else if (W->ev)
+    else if (W->ev && W->ev->eval)
         list = W->ev->eval(W->ev->ctx, allowed, v, W->d);
     if (!list || sf_value_has_unknown(list) || !json_is_array(list)) {
         json_decref(list);
@@ -400,7 +405,7 @@ static json_t *walk_items(struct walk *W, const char *path, const struct sf_node
 static void run_rules(struct walk *W, const char *path, const struct sf_node *rules,
                       const json_t *v, const struct sf_node *at, const struct sf_pos *fallback)
 {
-    for (size_t r = 0; W->ev && rules->kind == SF_NODE_SEQ && r < rules->n; r++) {
+    for (size_t r = 0; W->ev && W->ev->eval && rules->kind == SF_NODE_SEQ && r < rules->n; r++) {
         const struct sf_node *rule = rules->items[r];
         const struct sf_node *cond = sf_node_get(rule, "condition"), *msg = sf_node_get(rule, "message");
         if (!cond || !msg)
@@ -418,6 +423,77 @@ static void run_rules(struct walk *W, const char *path, const struct sf_node *ru
         }
         json_decref(ok);
     }
+}
+
+/* target as a path relative to the directory from, both made absolute
+ * and free of symbolic links first ("." when they are the same). NULL
+ * when either does not exist. */
+static char *relative_path(const char *from, const char *target)
+{
+    char *a = realpath(from, NULL), *b = realpath(target, NULL);
+    char *out = NULL;
+    if (a && b) {
+        /* The longest common prefix that ends at a whole component. */
+        size_t common = 0;
+        for (size_t i = 0;; i++) {
+            bool end_a = !a[i] || a[i] == '/', end_b = !b[i] || b[i] == '/';
+            if (end_a && end_b)
+                common = i;
+            if (!a[i] || !b[i] || a[i] != b[i])
+                break;
+        }
+        struct sf_buf buf = {0};
+        /* One ".." per component of from below the common part. */
+        for (const char *p = a + common; *p; p++)
+            if (*p != '/' && (p == a + common || p[-1] == '/'))
+                sf_buf_puts(&buf, buf.len ? "/.." : "..");
+        const char *rest = b + common;
+        while (*rest == '/')
+            rest++;
+        if (*rest)
+            sf_buf_printf(&buf, "%s%s", buf.len ? "/" : "", rest);
+        out = buf.len ? sf_buf_take(&buf) : sf_xstrdup(".");
+        sf_buf_free(&buf);
+    }
+    free(a);
+    free(b);
+    return out;
+}
+
+/* A git_source's value inside the module: where the lock says the source
+ * is, relative to the module frame's directory (see inputs.h). */
+static json_t *git_source_path(struct walk *W, const char *path, const char *source,
+                               const struct sf_node *at, const struct sf_pos *fallback)
+{
+    struct sf_gitsrc g;
+    const char *why;
+    if (sf_gitsrc_parse(source, &g, &why) < 0) {
+        problem(W, at, fallback, path,
+                "\"%s\" is not a git source (%s); expected git::URL//PATH?ref=TAG, e.g. "
+                "git::https://github.com/org/repo//dir?ref=v1.0.0",
+                source, why);
+        return NULL;
+    }
+    sf_gitsrc_free(&g);
+    if (!W->ev || !W->ev->root_dir)
+        return json_string(source);
+    char *what = sf_asprintf("%s: git source", path);
+    char *abs = sf_gitsrc_locked(source, W->ev->root_dir, what, place(at, fallback), W->d);
+    free(what);
+    if (!abs) {
+        W->failed = true;
+        return NULL;
+    }
+    char *rel = relative_path(W->ev->dir ? W->ev->dir : W->ev->root_dir, abs);
+    json_t *out = NULL;
+    if (rel)
+        out = json_string(rel);
+    else
+        problem(W, at, fallback, path, "git source \"%s\": the locked tree has no %s (%s)", source,
+                strrchr(abs, '/') + 1, abs);
+    free(rel);
+    free(abs);
+    return out;
 }
 
 static json_t *walk(struct walk *W, const char *path, const struct sf_node *schema, json_t *v,
@@ -451,14 +527,20 @@ static json_t *walk(struct walk *W, const char *path, const struct sf_node *sche
         v = walk_object(W, path, schema, v, at, fallback);
     else if (json_is_array(v) || json_is_object(v))
         v = walk_items(W, path, schema, v, at, fallback);
-    if (!W->check || sf_value_has_unknown(v))
-        return v;
-    const struct sf_node *n;
-    if ((n = sf_node_get(schema, "allowed")))
-        check_allowed(W, path, n, v, at, fallback);
-    check_scalar(W, path, schema, v, at, fallback);
-    if ((n = sf_node_get(schema, "validate")))
-        run_rules(W, path, n, v, at, fallback);
+    if (W->check && !sf_value_has_unknown(v)) {
+        const struct sf_node *n;
+        if ((n = sf_node_get(schema, "allowed")))
+            check_allowed(W, path, n, v, at, fallback);
+        check_scalar(W, path, schema, v, at, fallback);
+        if ((n = sf_node_get(schema, "validate")))
+            run_rules(W, path, n, v, at, fallback);
+    }
+    const struct sf_node *f = sf_node_get(schema, "format");
+    if (json_is_string(v) && !W->failed && f && f->kind == SF_NODE_SCALAR && !strcmp(f->text, "git_source")) {
+        json_t *p = git_source_path(W, path, json_string_value(v), at, fallback);
+        json_decref(v);
+        v = p;
+    }
     return v;
 }
 

@@ -13,7 +13,11 @@
  *   sensitive: true           (inputs: the value is secret wherever it goes)
  *   allowed: [a, b] | "${expr}"   (the value must be one of these)
  *   pattern: "^ERE$"          (strings)
- *   format: bucket_name | dns_label | duration
+ *   format: bucket_name | dns_label | duration | git_source
+ *                             (git_source: a git::URL//PATH?ref=TAG that
+ *                             `sparkform init` locks; inside the module the
+ *                             value is the path of that directory in the
+ *                             locked tree, relative to the module's frame)
  *   min: N, max: N            (numbers)
  *   items: SCHEMA             (list items, map values)
  *   fields: {NAME: SCHEMA}    (objects: other fields are errors)
@@ -30,11 +34,18 @@
 #include "diag.h"
 #include "node.h"
 
-/* Evaluates a schema's expressions (allowed:, validate:) with self bound
- * to the value being checked. Returns a new reference or NULL after errors. */
+/* What a value is checked and completed with, from where it is used.
+ * eval evaluates a schema's expressions (allowed:, validate:) with self
+ * bound to the value being checked (a new reference, or NULL after
+ * errors); only a check calls it. root_dir is the description's
+ * directory (its lock file and module cache) and dir the module frame's:
+ * a git_source value becomes the path of its locked tree relative to dir,
+ * so that it is the same in every checkout of the description. */
 struct sf_input_eval {
     json_t *(*eval)(void *ctx, const struct sf_node *expr, const json_t *self, struct sf_diags *d);
     void *ctx;
+    const char *root_dir;
+    const char *dir;
 };
 
 /* Checks the declarations of a module's inputs: mapping (schema keys,
@@ -47,6 +58,7 @@ int sf_inputs_check_decls(const struct sf_node *decls, struct sf_diags *d);
  * the value (NULL when it is not written out, e.g. a default), fallback
  * the place to name then. Parts not yet known (sf_unknown) pass
  * unchecked. With check false only conversion and defaults are done.
+ * ev may be NULL only when the schema declares no git_source.
  * Returns a new reference, or NULL after errors in d. */
 json_t *sf_input_value(const char *name, const struct sf_node *schema, json_t *value,
                        const struct sf_node *at, const struct sf_pos *fallback, bool check,

@@ -127,50 +127,11 @@ int sf_module_open_path(const char *source, const char *path_in, const struct sf
 static int open_git(const char *source, const char *root_dir, const struct sf_pos *pos,
                     struct sf_module **out, struct sf_diags *d)
 {
-    struct sf_gitsrc g;
-    const char *why;
-    if (sf_gitsrc_parse(source, &g, &why) < 0) {
-        sf_error(d, pos, "module source \"%s\": %s", source, why);
+    char *path = sf_gitsrc_locked(source, root_dir, "module source", pos, d);
+    if (!path)
         return -1;
-    }
-    json_t *lock = sf_lock_load(root_dir, d);
-    if (!lock) {
-        sf_gitsrc_free(&g);
-        return -1;
-    }
-    json_t *mods = json_object_get(lock, "modules");
-    const char *commit = json_string_value(json_object_get(json_object_get(mods, source), "commit"));
-    int rc = -1;
-    if (!commit) {
-        const char *other = NULL, *k;
-        json_t *e;
-        json_object_foreach(mods, k, e) if (!strcmp(json_string_value(json_object_get(e, "url")) ?: "", g.url)) other = k;
-        if (other)
-            sf_error(d, pos,
-                     "module source \"%s\" does not match the lock file, which has \"%s\" for that "
-                     "repository; run sparkform init to fetch what the description asks for",
-                     source, other);
-        else
-            sf_error(d, pos, "module source \"%s\" is not in the lock file yet; run sparkform init", source);
-    } else {
-        char *cache = sf_gitsrc_cache(root_dir);
-        char *tree = sf_gitsrc_tree(cache, commit);
-        struct stat st;
-        if (stat(tree, &st) != 0) {
-            sf_error(d, pos,
-                     "module source \"%s\": commit %.12s is not in the module cache (%s); run sparkform "
-                     "init",
-                     source, commit, cache);
-        } else {
-            char *path = sf_gitsrc_path(cache, &g, commit);
-            rc = sf_module_open_path(source, path, pos, out, d);
-            free(path);
-        }
-        free(tree);
-        free(cache);
-    }
-    json_decref(lock);
-    sf_gitsrc_free(&g);
+    int rc = sf_module_open_path(source, path, pos, out, d);
+    free(path);
     return rc;
 }
 

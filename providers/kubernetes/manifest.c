@@ -2,7 +2,8 @@
  * kubernetes_manifest: any object of a cluster (built-in or custom), given
  * under `manifest:` or in a `source` file (which the plan step loads into
  * manifest, so that a changed file plans an update). A source of several
- * documents stands for one resource per document, NAME[Kind/ns/name]
+ * documents, or a directory of YAML files (a git repository's CRDs), stands
+ * for one resource per document, NAME[Kind/ns/name]
  * (sf_kube_manifest_instances, when the description is loaded).
  *
  * Created and updated by server-side apply with field manager "sparkform".
@@ -13,10 +14,12 @@
  * the scope. Secrets are refused here: their data must be sensitive,
  * which a whole manifest is not (kubernetes_secret is their type).
  */
+#include <dirent.h>
 #include <errno.h>
 #include <openssl/crypto.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "kube.h"
 #include "node.h"
@@ -30,7 +33,8 @@ static const struct sf_attr attrs[] = {
     {"manifest", SF_OBJECT, SF_OPTIONAL | SF_COMPUTED, NULL,
      "the object: apiVersion, kind, metadata.name (+ namespace), ... (this or source)"},
     {"source", SF_STRING, SF_OPTIONAL, NULL,
-     "a YAML or JSON file holding the object, relative to the description (this or manifest)"},
+     "a YAML or JSON file holding the object (or a directory of YAML files), relative to the "
+     "description (this or manifest)"},
     {"force_conflicts", SF_BOOL, SF_OPTIONAL, "false",
      "take fields over from other field managers"},
     {"wait", SF_OBJECT, SF_OPTIONAL, NULL,
@@ -320,6 +324,84 @@ static bool doc_empty(const struct sf_node *root)
                                             strcmp(root->text, "~") == 0);
 }
 
+/* The parsed files of a source: one, or every *.yaml and *.yml file of a
+ * directory (not of its subdirectories), in the order of their names. */
+struct source_docs {
+    struct sf_doc **v;
+    size_t n;
+};
+
+static void source_docs_free(struct source_docs *s)
+{
+    for (size_t i = 0; i < s->n; i++)
+        sf_doc_free(s->v[i]);
+    free(s->v);
+    memset(s, 0, sizeof(*s));
+}
+
+static bool yaml_name(const char *name)
+{
+    size_t n = strlen(name);
+    return (n > 5 && !strcmp(name + n - 5, ".yaml")) || (n > 4 && !strcmp(name + n - 4, ".yml"));
+}
+
+static int by_name(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* Reads the source at path into *out. A file that cannot be read or
+ * parsed is an error in d, at its place; -1 then. */
+static int source_docs_load(const char *path, struct source_docs *out, struct sf_diags *d)
+{
+    memset(out, 0, sizeof(*out));
+    struct stat st;
+    if (stat(path, &st) != 0 || !S_ISDIR(st.st_mode)) {
+        struct sf_doc *doc = NULL;
+        if (sf_yaml_load_stream(path, &doc, d) < 0)
+            return -1;
+        out->v = sf_xcalloc(1, sizeof(*out->v));
+        out->v[out->n++] = doc;
+        return 0;
+    }
+    DIR *dir = opendir(path);
+    if (!dir) {
+        struct sf_pos pos = {path, 0, 0};
+        sf_error(d, &pos, "cannot read the directory: %s", strerror(errno));
+        return -1;
+    }
+    char **files = NULL;
+    size_t n = 0;
+    for (struct dirent *e; (e = readdir(dir));) {
+        if (!yaml_name(e->d_name))
+            continue;
+        char *file = sf_asprintf("%s/%s", path, e->d_name);
+        struct stat fs;
+        if (stat(file, &fs) == 0 && S_ISREG(fs.st_mode)) {
+            files = sf_xrealloc(files, (n + 1) * sizeof(*files));
+            files[n++] = file;
+        } else {
+            free(file);
+        }
+    }
+    closedir(dir);
+    qsort(files, n, sizeof(*files), by_name);
+    int rc = 0;
+    out->v = sf_xcalloc(n ? n : 1, sizeof(*out->v));
+    for (size_t i = 0; i < n; i++) {
+        struct sf_doc *doc = NULL;
+        if (rc == 0 && sf_yaml_load_stream(files[i], &doc, d) == 0)
+            out->v[out->n++] = doc;
+        else
+            rc = -1;
+        free(files[i]);
+    }
+    free(files);
+    if (rc < 0)
+        source_docs_free(out);
+    return rc;
+}
+
 int sf_kube_manifest_instances(const char *config_dir, const struct sf_node *with, json_t **keys,
                                struct sf_diags *d)
 {
@@ -330,39 +412,46 @@ int sf_kube_manifest_instances(const char *config_dir, const struct sf_node *wit
     char *path = source_path(config_dir, src->text);
     struct sf_diags quiet;
     sf_diags_init(&quiet);
-    struct sf_doc *doc = NULL;
+    struct source_docs docs;
     int rc = 0;
     /* A file that cannot be read or parsed is the plan step's to report. */
-    if (sf_yaml_load_stream(path, &doc, &quiet) == 0) {
+    if (source_docs_load(path, &docs, &quiet) == 0) {
         json_t *out = json_array();
-        for (size_t i = 0; i < doc->n_roots && rc == 0; i++) {
-            const struct sf_node *root = doc->roots[i];
-            if (doc_empty(root))
-                continue;
-            char *key = root->kind == SF_NODE_MAP ? doc_key(root) : NULL;
-            if (!key) {
-                sf_error(d, &root->pos,
-                         "a document of a manifest source needs kind and metadata.name (a "
-                         "source of several documents makes one resource of each)");
-                rc = -1;
-                break;
+        json_t *from = json_object(); /* key -> the file that holds it */
+        for (size_t f = 0; f < docs.n && rc == 0; f++) {
+            for (size_t i = 0; i < docs.v[f]->n_roots && rc == 0; i++) {
+                const struct sf_node *root = docs.v[f]->roots[i];
+                if (doc_empty(root))
+                    continue;
+                char *key = root->kind == SF_NODE_MAP ? doc_key(root) : NULL;
+                if (!key) {
+                    sf_error(d, &root->pos,
+                             "a document of a manifest source needs kind and metadata.name (a "
+                             "source of several documents makes one resource of each)");
+                    rc = -1;
+                    break;
+                }
+                const char *other = json_string_value(json_object_get(from, key));
+                if (other && !strcmp(other, root->pos.file)) {
+                    sf_error(d, &root->pos, "%s appears twice in this source", key);
+                    rc = -1;
+                } else if (other) {
+                    sf_error(d, &root->pos, "%s appears twice in the source directory: in %s and in %s",
+                             key, other, root->pos.file);
+                    rc = -1;
+                }
+                json_object_set_new(from, key, json_string(root->pos.file));
+                json_array_append_new(out, json_string(key));
+                free(key);
             }
-            size_t k;
-            json_t *seen;
-            json_array_foreach(out, k, seen) if (strcmp(json_string_value(seen), key) == 0)
-            {
-                sf_error(d, &root->pos, "%s appears twice in this source", key);
-                rc = -1;
-            }
-            json_array_append_new(out, json_string(key));
-            free(key);
         }
+        json_decref(from);
         if (rc == 0)
             *keys = out;
         else
             json_decref(out);
+        source_docs_free(&docs);
     }
-    sf_doc_free(doc);
     sf_diags_free(&quiet);
     free(path);
     return rc;
@@ -382,26 +471,30 @@ static int load_source(struct sf_call *c, json_t *desired)
     char *want = instance_key(c);
     struct sf_diags d;
     sf_diags_init(&d);
-    struct sf_doc *doc = NULL;
+    struct source_docs docs;
     const struct sf_node *found = NULL;
     size_t n = 0;
     int rc = -1;
-    if (sf_yaml_load_stream(path, &doc, &d) < 0) {
-        sf_kube_fail(c, SF_CLASS_INVALID, "source: %s: %s", path,
+    if (source_docs_load(path, &docs, &d) < 0) {
+        /* For a directory, the file that failed is the one to name. */
+        const char *file = d.n && d.items[0].file ? d.items[0].file : path;
+        sf_kube_fail(c, SF_CLASS_INVALID, "source: %s: %s", file,
                      d.n ? d.items[0].summary : "cannot be read");
         if (d.n && d.items[0].line)
             sf_diag_detail(c->diags, "at line %d", d.items[0].line);
         goto out;
     }
-    for (size_t i = 0; i < doc->n_roots; i++) {
-        const struct sf_node *root = doc->roots[i];
-        if (doc_empty(root))
-            continue;
-        n++;
-        char *key = want && root->kind == SF_NODE_MAP ? doc_key(root) : NULL;
-        if (!want || (key && strcmp(key, want) == 0))
-            found = found ? found : root;
-        free(key);
+    for (size_t f = 0; f < docs.n; f++) {
+        for (size_t i = 0; i < docs.v[f]->n_roots; i++) {
+            const struct sf_node *root = docs.v[f]->roots[i];
+            if (doc_empty(root))
+                continue;
+            n++;
+            char *key = want && root->kind == SF_NODE_MAP ? doc_key(root) : NULL;
+            if (!want || (key && strcmp(key, want) == 0))
+                found = found ? found : root;
+            free(key);
+        }
     }
     if (want && !found) {
         sf_kube_fail(c, SF_CLASS_INVALID, "source: %s no longer holds %s", path, want);
@@ -417,8 +510,8 @@ static int load_source(struct sf_call *c, json_t *desired)
         json_object_set_new(desired, "manifest", sf_node_to_json(found));
         rc = 0;
     }
+    source_docs_free(&docs);
 out:
-    sf_doc_free(doc);
     sf_diags_free(&d);
     free(path);
     free(want);

@@ -1,8 +1,9 @@
 /*
  * Unit tests of module expansion (modules/expand.c, modules/inputs.c):
  * the addresses instances get, for_each over maps, lists and keyed lists,
- * when, nesting, outputs and the order their references imply, and the
- * input checks' messages with the caller's line and column.
+ * when, nesting, outputs and the order their references imply, the
+ * input checks' messages with the caller's line and column, git sources
+ * (modules, and a SparkService's operator.crds) locked by init.
  */
 #include <check.h>
 #include <stdio.h>
@@ -276,6 +277,245 @@ START_TEST(test_git_source)
 }
 END_TEST
 
+/* A SparkService whose operator.crds is a git source. Its repository, made
+ * here, has a directory of two CRD files, tagged v1.0.0 and v1.1.0 (one
+ * file changed). */
+static char *spark_service(const char *crds)
+{
+    return sf_asprintf("apiVersion: sparkform/v1\nkind: SparkService\nmetadata: {name: demo}\n"
+                       "variables:\n  c: {type: string, default: x}\n"
+                       "spec:\n"
+                       "  cluster: {}\n"
+                       "  registry: {password: pw}\n"
+                       "  storage: {bucket: demo-spark}\n"
+                       "  operator:\n"
+                       "    crds: %s\n",
+                       crds);
+}
+
+static const char crd_yaml[] =
+    "apiVersion: apiextensions.k8s.io/v1\nkind: CustomResourceDefinition\n"
+    "metadata: {name: %s.sparkoperator.k8s.io}\n"
+    "spec:\n  group: sparkoperator.k8s.io\n  scope: Namespaced\n"
+    "  names: {kind: %s, plural: %s}\n"
+    "  versions:\n    - {name: v1beta2, served: true, storage: true, subresources: {status: {}},\n"
+    "       schema: {openAPIV3Schema: {type: object, x-kubernetes-preserve-unknown-fields: true}}}\n";
+
+#define UP "module.operator.kubernetes_manifest.upstream_crds[CustomResourceDefinition/"
+
+START_TEST(test_operator_crds_git)
+{
+    char *app = sf_asprintf(crd_yaml, "sparkapplications", "SparkApplication", "sparkapplications");
+    char *sched = sf_asprintf(crd_yaml, "scheduledsparkapplications", "ScheduledSparkApplication",
+                              "scheduledsparkapplications");
+    put("repo/charts/crds/sparkoperator.k8s.io_sparkapplications.yaml", app);
+    put("repo/charts/crds/sparkoperator.k8s.io_scheduledsparkapplications.yaml", sched);
+    put("repo/README.md", "not a CRD\n");
+    char *cmd = sf_asprintf(
+        "set -e; cd '%s/repo'; git init -q .; git add .; git -c user.email=t@t -c user.name=t commit -qm one;"
+        " git tag v1.0.0; sed -i 's/v1beta2/v1beta3/' charts/crds/sparkoperator.k8s.io_sparkapplications.yaml;"
+        " git -c user.email=t@t -c user.name=t commit -qam two; git tag v1.1.0",
+        dir);
+    ck_assert_int_eq(system(cmd), 0);
+    free(cmd);
+    char *v1 = sf_asprintf("\"git::file://%s/repo//charts/crds?ref=v1.0.0\"", dir);
+    char *svc = spark_service(v1);
+
+    /* Not locked yet: the error is at the value, and says what to do. */
+    fails(svc, "stack.yaml", 11, 11, "operator.crds: git source");
+    ck_assert_ptr_nonnull(strstr(diags.items[diags.n - 1].summary, "is not in the lock file yet; run sparkform init"));
+
+    char *path = sf_asprintf("%s/stack.yaml", dir);
+    FILE *devnull = fopen("/dev/null", "w");
+    ck_assert_int_eq(sf_modules_init(path, devnull, &diags), 0);
+    char *lockp = sf_asprintf("%s/sparkform.lock.json", dir);
+    json_t *lock = json_load_file(lockp, 0, NULL);
+    ck_assert_ptr_nonnull(lock);
+    char *key = sf_asprintf("git::file://%s/repo//charts/crds?ref=v1.0.0", dir);
+    json_t *entry = json_object_get(json_object_get(lock, "modules"), key);
+    ck_assert_ptr_nonnull(entry);
+    ck_assert_str_eq(json_string_value(json_object_get(entry, "ref")), "v1.0.0");
+    ck_assert_uint_eq(strlen(json_string_value(json_object_get(entry, "commit"))), 40);
+    char *commit = sf_xstrdup(json_string_value(json_object_get(entry, "commit")));
+    json_decref(lock);
+
+    /* Offline from here: one resource per CRD document, none of the own. */
+    cmd = sf_asprintf("mv '%s/repo' '%s/repo.away'", dir, dir);
+    ck_assert_int_eq(system(cmd), 0);
+    free(cmd);
+    int rc;
+    struct sf_config *c = load(svc, &rc);
+    ck_assert_msg(rc == 0, "%s", first_error());
+    const struct sf_resource_cfg *r = sf_config_find(c, UP "sparkapplications.sparkoperator.k8s.io]");
+    ck_assert_ptr_nonnull(r);
+    ck_assert_ptr_nonnull(sf_config_find(c, UP "scheduledsparkapplications.sparkoperator.k8s.io]"));
+    size_t upstream = 0;
+    for (size_t i = 0; i < c->n_resources; i++) {
+        const char *a = c->resources[i].address;
+        ck_assert_msg(!strstr(a, "kubernetes_manifest.crd"), "own CRD %s with operator.crds set", a);
+        upstream += strstr(a, "upstream_crds") != NULL;
+    }
+    ck_assert_uint_eq(upstream, 2);
+    /* The operator starts once its kinds exist. */
+    const struct sf_resource_cfg *ctl = sf_config_find(c, "module.operator.kubernetes_manifest.controller");
+    ck_assert_ptr_nonnull(ctl);
+    bool waits = false;
+    for (size_t k = 0; k < ctl->n_depends_on; k++)
+        waits = waits || !strcmp(ctl->depends_on[k].address, UP "sparkapplications.sparkoperator.k8s.io]");
+    ck_assert_msg(waits, "the controller does not wait for the upstream CRDs");
+    /* Its source is the locked tree's directory, relative to the
+     * description's, and the plan step reads the CRD from it. */
+    struct sf_scope sc = {0};
+    json_t *v = sf_config_eval_resource(c, r, &sc, NULL, &diags);
+    ck_assert_msg(v != NULL, "%s", first_error());
+    char *want = sf_asprintf(".sparkform/modules/trees/%s/charts/crds", commit);
+    ck_assert_str_eq(json_string_value(json_object_get(v, "source")), want);
+    free(want);
+    json_t *m = json_object_get(v, "manifest");
+    ck_assert_str_eq(json_string_value(json_object_get(json_object_get(m, "metadata"), "name")),
+                     "sparkapplications.sparkoperator.k8s.io");
+    json_t *ver = json_array_get(json_object_get(json_object_get(m, "spec"), "versions"), 0);
+    ck_assert_str_eq(json_string_value(json_object_get(ver, "name")), "v1beta2");
+    json_decref(v);
+    sf_config_free(c);
+
+    /* Without operator.crds, the own CRDs and no upstream ones. */
+    char *own = spark_service("null");
+    c = load(own, &rc);
+    ck_assert_msg(rc == 0, "%s", first_error());
+    ck_assert_ptr_nonnull(sf_config_find(c, "module.operator.kubernetes_manifest.crd[sparkapplications]"));
+    ck_assert_ptr_null(sf_config_find(c, UP "sparkapplications.sparkoperator.k8s.io]"));
+    ctl = sf_config_find(c, "module.operator.kubernetes_manifest.controller");
+    waits = false;
+    for (size_t k = 0; k < ctl->n_depends_on; k++)
+        waits = waits || !strcmp(ctl->depends_on[k].address, "module.operator.kubernetes_manifest.crd[sparkapplications]");
+    ck_assert_msg(waits, "the controller does not wait for the own CRDs");
+    sf_config_free(c);
+    free(own);
+
+    /* Another ref without init: the error names the locked one, at the value. */
+    char *v11 = sf_asprintf("\"git::file://%s/repo//charts/crds?ref=v1.1.0\"", dir);
+    char *svc11 = spark_service(v11);
+    fails(svc11, "stack.yaml", 11, 11, "does not match the lock file, which has");
+    ck_assert_ptr_nonnull(strstr(diags.items[diags.n - 1].summary, "run sparkform init"));
+
+    /* After init, the changed CRD is read from the new commit. */
+    cmd = sf_asprintf("mv '%s/repo.away' '%s/repo'", dir, dir);
+    ck_assert_int_eq(system(cmd), 0);
+    free(cmd);
+    ck_assert_int_eq(sf_modules_init(path, devnull, &diags), 0);
+    c = load(svc11, &rc);
+    ck_assert_msg(rc == 0, "%s", first_error());
+    v = sf_config_eval_resource(c, sf_config_find(c, UP "sparkapplications.sparkoperator.k8s.io]"), &sc, NULL,
+                                &diags);
+    ck_assert_ptr_nonnull(v);
+    ver = json_array_get(json_object_get(json_object_get(json_object_get(v, "manifest"), "spec"), "versions"), 0);
+    ck_assert_str_eq(json_string_value(json_object_get(ver, "name")), "v1beta3");
+    ck_assert_str_ne(json_string_value(json_object_get(v, "source")) + strlen(".sparkform/modules/trees/"),
+                     commit);
+    json_decref(v);
+    sf_config_free(c);
+
+    /* A value that is not a git source, at its line. */
+    char *bad = spark_service("\"https://x\"");
+    fails(bad, "stack.yaml", 11, 11, "operator.crds: \"https://x\" is not a git source");
+    /* An expression: init needs the source written out. */
+    char *expr = spark_service("\"${var.c}\"");
+    put("stack.yaml", expr);
+    size_t before = diags.n;
+    ck_assert_int_eq(sf_modules_init(path, devnull, &diags), -1);
+    ck_assert_uint_gt(diags.n, before);
+    ck_assert_ptr_nonnull(strstr(diags.items[before].summary, "operator.crds: sparkform init fetches a git source "
+                                                              "only when it is written literally"));
+    ck_assert_int_eq(diags.items[before].line, 11);
+    ck_assert_int_eq(diags.items[before].col, 11);
+
+    /* Only a string is a git source. */
+    put("gs/module.yaml", "apiVersion: sparkform/v1\nkind: Module\ninputs:\n  x: {type: list, format: git_source}\n");
+    fails(HEAD "modules:\n  - {name: g, source: ./gs, inputs: {x: []}}\n", "gs/module.yaml", 4, 27,
+          "format git_source is for inputs of type string");
+
+    fclose(devnull);
+    free(app);
+    free(sched);
+    free(v1);
+    free(svc);
+    free(v11);
+    free(svc11);
+    free(bad);
+    free(expr);
+    free(key);
+    free(commit);
+    free(lockp);
+    free(path);
+}
+END_TEST
+
+/* A directory source outside modules: every YAML file of it, sorted, one
+ * resource per document; a key in two files is an error naming both. */
+/* depends_on a resource that is off (when: false) waits for nothing; a
+ * key that names no instance of one that is on is still an error. */
+START_TEST(test_depends_on_off)
+{
+    int rc;
+    struct sf_config *c = load(HEAD "resources:\n"
+                                    "  - {type: local_file, name: a, when: false, with: {path: a, content: x}}\n"
+                                    "  - {type: local_file, name: b, depends_on: [local_file.a], with: {path: b, content: x}}\n",
+                               &rc);
+    ck_assert_msg(rc == 0, "%s", first_error());
+    ck_assert_uint_eq(sf_config_find(c, "local_file.b")->n_depends_on, 0);
+    sf_config_free(c);
+    fails(HEAD "resources:\n"
+               "  - {type: local_file, name: a, for_each: [y], with: {path: a, content: x}}\n"
+               "  - {type: local_file, name: b, depends_on: [\"local_file.a[x]\"], with: {path: b, content: x}}\n",
+          "stack.yaml", 6, 46, "depends_on: unknown resource local_file.a[x]");
+}
+END_TEST
+
+START_TEST(test_manifest_directory)
+{
+    put("objs/b.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: b, namespace: x}\n---\n"
+                       "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c, namespace: x}\n");
+    put("objs/a.yml", "apiVersion: v1\nkind: Namespace\nmetadata: {name: x}\n");
+    put("objs/notes.txt", "apiVersion: v1\nkind: Namespace\nmetadata: {name: ignored}\n");
+    put("objs/sub/d.yaml", "apiVersion: v1\nkind: Namespace\nmetadata: {name: nested}\n");
+    int rc;
+    struct sf_config *c = load(HEAD "resources:\n  - {type: kubernetes_manifest, name: o, with: {source: ./objs}}\n", &rc);
+    ck_assert_msg(rc == 0, "%s", first_error());
+    ck_assert_uint_eq(c->n_resources, 3);
+    ck_assert_str_eq(c->resources[0].address, "kubernetes_manifest.o[Namespace/x]");
+    ck_assert_str_eq(c->resources[1].address, "kubernetes_manifest.o[ConfigMap/x/b]");
+    ck_assert_str_eq(c->resources[2].address, "kubernetes_manifest.o[ConfigMap/x/c]");
+    struct sf_scope sc = {0};
+    json_t *v = sf_config_eval_resource(c, &c->resources[2], &sc, NULL, &diags);
+    ck_assert_ptr_nonnull(v);
+    ck_assert_str_eq(json_string_value(json_object_get(json_object_get(json_object_get(v, "manifest"), "metadata"), "name")),
+                     "c");
+    json_decref(v);
+    sf_config_free(c);
+
+    put("objs/c.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: b, namespace: x}\n");
+    fails(HEAD "resources:\n  - {type: kubernetes_manifest, name: o, with: {source: ./objs}}\n", "objs/c.yaml", 1, 1,
+          "ConfigMap/x/b appears twice in the source directory");
+    ck_assert_ptr_nonnull(strstr(diags.items[diags.n - 1].summary, "objs/b.yaml and in "));
+
+    /* In a module, a source from an input is read when it is expanded; one
+     * from a resource's attribute is not known then. */
+    put("m/module.yaml", "apiVersion: sparkform/v1\nkind: Module\ninputs:\n  dir: {type: string}\n"
+                         "resources:\n  - {type: kubernetes_manifest, name: o, with: {source: \"${input.dir}\"}}\n");
+    char *rm = sf_asprintf("rm '%s/objs/c.yaml'", dir);
+    ck_assert_int_eq(system(rm), 0);
+    free(rm);
+    c = load(HEAD "modules:\n  - {name: m, source: ./m, inputs: {dir: ../objs}}\n", &rc);
+    ck_assert_msg(rc == 0, "%s", first_error());
+    ck_assert_ptr_nonnull(sf_config_find(c, "module.m.kubernetes_manifest.o[ConfigMap/x/c]"));
+    sf_config_free(c);
+    fails(HEAD "resources:\n  - {type: local_file, name: f, with: {path: objs, content: x}}\n"
+               "  - {type: kubernetes_manifest, name: o, with: {source: \"${local_file.f.path}\"}}\n",
+          "stack.yaml", 6, 57, "source must be known before anything is applied");
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("modules");
@@ -285,6 +525,9 @@ int main(void)
     tcase_add_test(tc, test_for_each_forms);
     tcase_add_test(tc, test_input_messages);
     tcase_add_test(tc, test_git_source);
+    tcase_add_test(tc, test_operator_crds_git);
+    tcase_add_test(tc, test_manifest_directory);
+    tcase_add_test(tc, test_depends_on_off);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);
