@@ -101,7 +101,7 @@ static const struct {
     const char *usage;
     const char *summary;
 } commands[] = {
-    {"init", C_INIT, "init [-f FILE]", "fetch the description's git modules and write the lock file"},
+    {"init", C_INIT, "init [-f FILE]", "fetch the description's git sources (modules, inputs of format git_source) and write the lock file"},
     {"validate", C_VALIDATE, "validate [-f FILE] [FILE]", "check a description without touching anything"},
     {"plan", C_PLAN, "plan [-f FILE] [flags]", "show what apply would change"},
     {"apply", C_APPLY, "apply [-f FILE | PLANFILE] [flags]", "make the service match the description"},
