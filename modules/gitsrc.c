@@ -68,13 +68,51 @@ void sf_gitsrc_free(struct sf_gitsrc *g)
     memset(g, 0, sizeof(*g));
 }
 
+#define CACHE_DIR "/.sparkform/modules"
+#define TREES_IN_CACHE CACHE_DIR "/trees/"
+
 char *sf_gitsrc_cache(const char *dir)
 {
     /* Absolute: libgit2 makes a checkout's directories relative to it. */
     char *abs = realpath(dir, NULL);
-    char *cache = sf_asprintf("%s/.sparkform/modules", abs ? abs : dir);
+    const char *where = abs ? abs : dir;
+    const char *tree = strstr(where, TREES_IN_CACHE);
+    char *cache = tree ? sf_asprintf("%.*s" CACHE_DIR, (int)(tree - where), where)
+                       : sf_asprintf("%s" CACHE_DIR, where);
     free(abs);
     return cache;
+}
+
+bool sf_gitsrc_in_tree(const char *dir)
+{
+    char *abs = realpath(dir, NULL);
+    bool in = strstr(abs ? abs : dir, TREES_IN_CACHE) != NULL;
+    free(abs);
+    return in;
+}
+
+/* Where the userinfo of scheme://USERINFO@host is in url: its offset and
+ * length, or 0 when there is none. */
+static size_t userinfo(const char *url, size_t *at)
+{
+    const char *scheme = strstr(url, "://");
+    if (!scheme)
+        return 0;
+    const char *host = scheme + 3;
+    size_t end = strcspn(host, "/?#");
+    const char *sign = memrchr(host, '@', end);
+    if (!sign)
+        return 0;
+    *at = (size_t)(host - url);
+    return (size_t)(sign - host) + 1;
+}
+
+char *sf_gitsrc_display_url(const char *url)
+{
+    size_t at = 0, n = userinfo(url, &at);
+    if (!n)
+        return sf_xstrdup(url);
+    return sf_asprintf("%.*s%s", (int)at, url, url + at + n);
 }
 
 char *sf_gitsrc_tree(const char *cache, const char *commit)
@@ -92,10 +130,35 @@ char *sf_gitsrc_path(const char *cache, const struct sf_gitsrc *g, const char *c
     return path;
 }
 
+/* libgit2's message with every copy of the URL's credentials taken out:
+ * some transports quote the URL they were given. Caller frees. */
+static char *scrubbed(const char *msg, const char *url)
+{
+    size_t at = 0, n = userinfo(url, &at);
+    struct sf_buf b = {0};
+    char *secret = n > 1 ? sf_xstrndup(url + at, n - 1) : NULL;
+    for (const char *p = msg; *p;) {
+        const char *hit = secret ? strstr(p, secret) : NULL;
+        if (!hit) {
+            sf_buf_puts(&b, p);
+            break;
+        }
+        sf_buf_add(&b, p, (size_t)(hit - p));
+        sf_buf_puts(&b, "(redacted)");
+        p = hit + strlen(secret);
+    }
+    free(secret);
+    return b.s ? sf_buf_take(&b) : sf_xstrdup("");
+}
+
 static int git_fail(struct sf_diags *d, const struct sf_pos *pos, const char *what, const char *url)
 {
     const git_error *e = git_error_last();
-    sf_error(d, pos, "git: %s %s: %s", what, url, e && e->message ? e->message : "failed");
+    char *shown = sf_gitsrc_display_url(url);
+    char *msg = scrubbed(e && e->message ? e->message : "failed", url);
+    sf_error(d, pos, "git: %s %s: %s", what, shown, msg);
+    free(msg);
+    free(shown);
     return -1;
 }
 
@@ -167,7 +230,9 @@ int sf_gitsrc_fetch(const char *cache, const struct sf_gitsrc *g, char **commit,
     }
     git_oid oid;
     if (resolve(repo, g->ref, &oid) < 0) {
-        sf_error(d, pos, "git: %s has no tag, branch or commit \"%s\"", g->url, g->ref);
+        char *shown = sf_gitsrc_display_url(g->url);
+        sf_error(d, pos, "git: %s has no tag, branch or commit \"%s\"", shown, g->ref);
+        free(shown);
         goto out;
     }
     char hex[GIT_OID_HEXSZ + 1];
@@ -270,6 +335,14 @@ char *sf_gitsrc_locked(const char *source, const char *root_dir, const char *wha
                      "%s \"%s\" does not match the lock file, which has \"%s\" for that "
                      "repository; run sparkform init to fetch what the description asks for",
                      what, source, other);
+        else if (sf_gitsrc_in_tree(root_dir))
+            /* A description read from git takes its lock from the same
+             * commit: nothing here may write one into the cache. */
+            sf_error(d, pos,
+                     "%s \"%s\" is not in the sparkform.lock.json committed beside the description "
+                     "in its repository; run sparkform init in a checkout of that repository and "
+                     "commit the lock file",
+                     what, source);
         else
             sf_error(d, pos, "%s \"%s\" is not in the lock file yet; run sparkform init", what, source);
     } else {

@@ -10,6 +10,7 @@
 #define SF_GITSRC_H
 
 #include <jansson.h>
+#include <stdbool.h>
 
 #include "diag.h"
 
@@ -47,7 +48,16 @@ char *sf_gitsrc_locked(const char *source, const char *root_dir, const char *wha
  * error. New reference, or NULL. */
 json_t *sf_lock_load(const char *dir, struct sf_diags *d);
 int sf_lock_save(const char *dir, const json_t *lock, struct sf_diags *d);
-/* The cache directory of a description's directory (caller frees). */
+/* The cache directory of a description's directory (caller frees). A
+ * directory inside a tree the cache extracted (a description read from
+ * git) belongs to that cache, so that its git modules share it. */
 char *sf_gitsrc_cache(const char *dir);
+/* Whether dir lies inside a tree a cache extracted. */
+bool sf_gitsrc_in_tree(const char *dir);
+
+/* url as messages, states and plans may show it: the userinfo of
+ * scheme://user:password@host/... left out (credentials are never
+ * printed). Caller frees. */
+char *sf_gitsrc_display_url(const char *url);
 
 #endif

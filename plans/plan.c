@@ -60,6 +60,7 @@ void sf_plan_free(struct sf_plan *p)
     free(p->config_source);
     json_decref(p->variables);
     json_decref(p->targets);
+    json_decref(p->source);
     free(p);
 }
 

@@ -85,6 +85,9 @@ struct sf_plan {
     char *config_source;
     json_t *variables;  /* object name -> value (secrets included: plan files are 0600) */
     json_t *targets;    /* array of addresses, or NULL */
+    /* a description read from git: {"url" (no credentials), "path", "ref",
+       "commit"}, so that applying the plan reads that commit; else NULL */
+    json_t *source;
 };
 
 struct sf_plan *sf_plan_new(void);

@@ -13,7 +13,8 @@
  *                 "create_before_destroy", "deposed"}],
  *    "drift": [{"address", "type", "before", "after", "sensitive"}],
  *    "outputs": [{"name", "action", "before", "after", "sensitive"}],
- *    "refreshed", "config_path", "config_source", "variables", "targets"}
+ *    "refreshed", "config_path", "config_source", "variables", "targets",
+ *    "source": {"url", "path", "ref", "commit"} (a description from git)}
  *
  * A value that is NULL in the struct is left out of the file, so that
  * reading gives back NULL (absent) and JSON null apart.
@@ -98,6 +99,7 @@ static json_t *plan_file_json(const struct sf_plan *p)
     put_str(root, "config_source", p->config_source);
     put(root, "variables", p->variables);
     put(root, "targets", p->targets);
+    put(root, "source", p->source);
     return root;
 }
 
@@ -283,6 +285,11 @@ static void read_body(struct rd *r, const json_t *root, struct sf_plan *p)
     p->config_source = get_str(r, root, "", "config_source", false);
     p->variables = get_typed(r, root, "", "variables", JSON_OBJECT, "an object");
     p->targets = get_typed(r, root, "", "targets", JSON_ARRAY, "an array");
+    p->source = get_typed(r, root, "", "source", JSON_OBJECT, "an object");
+    if (p->source && !r->failed)
+        for (const char *const *k = (const char *const[]){"url", "path", "ref", "commit", NULL}; *k; k++)
+            if (!json_is_string(json_object_get(p->source, *k)))
+                bad(r, "source.%s must be a string", *k);
 }
 
 int sf_plan_read(const char *path, struct sf_plan **out, struct sf_diags *d)

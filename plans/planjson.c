@@ -129,6 +129,8 @@ json_t *sf_plan_to_json(const struct sf_plan *p)
                              "sparkform_version", SF_VERSION, "lineage", p->lineage,
                              "serial", (json_int_t)p->serial, "destroy", p->destroy,
                              "refresh_only", p->refresh_only);
+    if (p->source)
+        json_object_set_new(root, "description_source", json_deep_copy(p->source));
 
     json_t *drift = json_array();
     for (size_t i = 0; i < p->n_drift; i++) {
@@ -294,6 +296,9 @@ json_t *sf_state_render_json(const json_t *state, const struct sf_resource_type 
     const json_t *lineage = json_object_get(state, "lineage");
     if (json_is_string(lineage))
         json_object_set_new(root, "lineage", json_copy((json_t *)lineage));
+    const json_t *source = json_object_get(state, "source");
+    if (json_is_object(source))
+        json_object_set_new(root, "source", json_deep_copy(source));
     const json_t *serial = json_object_get(state, "serial");
     if (json_is_integer(serial))
         json_object_set_new(root, "serial", json_copy((json_t *)serial));

@@ -632,6 +632,20 @@ void sf_render_state(FILE *out, const json_t *state, const struct sf_resource_ty
     struct r r = {&b, color};
     const json_t *resources = json_object_get(state, "resources");
     const json_t *outputs = json_object_get(state, "outputs");
+    /* Where the description applied last came from, when that was git. */
+    const json_t *src = json_object_get(state, "source");
+    const char *url = json_string_value(json_object_get(src, "url"));
+    const char *path = json_string_value(json_object_get(src, "path"));
+    const char *commit = json_string_value(json_object_get(src, "commit"));
+    const char *ref = json_string_value(json_object_get(src, "ref"));
+    if (url && path && commit) {
+        char *line = ref && *ref ? sf_asprintf("Applied from %s//%s at commit %s (ref %s)", url, path, commit, ref)
+                                 : sf_asprintf("Applied from %s//%s at commit %s (the default branch)", url, path,
+                                               commit);
+        bold(&r, line);
+        sf_buf_puts(&b, "\n\n");
+        free(line);
+    }
     size_t n;
     const char **addrs = sorted_keys(resources, NULL, &n);
     for (size_t i = 0; i < n; i++) {

@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "diag.h"
+#include "gitdesc.h"
 #include "init.h"
 #include "plan.h"
 #include "run.h"
@@ -63,6 +64,7 @@ struct args {
     int parallelism;
     long lock_timeout_ms;
     bool auto_approve, detailed, refresh, refresh_only, json, no_color, destroy, lock, raw, help;
+    const struct sf_gitdesc *git; /* -f git::...: where file came from */
 };
 
 struct flag {
@@ -73,7 +75,8 @@ struct flag {
 };
 
 static const struct flag flags[] = {
-    {"f", C_CONFIG | C_INIT, true, "-f FILE            the service description (default " DEFAULT_CONFIG ")"},
+    {"f", C_CONFIG | C_INIT, true, "-f FILE            the service description (default " DEFAULT_CONFIG "),\n"
+                                   "                     or git::URL//PATH/FILE.yaml?ref=REF from a git repository"},
     {"state", C_ALL, true, "-state FILE        the state file (default " DEFAULT_STATE ")"},
     {"var", C_CONFIG, true, "-var NAME=VALUE    set a variable (repeatable)"},
     {"var-file", C_CONFIG, true, "-var-file FILE     variables from a YAML file (repeatable)"},
@@ -384,12 +387,27 @@ static bool looks_like_plan(const char *path)
     return is;
 }
 
+/* An apply or destroy records in the state where its description came
+ * from (a git commit, or nothing for a plain file), in the run's journal
+ * with everything else it changes. */
+static int record_source(struct sf_run *r, const struct sf_plan *plan, struct sf_diags *d)
+{
+    struct sf_state *st = sf_run_state(r);
+    const json_t *now = sf_state_source(st);
+    if (plan->source ? now && json_equal((json_t *)now, plan->source) : !now)
+        return 0;
+    if (sf_state_begin(st, d) < 0)
+        return -1;
+    return sf_state_set_source(st, plan->source, d);
+}
+
 /* plan, apply and destroy. */
 static int cmd_run(struct args *a, unsigned bit, struct sf_diags *d)
 {
     struct sf_run_opts o;
     struct sf_plan *plan = NULL, *saved = NULL;
     struct sf_run *r = NULL;
+    struct sf_gitdesc from_git = {0};
     const char *opname = bit == C_PLAN ? "plan" : bit == C_APPLY ? "apply" : "destroy";
     run_opts(a, opname, &o);
     if (bit == C_DESTROY)
@@ -405,6 +423,16 @@ static int cmd_run(struct args *a, unsigned bit, struct sf_diags *d)
         }
         if (sf_plan_read(a->pos.v[0], &saved, d) < 0)
             return 1;
+        if (saved->source) {
+            /* The description's text is the plan's; its modules and files
+             * are read from the commit it was planned from. */
+            if (sf_gitdesc_open_recorded(saved->source, &from_git, d) < 0)
+                goto out;
+            free(saved->config_path);
+            saved->config_path = sf_xstrdup(from_git.file);
+            printf("Description from %s//%s at commit %.7s, as planned\n\n", from_git.shown_url,
+                   from_git.src.subdir, from_git.commit);
+        }
         o.config_path = saved->config_path;
         if (sf_run_open_plan(&o, saved, &r, d) < 0)
             goto out;
@@ -419,6 +447,8 @@ static int cmd_run(struct args *a, unsigned bit, struct sf_diags *d)
             goto out;
         if (sf_run_plan(r, &plan, d) < 0)
             goto out;
+        if (a->git)
+            plan->source = sf_gitdesc_record(a->git);
     }
 
     bool changes = sf_plan_has_changes(plan);
@@ -449,6 +479,8 @@ static int cmd_run(struct args *a, unsigned bit, struct sf_diags *d)
         /* Nothing to change, but what the refresh found (an object adopted
          * after an interrupted run) belongs in the state all the same. */
         int recorded = 0;
+        if (record_source(r, plan, d) < 0)
+            goto out;
         status = sf_run_record_refresh(r, plan, &recorded, d) == 0 ? 0 : 1;
         if (recorded)
             printf("\nRecorded in the state what the refresh found for %d resource%s (adopted "
@@ -464,8 +496,11 @@ static int cmd_run(struct args *a, unsigned bit, struct sf_diags *d)
             goto out;
         }
     }
+    if (record_source(r, plan, d) < 0)
+        goto out;
     status = sf_run_apply(r, plan, d) == 0 ? 0 : 1;
 out:
+    sf_gitdesc_free(&from_git);
     if (saved)
         sf_plan_free(saved);
     if (plan)
@@ -512,6 +547,10 @@ static int cmd_show(struct args *a, struct sf_diags *d)
             print_json(j);
             json_decref(j);
         } else {
+            char *from = p->source ? sf_gitdesc_describe(p->source) : NULL;
+            if (from)
+                printf("Description from %s\n\n", from);
+            free(from);
             sf_plan_render(stdout, p, sf_ui_color());
         }
         sf_plan_free(p);
@@ -777,6 +816,31 @@ static int cmd_status(struct args *a, struct sf_diags *d)
     return healthy ? 0 : 2;
 }
 
+/* -f git::URL//PATH?ref=REF (or the same as the description argument):
+ * fetch it and make the description the file in the commit's tree.
+ * Returns 1 when the description is from git, 0 when not, -1 on errors. */
+static int open_git_description(struct args *a, unsigned bit, struct sf_gitdesc *gd, struct sf_diags *d)
+{
+    bool positional = !a->file && (bit & (C_VALIDATE | C_RUNS | C_GRAPH | C_STATUS | C_INIT)) && a->pos.n >= 1;
+    const char *arg = a->file ? a->file : positional ? a->pos.v[0] : NULL;
+    if (!(bit & (C_CONFIG | C_INIT)) || !sf_gitdesc_is(arg))
+        return 0;
+    if (sf_gitdesc_open(arg, gd, d) < 0)
+        return -1;
+    if (positional) {
+        a->pos.n--;
+        memmove(a->pos.v, a->pos.v + 1, a->pos.n * sizeof(*a->pos.v));
+    }
+    a->file = gd->file;
+    a->git = gd;
+    /* Plans, -json documents and status tables keep stdout to themselves. */
+    FILE *out = a->json ? stderr : stdout;
+    fprintf(out, "Description from %s//%s at %s (commit %.7s)\n\n", gd->shown_url, gd->src.subdir,
+            *gd->src.ref ? gd->src.ref : "the default branch", gd->commit);
+    fflush(out);
+    return 1;
+}
+
 static int cmd_force_unlock(struct args *a, struct sf_diags *d)
 {
     if (a->pos.n != 1) {
@@ -825,6 +889,7 @@ int sf_cli_main(int argc, char **argv)
         return 1;
     }
     struct args a = {0};
+    struct sf_gitdesc git = {0};
     int status;
     if (parse_args(argc - 2, argv + 2, bit, cmd, &a, &d) < 0) {
         sf_ui_init(a.no_color);
@@ -841,6 +906,20 @@ int sf_cli_main(int argc, char **argv)
     sa.sa_handler = on_interrupt;
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
+
+    int from_git = open_git_description(&a, bit, &git, &d);
+    if (from_git < 0) {
+        status = 1;
+        goto done;
+    }
+    if (from_git && bit == C_INIT) {
+        /* The lock file is the repository's, committed beside the
+         * description: fetching is all init has to do. */
+        printf("Fetched the description and the git modules its sparkform.lock.json names into "
+               ".sparkform/modules; the lock file itself is the repository's and is not rewritten.\n");
+        status = 0;
+        goto done;
+    }
 
     switch (bit) {
     case C_VALIDATE: status = cmd_validate(&a, &d); break;
@@ -863,6 +942,7 @@ done:
     if (status == 0 && sf_diags_errors(&d))
         status = 1;
     args_free(&a);
+    sf_gitdesc_free(&git);
     sf_diags_free(&d);
     return status;
 }

@@ -45,6 +45,7 @@ void sf_state_free(struct sf_state *s)
         close(s->journal_fd);
     json_decref(s->resources);
     json_decref(s->outputs);
+    json_decref(s->source);
     free(s->path);
     free(s->lineage);
     free(s->lock_id);
@@ -103,6 +104,12 @@ static int adopt_document(struct sf_state *s, json_t *doc, struct sf_diags *d)
         sf_error(d, &pos, "state file \"outputs\" is not an object; expected name -> {value, sensitive}");
         return -1;
     }
+    json_t *source = json_object_get(doc, "source");
+    if (source && !json_is_object(source)) {
+        sf_error(d, &pos, "state file \"source\" is not an object; expected {url, path, ref, commit}");
+        return -1;
+    }
+    s->source = json_incref(source);
     s->lineage = sf_xstrdup(json_string_value(lineage));
     s->serial = s->file_serial = json_integer_value(serial);
     if (resources) {
@@ -286,9 +293,12 @@ const struct sf_state_entry *sf_state_get(const struct sf_state *s, const char *
 /* The document with the parts shared, not copied: for writing it out. */
 static json_t *document(const struct sf_state *s, long long serial)
 {
-    return json_pack("{s:i, s:s, s:I, s:O, s:O}", "format_version", STATE_FORMAT_VERSION,
-                     "lineage", s->lineage, "serial", (json_int_t)serial, "resources",
-                     s->resources, "outputs", s->outputs);
+    json_t *doc = json_pack("{s:i, s:s, s:I, s:O, s:O}", "format_version", STATE_FORMAT_VERSION,
+                            "lineage", s->lineage, "serial", (json_int_t)serial, "resources",
+                            s->resources, "outputs", s->outputs);
+    if (s->source)
+        json_object_set(doc, "source", s->source);
+    return doc;
 }
 
 json_t *sf_state_to_json(const struct sf_state *s)
@@ -374,7 +384,17 @@ int sf_state_apply_record(struct sf_state *s, const json_t *rec, char **why)
         s->outputs = json_incref(outputs);
         return 0;
     }
-    *why = sf_asprintf("unknown record op \"%s\"; expected put, intent, remove or outputs", op);
+    if (strcmp(op, "source") == 0) {
+        json_t *source = json_object_get(rec, "source");
+        if (source && !json_is_object(source) && !json_is_null(source)) {
+            *why = sf_xstrdup("source record's \"source\" is neither an object nor null");
+            return -1;
+        }
+        json_decref(s->source);
+        s->source = json_is_object(source) ? json_incref(source) : NULL;
+        return 0;
+    }
+    *why = sf_asprintf("unknown record op \"%s\"; expected put, intent, remove, outputs or source", op);
     return -1;
 }
 
@@ -640,6 +660,26 @@ int sf_state_set_outputs(struct sf_state *s, const json_t *outputs, struct sf_di
     }
     json_t *rec = json_pack("{s:s, s:o}", "op", "outputs", "outputs",
                             outputs ? sf_value_encode(outputs) : json_object());
+    return record(s, rec, NULL, d);
+}
+
+const json_t *sf_state_source(const struct sf_state *s)
+{
+    return s->source;
+}
+
+int sf_state_set_source(struct sf_state *s, const json_t *source, struct sf_diags *d)
+{
+    if (source && !json_is_object(source)) {
+        sf_error(d, NULL, "a state's source is an object {url, path, ref, commit}");
+        return -1;
+    }
+    pthread_mutex_lock(&s->mu);
+    bool same = source ? s->source && json_equal(s->source, (json_t *)source) : !s->source;
+    pthread_mutex_unlock(&s->mu);
+    if (same)
+        return 0;
+    json_t *rec = json_pack("{s:s, s:O}", "op", "source", "source", source ? source : json_null());
     return record(s, rec, NULL, d);
 }
 

@@ -16,8 +16,9 @@
  *         "deposed": [{...}, ...]       (only while a create_before_destroy
  *       }                                replacement still has to delete
  *     },                                 the old object)
- *     "outputs": {"name": {"value": ..., "sensitive": false}}
- *   }
+ *     "outputs": {"name": {"value": ..., "sensitive": false}},
+ *     "source": {"url", "path", "ref", "commit"}   (only when the last apply
+ *   }                                    or destroy read the description from git)
  *
  * That shape is the file's and the journal's business: the engine sees a
  * struct sf_state and its entries only through the functions below, which
@@ -150,6 +151,12 @@ int sf_state_pop_deposed(struct sf_state *s, const char *address, struct sf_diag
 int sf_state_move(struct sf_state *s, const char *from, const char *to, struct sf_diags *d);
 int sf_state_remove(struct sf_state *s, const char *address, struct sf_diags *d);
 int sf_state_set_outputs(struct sf_state *s, const json_t *outputs, struct sf_diags *d);
+/* Where the description of the last apply or destroy came from: a git
+ * commit as {"url", "path", "ref", "commit"} (no credentials), or NULL (a
+ * plain file). Borrowed. Setting NULL removes it; setting what is already
+ * recorded changes nothing. */
+const json_t *sf_state_source(const struct sf_state *s);
+int sf_state_set_source(struct sf_state *s, const json_t *source, struct sf_diags *d);
 /* A whole entry in the file's shape (above): for importing records made
  * elsewhere; the engine uses the calls above. */
 int sf_state_put(struct sf_state *s, const char *address, const json_t *entry, struct sf_diags *d);

@@ -17,6 +17,7 @@ struct sf_state {
     long long serial;      /* of the state as loaded (a replayed journal counts as +1) */
     json_t *resources;     /* object: address -> entry (shape in state.h) */
     json_t *outputs;       /* object: name -> {"value", "sensitive"} */
+    json_t *source;        /* object {"url", "path", "ref", "commit"}, or NULL */
     int journal_fd;        /* -1 when no run is journaling */
     bool changed;          /* something was recorded since load */
     bool locked;
