@@ -53,8 +53,8 @@ int sf_gitsrc_parse(const char *source, struct sf_gitsrc *out, const char **why)
     }
     free(main);
     if (!*out->url || strstr(out->subdir, "..")) {
-        sf_gitsrc_free(out);
         *why = *out->url ? "a git source's subdirectory may not leave the repository" : "the URL is empty";
+        sf_gitsrc_free(out);
         return -1;
     }
     return 0;
