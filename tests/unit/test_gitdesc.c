@@ -1,14 +1,16 @@
 /*
  * Unit tests of the -f git:: forms (modules/gitdesc.c, and the URL display
  * of modules/gitsrc.c it relies on): what a description's git source
- * parses to, which forms are refused and with what words, and that a
- * URL's credentials never reach a message or a record.
+ * parses to, which forms are refused and with what words, that a URL's
+ * credentials never reach a message or a record, and the state's record
+ * of a description's source (kept across a crash, removed by NULL).
  */
 #include <check.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "gitdesc.h"
+#include "state.h"
 #include "util.h"
 
 static struct sf_diags diags;
@@ -136,6 +138,54 @@ START_TEST(cache_of_a_tree)
 }
 END_TEST
 
+START_TEST(state_records_source)
+{
+    char dir[] = "/tmp/sf_gitdesc_XXXXXX";
+    ck_assert_ptr_nonnull(mkdtemp(dir));
+    char *path = sf_asprintf("%s/st.json", dir);
+    json_t *src = json_pack("{s:s, s:s, s:s, s:s}", "url", "file:///r", "path", "envs/dev.yaml", "ref", "main",
+                            "commit", "0123456789abcdef0123456789abcdef01234567");
+    struct sf_state *st;
+    ck_assert_int_eq(sf_state_open_locked(path, "apply", 0, &st, &diags), 0);
+    ck_assert_ptr_null(sf_state_source(st));
+    ck_assert_int_eq(sf_state_begin(st, &diags), 0);
+    ck_assert_int_eq(sf_state_set_source(st, src, &diags), 0);
+    /* A run that dies: the journal brings the record back. */
+    sf_state_free(st);
+    ck_assert_int_eq(sf_state_open_locked(path, "apply", 0, &st, &diags), 0);
+    ck_assert(json_equal((json_t *)sf_state_source(st), src));
+    ck_assert_int_eq(sf_state_begin(st, &diags), 0);
+    ck_assert_int_eq(sf_state_commit(st, &diags), 0);
+    long long serial = sf_state_serial(st);
+    /* The same source again changes nothing. */
+    ck_assert_int_eq(sf_state_begin(st, &diags), 0);
+    ck_assert_int_eq(sf_state_set_source(st, src, &diags), 0);
+    ck_assert_int_eq(sf_state_commit(st, &diags), 0);
+    ck_assert_int_eq(sf_state_serial(st), serial);
+    sf_state_free(st);
+    json_t *doc = json_load_file(path, 0, NULL);
+    ck_assert(json_equal(json_object_get(doc, "source"), src));
+    json_decref(doc);
+    /* A plain file's apply removes it. */
+    ck_assert_int_eq(sf_state_open_locked(path, "apply", 0, &st, &diags), 0);
+    ck_assert_int_eq(sf_state_begin(st, &diags), 0);
+    ck_assert_int_eq(sf_state_set_source(st, NULL, &diags), 0);
+    ck_assert_int_eq(sf_state_commit(st, &diags), 0);
+    ck_assert_ptr_null(sf_state_source(st));
+    sf_state_free(st);
+    doc = json_load_file(path, 0, NULL);
+    ck_assert_ptr_nonnull(doc);
+    ck_assert_ptr_null(json_object_get(doc, "source"));
+    json_decref(doc);
+    ck_assert_uint_eq(diags.n, 0);
+    json_decref(src);
+    char *rm = sf_asprintf("rm -rf '%s'", dir);
+    ck_assert_int_eq(system(rm), 0);
+    free(rm);
+    free(path);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("gitdesc");
@@ -145,6 +195,7 @@ int main(void)
     tcase_add_test(tc, refused);
     tcase_add_test(tc, credentials_hidden);
     tcase_add_test(tc, cache_of_a_tree);
+    tcase_add_test(tc, state_records_source);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);
