@@ -7,6 +7,7 @@
  * seconds worked out with Python's zoneinfo and date(1), not by this code.
  */
 #include <check.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -86,6 +87,8 @@ static const time_t T0 = 1767225600;
 START_TEST(test_syntax)
 {
     FIRES("* * * * *", "UTC", T0, T0 + MIN, T0 + 2 * MIN);
+    FIRES("* * * * *", "UTC", T0 + 59, T0 + MIN);
+    ck_assert_int_eq(prev_of("* * * * *", "UTC", T0 + 59), T0);
     FIRES("*/15 * * * *", "UTC", T0, T0 + 15 * MIN, T0 + 30 * MIN, T0 + 45 * MIN, T0 + HOUR);
     FIRES("5-20/5 * * * *", "UTC", T0, T0 + 5 * MIN, T0 + 10 * MIN, T0 + 15 * MIN, T0 + 20 * MIN,
           T0 + HOUR + 5 * MIN);
@@ -228,6 +231,11 @@ START_TEST(test_berlin)
      * wall time again and does not fire; 03:00 CET (02:00 UTC). */
     FIRES("0 * * * *", z, 1792886400 - 1, 1792886400, 1792893600);
     ck_assert_int_eq(prev_of("0 * * * *", z, 1792891800), 1792886400);
+    /* Every minute: the repeated hour's minutes fired in their first pass,
+     * so from 00:59 UTC the next is 03:00 CET (02:00 UTC). */
+    ck_assert_int_eq(prev_of("* * * * *", z, 1792891800), 1792886400 + 59 * MIN);
+    FIRES("* * * * *", z, 1792886400 + 59 * MIN, 1792893600, 1792893600 + MIN);
+    FIRES("* * * * *", z, 1774742400 + 59 * MIN, 1774746000, 1774746000 + MIN);
 
     /* 02:30 daily: on 03-28 at 01:30 UTC; on 03-29 it does not exist and
      * fires at the change, 03:00 CEST = 01:00 UTC; on 03-30 02:30 CEST. */
@@ -360,6 +368,48 @@ START_TEST(test_zones)
 }
 END_TEST
 
+/* Threads asking about different zones at once each get their own zone's
+ * answer: the zone switch is serialised. */
+struct zone_job {
+    const char *zone;
+    time_t want;
+    int wrong;
+};
+
+static void *zone_worker(void *arg)
+{
+    struct zone_job *j = arg;
+    struct sf_diags d;
+    sf_diags_init(&d);
+    struct sf_cron *c = sf_cron_parse("30 2 * * *", NULL, &d);
+    for (int i = 0; i < 200; i++) {
+        time_t t = 0;
+        if (!c || sf_cron_next(c, j->zone, 1772884800, &t, &d) < 0 || t != j->want)
+            j->wrong++;
+    }
+    sf_cron_free(c);
+    sf_diags_free(&d);
+    return NULL;
+}
+
+START_TEST(test_threads)
+{
+    /* From 2026-03-07 12:00 UTC: New York skips 02:30 on 03-08 (07:00
+     * UTC); Berlin fires at 02:30 CET on 03-08 (01:30 UTC). */
+    struct zone_job jobs[4] = {{.zone = "America/New_York", .want = 1772953200},
+                               {.zone = "Europe/Berlin", .want = 1772933400},
+                               {.zone = "America/New_York", .want = 1772953200},
+                               {.zone = "Europe/Berlin", .want = 1772933400}};
+    pthread_t th[4];
+    for (int i = 0; i < 4; i++)
+        ck_assert_int_eq(pthread_create(&th[i], NULL, zone_worker, &jobs[i]), 0);
+    for (int i = 0; i < 4; i++) {
+        pthread_join(th[i], NULL);
+        ck_assert_msg(jobs[i].wrong == 0, "%s: %d wrong answers", jobs[i].zone, jobs[i].wrong);
+    }
+}
+END_TEST
+
 static time_t time_ok(const char *text)
 {
     time_t t = 0;
@@ -424,6 +474,7 @@ int main(void)
     tcase_add_test(tc, test_moscow);
     tcase_add_test(tc, test_week);
     tcase_add_test(tc, test_zones);
+    tcase_add_test(tc, test_threads);
     tcase_add_test(tc, test_rfc3339);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
