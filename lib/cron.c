@@ -229,7 +229,8 @@ static bool day_matches(const struct sf_cron *c, const struct tm *day)
 
 static bool minute_matches(const struct sf_cron *c, int minute_of_day)
 {
-    return (c->bits[F_HOUR] >> (minute_of_day / 60) & 1) && (c->bits[F_MINUTE] >> (minute_of_day % 60) & 1);
+    return (c->bits[F_HOUR] >> (minute_of_day / 60) & 1) &&
+           (c->bits[F_MINUTE] >> (minute_of_day % 60) & 1);
 }
 
 /* Whether any date satisfies the day fields: the calendar repeats, so a

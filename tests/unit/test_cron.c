@@ -154,8 +154,8 @@ START_TEST(test_errors)
                 "day-of-week: \"FRI-MON\": a range must not go backwards; write it as two, "
                 "\"5-7,0-1\"",
                 8);
-    check_error("1,,2 * * * *", "minute: \"1,,2\": expected a minute 0-59 before and after each \",\"",
-                2);
+    check_error("1,,2 * * * *",
+                "minute: \"1,,2\": expected a minute 0-59 before and after each \",\"", 2);
     check_error("1, * * * *", "minute: \"1,\": expected a minute 0-59 after the last \",\"", 2);
     check_error("0 0 * *", "expected 5 fields (minute hour day-of-month month day-of-week), got 4",
                 7);
@@ -174,7 +174,8 @@ START_TEST(test_errors)
                 2);
     check_error("@daily 5", "nothing may follow @daily, found \"5\"", 7);
     /* A character that is not ASCII is refused where it starts. */
-    check_error("0 0 * * \xc3\xa9-MON", "day-of-week: \"\xc3\xa9-MON\": expected a day 0-7 or SUN..SAT", 8);
+    check_error("0 0 * * \xc3\xa9-MON",
+                "day-of-week: \"\xc3\xa9-MON\": expected a day 0-7 or SUN..SAT", 8);
 
     /* No position: the message alone. */
     struct sf_diags d;
@@ -207,10 +208,11 @@ END_TEST
 
 START_TEST(test_never_and_far)
 {
-    check_error("0 0 30 2 *", "\"0 0 30 2 *\" never matches: no date has the day-of-month in the month",
-                4);
+    check_error("0 0 30 2 *",
+                "\"0 0 30 2 *\" never matches: no date has the day-of-month in the month", 4);
     check_error("0 0 31 4,6,9,11 *",
-                "\"0 0 31 4,6,9,11 *\" never matches: no date has the day-of-month in the month", 4);
+                "\"0 0 31 4,6,9,11 *\" never matches: no date has the day-of-month in the month",
+                4);
     /* 29 February: from 2026-03-01 the next is 2028-02-29; from 2096-03-01
      * it is 2104-02-29, eight years on (2100 is no leap year). */
     FIRES("0 0 29 2 *", "UTC", 1772323200, 1835395200);
@@ -324,8 +326,8 @@ START_TEST(test_zones)
 
     /* glibc would take each of these for UTC. */
     const char *bad[] = {"Mars/Base", "Europe/Foo", "Moscow", "", "zone.tab",
-                         "../../../etc/passwd", "/usr/share/zoneinfo/UTC", "Europe/", "Europe//Berlin",
-                         "Europe/./Berlin", "Europe/Berlin x", NULL};
+                         "../../../etc/passwd", "/usr/share/zoneinfo/UTC", "Europe/",
+                         "Europe//Berlin", "Europe/./Berlin", "Europe/Berlin x", NULL};
     for (int i = 0; bad[i]; i++) {
         struct sf_diags d;
         sf_diags_init(&d);
