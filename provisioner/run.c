@@ -744,6 +744,75 @@ static int renew_due(struct sf_run *r, const struct sf_resource_cfg *rc, const j
     return due < 0 ? -1 : due > 0;
 }
 
+/* ---- checks against the provider's catalogs --------------------------- */
+
+struct check_item {
+    const struct sf_resource_cfg *rc;
+    const json_t *prior;   /* the object an update changes; NULL: a new one */
+    const json_t *desired; /* the planned values */
+    struct sf_diags diags; /* what the hook said, placed after the walk */
+};
+
+struct check_ctx {
+    struct sf_run *r;
+    struct check_item *items;
+    struct sf_diags *d; /* the run's: a provider that cannot be configured */
+};
+
+static int check_one(void *ctx, int id)
+{
+    struct check_ctx *cc = ctx;
+    struct check_item *it = &cc->items[id];
+    struct sf_call call;
+    if (init_call(cc->r, &call, it->rc->address, it->rc->type, OP_READ, cc->d) < 0)
+        return -1;
+    call.diags = &it->diags;
+    int rc = it->rc->rt->check(&call, it->prior, it->desired);
+    if (rc < 0 && sf_diags_errors(&it->diags) == 0)
+        sf_diag_add(&it->diags, SF_SEV_ERROR, NULL, it->rc->address,
+                    "the planned values of %s could not be checked", it->rc->address);
+    return rc;
+}
+
+/* Runs the check hooks of the changes p plans (creates, replacements,
+ * updates), in parallel, and reports what they find in plan order, each
+ * complaint at the place the description sets the value it is about.
+ * 0, or -1 after errors. */
+static int check_changes(struct sf_run *r, const struct sf_plan *p, struct sf_diags *d)
+{
+    struct check_item *items = sf_xcalloc(p->n_changes ? p->n_changes : 1, sizeof(*items));
+    struct sf_graph *g = sf_graph_new();
+    size_t n = 0;
+    for (size_t i = 0; i < p->n_changes; i++) {
+        const struct sf_change *c = &p->changes[i];
+        const struct sf_resource_cfg *rc = sf_config_find(r->cfg, c->address);
+        if (!rc || !rc->rt || !rc->rt->check || c->deposed || !c->after ||
+            (c->action != SF_ACT_CREATE && c->action != SF_ACT_REPLACE &&
+             c->action != SF_ACT_UPDATE))
+            continue;
+        items[n] = (struct check_item){
+            .rc = rc,
+            .prior = c->action == SF_ACT_UPDATE ? c->before : NULL,
+            .desired = c->after,
+        };
+        sf_diags_init(&items[n].diags);
+        sf_graph_add_node(g, rc->address, &items[n]);
+        n++;
+    }
+    struct check_ctx cc = {.r = r, .items = items, .d = d};
+    struct sf_walk_opts wo = {.parallelism = r->o.parallelism, .visit = check_one, .ctx = &cc,
+                              .stop = r->o.stop};
+    int rc = n ? sf_walk(g, &wo, NULL) : 0;
+    for (size_t i = 0; i < n; i++) {
+        sf_config_place(r->cfg, items[i].rc, &items[i].diags, 0);
+        sf_diags_move(d, &items[i].diags);
+        sf_diags_free(&items[i].diags);
+    }
+    free(items);
+    sf_graph_free(g);
+    return rc;
+}
+
 int sf_run_plan(struct sf_run *r, struct sf_plan **out, struct sf_diags *d)
 {
     struct sf_plan *p = sf_plan_new();
@@ -876,6 +945,9 @@ int sf_run_plan(struct sf_run *r, struct sf_plan **out, struct sf_diags *d)
     free(addrs);
     if (r->o.n_targets == 0)
         plan_outputs(r, p, d);
+    /* What only the providers' live catalogs can tell (a flavor the cloud
+     * does not have) refuses the plan before anything is made. */
+    check_changes(r, p, d);
     free(order);
     free(mask);
     json_decref(in_config);
