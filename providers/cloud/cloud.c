@@ -38,7 +38,11 @@ struct cloud_ctx {
     pthread_mutex_t mu; /* guards what follows */
     char *token;
     unsigned long generation; /* bumped by every login, so one 401 renews once */
-    json_t *flavors;          /* Nova's flavor list, fetched once */
+
+    /* Held while the flavor list is fetched, so that the checks and
+     * creates of many resources at once ask for it once per run. */
+    pthread_mutex_t flavors_mu;
+    json_t *flavors; /* Nova's flavor list, fetched once */
 };
 
 static const char *const svc_type[SF_CLOUD_NSVC] = {
@@ -238,6 +242,7 @@ static void cloud_release(void *p)
     json_decref(x->flavors);
     json_decref(x->catalog);
     pthread_mutex_destroy(&x->mu);
+    pthread_mutex_destroy(&x->flavors_mu);
     free(x);
 }
 
@@ -246,6 +251,7 @@ static int cloud_configure(const struct sf_provider_setup *s, void **out)
     *out = NULL;
     struct cloud_ctx *x = sf_xcalloc(1, sizeof(*x));
     pthread_mutex_init(&x->mu, NULL);
+    pthread_mutex_init(&x->flavors_mu, NULL);
     char *auth_url = sf_setup_string(s, "auth_url");
     x->username = sf_setup_string(s, "username");
     x->password = sf_setup_string(s, "password");
@@ -540,25 +546,21 @@ const char *sf_cloud_project_id(struct sf_call *c)
 static json_t *flavors(struct sf_call *c)
 {
     struct cloud_ctx *x = c->ctx;
-    pthread_mutex_lock(&x->mu);
-    json_t *l = x->flavors;
-    pthread_mutex_unlock(&x->mu);
-    if (l)
-        return l;
-    struct sf_cloud_resp r;
-    if (sf_cloud_do(c, SF_CLOUD_COMPUTE, "GET", "/flavors", NULL, 0, "listing the flavors", &r) < 0) {
+    pthread_mutex_lock(&x->flavors_mu);
+    if (!x->flavors) {
+        struct sf_cloud_resp r;
+        if (sf_cloud_do(c, SF_CLOUD_COMPUTE, "GET", "/flavors", NULL, 0, "listing the flavors",
+                        &r) == 0) {
+            json_t *got = json_object_get(r.json, "flavors");
+            if (json_is_array(got))
+                x->flavors = json_incref(got);
+            else
+                sf_cloud_error(c, SF_CLASS_INVALID, "listing the flavors: the answer has no list");
+        }
         sf_cloud_resp_free(&r);
-        return NULL;
     }
-    json_t *got = json_object_get(r.json, "flavors");
-    pthread_mutex_lock(&x->mu);
-    if (!x->flavors && json_is_array(got))
-        x->flavors = json_incref(got);
-    l = x->flavors;
-    pthread_mutex_unlock(&x->mu);
-    sf_cloud_resp_free(&r);
-    if (!l)
-        sf_cloud_error(c, SF_CLASS_INVALID, "listing the flavors: the answer has no list");
+    json_t *l = x->flavors;
+    pthread_mutex_unlock(&x->flavors_mu);
     return l;
 }
 
