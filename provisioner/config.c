@@ -1364,6 +1364,8 @@ json_t *sf_ld_eval_node(const struct sf_scope *sc, const struct sf_node *n, bool
 void sf_config_place(const struct sf_config *c, const struct sf_resource_cfg *r, struct sf_diags *d,
                      size_t since)
 {
+    if (d->n <= since)
+        return;
     const struct sf_pos *own = r->with ? &r->with->pos : &r->pos;
     pthread_mutex_lock(&d->mu);
     for (size_t i = since; i < d->n; i++) {

@@ -749,9 +749,24 @@ static int renew_due(struct sf_run *r, const struct sf_resource_cfg *rc, const j
 struct check_item {
     const struct sf_resource_cfg *rc;
     const json_t *prior;   /* the object an update changes; NULL: a new one */
-    const json_t *desired; /* the planned values */
+    json_t *desired;       /* the planned values a check may see */
     struct sf_diags diags; /* what the hook said, placed after the walk */
 };
+
+/* The planned values without the secret ones: a complaint quotes the
+ * value it is about, so a secret is never asked about. New reference. */
+static json_t *checkable(const struct sf_resource_type *rt, const json_t *after,
+                         const json_t *sensitive)
+{
+    json_t *v = json_copy((json_t *)after);
+    size_t i;
+    json_t *e;
+    json_array_foreach(sensitive, i, e) if (json_is_string(e)) json_object_del(v, json_string_value(e));
+    for (const struct sf_attr *a = rt->attrs; a && a->name; a++)
+        if (a->flags & SF_SENSITIVE)
+            json_object_del(v, a->name);
+    return v;
+}
 
 struct check_ctx {
     struct sf_run *r;
@@ -793,7 +808,7 @@ static int check_changes(struct sf_run *r, const struct sf_plan *p, struct sf_di
         items[n] = (struct check_item){
             .rc = rc,
             .prior = c->action == SF_ACT_UPDATE ? c->before : NULL,
-            .desired = c->after,
+            .desired = checkable(rc->rt, c->after, c->sensitive),
         };
         sf_diags_init(&items[n].diags);
         sf_graph_add_node(g, rc->address, &items[n]);
@@ -807,6 +822,7 @@ static int check_changes(struct sf_run *r, const struct sf_plan *p, struct sf_di
         sf_config_place(r->cfg, items[i].rc, &items[i].diags, 0);
         sf_diags_move(d, &items[i].diags);
         sf_diags_free(&items[i].diags);
+        json_decref(items[i].desired);
     }
     free(items);
     sf_graph_free(g);
