@@ -113,12 +113,13 @@ struct sf_call {
  *         image, a Kubernetes version it offers. Run by plan (and by
  *         apply's own plan) after refresh, with the provider's context,
  *         for each resource the plan creates, replaces or updates, on the
- *         planned values desired (without the secret ones: a complaint
- *         quotes its value); prior is the object as refresh read it for
- *         an update, NULL when a new object will be made, so that a hook
- *         checks only what the change sends (an update that leaves a
+ *         planned values desired; prior is the object as refresh read it
+ *         for an update, NULL when a new object will be made, so that a
+ *         hook checks only what the change sends (an update that leaves a
  *         retired image alone is not refused). Skip what is unknown
- *         (sf_value_has_unknown) or absent. It changes nothing. Each complaint names
+ *         (sf_value_has_unknown). It changes nothing. A complaint may
+ *         quote the value: the engine replaces a secret one by
+ *         "(sensitive value)". Each complaint names
  *         its attribute (sf_call_attr_error); the engine places it where
  *         the description sets that value (followed out of modules to the
  *         user's line), reports the complaints of every resource together

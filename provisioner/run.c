@@ -749,23 +749,83 @@ static int renew_due(struct sf_run *r, const struct sf_resource_cfg *rc, const j
 struct check_item {
     const struct sf_resource_cfg *rc;
     const json_t *prior;   /* the object an update changes; NULL: a new one */
-    json_t *desired;       /* the planned values a check may see */
+    const json_t *desired; /* the planned values */
+    json_t *secrets;       /* the strings of its secret values */
     struct sf_diags diags; /* what the hook said, placed after the walk */
 };
 
-/* The planned values without the secret ones: a complaint quotes the
- * value it is about, so a secret is never asked about. New reference. */
-static json_t *checkable(const struct sf_resource_type *rt, const json_t *after,
-                         const json_t *sensitive)
+static void collect_strings(const json_t *v, json_t *out)
 {
-    json_t *v = json_copy((json_t *)after);
+    if (json_is_string(v) && json_string_length(v) > 0) {
+        json_array_append(out, (json_t *)v);
+    } else if (json_is_object(v)) {
+        const char *k;
+        json_t *m;
+        json_object_foreach((json_t *)v, k, m) collect_strings(m, out);
+    } else if (json_is_array(v)) {
+        size_t i;
+        json_t *m;
+        json_array_foreach(v, i, m) collect_strings(m, out);
+    }
+}
+
+/* The strings inside the planned values that are secret: attributes the
+ * schema marks sensitive and those a secret flowed into. New array. */
+static json_t *secret_strings(const struct sf_resource_type *rt, const json_t *after,
+                              const json_t *sensitive)
+{
+    json_t *out = json_array();
     size_t i;
     json_t *e;
-    json_array_foreach(sensitive, i, e) if (json_is_string(e)) json_object_del(v, json_string_value(e));
+    json_array_foreach(sensitive, i, e) if (json_is_string(e))
+        collect_strings(json_object_get(after, json_string_value(e)), out);
     for (const struct sf_attr *a = rt->attrs; a && a->name; a++)
         if (a->flags & SF_SENSITIVE)
-            json_object_del(v, a->name);
-    return v;
+            collect_strings(json_object_get(after, a->name), out);
+    return out;
+}
+
+/* s with every occurrence of one of secrets replaced; NULL when none
+ * occurs. Caller frees. */
+static char *without_secrets(const char *s, const json_t *secrets)
+{
+    char *cur = NULL;
+    size_t i;
+    json_t *sec;
+    json_array_foreach(secrets, i, sec)
+    {
+        const char *needle = json_string_value(sec);
+        const char *from = cur ? cur : s;
+        if (!strstr(from, needle))
+            continue;
+        struct sf_buf b = {0};
+        for (const char *p = from, *hit; (hit = strstr(p, needle)); p = hit + strlen(needle)) {
+            sf_buf_add(&b, p, (size_t)(hit - p));
+            sf_buf_puts(&b, "(sensitive value)");
+            from = hit + strlen(needle);
+        }
+        sf_buf_puts(&b, from);
+        free(cur);
+        cur = sf_buf_take(&b);
+    }
+    return cur;
+}
+
+/* A check's complaint quotes the value it is about: one that is secret
+ * (or shares a description's input with a secret) must not reach the
+ * terminal, so it is replaced wherever it shows. */
+static void scrub_diags(struct sf_diags *d, const json_t *secrets)
+{
+    for (size_t i = 0; i < d->n && json_array_size(secrets); i++) {
+        char **texts[] = {&d->items[i].summary, &d->items[i].detail};
+        for (size_t k = 0; k < 2; k++) {
+            char *clean = *texts[k] ? without_secrets(*texts[k], secrets) : NULL;
+            if (clean) {
+                free(*texts[k]);
+                *texts[k] = clean;
+            }
+        }
+    }
 }
 
 struct check_ctx {
@@ -808,7 +868,8 @@ static int check_changes(struct sf_run *r, const struct sf_plan *p, struct sf_di
         items[n] = (struct check_item){
             .rc = rc,
             .prior = c->action == SF_ACT_UPDATE ? c->before : NULL,
-            .desired = checkable(rc->rt, c->after, c->sensitive),
+            .desired = c->after,
+            .secrets = secret_strings(rc->rt, c->after, c->sensitive),
         };
         sf_diags_init(&items[n].diags);
         sf_graph_add_node(g, rc->address, &items[n]);
@@ -819,10 +880,11 @@ static int check_changes(struct sf_run *r, const struct sf_plan *p, struct sf_di
                               .stop = r->o.stop};
     int rc = n ? sf_walk(g, &wo, NULL) : 0;
     for (size_t i = 0; i < n; i++) {
+        scrub_diags(&items[i].diags, items[i].secrets);
         sf_config_place(r->cfg, items[i].rc, &items[i].diags, 0);
         sf_diags_move(d, &items[i].diags);
         sf_diags_free(&items[i].diags);
-        json_decref(items[i].desired);
+        json_decref(items[i].secrets);
     }
     free(items);
     sf_graph_free(g);
