@@ -1362,7 +1362,7 @@ json_t *sf_ld_eval_node(const struct sf_scope *sc, const struct sf_node *n, bool
 }
 
 void sf_config_place(const struct sf_config *c, const struct sf_resource_cfg *r, struct sf_diags *d,
-                     size_t since)
+                     size_t since, bool all)
 {
     if (d->n <= since)
         return;
@@ -1370,7 +1370,7 @@ void sf_config_place(const struct sf_config *c, const struct sf_resource_cfg *r,
     pthread_mutex_lock(&d->mu);
     for (size_t i = since; i < d->n; i++) {
         struct sf_diag *g = &d->items[i];
-        if (g->file)
+        if (g->file || (!g->attr && !all))
             continue;
         const struct sf_node *at = g->attr ? sf_origin_attr(c, r, g->attr) : NULL;
         const struct sf_pos *pos = at ? &at->pos : own;
@@ -1404,7 +1404,7 @@ static int plan_step(const struct sf_config *c, const struct sf_resource_cfg *r,
         .diags = &mine,
     };
     int rc = r->rt->plan(&call, values);
-    sf_config_place(c, r, &mine, 0);
+    sf_config_place(c, r, &mine, 0, true);
     sf_diags_move(d, &mine);
     sf_diags_free(&mine);
     return rc;

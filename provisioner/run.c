@@ -881,7 +881,7 @@ static int check_changes(struct sf_run *r, const struct sf_plan *p, struct sf_di
     int rc = n ? sf_walk(g, &wo, NULL) : 0;
     for (size_t i = 0; i < n; i++) {
         scrub_diags(&items[i].diags, items[i].secrets);
-        sf_config_place(r->cfg, items[i].rc, &items[i].diags, 0);
+        sf_config_place(r->cfg, items[i].rc, &items[i].diags, 0, false);
         sf_diags_move(d, &items[i].diags);
         sf_diags_free(&items[i].diags);
         json_decref(items[i].secrets);

@@ -196,7 +196,7 @@ START_TEST(placed_by_attribute_with_module_notes)
     sf_diag_add(&d, SF_SEV_ERROR, NULL, r->address, "the object as a whole is refused");
     struct sf_pos elsewhere = {.file = "other.yaml", .line = 3, .col = 4};
     sf_diag_add(&d, SF_SEV_ERROR, &elsewhere, r->address, "placed already");
-    sf_config_place(c, r, &d, 0);
+    sf_config_place(c, r, &d, 0, true);
     ck_assert_uint_eq(d.n, 3);
     /* The attribute's error: where the description wrote "2". */
     ck_assert_ptr_nonnull(strstr(d.items[0].file, "stack.yaml"));
@@ -215,6 +215,16 @@ START_TEST(placed_by_attribute_with_module_notes)
                       d.items[i].detail ? d.items[i].detail : "(none)");
         ck_assert_ptr_nonnull(strstr(d.items[i].detail, "stack.yaml:5:5"));
     }
+    sf_diags_free(&d);
+
+    /* Without all, only what names an attribute gets a place. */
+    sf_diags_init(&d);
+    sf_diag_add(&d, SF_SEV_ERROR, NULL, r->address, "the cloud did not answer");
+    sf_diag_add_attr(&d, SF_CLASS_INVALID, r->address, "path", "path \"b\" is refused");
+    sf_config_place(c, r, &d, 0, false);
+    ck_assert_ptr_null(d.items[0].file);
+    ck_assert_ptr_nonnull(strstr(d.items[1].file, "stack.yaml"));
+    ck_assert_int_eq(d.items[1].line, 12);
     sf_diags_free(&d);
     sf_config_free(c);
 }
