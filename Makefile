@@ -126,6 +126,11 @@ $(BUILD)/tests/test_http: tests/unit/test_http.c $(BASE_LIB)
 	$(CC) $(CFLAGS) $(shell pkg-config --cflags libmicrohttpd) $(INCLUDES) -o $@ $^ $(CHECKLIBS) \
 	  $(LDLIBS) $(shell pkg-config --libs libmicrohttpd)
 
+# Schedules (lib/cron.c) need only lib/.
+$(BUILD)/tests/test_cron: tests/unit/test_cron.c $(BASE_LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(INCLUDES) -o $@ $^ $(CHECKLIBS) $(LDLIBS)
+
 # The cloud provider's unit tests talk to a localcloud they start.
 $(BUILD)/tests/test_cloud: | $(BUILD)/localcloud
 

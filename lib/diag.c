@@ -23,6 +23,7 @@ void sf_diags_free(struct sf_diags *d)
         free(d->items[i].detail);
         free(d->items[i].file);
         free(d->items[i].address);
+        free(d->items[i].attr);
     }
     free(d->items);
     pthread_mutex_destroy(&d->mu);
@@ -30,7 +31,7 @@ void sf_diags_free(struct sf_diags *d)
 }
 
 static void add(struct sf_diags *d, enum sf_severity sev, enum sf_diag_class cls,
-                const struct sf_pos *pos, const char *address, char *msg)
+                const struct sf_pos *pos, const char *address, const char *attr, char *msg)
 {
     pthread_mutex_lock(&d->mu);
     if (d->n == d->cap) {
@@ -47,6 +48,7 @@ static void add(struct sf_diags *d, enum sf_severity sev, enum sf_diag_class cls
         g->col = pos->col;
     }
     g->address = address ? sf_xstrdup(address) : NULL;
+    g->attr = attr ? sf_xstrdup(attr) : NULL;
     g->cls = cls;
     pthread_mutex_unlock(&d->mu);
 }
@@ -58,7 +60,7 @@ void sf_diag_add(struct sf_diags *d, enum sf_severity sev, const struct sf_pos *
     va_start(ap, fmt);
     char *msg = sf_vasprintf(fmt, ap);
     va_end(ap);
-    add(d, sev, SF_CLASS_NONE, pos, address, msg);
+    add(d, sev, SF_CLASS_NONE, pos, address, NULL, msg);
 }
 
 void sf_diag_add_class(struct sf_diags *d, enum sf_diag_class cls, const struct sf_pos *pos,
@@ -68,7 +70,17 @@ void sf_diag_add_class(struct sf_diags *d, enum sf_diag_class cls, const struct 
     va_start(ap, fmt);
     char *msg = sf_vasprintf(fmt, ap);
     va_end(ap);
-    add(d, SF_SEV_ERROR, cls, pos, address, msg);
+    add(d, SF_SEV_ERROR, cls, pos, address, NULL, msg);
+}
+
+void sf_diag_add_attr(struct sf_diags *d, enum sf_diag_class cls, const char *address,
+                      const char *attr, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    char *msg = sf_vasprintf(fmt, ap);
+    va_end(ap);
+    add(d, SF_SEV_ERROR, cls, NULL, address, attr, msg);
 }
 
 enum sf_diag_class sf_diags_last_class(const struct sf_diags *d)

@@ -42,6 +42,8 @@ struct sf_diag {
     char *file;    /* copied from the sf_pos; NULL when the diag has no place */
     int line, col;
     char *address; /* resource address, or NULL */
+    char *attr;    /* the attribute of that resource it is about, or NULL: the
+                      engine places it where the description sets the value */
     enum sf_diag_class cls;
 };
 
@@ -65,6 +67,12 @@ void sf_diag_add(struct sf_diags *d, enum sf_severity sev, const struct sf_pos *
 void sf_diag_add_class(struct sf_diags *d, enum sf_diag_class cls, const struct sf_pos *pos,
                        const char *address, const char *fmt, ...)
     __attribute__((format(printf, 5, 6)));
+
+/* An error of a class about one attribute of the resource at address (a
+ * provider's check of a value: an unknown flavor). The diagnostic has no
+ * place; the engine gives it the place where the description sets attr. */
+void sf_diag_add_attr(struct sf_diags *d, enum sf_diag_class cls, const char *address,
+                      const char *attr, const char *fmt, ...) __attribute__((format(printf, 5, 6)));
 
 /* The class of the last error in d, SF_CLASS_NONE when there is none. */
 enum sf_diag_class sf_diags_last_class(const struct sf_diags *d);

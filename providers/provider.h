@@ -108,6 +108,24 @@ struct sf_call {
  *         to c->diags. Called while planning for objects the diff would
  *         otherwise keep or update in place; like plan, it runs without
  *         context (c->ctx NULL) and without the network. May be NULL.
+ * check:  whether the cloud behind the provider has what the description
+ *         names, where only its live catalogs can tell: a flavor, an
+ *         image, a Kubernetes version it offers. Run by plan (and by
+ *         apply's own plan) after refresh, with the provider's context,
+ *         for each resource the plan creates, replaces or updates, on the
+ *         planned values desired; prior is the object as refresh read it
+ *         for an update, NULL when a new object will be made, so that a
+ *         hook checks only what the change sends (an update that leaves a
+ *         retired image alone is not refused). Skip what is unknown
+ *         (sf_value_has_unknown). It changes nothing. A complaint may
+ *         quote the value: the engine replaces a secret one by
+ *         "(sensitive value)". Each complaint names
+ *         its attribute (sf_call_attr_error); the engine places it where
+ *         the description sets that value (followed out of modules to the
+ *         user's line), reports the complaints of every resource together
+ *         and fails the plan before anything is applied. Returns 0, or -1
+ *         after adding errors (also when the cloud could not be asked).
+ *         May be NULL.
  * status: a live look at the object recorded as recorded, for `sparkform
  *         status`: *out a small object made with sf_status_new,
  *           {"state": "RUNNING", "healthy": true, "summary": "one line",
@@ -151,8 +169,15 @@ struct sf_resource_type {
     int (*order)(struct sf_call *c, const json_t *desired, json_t *provides, json_t *needs);
     int (*renew)(struct sf_call *c, const json_t *prior, const json_t *desired, char **why);
     int (*status)(struct sf_call *c, const json_t *recorded, json_t **out);
+    int (*check)(struct sf_call *c, const json_t *prior, const json_t *desired);
     struct sf_timeouts timeouts;
 };
+
+/* A check hook's complaint about attribute attr of the call's resource
+ * (an invalid value: SF_CLASS_INVALID); the engine gives it the place
+ * where the description sets attr. */
+#define sf_call_attr_error(c, attr, ...) \
+    sf_diag_add_attr((c)->diags, SF_CLASS_INVALID, (c)->address, (attr), __VA_ARGS__)
 
 /* What a status hook returns: {"state": state, "healthy": healthy,
  * "summary": the formatted line}; the hook adds its own fields. New

@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "origin.h"
 #include "source.h"
 #include "util.h"
 
@@ -1360,9 +1361,33 @@ json_t *sf_ld_eval_node(const struct sf_scope *sc, const struct sf_node *n, bool
     return out;
 }
 
+void sf_config_place(const struct sf_config *c, const struct sf_resource_cfg *r, struct sf_diags *d,
+                     size_t since, bool all)
+{
+    if (d->n <= since)
+        return;
+    const struct sf_pos *own = r->with ? &r->with->pos : &r->pos;
+    pthread_mutex_lock(&d->mu);
+    for (size_t i = since; i < d->n; i++) {
+        struct sf_diag *g = &d->items[i];
+        if (g->file || (!g->attr && !all))
+            continue;
+        const struct sf_node *at = g->attr ? sf_origin_attr(c, r, g->attr) : NULL;
+        const struct sf_pos *pos = at ? &at->pos : own;
+        if (!pos->file)
+            continue;
+        g->file = sf_xstrdup(pos->file);
+        g->line = pos->line;
+        g->col = pos->col;
+    }
+    pthread_mutex_unlock(&d->mu);
+    sf_at_note(d, since, r->frame);
+}
+
 /* The type's plan step (what this machine knows before apply, such as a
  * source file's hash) completes the values; its complaints are about the
- * resource's entry in the description, so they are given that place. */
+ * resource's entry in the description (or the attribute they name), so
+ * they are given that place. */
 static int plan_step(const struct sf_config *c, const struct sf_resource_cfg *r, json_t *values,
                      struct sf_diags *d)
 {
@@ -1379,7 +1404,7 @@ static int plan_step(const struct sf_config *c, const struct sf_resource_cfg *r,
         .diags = &mine,
     };
     int rc = r->rt->plan(&call, values);
-    sf_diags_place(&mine, r->with ? &r->with->pos : &r->pos);
+    sf_config_place(c, r, &mine, 0, true);
     sf_diags_move(d, &mine);
     sf_diags_free(&mine);
     return rc;

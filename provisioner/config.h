@@ -177,6 +177,16 @@ int sf_config_bind_vars(struct sf_config *c, const char *const *var_args, size_t
  * reference, or NULL after errors (with positions) in d. */
 json_t *sf_config_eval_resource(const struct sf_config *c, const struct sf_resource_cfg *r,
                                 const struct sf_scope *sc, json_t **sensitive, struct sf_diags *d);
+/* Gives the diagnostics of d from index since on that have no place
+ * (what a type's hook reported about r) one: a diagnostic naming an
+ * attribute (sf_diag_add_attr) the place where the user wrote that
+ * attribute's value, followed out of modules (modules/origin.h); with all,
+ * the others r's with: (else its entry), without it they stay unplaced
+ * (a cloud that did not answer is not about a line). For a resource
+ * inside a module, every one gets notes saying which module instance and
+ * where it is called. */
+void sf_config_place(const struct sf_config *c, const struct sf_resource_cfg *r, struct sf_diags *d,
+                     size_t since, bool all);
 /* The settings of provider p for a run: every key of p->keys set in the
  * description's providers: block (only ${var.*} references there), else
  * from its environment variable when that is set and not empty. A secret

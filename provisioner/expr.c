@@ -796,6 +796,44 @@ int sf_expr_refs(const char *text, const struct sf_pos *pos, struct sf_ref **ref
     return 0;
 }
 
+bool sf_expr_path(const char *text, struct sf_ref **ref, json_t **steps)
+{
+    *ref = NULL;
+    *steps = NULL;
+    struct sf_diags quiet;
+    sf_diags_init(&quiet);
+    struct part *parts;
+    size_t np;
+    bool ok = parse_template(text, NULL, &quiet, &parts, &np) == 0;
+    sf_diags_free(&quiet);
+    if (!ok)
+        return false;
+    const struct ast *a = np == 1 ? parts[0].e : NULL;
+    ok = a && a->kind == A_REF;
+    json_t *out = json_array();
+    for (size_t i = 0; ok && i < a->n_steps; i++) {
+        const struct step *st = &a->steps[i];
+        const json_t *lit = st->expr && st->expr->kind == A_LIT ? st->expr->lit : NULL;
+        if (st->key)
+            json_array_append_new(out, json_string(st->key));
+        else if (!st->expr)
+            json_array_append_new(out, json_integer(st->index));
+        else if (json_is_string(lit) || json_is_integer(lit))
+            json_array_append(out, (json_t *)lit);
+        else
+            ok = false; /* an index computed from something else */
+    }
+    if (ok) {
+        size_t n = 0, cap = 0;
+        collect_refs(a, ref, &n, &cap);
+        *steps = out;
+    } else {
+        json_decref(out);
+    }
+    parts_free(parts, np);
+    return ok;
+}
+
 void sf_refs_free(struct sf_ref *refs, size_t n)
 {
     for (size_t i = 0; i < n; i++) {

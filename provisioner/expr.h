@@ -61,6 +61,16 @@ int sf_expr_refs(const char *text, const struct sf_pos *pos, struct sf_ref **ref
                  struct sf_diags *d);
 void sf_refs_free(struct sf_ref *refs, size_t n);
 
+/* Whether text is exactly one ${...} holding a reference followed only by
+ * literal steps ("${input.cluster.node_groups}", "${each.value.flavor}",
+ * "${input.list[0]}"), so that its value is found by following names
+ * (where a value came from, for messages). Then *ref is that reference
+ * (the caller's to sf_refs_free(*ref, 1)) and *steps a new array of the
+ * steps after it: strings for .KEY and ["KEY"], integers for .N and [N].
+ * false for anything else: a template, a call, an operator, a computed
+ * index, a syntax error (reported where the value is evaluated). */
+bool sf_expr_path(const char *text, struct sf_ref **ref, json_t **steps);
+
 /* True when text contains a ${...} part. */
 bool sf_expr_has_template(const char *text);
 

@@ -744,6 +744,153 @@ static int renew_due(struct sf_run *r, const struct sf_resource_cfg *rc, const j
     return due < 0 ? -1 : due > 0;
 }
 
+/* ---- checks against the provider's catalogs --------------------------- */
+
+struct check_item {
+    const struct sf_resource_cfg *rc;
+    const json_t *prior;   /* the object an update changes; NULL: a new one */
+    const json_t *desired; /* the planned values */
+    json_t *secrets;       /* the strings of its secret values */
+    struct sf_diags diags; /* what the hook said, placed after the walk */
+};
+
+static void collect_strings(const json_t *v, json_t *out)
+{
+    if (json_is_string(v) && json_string_length(v) > 0) {
+        json_array_append(out, (json_t *)v);
+    } else if (json_is_object(v)) {
+        const char *k;
+        json_t *m;
+        json_object_foreach((json_t *)v, k, m) collect_strings(m, out);
+    } else if (json_is_array(v)) {
+        size_t i;
+        json_t *m;
+        json_array_foreach(v, i, m) collect_strings(m, out);
+    }
+}
+
+/* The strings inside the planned values that are secret: attributes the
+ * schema marks sensitive and those a secret flowed into. New array. */
+static json_t *secret_strings(const struct sf_resource_type *rt, const json_t *after,
+                              const json_t *sensitive)
+{
+    json_t *out = json_array();
+    size_t i;
+    json_t *e;
+    json_array_foreach(sensitive, i, e) if (json_is_string(e))
+        collect_strings(json_object_get(after, json_string_value(e)), out);
+    for (const struct sf_attr *a = rt->attrs; a && a->name; a++)
+        if (a->flags & SF_SENSITIVE)
+            collect_strings(json_object_get(after, a->name), out);
+    return out;
+}
+
+/* s with every occurrence of one of secrets replaced; NULL when none
+ * occurs. Caller frees. */
+static char *without_secrets(const char *s, const json_t *secrets)
+{
+    char *cur = NULL;
+    size_t i;
+    json_t *sec;
+    json_array_foreach(secrets, i, sec)
+    {
+        const char *needle = json_string_value(sec);
+        const char *from = cur ? cur : s;
+        if (!strstr(from, needle))
+            continue;
+        struct sf_buf b = {0};
+        for (const char *p = from, *hit; (hit = strstr(p, needle)); p = hit + strlen(needle)) {
+            sf_buf_add(&b, p, (size_t)(hit - p));
+            sf_buf_puts(&b, "(sensitive value)");
+            from = hit + strlen(needle);
+        }
+        sf_buf_puts(&b, from);
+        free(cur);
+        cur = sf_buf_take(&b);
+    }
+    return cur;
+}
+
+/* A check's complaint quotes the value it is about: one that is secret
+ * (or shares a description's input with a secret) must not reach the
+ * terminal, so it is replaced wherever it shows. */
+static void scrub_diags(struct sf_diags *d, const json_t *secrets)
+{
+    for (size_t i = 0; i < d->n && json_array_size(secrets); i++) {
+        char **texts[] = {&d->items[i].summary, &d->items[i].detail};
+        for (size_t k = 0; k < 2; k++) {
+            char *clean = *texts[k] ? without_secrets(*texts[k], secrets) : NULL;
+            if (clean) {
+                free(*texts[k]);
+                *texts[k] = clean;
+            }
+        }
+    }
+}
+
+struct check_ctx {
+    struct sf_run *r;
+    struct check_item *items;
+    struct sf_diags *d; /* the run's: a provider that cannot be configured */
+};
+
+static int check_one(void *ctx, int id)
+{
+    struct check_ctx *cc = ctx;
+    struct check_item *it = &cc->items[id];
+    struct sf_call call;
+    if (init_call(cc->r, &call, it->rc->address, it->rc->type, OP_READ, cc->d) < 0)
+        return -1;
+    call.diags = &it->diags;
+    int rc = it->rc->rt->check(&call, it->prior, it->desired);
+    if (rc < 0 && sf_diags_errors(&it->diags) == 0)
+        sf_diag_add(&it->diags, SF_SEV_ERROR, NULL, it->rc->address,
+                    "the planned values of %s could not be checked", it->rc->address);
+    return rc;
+}
+
+/* Runs the check hooks of the changes p plans (creates, replacements,
+ * updates), in parallel, and reports what they find in plan order, each
+ * complaint at the place the description sets the value it is about.
+ * 0, or -1 after errors. */
+static int check_changes(struct sf_run *r, const struct sf_plan *p, struct sf_diags *d)
+{
+    struct check_item *items = sf_xcalloc(p->n_changes ? p->n_changes : 1, sizeof(*items));
+    struct sf_graph *g = sf_graph_new();
+    size_t n = 0;
+    for (size_t i = 0; i < p->n_changes; i++) {
+        const struct sf_change *c = &p->changes[i];
+        const struct sf_resource_cfg *rc = sf_config_find(r->cfg, c->address);
+        if (!rc || !rc->rt || !rc->rt->check || c->deposed || !c->after ||
+            (c->action != SF_ACT_CREATE && c->action != SF_ACT_REPLACE &&
+             c->action != SF_ACT_UPDATE))
+            continue;
+        items[n] = (struct check_item){
+            .rc = rc,
+            .prior = c->action == SF_ACT_UPDATE ? c->before : NULL,
+            .desired = c->after,
+            .secrets = secret_strings(rc->rt, c->after, c->sensitive),
+        };
+        sf_diags_init(&items[n].diags);
+        sf_graph_add_node(g, rc->address, &items[n]);
+        n++;
+    }
+    struct check_ctx cc = {.r = r, .items = items, .d = d};
+    struct sf_walk_opts wo = {.parallelism = r->o.parallelism, .visit = check_one, .ctx = &cc,
+                              .stop = r->o.stop};
+    int rc = n ? sf_walk(g, &wo, NULL) : 0;
+    for (size_t i = 0; i < n; i++) {
+        scrub_diags(&items[i].diags, items[i].secrets);
+        sf_config_place(r->cfg, items[i].rc, &items[i].diags, 0, false);
+        sf_diags_move(d, &items[i].diags);
+        sf_diags_free(&items[i].diags);
+        json_decref(items[i].secrets);
+    }
+    free(items);
+    sf_graph_free(g);
+    return rc;
+}
+
 int sf_run_plan(struct sf_run *r, struct sf_plan **out, struct sf_diags *d)
 {
     struct sf_plan *p = sf_plan_new();
@@ -876,6 +1023,9 @@ int sf_run_plan(struct sf_run *r, struct sf_plan **out, struct sf_diags *d)
     free(addrs);
     if (r->o.n_targets == 0)
         plan_outputs(r, p, d);
+    /* What only the providers' live catalogs can tell (a flavor the cloud
+     * does not have) refuses the plan before anything is made. */
+    check_changes(r, p, d);
     free(order);
     free(mask);
     json_decref(in_config);

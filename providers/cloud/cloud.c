@@ -16,6 +16,7 @@
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <strings.h>
 #include <string.h>
 
 #include "catalog.h"
@@ -37,7 +38,11 @@ struct cloud_ctx {
     pthread_mutex_t mu; /* guards what follows */
     char *token;
     unsigned long generation; /* bumped by every login, so one 401 renews once */
-    json_t *flavors;          /* Nova's flavor list, fetched once */
+
+    /* Held while the flavor list is fetched, so that the checks and
+     * creates of many resources at once ask for it once per run. */
+    pthread_mutex_t flavors_mu;
+    json_t *flavors; /* Nova's flavor list, fetched once */
 };
 
 static const char *const svc_type[SF_CLOUD_NSVC] = {
@@ -237,6 +242,7 @@ static void cloud_release(void *p)
     json_decref(x->flavors);
     json_decref(x->catalog);
     pthread_mutex_destroy(&x->mu);
+    pthread_mutex_destroy(&x->flavors_mu);
     free(x);
 }
 
@@ -245,6 +251,7 @@ static int cloud_configure(const struct sf_provider_setup *s, void **out)
     *out = NULL;
     struct cloud_ctx *x = sf_xcalloc(1, sizeof(*x));
     pthread_mutex_init(&x->mu, NULL);
+    pthread_mutex_init(&x->flavors_mu, NULL);
     char *auth_url = sf_setup_string(s, "auth_url");
     x->username = sf_setup_string(s, "username");
     x->password = sf_setup_string(s, "password");
@@ -539,25 +546,21 @@ const char *sf_cloud_project_id(struct sf_call *c)
 static json_t *flavors(struct sf_call *c)
 {
     struct cloud_ctx *x = c->ctx;
-    pthread_mutex_lock(&x->mu);
-    json_t *l = x->flavors;
-    pthread_mutex_unlock(&x->mu);
-    if (l)
-        return l;
-    struct sf_cloud_resp r;
-    if (sf_cloud_do(c, SF_CLOUD_COMPUTE, "GET", "/flavors", NULL, 0, "listing the flavors", &r) < 0) {
+    pthread_mutex_lock(&x->flavors_mu);
+    if (!x->flavors) {
+        struct sf_cloud_resp r;
+        if (sf_cloud_do(c, SF_CLOUD_COMPUTE, "GET", "/flavors", NULL, 0, "listing the flavors",
+                        &r) == 0) {
+            json_t *got = json_object_get(r.json, "flavors");
+            if (json_is_array(got))
+                x->flavors = json_incref(got);
+            else
+                sf_cloud_error(c, SF_CLASS_INVALID, "listing the flavors: the answer has no list");
+        }
         sf_cloud_resp_free(&r);
-        return NULL;
     }
-    json_t *got = json_object_get(r.json, "flavors");
-    pthread_mutex_lock(&x->mu);
-    if (!x->flavors && json_is_array(got))
-        x->flavors = json_incref(got);
-    l = x->flavors;
-    pthread_mutex_unlock(&x->mu);
-    sf_cloud_resp_free(&r);
-    if (!l)
-        sf_cloud_error(c, SF_CLASS_INVALID, "listing the flavors: the answer has no list");
+    json_t *l = x->flavors;
+    pthread_mutex_unlock(&x->flavors_mu);
     return l;
 }
 
@@ -571,6 +574,65 @@ static json_t *flavor_entry(json_t *list, const char *s)
     return NULL;
 }
 
+/* How many names a message lists when none is close to what was written. */
+#define SUGGEST_LISTED 6
+
+char *sf_cloud_suggest(const char *word, const json_t *names)
+{
+    size_t n = json_array_size(names), i;
+    json_t *e;
+    const char **list = sf_xcalloc(n + 1, sizeof(*list));
+    size_t k = 0;
+    json_array_foreach(names, i, e) if (json_string_length(e) > 0) list[k++] = json_string_value(e);
+    const char *close = NULL;
+    /* Case is the likeliest slip ("std3-4-8"), however far apart the
+     * letters are in edit distance. */
+    for (i = 0; i < k && !close; i++)
+        if (strcasecmp(list[i], word) == 0)
+            close = list[i];
+    if (!close)
+        close = sf_did_you_mean(word, list);
+    char *out;
+    if (close) {
+        out = sf_asprintf(" (did you mean \"%s\"?)", close);
+    } else if (k == 0) {
+        out = sf_xstrdup("");
+    } else {
+        struct sf_buf b = {0};
+        sf_buf_puts(&b, " (it has ");
+        for (i = 0; i < k && i < SUGGEST_LISTED; i++)
+            sf_buf_printf(&b, "%s%s", i ? ", " : "", list[i]);
+        if (k > SUGGEST_LISTED)
+            sf_buf_printf(&b, " and %zu more", k - SUGGEST_LISTED);
+        sf_buf_puts(&b, ")");
+        out = sf_buf_take(&b);
+    }
+    free(list);
+    return out;
+}
+
+/* The names of the objects of a list (flavors, images), as a new array. */
+static json_t *names_of(const json_t *list, const char *key)
+{
+    json_t *names = json_array();
+    size_t i;
+    json_t *o;
+    json_array_foreach(list, i, o) json_array_append_new(names, json_string(sf_cloud_str(o, key)));
+    return names;
+}
+
+/* "flavor X: the cloud has none", about attr when it is given (a check at
+ * plan time) or the resource (apply). */
+static void no_flavor(struct sf_call *c, const char *attr, const char *name, json_t *list)
+{
+    json_t *names = names_of(list, "name");
+    char *hint = sf_cloud_suggest(name, names);
+    sf_diag_add_attr(c->diags, SF_CLASS_INVALID, c->address, attr,
+                     "flavor \"%s\": the cloud has no flavor of that name or id%s", name, hint);
+    free(hint);
+    json_decref(names);
+}
+
 char *sf_cloud_flavor_id(struct sf_call *c, const char *name_or_id)
 {
     json_t *l = flavors(c);
@@ -578,11 +640,32 @@ char *sf_cloud_flavor_id(struct sf_call *c, const char *name_or_id)
         return NULL;
     json_t *f = flavor_entry(l, name_or_id);
     if (!f) {
-        sf_cloud_error(c, SF_CLASS_INVALID, "flavor \"%s\": no flavor has that name or id",
-                       name_or_id);
+        no_flavor(c, NULL, name_or_id, l);
         return NULL;
     }
     return sf_xstrdup(sf_cloud_str(f, "id"));
+}
+
+int sf_cloud_check_flavor(struct sf_call *c, const char *attr, const char *name_or_id)
+{
+    json_t *l = flavors(c);
+    if (!l)
+        return -1;
+    if (flavor_entry(l, name_or_id))
+        return 0;
+    no_flavor(c, attr, name_or_id, l);
+    return -1;
+}
+
+const char *sf_cloud_checked(const json_t *prior, const json_t *desired, const char *attr)
+{
+    const json_t *v = json_object_get(desired, attr);
+    if (!json_is_string(v) || sf_value_has_unknown(v))
+        return NULL;
+    const json_t *was = prior ? json_object_get(prior, attr) : NULL;
+    if (was && sf_value_equal(was, v))
+        return NULL;
+    return json_string_value(v);
 }
 
 /* The recorded spelling, when the recorded id says it still names id. */
@@ -636,10 +719,15 @@ static json_t *image_by_id(struct sf_call *c, const char *id, bool *none)
     return img;
 }
 
-char *sf_cloud_image_id(struct sf_call *c, const char *name_or_id)
+/* An image by name, else by id: 0 with *id set when exactly one matches;
+ * 0 with *id NULL when none does (*named: how many have the name, so 2 or
+ * more means it is ambiguous); -1 after the request's error. */
+static int image_find(struct sf_call *c, const char *name_or_id, char **id, size_t *named)
 {
     struct cloud_ctx *x = c->ctx;
     bool glance = x->endpoint[SF_CLOUD_IMAGE] != NULL;
+    *id = NULL;
+    *named = 0;
     char *e = sf_cloud_escape(name_or_id);
     /* Without an image service, Nova's image proxy (API 2.1) answers. */
     char *path = sf_asprintf(glance ? "/v2/images?name=%s" : "/images?name=%s", e);
@@ -648,38 +736,92 @@ char *sf_cloud_image_id(struct sf_call *c, const char *name_or_id)
     int rc = sf_cloud_do(c, glance ? SF_CLOUD_IMAGE : SF_CLOUD_COMPUTE, "GET", path, NULL, 0,
                          "looking the image up", &r);
     free(path);
-    char *id = NULL;
     if (rc == 0) {
         json_t *list = json_object_get(r.json, "images");
-        size_t n = 0, i;
+        size_t i;
         json_t *img;
         json_array_foreach(list, i, img) if (strcmp(sf_cloud_str(img, "name"), name_or_id) == 0)
         {
-            if (!id)
-                id = sf_xstrdup(sf_cloud_str(img, "id"));
-            n++;
-        }
-        if (n > 1) {
-            sf_cloud_error(c, SF_CLASS_INVALID,
-                           "image \"%s\": %zu images have that name; give the image by id",
-                           name_or_id, n);
-            free(id);
-            id = NULL;
-            rc = -1;
+            if (!*id)
+                *id = sf_xstrdup(sf_cloud_str(img, "id"));
+            (*named)++;
         }
     }
     sf_cloud_resp_free(&r);
-    if (rc < 0 || id)
-        return id;
+    if (rc < 0 || *named > 1) {
+        free(*id);
+        *id = NULL;
+        return rc;
+    }
+    if (*id)
+        return 0;
     bool none = false;
     json_t *img = image_by_id(c, name_or_id, &none);
     if (img)
-        id = sf_xstrdup(sf_cloud_str(img, "id"));
-    else if (none)
-        sf_cloud_error(c, SF_CLASS_INVALID, "image \"%s\": no image has that name or id",
-                       name_or_id);
+        *id = sf_xstrdup(sf_cloud_str(img, "id"));
     json_decref(img);
+    return img || none ? 0 : -1;
+}
+
+/* The names of the images the cloud lists first (one page: enough for a
+ * suggestion), new array; empty when the list cannot be had. */
+static json_t *image_names(struct sf_call *c)
+{
+    struct cloud_ctx *x = c->ctx;
+    bool glance = x->endpoint[SF_CLOUD_IMAGE] != NULL;
+    struct sf_diags quiet;
+    sf_diags_init(&quiet);
+    struct sf_call q = *c;
+    q.diags = &quiet;
+    struct sf_cloud_resp r;
+    json_t *names = NULL;
+    if (sf_cloud_do(&q, glance ? SF_CLOUD_IMAGE : SF_CLOUD_COMPUTE, "GET",
+                    glance ? "/v2/images" : "/images", NULL, 0, "listing the images", &r) == 0)
+        names = names_of(json_object_get(r.json, "images"), "name");
+    sf_cloud_resp_free(&r);
+    sf_diags_free(&quiet);
+    return names ? names : json_array();
+}
+
+/* The image's complaint: none has the name or id, or several the name. */
+static void no_image(struct sf_call *c, const char *attr, const char *name, size_t named)
+{
+    if (named > 1) {
+        sf_diag_add_attr(c->diags, SF_CLASS_INVALID, c->address, attr,
+                         "image \"%s\": %zu images have that name; give the image by id", name,
+                         named);
+        return;
+    }
+    json_t *names = image_names(c);
+    char *hint = sf_cloud_suggest(name, names);
+    sf_diag_add_attr(c->diags, SF_CLASS_INVALID, c->address, attr,
+                     "image \"%s\": the cloud has no image of that name or id%s", name, hint);
+    free(hint);
+    json_decref(names);
+}
+
+char *sf_cloud_image_id(struct sf_call *c, const char *name_or_id)
+{
+    char *id;
+    size_t named;
+    if (image_find(c, name_or_id, &id, &named) < 0)
+        return NULL;
+    if (!id)
+        no_image(c, NULL, name_or_id, named);
     return id;
+}
+
+int sf_cloud_check_image(struct sf_call *c, const char *attr, const char *name_or_id)
+{
+    char *id;
+    size_t named;
+    if (image_find(c, name_or_id, &id, &named) < 0)
+        return -1;
+    if (!id)
+        no_image(c, attr, name_or_id, named);
+    int rc = id ? 0 : -1;
+    free(id);
+    return rc;
 }
 
 json_t *sf_cloud_image_spelling(struct sf_call *c, const json_t *recorded,

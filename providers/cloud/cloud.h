@@ -114,6 +114,23 @@ char *sf_cloud_image_id(struct sf_call *c, const char *name_or_id);
 json_t *sf_cloud_image_spelling(struct sf_call *c, const json_t *recorded,
                                 const json_t *recorded_id, const char *id);
 
+/*
+ * For the types' check hooks (plan time, provider.h). sf_cloud_checked: the
+ * value of a string attribute to check, NULL when there is nothing to ask
+ * (unknown yet, not a string, or the same as prior's, the object as it
+ * is: an update asks only about what it changes). The checks return 0
+ * when the cloud has the flavor / image by that name or id, else -1 after
+ * an error about attr with a suggestion, or the lookup's own error.
+ */
+const char *sf_cloud_checked(const json_t *prior, const json_t *desired, const char *attr);
+int sf_cloud_check_flavor(struct sf_call *c, const char *attr, const char *name_or_id);
+int sf_cloud_check_image(struct sf_call *c, const char *attr, const char *name_or_id);
+/* What a message about an unknown name adds: " (did you mean \"X\"?)"
+ * when one of names (an array of strings) is close to word (the same but
+ * for case, or a likely typo), else " (it has A, B, ... and N more)", or
+ * "" when names is empty. Caller frees. */
+char *sf_cloud_suggest(const char *word, const json_t *names);
+
 /* The session's user and project ids (from the token). Borrowed. */
 const char *sf_cloud_user_id(struct sf_call *c);
 const char *sf_cloud_project_id(struct sf_call *c);

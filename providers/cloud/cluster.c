@@ -72,8 +72,35 @@ static int cluster_get(struct sf_call *c, const char *id, json_t **cl)
     return rc;
 }
 
-/* The template of a version or id: its uuid and version. New ref or NULL. */
-static json_t *template_get(struct sf_call *c, const char *version_or_id)
+/* "no template has that version", with the versions the cloud offers
+ * when it lists them; about attr when given (a check), else the cluster. */
+static void no_template(struct sf_call *c, const char *attr, const char *version)
+{
+    struct sf_diags quiet;
+    sf_diags_init(&quiet);
+    struct sf_call q = *c;
+    q.diags = &quiet;
+    struct sf_cloud_resp r;
+    json_t *versions = json_array();
+    if (sf_cloud_do(&q, SF_CLOUD_CI, "GET", "/clustertemplates", NULL, 0, "listing the cluster templates",
+                    &r) == 0) {
+        size_t i;
+        json_t *t;
+        json_array_foreach(json_object_get(r.json, "clustertemplates"), i, t)
+            json_array_append_new(versions, json_string(sf_cloud_str(t, "version")));
+    }
+    sf_cloud_resp_free(&r);
+    sf_diags_free(&quiet);
+    char *hint = sf_cloud_suggest(version, versions);
+    sf_diag_add_attr(c->diags, SF_CLASS_INVALID, c->address, attr,
+                     "version \"%s\": no cluster template has that version%s", version, hint);
+    free(hint);
+    json_decref(versions);
+}
+
+/* The template of a version or id: its uuid and version. New ref or NULL
+ * (an error about attr, or the cluster when attr is NULL). */
+static json_t *template_get(struct sf_call *c, const char *version_or_id, const char *attr)
 {
     char *e = sf_cloud_escape(version_or_id);
     char *path = sf_asprintf("/clustertemplates/%s", e);
@@ -82,8 +109,7 @@ static json_t *template_get(struct sf_call *c, const char *version_or_id)
     json_t *t = NULL;
     if (sf_cloud_do(c, SF_CLOUD_CI, "GET", path, NULL, SF_CLOUD_OK404, "looking the cluster template up", &r) == 0) {
         if (r.status == 404)
-            sf_cloud_error(c, SF_CLASS_INVALID,
-                           "version \"%s\": no cluster template has that version", version_or_id);
+            no_template(c, attr, version_or_id);
         else
             t = json_pack("{s:s, s:s}", "uuid", sf_cloud_str(r.json, "uuid"), "version",
                           sf_cloud_str(r.json, "version"));
@@ -121,7 +147,7 @@ static json_t *cluster_view(struct sf_call *c, const json_t *cl, const json_t *p
         strcmp(sf_cloud_str(prior, "cluster_template_id"), tpl) == 0) {
         sf_cloud_copy(v, prior, "version");
     } else {
-        json_t *t = template_get(c, tpl);
+        json_t *t = template_get(c, tpl, NULL);
         if (!t) {
             json_decref(v);
             return NULL;
@@ -224,7 +250,7 @@ static int cluster_status(struct sf_call *c, const json_t *recorded, json_t **ou
         *sf_cloud_str(recorded, "version")) {
         version = sf_xstrdup(sf_cloud_str(recorded, "version"));
     } else {
-        json_t *t = template_get(c, tpl);
+        json_t *t = template_get(c, tpl, NULL);
         if (!t) {
             json_decref(cl);
             return -1;
@@ -439,11 +465,29 @@ static int check_status(struct sf_call *c, const json_t *desired)
 {
     const char *s = sf_cloud_str(desired, "status");
     if (strcmp(s, "RUNNING") != 0 && strcmp(s, "SHUTOFF") != 0) {
-        sf_cloud_error(c, SF_CLASS_INVALID, "status: \"%s\" is not a state to ask for; expected "
-                       "\"RUNNING\" or \"SHUTOFF\"", s);
+        sf_call_attr_error(c, "status", "status: \"%s\" is not a state to ask for; expected "
+                           "\"RUNNING\" or \"SHUTOFF\"", s);
         return -1;
     }
     return 0;
+}
+
+/* Plan time: the master flavor and the version the cloud offers, and a
+ * state that can be asked for; each only when it is known and changes. */
+static int cluster_check(struct sf_call *c, const json_t *prior, const json_t *desired)
+{
+    int rc = 0;
+    if (sf_cloud_checked(prior, desired, "status") && check_status(c, desired) < 0)
+        rc = -1;
+    const char *flavor = sf_cloud_checked(prior, desired, "master_flavor");
+    if (flavor && sf_cloud_check_flavor(c, "master_flavor", flavor) < 0)
+        rc = -1;
+    const char *version = sf_cloud_checked(prior, desired, "version");
+    json_t *tpl = version ? template_get(c, version, "version") : NULL;
+    if (version && !tpl)
+        rc = -1;
+    json_decref(tpl);
+    return rc;
 }
 
 static int cluster_create(struct sf_call *c, const json_t *desired, json_t **out)
@@ -451,7 +495,7 @@ static int cluster_create(struct sf_call *c, const json_t *desired, json_t **out
     *out = NULL;
     if (check_status(c, desired) < 0)
         return -1;
-    json_t *tpl = template_get(c, sf_cloud_str(desired, "version"));
+    json_t *tpl = template_get(c, sf_cloud_str(desired, "version"), NULL);
     char *flavor = tpl ? sf_cloud_flavor_id(c, sf_cloud_str(desired, "master_flavor")) : NULL;
     if (!flavor) {
         json_decref(tpl);
@@ -558,7 +602,7 @@ static int cluster_update(struct sf_call *c, const json_t *prior, const json_t *
         free(flavor);
     }
     if (rc == 0 && strcmp(sf_cloud_str(prior, "version"), sf_cloud_str(desired, "version")) != 0) {
-        json_t *tpl = template_get(c, sf_cloud_str(desired, "version"));
+        json_t *tpl = template_get(c, sf_cloud_str(desired, "version"), NULL);
         rc = tpl ? 0 : -1;
         if (tpl) {
             char *path = cluster_path(id, "/actions/upgrade");
@@ -613,5 +657,6 @@ const struct sf_resource_type sf_cloud_cluster_type = {
     .update = cluster_update,
     .delete = cluster_delete,
     .status = cluster_status,
+    .check = cluster_check,
     .timeouts = {.create = 3600, .update = 3600, .delete = 1800, .read = 300},
 };

@@ -768,6 +768,20 @@ static int server_update(struct sf_call *c, const json_t *prior, const json_t *d
     return *out ? 0 : -1;
 }
 
+/* Plan time: a flavor and an image the cloud has, each when it is known
+ * and changes (the image only for a new server: a change replaces it). */
+static int server_check(struct sf_call *c, const json_t *prior, const json_t *desired)
+{
+    int rc = 0;
+    const char *flavor = sf_cloud_checked(prior, desired, "flavor");
+    if (flavor && sf_cloud_check_flavor(c, "flavor", flavor) < 0)
+        rc = -1;
+    const char *image = sf_cloud_checked(prior, desired, "image");
+    if (image && sf_cloud_check_image(c, "image", image) < 0)
+        rc = -1;
+    return rc;
+}
+
 static int server_delete(struct sf_call *c, const json_t *prior)
 {
     const char *id = sf_cloud_str(prior, "id");
@@ -790,5 +804,6 @@ const struct sf_resource_type sf_cloud_server_type = {
     .update = server_update,
     .delete = server_delete,
     .status = server_status,
+    .check = server_check,
     .timeouts = {.create = 1200, .update = 1200, .delete = 600, .read = 300},
 };

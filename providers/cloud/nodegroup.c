@@ -521,6 +521,13 @@ static int ng_update(struct sf_call *c, const json_t *prior, const json_t *desir
     return ng_finish(c, id, desired, out);
 }
 
+/* Plan time: a flavor the cloud has, when it is known and changes. */
+static int ng_check(struct sf_call *c, const json_t *prior, const json_t *desired)
+{
+    const char *flavor = sf_cloud_checked(prior, desired, "flavor");
+    return flavor ? sf_cloud_check_flavor(c, "flavor", flavor) : 0;
+}
+
 static int ng_delete(struct sf_call *c, const json_t *prior)
 {
     const char *id = sf_cloud_str(prior, "id");
@@ -543,5 +550,6 @@ const struct sf_resource_type sf_cloud_node_group_type = {
     .update = ng_update,
     .delete = ng_delete,
     .status = ng_status,
+    .check = ng_check,
     .timeouts = {.create = 1800, .update = 1800, .delete = 1800, .read = 300},
 };

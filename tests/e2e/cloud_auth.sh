@@ -7,7 +7,7 @@
 LC_DELAY_MS=1500 cloud_start --token-ttl 1
 write_stack
 
-# (apply: a plan of an empty state calls nothing and configures nothing.)
+# (apply: its plan logs in to check the flavors and images of what it creates.)
 for v in OS_AUTH_URL OS_USERNAME OS_PASSWORD; do
   ( unset "$v"; run "$SPARKFORM" apply -f stack.yaml -auto-approve
     expect_rc 1

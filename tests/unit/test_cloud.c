@@ -2,9 +2,10 @@
  * Unit tests of the cloud provider's session (providers/cloud/cloud.c),
  * called as the engine calls it, against a localcloud the test starts on a
  * free loopback port: settings that are missing, a refused login that
- * never shows the password, and a token that expires under eight threads
- * at once being renewed by exactly one login. The resource types are
- * covered end to end by tests/e2e/cloud_*.sh.
+ * never shows the password, a token that expires under eight threads
+ * at once being renewed by exactly one login, and the plan-time checks of
+ * flavors, images and versions with their suggestions. The resource types
+ * are covered end to end by tests/e2e/cloud_*.sh.
  */
 #include <check.h>
 #include <fcntl.h>
@@ -243,6 +244,144 @@ START_TEST(escape_and_tag)
 }
 END_TEST
 
+START_TEST(suggestions)
+{
+    json_t *names = json_pack("[s, s, s, s, s, s, s, s]", "STD2-1-2", "STD2-2-4", "STD2-4-8",
+                              "STD3-2-4", "STD3-4-8", "STD3-8-16", "STD3-16-32", "");
+    char *s = sf_cloud_suggest("STD3-4-9", names);
+    ck_assert_str_eq(s, " (did you mean \"STD3-4-8\"?)");
+    free(s);
+    /* Case alone is always close, however many letters it changes. */
+    s = sf_cloud_suggest("std3-16-32", names);
+    ck_assert_str_eq(s, " (did you mean \"STD3-16-32\"?)");
+    free(s);
+    /* Nothing close: a few of the names and how many more (the empty
+     * name of an entry without one is not listed). */
+    s = sf_cloud_suggest("GPU-big", names);
+    ck_assert_str_eq(s, " (it has STD2-1-2, STD2-2-4, STD2-4-8, STD3-2-4, STD3-4-8, STD3-8-16 and 1 more)");
+    free(s);
+    json_decref(names);
+    names = json_pack("[s, s]", "1.30", "1.31");
+    s = sf_cloud_suggest("2.0", names);
+    ck_assert_str_eq(s, " (it has 1.30, 1.31)");
+    free(s);
+    json_decref(names);
+    names = json_array();
+    s = sf_cloud_suggest("x", names);
+    ck_assert_str_eq(s, "");
+    free(s);
+    json_decref(names);
+
+    /* What a check looks at: a known string that the change sets. */
+    json_t *prior = json_pack("{s:s, s:s}", "flavor", "STD2-2-4", "image", "old");
+    json_t *desired = json_pack("{s:s, s:s, s:i, s:O}", "flavor", "STD2-2-4", "image", "new",
+                                "count", 2, "later", sf_unknown());
+    ck_assert_ptr_null(sf_cloud_checked(prior, desired, "flavor"));
+    ck_assert_str_eq(sf_cloud_checked(prior, desired, "image"), "new");
+    ck_assert_str_eq(sf_cloud_checked(NULL, desired, "flavor"), "STD2-2-4");
+    ck_assert_ptr_null(sf_cloud_checked(NULL, desired, "count"));
+    ck_assert_ptr_null(sf_cloud_checked(NULL, desired, "later"));
+    ck_assert_ptr_null(sf_cloud_checked(NULL, desired, "absent"));
+    json_decref(prior);
+    json_decref(desired);
+}
+END_TEST
+
+static int count_in_log(const char *what)
+{
+    char *log = sf_asprintf("%s/log", tmpdir);
+    char *text = sf_read_file(log, NULL);
+    int n = 0;
+    for (const char *p = text; p && (p = strstr(p, what)); p++)
+        n++;
+    free(text);
+    free(log);
+    return n;
+}
+
+/* The diagnostic about attr, or NULL. */
+static const struct sf_diag *about(const char *attr)
+{
+    for (size_t i = 0; i < diags.n; i++)
+        if (diags.items[i].attr && strcmp(diags.items[i].attr, attr) == 0)
+            return &diags.items[i];
+    return NULL;
+}
+
+START_TEST(check_hooks_name_the_attribute)
+{
+    start_localcloud();
+    void *ctx = NULL;
+    int rc = configure(json_pack("{s:s, s:s, s:s, s:s}", "auth_url", url, "username", "admin",
+                                 "password", "localcloud-admin", "project_id", "local"),
+                       &ctx);
+    ck_assert_msg(rc == 0, "configure failed: %s", diags.n ? diags.items[0].summary : "");
+    struct sf_call c = {.ctx = ctx, .address = "cloud_node_group.g", .diags = &diags,
+                        .deadline = sf_now() + 20};
+
+    /* A node group's flavor the cloud has, by name or by id, passes. */
+    json_t *ok = json_pack("{s:s}", "flavor", "STD3-4-8");
+    ck_assert_int_eq(sf_cloud_node_group_type.check(&c, NULL, ok), 0);
+    json_decref(ok);
+    ok = json_pack("{s:s}", "flavor", "5a8b3b58-1d2c-4f6e-9a02-000000000408");
+    ck_assert_int_eq(sf_cloud_node_group_type.check(&c, NULL, ok), 0);
+    json_decref(ok);
+    ck_assert_uint_eq(diags.n, 0);
+
+    /* One it does not: an invalid value, about "flavor", with no place yet
+     * (the engine gives it one), suggesting the close name. */
+    json_t *bad = json_pack("{s:s}", "flavor", "STD3-4-9");
+    ck_assert_int_eq(sf_cloud_node_group_type.check(&c, NULL, bad), -1);
+    const struct sf_diag *g = about("flavor");
+    ck_assert_ptr_nonnull(g);
+    ck_assert_int_eq(g->cls, SF_CLASS_INVALID);
+    ck_assert_ptr_null(g->file);
+    ck_assert_str_eq(g->address, "cloud_node_group.g");
+    ck_assert_str_eq(g->summary, "flavor \"STD3-4-9\": the cloud has no flavor of that name or id "
+                                 "(did you mean \"STD3-4-8\"?)");
+    /* An update that keeps the flavor does not ask about it. */
+    ck_assert_int_eq(sf_cloud_node_group_type.check(&c, bad, bad), 0);
+    json_decref(bad);
+    sf_diags_free(&diags);
+    sf_diags_init(&diags);
+
+    /* A server: flavor and image each on its own. */
+    c.address = "cloud_server.vm";
+    bad = json_pack("{s:s, s:s}", "flavor", "STD2-2-5", "image", "ubuntu-22.4");
+    ck_assert_int_eq(sf_cloud_server_type.check(&c, NULL, bad), -1);
+    ck_assert_uint_eq(sf_diags_errors(&diags), 2);
+    ck_assert_ptr_nonnull(strstr(about("flavor")->summary, "did you mean \"STD2-2-4\""));
+    ck_assert_str_eq(about("image")->summary, "image \"ubuntu-22.4\": the cloud has no image of that "
+                                              "name or id (did you mean \"ubuntu-22.04\"?)");
+    json_decref(bad);
+    ok = json_pack("{s:s, s:s}", "flavor", "STD2-2-4", "image", "debian-12");
+    sf_diags_free(&diags);
+    sf_diags_init(&diags);
+    ck_assert_int_eq(sf_cloud_server_type.check(&c, NULL, ok), 0);
+    json_decref(ok);
+    /* Unknown until apply: nothing to ask. */
+    json_t *later = json_pack("{s:O, s:O}", "flavor", sf_unknown(), "image", sf_unknown());
+    ck_assert_int_eq(sf_cloud_server_type.check(&c, NULL, later), 0);
+    json_decref(later);
+    ck_assert_uint_eq(diags.n, 0);
+
+    /* A cluster: its master flavor, its version and the state asked for. */
+    c.address = "cloud_k8s_cluster.k";
+    bad = json_pack("{s:s, s:s, s:s}", "master_flavor", "STD3-4-8", "version", "1.99", "status",
+                    "PAUSED");
+    ck_assert_int_eq(sf_cloud_cluster_type.check(&c, NULL, bad), -1);
+    ck_assert_uint_eq(sf_diags_errors(&diags), 2);
+    ck_assert_ptr_null(about("master_flavor"));
+    ck_assert_ptr_nonnull(strstr(about("version")->summary, "version \"1.99\": no cluster template"));
+    ck_assert_ptr_nonnull(strstr(about("status")->summary, "\"PAUSED\" is not a state"));
+    json_decref(bad);
+
+    /* However many checks, one flavor list per run. */
+    ck_assert_int_eq(count_in_log("GET /compute/v2.1/flavors ->"), 1);
+    sf_provider_cloud.release(ctx);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("cloud");
@@ -253,6 +392,8 @@ int main(void)
     tcase_add_test(tc, refused_login_is_unauthorized_and_hides_the_password);
     tcase_add_test(tc, expired_token_is_renewed_once_for_all_threads);
     tcase_add_test(tc, escape_and_tag);
+    tcase_add_test(tc, suggestions);
+    tcase_add_test(tc, check_hooks_name_the_attribute);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);
