@@ -302,6 +302,41 @@ START_TEST(test_block)
 }
 END_TEST
 
+START_TEST(test_spark_service)
+{
+    /* The SparkService's module fills the block from spec.schedules. */
+    const char *text = "apiVersion: sparkform/v1\n"
+                       "kind: SparkService\n"
+                       "metadata: {name: t}\n"
+                       "spec:\n"
+                       "  cluster: {version: \"1.31\"}\n"
+                       "  registry: {password: pw}\n"
+                       "  storage: {bucket: t-bucket}\n"
+                       "  schedules:\n"
+                       "    hibernate: {cron: \"0 20 * * 1-5\", timezone: Europe/Moscow}\n"
+                       "    wake: {cron: \"0 8 * * 1-5\", timezone: Europe/Moscow}\n"
+                       "    delete_after: 36h\n"
+                       "    stop_registry: %s\n";
+    for (int stop = 0; stop < 2; stop++) {
+        char *t = sf_asprintf(text, stop ? "true" : "false");
+        struct sf_config *cfg = NULL;
+        struct sf_schedule *s = NULL;
+        ck_assert_int_eq(sf_config_load_text("svc.yaml", t, &cfg, &diags), 0);
+        ck_assert_int_eq(sf_config_bind_vars(cfg, NULL, 0, NULL, 0, &diags), 0);
+        ck_assert_int_eq(sf_schedule_load(cfg, &s, &diags), 0);
+        ck_assert_ptr_nonnull(s);
+        ck_assert_str_eq(s->hibernate_zone, "Europe/Moscow");
+        ck_assert_int_eq(s->delete_after, 36 * 3600);
+        ck_assert(sf_schedule_owns(s, "cloud_k8s_cluster.cluster"));
+        ck_assert_int_eq(sf_schedule_owns(s, "cloud_server.registry"), stop == 1);
+        ck_assert_int_eq(s->n_resources, (size_t)(1 + stop));
+        sf_schedule_free(s);
+        sf_config_free(cfg);
+        free(t);
+    }
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("schedule");
@@ -313,6 +348,7 @@ int main(void)
     tcase_add_test(tc, test_expiry);
     tcase_add_test(tc, test_record);
     tcase_add_test(tc, test_block);
+    tcase_add_test(tc, test_spark_service);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);
