@@ -56,7 +56,7 @@ struct sf_state_entry;
  * key, its lock the object KEY.lock, taken with a conditional PUT and held
  * by a lease the run renews. The journal stays on this machine, in
  * journal_dir, until the document's upload succeeded. The strings are
- * borrowed for the life of the state opened with them. */
+ * copied when a state is opened. */
 struct sf_state_s3 {
     const char *endpoint; /* "https://hb.ru-msk.vkcs.cloud" */
     const char *bucket;
