@@ -590,7 +590,7 @@ int sf_remote_lock(struct sf_state *s, const char *operation, long timeout_ms,
     return 0;
 }
 
-int sf_remote_lease_check(struct sf_state *s, struct sf_diags *d)
+int sf_remote_lease_check(struct sf_state *s, bool once, struct sf_diags *d)
 {
     struct sf_remote *r = s->remote;
     pthread_mutex_lock(&r->mu);
@@ -599,7 +599,7 @@ int sf_remote_lease_check(struct sf_state *s, struct sf_diags *d)
     int rc = 0;
     if (r->holding && r->lost) {
         rc = -1;
-        if (!r->reported) {
+        if (!once || !r->reported) {
             r->reported = true;
             struct sf_pos pos = {r->name, 0, 0};
             sf_error(d, &pos,

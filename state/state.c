@@ -446,7 +446,7 @@ static int record_locked(struct sf_state *s, json_t *rec, const char *address, s
     /* A remote lock whose lease was lost may be someone else's now: the
      * change is kept (journaled, so nothing done is forgotten) but the
      * run is told to stop, and commit will not upload. */
-    if (rc == 0 && s->remote && sf_remote_lease_check(s, d) < 0)
+    if (rc == 0 && s->remote && sf_remote_lease_check(s, true, d) < 0)
         rc = -1;
     return rc;
 }
@@ -756,7 +756,7 @@ static int commit_locked(struct sf_state *s, struct sf_diags *d)
     int rc;
     if (s->remote) {
         /* A versioned bucket keeps the history a local backup would. */
-        rc = sf_remote_lease_check(s, d);
+        rc = sf_remote_lease_check(s, false, d);
         if (rc == 0)
             rc = sf_remote_write(s, b.s, b.len, d);
         if (rc < 0 && access(s->journal_path, F_OK) == 0)

@@ -73,7 +73,8 @@ int sf_remote_lock(struct sf_state *s, const char *operation, long timeout_ms,
 int sf_remote_unlock(struct sf_state *s);
 int sf_remote_force_unlock(struct sf_remote *r, const char *id, struct sf_diags *d);
 /* 0 while the lock's lease holds (or no lock is held); -1 once it was
- * lost, with an error in d the first time it is asked. */
-int sf_remote_lease_check(struct sf_state *s, struct sf_diags *d);
+ * lost, with an error in d (only the first time it is asked when once:
+ * every change of a parallel walk asks). */
+int sf_remote_lease_check(struct sf_state *s, bool once, struct sf_diags *d);
 
 #endif
