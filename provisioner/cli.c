@@ -51,6 +51,9 @@ enum {
 #define C_POWER (C_SCHEDULE | C_HIBERNATE | C_WAKE)
 #define C_CONFIG (C_VALIDATE | C_RUNS | C_GRAPH | C_IMPORT | C_STATUS | C_POWER)
 #define C_ALL 0xffff
+/* Commands that only open the state: they read the description for its
+ * state: block (an S3 state) when there is one. */
+#define C_STATE_READERS (C_SHOW | C_OUTPUT | C_STATE | C_UNLOCK)
 
 struct strv {
     const char **v;
@@ -80,11 +83,11 @@ struct flag {
 };
 
 static const struct flag flags[] = {
-    {"f", C_CONFIG | C_INIT, true, "-f FILE            the service description (default " DEFAULT_CONFIG "),\n"
+    {"f", C_CONFIG | C_INIT | C_STATE_READERS, true, "-f FILE            the service description (default " DEFAULT_CONFIG "),\n"
                                    "                     or git::URL//PATH/FILE.yaml?ref=REF from a git repository"},
-    {"state", C_ALL, true, "-state FILE        the state file (default " DEFAULT_STATE ")"},
-    {"var", C_CONFIG, true, "-var NAME=VALUE    set a variable (repeatable)"},
-    {"var-file", C_CONFIG, true, "-var-file FILE     variables from a YAML file (repeatable)"},
+    {"state", C_ALL, true, "-state FILE        the local state file (default " DEFAULT_STATE "; overrides a state: block)"},
+    {"var", C_CONFIG | C_STATE_READERS, true, "-var NAME=VALUE    set a variable (repeatable)"},
+    {"var-file", C_CONFIG | C_STATE_READERS, true, "-var-file FILE     variables from a YAML file (repeatable)"},
     {"target", C_RUNS, true, "-target ADDR       limit to ADDR and what it needs (repeatable)"},
     {"replace", C_PLAN | C_APPLY, true, "-replace ADDR      replace ADDR even if unchanged (repeatable)"},
     {"parallelism", C_RUNS | C_STATUS | C_POWER, true, "-parallelism N     at most N operations at once (default 10)"},
@@ -325,6 +328,7 @@ static void run_opts(const struct args *a, const char *operation, struct sf_run_
     memset(o, 0, sizeof(*o));
     o->config_path = a->file ? a->file : a->pos.n ? a->pos.v[0] : DEFAULT_CONFIG;
     o->state_path = a->state ? a->state : DEFAULT_STATE;
+    o->state_given = a->state != NULL;
     o->vars = a->vars.v;
     o->n_vars = a->vars.n;
     o->var_files = a->var_files.v;
@@ -546,9 +550,44 @@ static int cmd_import(struct args *a, struct sf_diags *d)
     return status;
 }
 
+/* Where the state is for a command that runs no plan: the description's
+ * state: block when -f names a description or the default one exists
+ * (and -state does not override it), else the local file. Its variables
+ * are bound only for an S3 state, whose settings may use them. cfg holds
+ * what p points into; the caller frees both, whatever the result. */
+static int state_place(struct args *a, struct sf_config **cfg, struct sf_state_place *p,
+                       struct sf_diags *d)
+{
+    *cfg = NULL;
+    memset(p, 0, sizeof(*p));
+    const char *desc = a->file ? a->file : DEFAULT_CONFIG;
+    if (!a->state && (a->file || access(desc, F_OK) == 0)) {
+        if (sf_config_load(desc, cfg, d) < 0)
+            return -1;
+        if ((*cfg)->state.s3 &&
+            sf_config_bind_vars(*cfg, (const char *const *)a->vars.v, a->vars.n,
+                                (const char *const *)a->var_files.v, a->var_files.n, d) < 0)
+            return -1;
+    }
+    return sf_state_place(*cfg, a->state ? a->state : DEFAULT_STATE, a->state != NULL, p, d);
+}
+
+static void place_free(struct sf_config *cfg, struct sf_state_place *p)
+{
+    sf_state_place_free(p);
+    sf_config_free(cfg);
+}
+
 static int load_state_ro(struct args *a, struct sf_state **st, struct sf_diags *d)
 {
-    return sf_state_load(a->state ? a->state : DEFAULT_STATE, st, d);
+    struct sf_config *cfg;
+    struct sf_state_place p;
+    int rc = state_place(a, &cfg, &p, d);
+    if (rc == 0)
+        rc = sf_state_load_at(&p.w, st, d);
+    /* A loaded state keeps its own copies of what it was opened with. */
+    place_free(cfg, &p);
+    return rc;
 }
 
 static int cmd_show(struct args *a, struct sf_diags *d)
@@ -729,13 +768,16 @@ static int cmd_state(struct args *a, struct sf_diags *d)
     }
     struct sf_state *st = NULL;
     int status = 1;
-    const char *path = a->state ? a->state : DEFAULT_STATE;
+    struct sf_config *cfg;
+    struct sf_state_place place;
     /* rm and mv change the state: lock, then read it (state.h). */
-    int rc;
-    if (writes && a->lock)
-        rc = sf_state_open_locked(path, mv ? "state mv" : "state rm", a->lock_timeout_ms, &st, d);
-    else
-        rc = sf_state_load(path, &st, d);
+    int rc = state_place(a, &cfg, &place, d);
+    if (rc == 0 && writes && a->lock)
+        rc = sf_state_open_locked_at(&place.w, mv ? "state mv" : "state rm", a->lock_timeout_ms,
+                                     &st, d);
+    else if (rc == 0)
+        rc = sf_state_load_at(&place.w, &st, d);
+    place_free(cfg, &place);
     if (rc < 0)
         return 1;
     if (!strcmp(sub, "list")) {
@@ -891,7 +933,13 @@ static int cmd_force_unlock(struct args *a, struct sf_diags *d)
         sf_error(d, NULL, "force-unlock takes the lock id (the error that named the lock shows it)");
         return 1;
     }
-    if (sf_state_force_unlock(a->state ? a->state : DEFAULT_STATE, a->pos.v[0], d) < 0)
+    struct sf_config *cfg;
+    struct sf_state_place place;
+    int rc = state_place(a, &cfg, &place, d);
+    if (rc == 0)
+        rc = sf_state_force_unlock_at(&place.w, a->pos.v[0], d);
+    place_free(cfg, &place);
+    if (rc < 0)
         return 1;
     printf("The state lock %s was removed.\n", a->pos.v[0]);
     return 0;

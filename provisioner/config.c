@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "origin.h"
+#include "s3/s3.h"
 #include "source.h"
 #include "util.h"
 
@@ -25,8 +26,10 @@ struct sf_config_index {
 };
 
 static const char *const top_keys[] = {"apiVersion", "kind",    "metadata", "variables", "providers",
-                                       "resources",  "modules", "outputs",  "spec",      "schedules",
-                                       NULL};
+                                       "resources",  "modules", "outputs",  "spec",      "state",
+                                       "schedules", NULL};
+static const char *const state_keys[] = {"backend",  "bucket",     "key",        "region",
+                                         "endpoint", "access_key", "secret_key", NULL};
 static const char *const metadata_keys[] = {"name", "labels", NULL};
 static const char *const variable_keys[] = {"type", "default", "env", "sensitive", "description", NULL};
 static const char *const variable_types[] = {"string", "number", "bool", "list", "map", "any", NULL};
@@ -728,6 +731,25 @@ const struct sf_resource_type *sf_ld_resource_type(struct loader *L, const struc
 
 static void check_refs(struct loader *L, const struct sf_ref *refs, size_t n);
 
+/* A value of a block set up before any resource exists (providers:,
+ * state:): its references must be variables. what names the value
+ * ("state.bucket"), why says why the rule holds. */
+static void only_variables(struct loader *L, const struct sf_node *v, const char *what, const char *why)
+{
+    struct sf_ref *refs = NULL;
+    size_t nrefs = 0;
+    sf_ld_collect_refs(L, v, &refs, &nrefs);
+    for (size_t j = 0; j < nrefs; j++) {
+        if (refs[j].kind == SF_REF_VAR)
+            check_refs(L, &refs[j], 1);
+        else
+            sf_error(L->d, &refs[j].pos,
+                     "%s may refer only to variables (${var.NAME}), not to %s: %s", what,
+                     refs[j].name, why);
+    }
+    sf_refs_free(refs, nrefs);
+}
+
 /* providers: {NAME: {key: value}}. Values may refer to variables only (a
  * provider is configured before any resource exists); a secret may not be
  * written down as a literal. */
@@ -773,19 +795,9 @@ static void load_provider_block(struct loader *L, struct sf_provider_cfg *pc)
             json_decref(conv);
             continue;
         }
-        struct sf_ref *refs = NULL;
-        size_t nrefs = 0;
-        sf_ld_collect_refs(L, v, &refs, &nrefs);
-        for (size_t j = 0; j < nrefs; j++) {
-            if (refs[j].kind == SF_REF_VAR)
-                check_refs(L, &refs[j], 1);
-            else
-                sf_error(L->d, &refs[j].pos,
-                         "providers.%s.%s may refer only to variables (${var.NAME}), not to %s: "
-                         "providers are set up before any resource exists",
-                         pc->name, k->name, refs[j].name);
-        }
-        sf_refs_free(refs, nrefs);
+        char *what = sf_asprintf("providers.%s.%s", pc->name, k->name);
+        only_variables(L, v, what, "providers are set up before any resource exists");
+        free(what);
     }
 }
 
@@ -820,6 +832,90 @@ static void load_providers(struct loader *L, const struct sf_node *n)
         if (pc->block)
             load_provider_block(L, pc);
     }
+}
+
+/* state: {backend: local} or {backend: s3, bucket, key, ...}. As in
+ * providers:, values may refer to variables only (the state is opened
+ * before any resource is read) and the secret key is never a literal. */
+static void load_state_block(struct loader *L, const struct sf_node *n)
+{
+    struct sf_state_cfg *sc = &L->c->state;
+    if (sf_ld_is_null(n))
+        return;
+    if (n->kind != SF_NODE_MAP) {
+        sf_error(L->d, &n->pos, "state: expected a mapping such as {backend: s3, bucket: ..., "
+                                "key: ...}, got %s",
+                 sf_node_describe(n));
+        return;
+    }
+    sc->pos = n->pos;
+    sc->block = n;
+    sf_ld_check_keys(L, n, "under state", state_keys);
+    const struct sf_node *b = sf_node_get(n, "backend");
+    if (b) {
+        const char *v = sf_ld_want_string(L, b, "state.backend");
+        if (v && strcmp(v, "s3") == 0)
+            sc->s3 = true;
+        else if (v && strcmp(v, "local") != 0)
+            sf_error(L->d, &b->pos, "state.backend: expected local or s3, got \"%s\"", v);
+    }
+    for (size_t i = 0; i < n->n; i++) {
+        const char *k = n->keys[i]->text;
+        const struct sf_node *v = n->items[i];
+        if (strcmp(k, "backend") == 0)
+            continue;
+        bool known = false;
+        for (size_t j = 0; state_keys[j] && !known; j++)
+            known = strcmp(k, state_keys[j]) == 0;
+        if (!known)
+            continue;
+        if (!sc->s3) {
+            sf_error(L->d, &n->keys[i]->pos,
+                     "state.%s applies to backend: s3 only (the local state is the -state file)",
+                     k);
+            continue;
+        }
+        if (v->kind != SF_NODE_SCALAR || sf_ld_is_null(v)) {
+            sf_error(L->d, &v->pos, "state.%s: expected a string, got %s", k, sf_node_describe(v));
+            continue;
+        }
+        if (strstr(v->text, "${")) {
+            char *what = sf_asprintf("state.%s", k);
+            only_variables(L, v, what, "the state is opened before any resource is read");
+            free(what);
+            continue;
+        }
+        const char *why = NULL;
+        if (strcmp(k, "secret_key") == 0)
+            sf_error(L->d, &v->pos,
+                     "state.secret_key is a secret and may not be written in the description; "
+                     "set it in the environment variable AWS_SECRET_ACCESS_KEY or use a sensitive "
+                     "variable (${var.NAME})");
+        else if (strcmp(k, "bucket") == 0 && (why = sf_s3_bucket_name_problem(v->text)))
+            sf_error(L->d, &v->pos, "state.bucket \"%s\": %s", v->text, why);
+        else if (strcmp(k, "key") == 0 && (!*v->text || v->text[0] == '/' ||
+                                           v->text[strlen(v->text) - 1] == '/' ||
+                                           strlen(v->text) > 1000))
+            sf_error(L->d, &v->pos, "state.key \"%s\": expected an object key such as "
+                                    "envs/dev/sparkform.state.json (not starting or ending with "
+                                    "'/', at most 1000 bytes)",
+                     v->text);
+        else if (strcmp(k, "endpoint") == 0) {
+            struct sf_s3_endpoint ep;
+            if (sf_s3_endpoint_parse(v->text, true, &ep, &why) == 0)
+                sf_s3_endpoint_free(&ep);
+            else
+                sf_error(L->d, &v->pos, "state.endpoint \"%s\": %s", v->text, why);
+        }
+    }
+    if (sc->s3)
+        for (size_t i = 0; i < 2; i++) {
+            const char *req = i == 0 ? "bucket" : "key";
+            if (!sf_node_get(n, req))
+                sf_error(L->d, &n->pos, "state: backend s3 needs %s (%s)", req,
+                         i == 0 ? "the bucket the state is kept in"
+                                : "the state object's key, e.g. envs/dev/sparkform.state.json");
+        }
 }
 
 void sf_ld_load_outputs(struct loader *L, const struct sf_node *outs, const struct sf_frame *f)
@@ -1057,6 +1153,8 @@ static int load(const char *path, const char *text, size_t len, struct sf_config
         load_variables(&L, n);
     if ((n = sf_node_get(root, "providers")))
         load_providers(&L, n);
+    if (sf_diags_errors(d) == errors && (n = sf_node_get(root, "state")))
+        load_state_block(&L, n);
     if (sf_diags_errors(d) == errors)
         load_root_frame(&L, root);
     free(L.addresses);
@@ -1543,6 +1641,74 @@ json_t *sf_config_provider_settings(const struct sf_config *c, const struct sf_p
         return NULL;
     }
     *sensitive = sens;
+    return out;
+}
+
+json_t *sf_config_state_settings(const struct sf_config *c, struct sf_diags *d)
+{
+    static const struct {
+        const char *key, *env, *fallback;
+        bool secret;
+    } keys[] = {
+        {"bucket", NULL, NULL, false},
+        {"key", NULL, NULL, false},
+        {"region", NULL, SF_S3_DEFAULT_REGION, false},
+        {"endpoint", "AWS_ENDPOINT_URL_S3", NULL, false},
+        {"access_key", "AWS_ACCESS_KEY_ID", NULL, false},
+        {"secret_key", "AWS_SECRET_ACCESS_KEY", NULL, true},
+    };
+    const struct sf_state_cfg *sc = &c->state;
+    struct sf_at at = {.c = c, .f = c->frames ? c->frames[0] : NULL};
+    struct sf_scope wrap;
+    sf_at_scope(&at, &wrap);
+    json_t *out = json_object();
+    bool failed = false;
+    for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
+        const struct sf_node *vn = sc->block ? sf_node_get(sc->block, keys[i].key) : NULL;
+        json_t *v = NULL;
+        if (vn && !sf_ld_is_null(vn)) {
+            bool sens = false;
+            json_t *raw = strstr(vn->text, "${") ? sf_ld_eval_node(&wrap, vn, &sens, d)
+                                                 : json_string(vn->text);
+            v = raw ? sf_ld_convert(raw, SF_STRING) : NULL;
+            if (!v || !*json_string_value(v)) {
+                if (raw)
+                    sf_error(d, &vn->pos, "state.%s: expected a non-empty string", keys[i].key);
+                json_decref(v);
+                failed = true;
+                continue;
+            }
+            if (keys[i].secret && !sens) {
+                sf_error(d, &vn->pos, "state.%s is a secret: it must come from a sensitive "
+                                      "variable or the environment variable %s",
+                         keys[i].key, keys[i].env);
+                json_decref(v);
+                failed = true;
+                continue;
+            }
+        } else if (keys[i].env && getenv(keys[i].env) && *getenv(keys[i].env)) {
+            v = json_string(getenv(keys[i].env));
+        } else if (keys[i].fallback) {
+            v = json_string(keys[i].fallback);
+        }
+        if (v)
+            json_object_set_new(out, keys[i].key, v);
+    }
+    if (!failed && !json_object_get(out, "endpoint")) {
+        sf_error(d, &sc->pos, "the s3 state needs an endpoint: set state.endpoint or the "
+                              "environment variable AWS_ENDPOINT_URL_S3");
+        failed = true;
+    }
+    if (!failed && (!json_object_get(out, "access_key") || !json_object_get(out, "secret_key"))) {
+        sf_error(d, &sc->pos, "the s3 state needs S3 keys: set state.access_key and "
+                              "state.secret_key (the secret from a sensitive variable), or the "
+                              "environment variables AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY");
+        failed = true;
+    }
+    if (failed) {
+        json_decref(out);
+        return NULL;
+    }
     return out;
 }
 

@@ -20,6 +20,14 @@
  *       timeouts: {create: 30m, update: 30m, delete: 10m}
  *   providers:
  *     cloud: {auth_url: "${var.auth_url}", region: RegionOne}
+ *   state:
+ *     backend: s3                       (or local, the default: the -state file)
+ *     bucket: tf-states
+ *     key: envs/dev/sparkform.state.json
+ *     region: ru-msk                    (default)
+ *     endpoint: https://hb.ru-msk.vkcs.cloud  (else AWS_ENDPOINT_URL_S3)
+ *     access_key: "${var.s3_access}"    (else AWS_ACCESS_KEY_ID)
+ *     secret_key: "${var.s3_secret}"    (a sensitive variable; else AWS_SECRET_ACCESS_KEY)
  *   outputs:
  *     motd_path: "${local_file.motd.path}"
  *     token: {value: "${var.token}", sensitive: true, description: ...}
@@ -99,6 +107,13 @@ struct sf_provider_cfg {
     const struct sf_node *block; /* a mapping, or NULL when empty */
 };
 
+/* The description's state: block. */
+struct sf_state_cfg {
+    bool s3;                     /* backend: s3 (else the local file) */
+    struct sf_pos pos;           /* the block's; file NULL when there is none */
+    const struct sf_node *block; /* the mapping, or NULL */
+};
+
 struct sf_output_cfg {
     char *name;
     struct sf_pos pos;
@@ -123,6 +138,7 @@ struct sf_config {
     size_t n_outputs;
     struct sf_provider_cfg *providers;
     size_t n_providers;
+    struct sf_state_cfg state;
     char *kind;                 /* "Stack" or "SparkService" */
     struct sf_frame **frames;   /* [0] is the root */
     size_t n_frames;
@@ -196,6 +212,14 @@ void sf_config_place(const struct sf_config *c, const struct sf_resource_cfg *r,
 json_t *sf_config_provider_settings(const struct sf_config *c, const struct sf_provider *p,
                                     json_t **sensitive, const struct sf_pos **pos,
                                     struct sf_diags *d);
+
+/* The settings of an s3 state: block, every one evaluated (only
+ * ${var.*} references there): bucket, key, region (default ru-msk),
+ * endpoint (else AWS_ENDPOINT_URL_S3), access_key and secret_key (else
+ * AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY; the secret only from a
+ * sensitive variable or the environment). A new object of strings, or
+ * NULL after errors in d (a missing endpoint or keys among them). */
+json_t *sf_config_state_settings(const struct sf_config *c, struct sf_diags *d);
 
 /* Evaluate an output's value the same way. *sensitive is set when the
  * output is declared sensitive or a secret flowed into it. */

@@ -26,6 +26,7 @@ struct sf_run {
     struct sf_run_opts o;
     struct sf_config *cfg;
     struct sf_state *st;
+    struct sf_state_place place; /* where st is */
     struct sf_graph *g; /* resource graph */
     pthread_mutex_t mu; /* guards values and sens during apply */
     json_t *values;     /* address -> attribute object (or the unknown sentinel) */
@@ -241,12 +242,55 @@ static json_t *graph_deps(const struct sf_graph *g, const struct sf_resource_cfg
     return deps;
 }
 
+int sf_state_place(const struct sf_config *cfg, const char *state_path, bool state_given,
+                   struct sf_state_place *p, struct sf_diags *d)
+{
+    memset(p, 0, sizeof(*p));
+    p->w.path = state_path;
+    if (!cfg || !cfg->state.s3)
+        return 0;
+    if (state_given) {
+        /* Working on a local copy of a remote state (a download, a
+         * migration) is a deliberate act: say what is bypassed. */
+        sf_warn(d, &cfg->state.pos,
+                "-state %s overrides the description's state: block (backend s3): this run "
+                "reads and writes the local file, not the bucket",
+                state_path);
+        return 0;
+    }
+    p->settings = sf_config_state_settings(cfg, d);
+    if (!p->settings)
+        return -1;
+    p->journal_dir = sf_asprintf("%s/.sparkform", cfg->dir);
+    const json_t *v = p->settings;
+    p->s3 = (struct sf_state_s3){
+        .endpoint = json_string_value(json_object_get(v, "endpoint")),
+        .bucket = json_string_value(json_object_get(v, "bucket")),
+        .key = json_string_value(json_object_get(v, "key")),
+        .region = json_string_value(json_object_get(v, "region")),
+        .access_key = json_string_value(json_object_get(v, "access_key")),
+        .secret_key = json_string_value(json_object_get(v, "secret_key")),
+        .journal_dir = p->journal_dir,
+    };
+    p->w.s3 = &p->s3;
+    return 0;
+}
+
+void sf_state_place_free(struct sf_state_place *p)
+{
+    json_decref(p->settings);
+    free(p->journal_dir);
+    memset(p, 0, sizeof(*p));
+}
+
 static int open_state(struct sf_run *r, struct sf_diags *d)
 {
+    if (sf_state_place(r->cfg, r->o.state_path, r->o.state_given, &r->place, d) < 0)
+        return -1;
     if (!r->o.lock)
-        return sf_state_load(r->o.state_path, &r->st, d);
-    return sf_state_open_locked(r->o.state_path, r->o.operation ? r->o.operation : "run",
-                                r->o.lock_timeout_ms, &r->st, d);
+        return sf_state_load_at(&r->place.w, &r->st, d);
+    return sf_state_open_locked_at(&r->place.w, r->o.operation ? r->o.operation : "run",
+                                   r->o.lock_timeout_ms, &r->st, d);
 }
 
 static struct sf_run *run_new(const struct sf_run_opts *o)
@@ -324,6 +368,7 @@ void sf_run_close(struct sf_run *r)
     if (!r)
         return;
     sf_state_free(r->st); /* releases the lock */
+    sf_state_place_free(&r->place);
     if (r->g)
         sf_graph_free(r->g);
     if (r->sessions) {
@@ -850,21 +895,6 @@ struct check_item {
     struct sf_diags diags; /* what the hook said, placed after the walk */
 };
 
-static void collect_strings(const json_t *v, json_t *out)
-{
-    if (json_is_string(v) && json_string_length(v) > 0) {
-        json_array_append(out, (json_t *)v);
-    } else if (json_is_object(v)) {
-        const char *k;
-        json_t *m;
-        json_object_foreach((json_t *)v, k, m) collect_strings(m, out);
-    } else if (json_is_array(v)) {
-        size_t i;
-        json_t *m;
-        json_array_foreach(v, i, m) collect_strings(m, out);
-    }
-}
-
 /* The strings inside the planned values that are secret: attributes the
  * schema marks sensitive and those a secret flowed into. New array. */
 static json_t *secret_strings(const struct sf_resource_type *rt, const json_t *after,
@@ -874,10 +904,10 @@ static json_t *secret_strings(const struct sf_resource_type *rt, const json_t *a
     size_t i;
     json_t *e;
     json_array_foreach(sensitive, i, e) if (json_is_string(e))
-        collect_strings(json_object_get(after, json_string_value(e)), out);
+        sf_value_strings(json_object_get(after, json_string_value(e)), out);
     for (const struct sf_attr *a = rt->attrs; a && a->name; a++)
         if (a->flags & SF_SENSITIVE)
-            collect_strings(json_object_get(after, a->name), out);
+            sf_value_strings(json_object_get(after, a->name), out);
     return out;
 }
 

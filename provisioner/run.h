@@ -19,6 +19,7 @@
 struct sf_run_opts {
     const char *config_path;
     const char *state_path;
+    bool state_given; /* -state was given: it overrides the description's state: block */
     const char *const *vars; /* "NAME=VALUE" */
     size_t n_vars;
     const char *const *var_files;
@@ -39,6 +40,24 @@ struct sf_run_opts {
 
 struct sf_run;
 struct sf_schedule;
+
+/* Where a description keeps its state (state.h's sf_state_where), with
+ * the strings it points into. */
+struct sf_state_place {
+    struct sf_state_where w;
+    struct sf_state_s3 s3;
+    json_t *settings;  /* the evaluated state: block, or NULL */
+    char *journal_dir; /* DIR/.sparkform beside the description */
+};
+
+/* The place of cfg's state: its state: block when that says backend: s3,
+ * else the local file state_path. An explicit -state (state_given)
+ * overrides an s3 block, with a warning naming what it overrides; cfg
+ * may be NULL (no description: the local file). Returns 0 or -1 (errors
+ * in d); free p with sf_state_place_free either way. */
+int sf_state_place(const struct sf_config *cfg, const char *state_path, bool state_given,
+                   struct sf_state_place *p, struct sf_diags *d);
+void sf_state_place_free(struct sf_state_place *p);
 
 /* Load the description (binding variables) and the state, build and check
  * the resource graph, take the lock. Returns 0 or -1 (errors in d); *out is

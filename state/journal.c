@@ -86,8 +86,14 @@ static int append_json(int fd, const json_t *rec)
 
 int sf_journal_open(struct sf_state *s, struct sf_diags *d)
 {
-    char *path = sf_journal_path(s->path);
+    char *path = sf_xstrdup(s->journal_path);
     struct sf_pos pos = {path, 0, 0};
+    /* A remote state's journal lives in a directory of its own. */
+    if (s->remote && sf_mkdir_parents(path) < 0) {
+        sf_error(d, &pos, "cannot create the state journal's directory: %s", strerror(errno));
+        free(path);
+        return -1;
+    }
     /* Truncating is safe: sf_state_begin folded any journal worth keeping
      * into the state file before calling us, so what is left here is at
      * most a header or a torn first record. */
@@ -118,7 +124,7 @@ int sf_journal_open(struct sf_state *s, struct sf_diags *d)
 int sf_journal_append(struct sf_state *s, const json_t *record, struct sf_diags *d)
 {
     if (append_json(s->journal_fd, record) < 0) {
-        char *path = sf_journal_path(s->path);
+        char *path = sf_xstrdup(s->journal_path);
         struct sf_pos pos = {path, 0, 0};
         const char *address = json_string_value(json_object_get(record, "address"));
         sf_diag_add(d, SF_SEV_ERROR, &pos, address, "cannot append to the state journal: %s",
@@ -135,7 +141,7 @@ int sf_journal_remove(struct sf_state *s, struct sf_diags *d)
         close(s->journal_fd);
         s->journal_fd = -1;
     }
-    char *path = sf_journal_path(s->path);
+    char *path = sf_xstrdup(s->journal_path);
     int rc = 0;
     if (unlink(path) < 0 && errno != ENOENT) {
         struct sf_pos pos = {path, 0, 0};
@@ -180,10 +186,17 @@ static int check_header(struct sf_state *s, bool have_file, const json_t *hdr, c
             s->lineage = sf_xstrdup(lineage);
             return 1;
         }
-        sf_error(d, &pos,
-                 "the journal belongs to a state at serial %lld (lineage %s), but the state file "
-                 "%s does not exist; restore %s (or %s.backup) or move the journal away",
-                 base_serial, lineage, s->path, s->path, s->path);
+        if (s->remote)
+            sf_error(d, &pos,
+                     "the journal belongs to a state at serial %lld (lineage %s), but the state "
+                     "%s does not exist; restore it (a versioned bucket keeps its earlier "
+                     "versions) or move the journal away",
+                     base_serial, lineage, s->path);
+        else
+            sf_error(d, &pos,
+                     "the journal belongs to a state at serial %lld (lineage %s), but the state "
+                     "file %s does not exist; restore %s (or %s.backup) or move the journal away",
+                     base_serial, lineage, s->path, s->path, s->path);
         return -1;
     }
     if (strcmp(lineage, s->lineage) == 0) {
@@ -217,7 +230,7 @@ static bool torn_line(const char *p, size_t n, const char *lead)
 
 int sf_journal_replay(struct sf_state *s, bool have_file, struct sf_diags *d)
 {
-    char *path = sf_journal_path(s->path);
+    char *path = sf_xstrdup(s->journal_path);
     size_t len = 0;
     char *text = sf_read_file(path, &len);
     if (!text) {

@@ -10,6 +10,9 @@
  * next run takes the lock over with a warning naming the dead holder, so
  * nobody needs `sparkform force-unlock` after a crash. A holder on another
  * host, or one whose death cannot be proven, is only reported.
+ *
+ * A state kept in S3 has a lock of its own kind, an object held by a lease
+ * (remote.c); the calls below hand it on.
  */
 #include "state_private.h"
 
@@ -31,7 +34,7 @@ static char *lock_path(const char *state_path)
     return sf_asprintf("%s.lock", state_path);
 }
 
-static char *user_name(void)
+char *sf_lock_user(void)
 {
     struct passwd pw, *res = NULL;
     char buf[4096];
@@ -43,7 +46,7 @@ static char *user_name(void)
     return sf_asprintf("uid%ld", (long)geteuid());
 }
 
-static char *host_name(void)
+char *sf_lock_host(void)
 {
     char buf[256];
     if (gethostname(buf, sizeof(buf)) < 0)
@@ -90,9 +93,8 @@ static long long process_start(long long pid)
     return start;
 }
 
-static char *now_rfc3339(void)
+char *sf_lock_time(time_t t)
 {
-    time_t t = time(NULL);
     struct tm tm;
     char buf[32];
     gmtime_r(&t, &tm);
@@ -140,7 +142,7 @@ static void report_holder(const struct sf_state *s, const json_t *info, struct s
  * process that took the lock, or a lock that does not say enough. */
 static char *holder_dead(const json_t *info)
 {
-    char *host = host_name(), *boot = boot_id();
+    char *host = sf_lock_host(), *boot = boot_id();
     bool same_host = strcmp(host, field(info, "host")) == 0;
     const char *lock_boot = json_string_value(json_object_get(info, "boot_id"));
     bool same_boot = !lock_boot || !*boot || strcmp(lock_boot, boot) == 0;
@@ -209,7 +211,7 @@ static int try_lock(struct sf_state *s, const char *path, const char *operation,
     /* The lock appears whole or not at all: its content is written to a
      * private file first and link() publishes it, failing with EEXIST when
      * someone else holds the lock. A reader never sees a half-written lock. */
-    char *id = sf_uuid(), *who = user_name(), *host = host_name(), *created = now_rfc3339();
+    char *id = sf_uuid(), *who = sf_lock_user(), *host = sf_lock_host(), *created = sf_lock_time(time(NULL));
     char *boot = boot_id();
     json_t *info = json_pack("{s:s, s:s, s:s, s:s, s:I, s:I, s:s, s:s}", "id", id, "operation",
                              operation ? operation : "", "who", who, "host", host, "pid",
@@ -273,6 +275,8 @@ int sf_state_lock(struct sf_state *s, const char *operation, long timeout_ms, st
 {
     if (s->locked)
         return 0;
+    if (s->remote)
+        return sf_remote_lock(s, operation, timeout_ms, d);
     char *path = lock_path(s->path);
     double deadline = sf_now() + (timeout_ms > 0 ? (double)timeout_ms / 1000.0 : 0.0);
     int rc;
@@ -315,6 +319,8 @@ int sf_state_unlock(struct sf_state *s)
 {
     if (!s->locked)
         return 0;
+    if (s->remote)
+        return sf_remote_unlock(s);
     char *path = lock_path(s->path);
     bool bad;
     json_t *info = read_lock(path, &bad);
@@ -356,5 +362,17 @@ int sf_state_force_unlock(const char *path, const char *id, struct sf_diags *d)
     }
     json_decref(info);
     free(lpath);
+    return rc;
+}
+
+int sf_state_force_unlock_at(const struct sf_state_where *w, const char *id, struct sf_diags *d)
+{
+    if (!w->s3)
+        return sf_state_force_unlock(w->path, id, d);
+    struct sf_remote *r = sf_remote_new(w->s3, d);
+    if (!r)
+        return -1;
+    int rc = sf_remote_force_unlock(r, id, d);
+    sf_remote_free(r);
     return rc;
 }

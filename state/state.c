@@ -3,6 +3,10 @@
  * changes a run makes (put, intent, remove, outputs) and the commit that
  * folds them into a new PATH (the old one kept as PATH.backup).
  *
+ * Where the document is read from and written to, and how the lock is
+ * taken, is the backend's: the local file here and in lock.c, an S3
+ * object in remote.c; everything else is the same for both.
+ *
  * Every change is first expressed as a journal record and then applied by
  * sf_state_apply_record, the same function the journal replay uses, so a
  * replayed journal can only ever produce what the run had in memory.
@@ -22,16 +26,32 @@
 
 #define STATE_FORMAT_VERSION 1
 
-static struct sf_state *state_new(const char *path)
+char *sf_state_where_name(const struct sf_state_where *w)
 {
+    if (w->s3)
+        return sf_asprintf("s3://%s/%s", w->s3->bucket ? w->s3->bucket : "",
+                           w->s3->key ? w->s3->key : "");
+    return sf_xstrdup(w->path);
+}
+
+/* A new, empty state at w; NULL after errors (a remote one that cannot be
+ * reached the way it is set up). */
+static struct sf_state *state_new_at(const struct sf_state_where *w, struct sf_diags *d)
+{
+    struct sf_remote *remote = NULL;
+    if (w->s3 && !(remote = sf_remote_new(w->s3, d)))
+        return NULL;
     struct sf_state *s = sf_xcalloc(1, sizeof(*s));
-    s->path = sf_xstrdup(path);
+    s->path = sf_state_where_name(w);
+    s->remote = remote;
+    s->journal_path = remote ? sf_remote_journal_path(w->s3) : sf_journal_path(w->path);
     s->resources = json_object();
     s->outputs = json_object();
     s->journal_fd = -1;
     pthread_mutex_init(&s->mu, NULL);
     return s;
 }
+
 
 void sf_state_free(struct sf_state *s)
 {
@@ -43,11 +63,13 @@ void sf_state_free(struct sf_state *s)
      * so the next load replays it, exactly as after a crash. */
     if (s->journal_fd >= 0)
         close(s->journal_fd);
+    sf_remote_free(s->remote);
     json_decref(s->resources);
     json_decref(s->outputs);
     json_decref(s->source);
     json_decref(s->schedule);
     free(s->path);
+    free(s->journal_path);
     free(s->lineage);
     free(s->lock_id);
     pthread_mutex_destroy(&s->mu);
@@ -135,13 +157,19 @@ static int load_into(struct sf_state *s, struct sf_diags *d)
 {
     const char *path = s->path;
     size_t len = 0;
-    char *text = sf_read_file(path, &len);
-    bool have_file = text != NULL;
-    if (!text && errno != ENOENT) {
-        struct sf_pos pos = {path, 0, 0};
-        sf_error(d, &pos, "cannot read the state file: %s", strerror(errno));
-        return -1;
+    char *text = NULL;
+    if (s->remote) {
+        if (sf_remote_read(s, &text, &len, d) < 0)
+            return -1;
+    } else {
+        text = sf_read_file(path, &len);
+        if (!text && errno != ENOENT) {
+            struct sf_pos pos = {path, 0, 0};
+            sf_error(d, &pos, "cannot read the state file: %s", strerror(errno));
+            return -1;
+        }
     }
+    bool have_file = text != NULL;
     if (text) {
         json_error_t err;
         json_t *doc = json_loadb(text, len, JSON_REJECT_DUPLICATES, &err);
@@ -166,8 +194,16 @@ static int load_into(struct sf_state *s, struct sf_diags *d)
 
 int sf_state_load(const char *path, struct sf_state **out, struct sf_diags *d)
 {
+    struct sf_state_where w = {.path = path};
+    return sf_state_load_at(&w, out, d);
+}
+
+int sf_state_load_at(const struct sf_state_where *w, struct sf_state **out, struct sf_diags *d)
+{
     *out = NULL;
-    struct sf_state *s = state_new(path);
+    struct sf_state *s = state_new_at(w, d);
+    if (!s)
+        return -1;
     if (load_into(s, d) < 0) {
         sf_state_free(s);
         return -1;
@@ -179,8 +215,17 @@ int sf_state_load(const char *path, struct sf_state **out, struct sf_diags *d)
 int sf_state_open_locked(const char *path, const char *operation, long timeout_ms,
                          struct sf_state **out, struct sf_diags *d)
 {
+    struct sf_state_where w = {.path = path};
+    return sf_state_open_locked_at(&w, operation, timeout_ms, out, d);
+}
+
+int sf_state_open_locked_at(const struct sf_state_where *w, const char *operation,
+                            long timeout_ms, struct sf_state **out, struct sf_diags *d)
+{
     *out = NULL;
-    struct sf_state *s = state_new(path);
+    struct sf_state *s = state_new_at(w, d);
+    if (!s)
+        return -1;
     /* Lock first, then load: loading before would read a state another
      * run may still be changing, and a commit of that copy would undo it. */
     if (sf_state_lock(s, operation, timeout_ms, d) < 0 || load_into(s, d) < 0) {
@@ -439,6 +484,11 @@ static int record_locked(struct sf_state *s, json_t *rec, const char *address, s
         }
     }
     json_decref(rec);
+    /* A remote lock whose lease was lost may be someone else's now: the
+     * change is kept (journaled, so nothing done is forgotten) but the
+     * run is told to stop, and commit will not upload. */
+    if (rc == 0 && s->remote && sf_remote_lease_check(s, true, d) < 0)
+        rc = -1;
     return rc;
 }
 
@@ -784,11 +834,22 @@ static int commit_locked(struct sf_state *s, struct sf_diags *d)
     sf_buf_puts(&b, text);
     sf_buf_puts(&b, "\n");
     free(text);
-    int rc = keep_backup(s->path, d);
-    if (rc == 0 && sf_write_file_atomic(s->path, b.s, b.len, 0600) < 0) {
-        sf_error(d, &pos, "cannot write the state file: %s (the journal %s.journal still holds "
-                          "every change)", strerror(errno), s->path);
-        rc = -1;
+    int rc;
+    if (s->remote) {
+        /* A versioned bucket keeps the history a local backup would. */
+        rc = sf_remote_lease_check(s, false, d);
+        if (rc == 0)
+            rc = sf_remote_write(s, b.s, b.len, d);
+        if (rc < 0 && access(s->journal_path, F_OK) == 0)
+            sf_diag_detail(d, "The journal %s keeps every change of this run; the next run "
+                              "replays it.", s->journal_path);
+    } else {
+        rc = keep_backup(s->path, d);
+        if (rc == 0 && sf_write_file_atomic(s->path, b.s, b.len, 0600) < 0) {
+            sf_error(d, &pos, "cannot write the state file: %s (the journal %s still holds "
+                              "every change)", strerror(errno), s->journal_path);
+            rc = -1;
+        }
     }
     sf_buf_free(&b);
     if (rc < 0)

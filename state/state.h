@@ -53,7 +53,44 @@ struct sf_state;
 /* One resource's record in a state. */
 struct sf_state_entry;
 
+/* --- where the state lives ---------------------------------------------- */
+
+/* A state kept as an object in an S3 bucket (remote.c): the document at
+ * key, its lock the object KEY.lock, taken with a conditional PUT and held
+ * by a lease the run renews. The journal stays on this machine, in
+ * journal_dir, until the document's upload succeeded. The strings are
+ * copied when a state is opened. */
+struct sf_state_s3 {
+    const char *endpoint; /* "https://hb.ru-msk.vkcs.cloud" */
+    const char *bucket;
+    const char *key;
+    const char *region;
+    const char *access_key;
+    const char *secret_key;
+    const char *journal_dir; /* created when missing */
+    long lease_ms;           /* 0: SPARKFORM_LOCK_LEASE when set, else 60 s */
+};
+
+/* Where a state is: the local file path, or, when s3 is set, an object
+ * (path is then unused). */
+struct sf_state_where {
+    const char *path;
+    const struct sf_state_s3 *s3;
+};
+
+/* How the state at w is named in messages: the path, or s3://BUCKET/KEY.
+ * Caller frees. */
+char *sf_state_where_name(const struct sf_state_where *w);
+
 /* --- opening ------------------------------------------------------------ */
+
+/* The calls below taking a path are the local file's; the _at forms take
+ * either backend and behave the same way on both (for S3 "the file" is the
+ * object and "PATH.lock" the lock object, see remote.c). */
+int sf_state_open_locked_at(const struct sf_state_where *w, const char *operation,
+                            long timeout_ms, struct sf_state **out, struct sf_diags *d);
+int sf_state_load_at(const struct sf_state_where *w, struct sf_state **out, struct sf_diags *d);
+int sf_state_force_unlock_at(const struct sf_state_where *w, const char *id, struct sf_diags *d);
 
 /* Open the state at path for writing: take the lock (PATH.lock; refused at
  * once naming the holder, or retried for timeout_ms), then load the file

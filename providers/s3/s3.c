@@ -304,13 +304,12 @@ static void base64_md5(const void *data, size_t len, char out[32])
 }
 
 /* The error for an answer that is not accepted. */
-static void s3_error(struct sf_call *c, const char *what, const struct sf_http_req *hrq,
-                     struct sf_s3_resp *r)
+static void s3_error(const struct sf_s3_ctx *x, struct sf_diags *d, const char *address,
+                     const char *what, const struct sf_http_req *hrq, struct sf_s3_resp *r)
 {
-    const struct sf_s3_ctx *x = c->ctx;
     const struct sf_http_resp *rs = &r->http;
     if (rs->status == 0) {
-        sf_http_error(c->diags, c->address, what, hrq, rs);
+        sf_http_error(d, address, what, hrq, rs);
         return;
     }
     char *code = NULL, *message = NULL, *rid = NULL;
@@ -328,18 +327,18 @@ static void s3_error(struct sf_call *c, const char *what, const struct sf_http_r
     if (id)
         sf_buf_printf(&b, " (request id %s)", id);
     const char *cc = code ? code : r->code;
-    sf_diag_add_class(c->diags, sf_s3_error_class(rs->status, cc), NULL, c->address, "%s", b.s);
+    sf_diag_add_class(d, sf_s3_error_class(rs->status, cc), NULL, address, "%s", b.s);
     /* A HEAD's 403 has no body to say why: the keys are as likely. */
     if ((cc && (strcmp(cc, "SignatureDoesNotMatch") == 0 || strcmp(cc, "InvalidAccessKeyId") == 0)) ||
         (rs->status == 403 && !cc))
-        sf_diag_detail(c->diags,
+        sf_diag_detail(d,
                        "check the S3 keys (the resource's access_key and secret_key, else "
                        "providers.s3 or AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY) and the "
                        "region the signature names (\"%s\")%s",
                        x->region, cc ? "" : ", or whether they may reach this bucket");
     else if (rs->status == 301 || (cc && strcmp(cc, "AuthorizationHeaderMalformed") == 0)) {
         char *region = sf_http_header(rs, "x-amz-bucket-region");
-        sf_diag_detail(c->diags,
+        sf_diag_detail(d,
                        "the bucket is served elsewhere%s%s%s: set providers.s3.region (or "
                        "AWS_REGION) and the endpoint of that region",
                        region ? " (region " : "", region ? region : "", region ? ")" : "");
@@ -354,7 +353,13 @@ static void s3_error(struct sf_call *c, const char *what, const struct sf_http_r
 int sf_s3_do(struct sf_call *c, const struct sf_s3_keys *k, const struct sf_s3_req *rq,
              const char *what, unsigned flags, struct sf_s3_resp *r)
 {
-    const struct sf_s3_ctx *x = c->ctx;
+    return sf_s3_request(c->ctx, c->diags, c->address, c->deadline, k, rq, what, flags, r);
+}
+
+int sf_s3_request(const struct sf_s3_ctx *x, struct sf_diags *d, const char *address,
+                  double deadline, const struct sf_s3_keys *k, const struct sf_s3_req *rq,
+                  const char *what, unsigned flags, struct sf_s3_resp *r)
+{
     memset(r, 0, sizeof(*r));
     struct sf_s3_target t;
     sf_s3_target(&x->ep, rq->bucket, rq->key, rq->query, &t);
@@ -390,7 +395,7 @@ int sf_s3_do(struct sf_call *c, const struct sf_s3_keys *k, const struct sf_s3_r
         .headers = headers,
         .body = rq->body,
         .body_len = rq->body ? rq->body_len : 0,
-        .deadline = c->deadline,
+        .deadline = deadline,
         /* Every S3 call made here may be repeated: PUTs and DELETEs by
          * nature, DeleteObjects (the one POST) because deleting twice is
          * deleting once, and a CreateBucket repeated after a lost answer
@@ -404,7 +409,7 @@ int sf_s3_do(struct sf_call *c, const struct sf_s3_keys *k, const struct sf_s3_r
      * say so rather than send it unsigned. */
     struct sf_buf probe = {0};
     if (sf_s3_sign(&t, rq->method, headers, payload, k, x->region, time(NULL), &probe) < 0) {
-        sf_diag_add_class(c->diags, SF_CLASS_INVALID, NULL, c->address,
+        sf_diag_add_class(d, SF_CLASS_INVALID, NULL, address,
                           "%s: the request to %s cannot be signed (a malformed header)", what,
                           t.url);
     } else {
@@ -418,10 +423,11 @@ int sf_s3_do(struct sf_call *c, const struct sf_s3_keys *k, const struct sf_s3_r
         long st = got == 0 ? r->http.status : 0;
         if (got == 0 && ((st >= 200 && st < 300) || (st == 404 && (flags & SF_S3_OK404)) ||
                          (st == 409 && (flags & SF_S3_OK409)) ||
+                         (st == 412 && (flags & SF_S3_OK412)) ||
                          ((flags & SF_S3_OK_NOTIMPL) && sf_s3_not_implemented(r))))
             rc = 0;
         else
-            s3_error(c, what, &hrq, r);
+            s3_error(x, d, address, what, &hrq, r);
     }
     sf_buf_free(&probe);
     free(md5);

@@ -100,6 +100,7 @@ enum {
     SF_S3_OK404 = 1u << 0,      /* not found: reads, deletes, configurations not set */
     SF_S3_OK409 = 1u << 1,      /* a conflict: the bucket exists, is not empty */
     SF_S3_OK_NOTIMPL = 1u << 2, /* 501 NotImplemented / 405: the server lacks the feature */
+    SF_S3_OK412 = 1u << 3,      /* a conditional write's precondition failed */
 };
 
 struct sf_s3_req {
@@ -129,6 +130,13 @@ void sf_s3_resp_free(struct sf_s3_resp *r);
  */
 int sf_s3_do(struct sf_call *c, const struct sf_s3_keys *k, const struct sf_s3_req *rq,
              const char *what, unsigned flags, struct sf_s3_resp *r);
+
+/* The same request without a call: for the state's S3 backend (state/),
+ * which keeps its own context (x->http, x->ep, x->region; the keys come
+ * in k) and reports into d with address (may be NULL). */
+int sf_s3_request(const struct sf_s3_ctx *x, struct sf_diags *d, const char *address,
+                  double deadline, const struct sf_s3_keys *k, const struct sf_s3_req *rq,
+                  const char *what, unsigned flags, struct sf_s3_resp *r);
 
 /* Whether an answer is a server's "not implemented" (501, or 405 from a
  * server that routes unknown subresources there). */
