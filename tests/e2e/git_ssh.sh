@@ -104,6 +104,7 @@ expect_rc 1
 expect_err "authentication failed as $ME: the server accepted none of what was tried: the key $WORK/keys/stranger"
 [ "$took" -lt 5000 ] || fail "a refused key took ${took} ms"
 [ ! -e sparkform.lock.json ] || fail "a refused fetch wrote the lock"
+[ -z "$(ls .sparkform/modules/repos 2>/dev/null)" ] || fail "a refused key left a clone in the cache"
 expect_no "PRIVATE KEY"
 cd ..
 
