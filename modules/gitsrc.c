@@ -342,13 +342,17 @@ char *sf_gitsrc_locked(const char *source, const char *root_dir, const char *wha
 {
     struct sf_gitsrc g;
     const char *why;
+    /* Messages show the source without a URL's password or token. */
+    char *shown = sf_gitsrc_display_url(source);
     if (sf_gitsrc_parse(source, &g, &why) < 0) {
-        sf_error(d, pos, "%s \"%s\": %s", what, source, why);
+        sf_error(d, pos, "%s \"%s\": %s", what, shown, why);
+        free(shown);
         return NULL;
     }
     json_t *lock = sf_lock_load(root_dir, d);
     if (!lock) {
         sf_gitsrc_free(&g);
+        free(shown);
         return NULL;
     }
     json_t *mods = json_object_get(lock, "modules");
@@ -358,11 +362,12 @@ char *sf_gitsrc_locked(const char *source, const char *root_dir, const char *wha
         const char *other = NULL, *k;
         json_t *e;
         json_object_foreach(mods, k, e) if (!strcmp(json_string_value(json_object_get(e, "url")) ?: "", g.url)) other = k;
+        char *shown_other = other ? sf_gitsrc_display_url(other) : NULL;
         if (other)
             sf_error(d, pos,
                      "%s \"%s\" does not match the lock file, which has \"%s\" for that "
                      "repository; run sparkform init to fetch what the description asks for",
-                     what, source, other);
+                     what, shown, shown_other);
         else if (sf_gitsrc_in_tree(root_dir))
             /* A description read from git takes its lock from the same
              * commit: nothing here may write one into the cache. */
@@ -370,16 +375,17 @@ char *sf_gitsrc_locked(const char *source, const char *root_dir, const char *wha
                      "%s \"%s\" is not in the sparkform.lock.json committed beside the description "
                      "in its repository; run sparkform init in a checkout of that repository and "
                      "commit the lock file",
-                     what, source);
+                     what, shown);
         else
-            sf_error(d, pos, "%s \"%s\" is not in the lock file yet; run sparkform init", what, source);
+            sf_error(d, pos, "%s \"%s\" is not in the lock file yet; run sparkform init", what, shown);
+        free(shown_other);
     } else {
         char *cache = sf_gitsrc_cache(root_dir);
         char *tree = sf_gitsrc_tree(cache, commit);
         struct stat st;
         if (stat(tree, &st) != 0)
             sf_error(d, pos, "%s \"%s\": commit %.12s is not in the module cache (%s); run sparkform init",
-                     what, source, commit, cache);
+                     what, shown, commit, cache);
         else
             path = sf_gitsrc_path(cache, &g, commit);
         free(tree);
@@ -387,5 +393,6 @@ char *sf_gitsrc_locked(const char *source, const char *root_dir, const char *wha
     }
     json_decref(lock);
     sf_gitsrc_free(&g);
+    free(shown);
     return path;
 }

@@ -68,7 +68,8 @@ stack a "$SRC"
 cd a
 sft init -f stack.yaml
 expect_rc 0
-expect_out "- $SRC at commit ${C1:0:12}"
+# Shown without the URL's user, as any userinfo is.
+expect_out "- git::ssh://127.0.0.1:$SSHD_PORT/$WORK/repo.git//mod?ref=v1 at commit ${C1:0:12}"
 [ "$(jq -r --arg s "$SRC" '.modules[$s].commit' sparkform.lock.json)" = "$C1" ] || fail "the lock lacks commit v1"
 sft apply -f stack.yaml -auto-approve
 expect_rc 0
@@ -170,7 +171,6 @@ git -C src add -A && git -C src commit -qm lock && git -C src push -q "$WORK/rep
 cd f
 sft plan -f "git::$URL//envs/dev.yaml?ref=main"
 expect_rc 0
-# The user is left out of what is shown, as any userinfo is.
 expect_out "Description from ssh://127.0.0.1:$SSHD_PORT/$WORK/repo.git//envs/dev.yaml at main"
 expect_out '"hello from v2"'
 cd ..
