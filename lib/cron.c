@@ -455,6 +455,19 @@ int sf_cron_zone_check(const char *zone, const struct sf_pos *at, struct sf_diag
     return 0;
 }
 
+int sf_cron_local(time_t t, const char *zone, char *buf, size_t size, struct sf_diags *d)
+{
+    char *saved;
+    if (tz_enter(zone, NULL, d, &saved) < 0)
+        return -1;
+    struct tm tm;
+    localtime_r(&t, &tm);
+    if (strftime(buf, size, "%Y-%m-%d %H:%M %Z", &tm) == 0 && size)
+        buf[0] = '\0';
+    tz_leave(saved);
+    return 0;
+}
+
 /* ---- searching ---- */
 
 /* The zone's offset from UTC at t, in seconds (TZ switched). */

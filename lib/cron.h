@@ -78,6 +78,12 @@ int sf_cron_next(const struct sf_cron *c, const char *zone, time_t after, time_t
 int sf_cron_prev(const struct sf_cron *c, const char *zone, time_t at, time_t *out,
                  struct sf_diags *d);
 
+/* t as the wall clock of zone reads it, with the zone's abbreviation:
+ * "2026-10-26 20:00 CET", into buf (at least 40 bytes), for the lines a
+ * schedule logs and a plan shows. 0, or -1 with an error in d (an unknown
+ * zone). */
+int sf_cron_local(time_t t, const char *zone, char *buf, size_t size, struct sf_diags *d);
+
 /* Parse an RFC 3339 date-time ("2026-05-01T18:00:00Z",
  * "2026-05-01T21:00:00.5+03:00"; `t`, `z` and a space for the `T` are
  * accepted, fractions of a second dropped) into *out. 0, or -1 with an

@@ -25,7 +25,7 @@ static const char *const resource_keys[] = {"type",     "name",     "with", "dep
                                             "timeouts", "for_each", "when", NULL};
 static const char *const call_keys[] = {"name", "source", "inputs", "for_each", "when", "depends_on", NULL};
 static const char *const module_keys[] = {"apiVersion", "kind",    "metadata", "inputs",
-                                          "resources",  "modules", "outputs",  NULL};
+                                          "resources",  "modules", "outputs",  "schedules", NULL};
 
 /* ---- expansion ---- */
 

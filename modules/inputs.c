@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cron.h"
 #include "gitsrc.h"
 #include "loader.h"
 #include "s3name.h"
@@ -21,7 +22,8 @@ static const char *const schema_keys[] = {"type",    "default", "required", "des
                                           "allowed", "pattern", "format",   "min",         "max",
                                           "items",   "fields",  "key",      "validate",    NULL};
 static const char *const types[] = {"string", "number", "bool", "list", "map", "object", "any", NULL};
-static const char *const formats[] = {"bucket_name", "dns_label", "duration", "git_source", NULL};
+static const char *const formats[] = {"bucket_name", "dns_label", "duration", "git_source",
+                                      "cron",        "timezone",  "time",     NULL};
 
 static bool one_of(const char *s, const char *const *list)
 {
@@ -74,7 +76,10 @@ static int check_decl(const char *what, const struct sf_node *schema, struct sf_
             sf_error(d, &v->pos, "%s: type must be string, number, bool, list, map, object or any", what);
             rc = -1;
         } else if (!strcmp(k->text, "format") && (v->kind != SF_NODE_SCALAR || !one_of(v->text, formats))) {
-            sf_error(d, &v->pos, "%s: format must be bucket_name, dns_label, duration or git_source", what);
+            sf_error(d, &v->pos,
+                     "%s: format must be bucket_name, dns_label, duration, git_source, cron, "
+                     "timezone or time",
+                     what);
             rc = -1;
         } else if (!strcmp(k->text, "format") && !strcmp(v->text, "git_source") && strcmp(type_of(schema), "string")) {
             sf_error(d, &v->pos, "%s: format git_source is for inputs of type string", what);
@@ -204,6 +209,38 @@ static char *value_text(const json_t *v)
 static json_t *walk(struct walk *W, const char *path, const struct sf_node *schema, json_t *v,
                     const struct sf_node *at, const struct sf_pos *fallback);
 
+/* A cron expression, a time zone or an RFC 3339 time, checked by lib/cron.
+ * Its complaint points inside the caller's text (the bad field of a cron
+ * expression) when the caller wrote the value literally, else at what
+ * the caller wrote. */
+static void check_time_format(struct walk *W, const char *path, const char *format, const char *s,
+                              const struct sf_node *at, const struct sf_pos *fallback)
+{
+    struct sf_diags mine;
+    sf_diags_init(&mine);
+    bool literal = at && at->kind == SF_NODE_SCALAR && at->text && !strcmp(at->text, s);
+    static const struct sf_pos nowhere = {0};
+    const struct sf_pos *pos = literal ? &at->text_pos : place(at, fallback);
+    if (!pos)
+        pos = &nowhere;
+    if (!strcmp(format, "cron")) {
+        sf_cron_free(sf_cron_parse(s, pos, &mine));
+    } else if (!strcmp(format, "timezone")) {
+        sf_cron_zone_check(s, pos, &mine);
+    } else {
+        time_t t;
+        sf_cron_parse_time(s, pos, &t, &mine);
+    }
+    for (size_t i = 0; i < mine.n; i++) {
+        const struct sf_diag *g = &mine.items[i];
+        struct sf_pos p = {g->file ? g->file : pos->file, g->file ? g->line : pos->line,
+                           g->file ? g->col : pos->col};
+        sf_error(W->d, &p, "%s: %s", path, g->summary);
+        W->failed = true;
+    }
+    sf_diags_free(&mine);
+}
+
 static void check_allowed(struct walk *W, const char *path, const struct sf_node *allowed,
                           const json_t *v, const struct sf_node *at, const struct sf_pos *fallback)
 {
@@ -271,6 +308,9 @@ static void check_scalar(struct walk *W, const char *path, const struct sf_node 
         } else if (!strcmp(n->text, "duration")) {
             if (sf_parse_duration_ms(s) <= 0)
                 problem(W, at, fallback, path, "\"%s\" is not a duration; expected e.g. 90s, 30m, 12h or 14d", s);
+        } else if (!strcmp(n->text, "cron") || !strcmp(n->text, "timezone") ||
+                   !strcmp(n->text, "time")) {
+            check_time_format(W, path, n->text, s, at, fallback);
         } else if (!strcmp(n->text, "dns_label")) {
             size_t len = strlen(s);
             bool ok = len > 0 && len <= 63 && s[0] != '-' && s[len - 1] != '-';

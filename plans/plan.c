@@ -61,6 +61,7 @@ void sf_plan_free(struct sf_plan *p)
     json_decref(p->variables);
     json_decref(p->targets);
     json_decref(p->source);
+    json_decref(p->schedule);
     free(p);
 }
 

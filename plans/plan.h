@@ -88,6 +88,11 @@ struct sf_plan {
     /* a description read from git: {"url" (no credentials), "path", "ref",
        "commit"}, so that applying the plan reads that commit; else NULL */
     json_t *source;
+    /* the description's schedule (provisioner/schedule.h): {"hibernate":
+       {"cron", "timezone", "next", "next_local"}, "wake": {...},
+       "expires_at": {"at", "local"} or "delete_after", "resources"}; NULL
+       without one */
+    json_t *schedule;
 };
 
 struct sf_plan *sf_plan_new(void);

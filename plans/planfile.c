@@ -100,6 +100,7 @@ static json_t *plan_file_json(const struct sf_plan *p)
     put(root, "variables", p->variables);
     put(root, "targets", p->targets);
     put(root, "source", p->source);
+    put(root, "schedule", p->schedule);
     return root;
 }
 
@@ -286,6 +287,7 @@ static void read_body(struct rd *r, const json_t *root, struct sf_plan *p)
     p->variables = get_typed(r, root, "", "variables", JSON_OBJECT, "an object");
     p->targets = get_typed(r, root, "", "targets", JSON_ARRAY, "an array");
     p->source = get_typed(r, root, "", "source", JSON_OBJECT, "an object");
+    p->schedule = get_typed(r, root, "", "schedule", JSON_OBJECT, "an object");
     if (p->source && !r->failed)
         for (const char *const *k = (const char *const[]){"url", "path", "ref", "commit", NULL}; *k; k++)
             if (!json_is_string(json_object_get(p->source, *k)))

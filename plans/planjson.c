@@ -131,6 +131,8 @@ json_t *sf_plan_to_json(const struct sf_plan *p)
                              "refresh_only", p->refresh_only);
     if (p->source)
         json_object_set_new(root, "description_source", json_deep_copy(p->source));
+    if (p->schedule)
+        json_object_set_new(root, "schedule", json_deep_copy(p->schedule));
 
     json_t *drift = json_array();
     for (size_t i = 0; i < p->n_drift; i++) {

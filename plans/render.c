@@ -564,6 +564,31 @@ static void no_changes(struct r *r)
     sf_buf_puts(r->b, " Your infrastructure matches the description.\n");
 }
 
+/* "Schedule: next hibernate 2026-10-26 20:00 CET (19:00 UTC), next wake
+ * ..., expires ..." under the plan, when the description has one. */
+static void render_schedule(struct r *r, const json_t *s)
+{
+    struct sf_buf parts = {0};
+    const char *h = json_string_value(json_object_get(json_object_get(s, "hibernate"), "next_local"));
+    const char *w = json_string_value(json_object_get(json_object_get(s, "wake"), "next_local"));
+    const char *e = json_string_value(json_object_get(json_object_get(s, "expires_at"), "local"));
+    const char *da = json_string_value(json_object_get(s, "delete_after"));
+    if (h)
+        sf_buf_printf(&parts, "next hibernate %s", h);
+    if (w)
+        sf_buf_printf(&parts, "%snext wake %s", parts.len ? ", " : "", w);
+    if (e)
+        sf_buf_printf(&parts, "%sexpires %s", parts.len ? ", " : "", e);
+    else if (da)
+        sf_buf_printf(&parts, "%sexpires %s after the first apply", parts.len ? ", " : "", da);
+    if (parts.len) {
+        sf_buf_puts(r->b, "\n");
+        bold(r, "Schedule:");
+        sf_buf_printf(r->b, " %s.\n", parts.s);
+    }
+    sf_buf_free(&parts);
+}
+
 void sf_plan_render(FILE *out, const struct sf_plan *p, bool color)
 {
     struct sf_buf b = {0};
@@ -610,6 +635,8 @@ void sf_plan_render(FILE *out, const struct sf_plan *p, bool color)
         bold(&r, "Plan:");
         sf_buf_printf(&b, " %d to add, %d to change, %d to destroy.\n", add, change, destroy);
     }
+    if (p->schedule && !p->destroy)
+        render_schedule(&r, p->schedule);
     if (b.len)
         fwrite(b.s, 1, b.len, out);
     sf_buf_free(&b);

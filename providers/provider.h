@@ -31,6 +31,10 @@ enum {
     SF_IGNORE_DRIFT = 1u << 5, /* a change made outside sparkform is not a diff */
     SF_STABLE = 1u << 6,       /* computed, and an update in place never changes it (an id);
                                   other computed attributes are unknown until the update is done */
+    SF_POWER = 1u << 7,        /* whether the object runs (a cluster's status, a server's
+                                  power_state): the type's power_on / power_off values. When a
+                                  description's schedules: owns the resource, the schedule sets
+                                  it and a plan never counts it as a change */
 };
 
 struct sf_attr {
@@ -171,6 +175,15 @@ struct sf_resource_type {
     int (*status)(struct sf_call *c, const json_t *recorded, json_t **out);
     int (*check)(struct sf_call *c, const json_t *prior, const json_t *desired);
     struct sf_timeouts timeouts;
+    /* With an SF_POWER attribute: its values for running and turned off
+     * ("RUNNING" / "SHUTOFF"); `sparkform schedule run`, `hibernate` and
+     * `wake` set it through update. NULL for types without one. */
+    const char *power_on, *power_off;
+    /* The attribute through which the object is reached ("kubeconfig" for
+     * objects inside a cluster), or NULL. When its value is an attribute
+     * of a resource a schedule has turned off, refresh keeps the object as
+     * recorded instead of asking a host that does not answer. */
+    const char *connection;
 };
 
 /* A check hook's complaint about attribute attr of the call's resource

@@ -20,6 +20,7 @@
 #include "init.h"
 #include "plan.h"
 #include "run.h"
+#include "schedule.h"
 #include "state.h"
 #include "status.h"
 #include "ui.h"
@@ -42,10 +43,14 @@ enum {
     C_IMPORT = 1 << 10,
     C_INIT = 1 << 11,
     C_STATUS = 1 << 12,
+    C_SCHEDULE = 1 << 13,
+    C_HIBERNATE = 1 << 14,
+    C_WAKE = 1 << 15,
 };
 #define C_RUNS (C_PLAN | C_APPLY | C_DESTROY)
-#define C_CONFIG (C_VALIDATE | C_RUNS | C_GRAPH | C_IMPORT | C_STATUS)
-#define C_ALL 0x1fff
+#define C_POWER (C_SCHEDULE | C_HIBERNATE | C_WAKE)
+#define C_CONFIG (C_VALIDATE | C_RUNS | C_GRAPH | C_IMPORT | C_STATUS | C_POWER)
+#define C_ALL 0xffff
 /* Commands that only open the state: they read the description for its
  * state: block (an S3 state) when there is one. */
 #define C_STATE_READERS (C_SHOW | C_OUTPUT | C_STATE | C_UNLOCK)
@@ -62,7 +67,7 @@ static void strv_add(struct strv *s, const char *x)
 }
 
 struct args {
-    const char *file, *state, *out;
+    const char *file, *state, *out, *now;
     struct strv pos, vars, var_files, targets, replace;
     int parallelism;
     long lock_timeout_ms;
@@ -85,14 +90,15 @@ static const struct flag flags[] = {
     {"var-file", C_CONFIG | C_STATE_READERS, true, "-var-file FILE     variables from a YAML file (repeatable)"},
     {"target", C_RUNS, true, "-target ADDR       limit to ADDR and what it needs (repeatable)"},
     {"replace", C_PLAN | C_APPLY, true, "-replace ADDR      replace ADDR even if unchanged (repeatable)"},
-    {"parallelism", C_RUNS | C_STATUS, true, "-parallelism N     at most N operations at once (default 10)"},
-    {"lock-timeout", C_RUNS | C_STATE | C_IMPORT, true, "-lock-timeout D    wait up to D (e.g. 30s) for the state lock"},
+    {"parallelism", C_RUNS | C_STATUS | C_POWER, true, "-parallelism N     at most N operations at once (default 10)"},
+    {"lock-timeout", C_RUNS | C_STATE | C_IMPORT | C_POWER, true, "-lock-timeout D    wait up to D (e.g. 30s) for the state lock"},
     {"lock", C_RUNS | C_STATE | C_IMPORT, false, "-lock=false        do not take the state lock (dangerous)"},
     {"refresh", C_RUNS, false, "-refresh=false     do not read what exists before planning"},
     {"refresh-only", C_PLAN | C_APPLY, false, "-refresh-only      only record changes made outside sparkform"},
     {"destroy", C_PLAN, false, "-destroy           plan the deletion of everything"},
     {"out", C_PLAN, true, "-out FILE          save the plan to FILE for `apply FILE`"},
     {"detailed-exitcode", C_PLAN, false, "-detailed-exitcode exit 0: no changes, 1: error, 2: changes"},
+    {"now", C_POWER, true, "-now TIME          act as if it were TIME (RFC 3339): for tests and catching up"},
     {"auto-approve", C_APPLY | C_DESTROY, false, "-auto-approve      do not ask for confirmation"},
     {"json", C_PLAN | C_SHOW | C_OUTPUT | C_VALIDATE | C_STATUS, false, "-json              machine-readable output (docs/json-format.md)"},
     {"raw", C_OUTPUT, false, "-raw               print one output's value as is (a pipe or file only when sensitive)"},
@@ -119,6 +125,9 @@ static const struct {
     {"state", C_STATE, "state list | show ADDR | rm ADDR... | mv FROM TO", "inspect or edit the state"},
     {"import", C_IMPORT, "import [-f FILE] ADDR ID", "bring an existing object under management as ADDR"},
     {"force-unlock", C_UNLOCK, "force-unlock LOCK_ID", "remove a lock left by a run that died"},
+    {"schedule", C_SCHEDULE, "schedule run [-f FILE] [-now TIME]", "hibernate, wake or destroy the stack when its schedules: say so"},
+    {"hibernate", C_HIBERNATE, "hibernate [-f FILE] [-now TIME]", "turn off what the schedule owns now, until its next transition"},
+    {"wake", C_WAKE, "wake [-f FILE] [-now TIME]", "turn on what the schedule owns now, until its next transition"},
     {"version", C_VERSION, "version", "print the version"},
 };
 
@@ -133,6 +142,14 @@ static const struct {
      "nothing and takes no state lock.\n\n"
      "Exit status: 0 when every resource is healthy, 2 when one is not (stopped, missing,\n"
      "unreachable, a job failed), 1 on errors (no state, a cloud that does not answer)."},
+    {C_SCHEDULE,
+     "Meant for cron, a systemd timer or a scheduled CI job, every few minutes or every hour:\n"
+     "inside a hibernate window it turns the resources the schedule owns off, inside a wake\n"
+     "window on, once per transition; once the stack expired (delete_after, expires_at) it\n"
+     "destroys everything. It logs what it did and why, and exits 0 when nothing was due."},
+    {C_HIBERNATE | C_WAKE,
+     "Recorded as the schedule's last transition: a schedule run leaves it so until the\n"
+     "schedule's next hibernate or wake."},
 };
 
 static void usage(FILE *out)
@@ -149,7 +166,7 @@ static void command_help(unsigned bit)
         if (commands[i].bit == bit) {
             printf("Usage: sparkform %s\n\n%s.\n", commands[i].usage, commands[i].summary);
             for (size_t j = 0; j < sizeof(notes) / sizeof(notes[0]); j++)
-                if (notes[j].bit == bit)
+                if (notes[j].bit & bit)
                     printf("\n%s\n", notes[j].text);
         }
     printf("\nFlags:\n");
@@ -229,6 +246,8 @@ static int parse_args(int argc, char **argv, unsigned bit, const char *cmdname, 
             a->state = val;
         else if (!strcmp(n, "out"))
             a->out = val;
+        else if (!strcmp(n, "now"))
+            a->now = val;
         else if (!strcmp(n, "var")) {
             if (!strchr(val, '=')) {
                 sf_error(d, NULL, "-var takes NAME=VALUE, got \"%s\"", val);
@@ -883,6 +902,31 @@ static int open_git_description(struct args *a, unsigned bit, struct sf_gitdesc 
     return 1;
 }
 
+/* schedule run, hibernate and wake. */
+static int cmd_power(struct args *a, unsigned bit, struct sf_diags *d)
+{
+    if (bit == C_SCHEDULE) {
+        if (a->pos.n == 0 || strcmp(a->pos.v[0], "run") != 0) {
+            sf_error(d, NULL, "schedule takes a subcommand: sparkform schedule run [-f FILE] [-now TIME]");
+            return 1;
+        }
+        memmove(a->pos.v, a->pos.v + 1, (a->pos.n - 1) * sizeof(*a->pos.v));
+        a->pos.n--;
+    }
+    if (a->pos.n > 1) {
+        sf_error(d, NULL, "one description file, got %zu arguments", a->pos.n);
+        return 1;
+    }
+    time_t now = time(NULL);
+    if (a->now && sf_cron_parse_time(a->now, NULL, &now, d) < 0)
+        return 1;
+    struct sf_run_opts o;
+    run_opts(a, NULL, &o);
+    int rc = bit == C_SCHEDULE ? sf_schedule_run(&o, now, d)
+                               : sf_schedule_manual(&o, bit == C_WAKE, now, d);
+    return rc == 0 ? 0 : 1;
+}
+
 static int cmd_force_unlock(struct args *a, struct sf_diags *d)
 {
     if (a->pos.n != 1) {
@@ -922,7 +966,7 @@ int sf_cli_main(int argc, char **argv)
         if (!strcmp(commands[i].name, cmd))
             bit = commands[i].bit;
     if (!bit) {
-        const char *names[16];
+        const char *names[32];
         size_t n = 0;
         for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
             names[n++] = commands[i].name;
@@ -982,6 +1026,9 @@ int sf_cli_main(int argc, char **argv)
     case C_IMPORT: status = cmd_import(&a, &d); break;
     case C_INIT: status = sf_modules_init(a.file ? a.file : a.pos.n ? a.pos.v[0] : DEFAULT_CONFIG, stdout, &d) < 0; break;
     case C_STATUS: status = cmd_status(&a, &d); break;
+    case C_SCHEDULE:
+    case C_HIBERNATE:
+    case C_WAKE: status = cmd_power(&a, bit, &d); break;
     default: printf("sparkform %s\n", SF_VERSION); status = 0; break;
     }
 done:

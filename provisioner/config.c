@@ -27,7 +27,7 @@ struct sf_config_index {
 
 static const char *const top_keys[] = {"apiVersion", "kind",    "metadata", "variables", "providers",
                                        "resources",  "modules", "outputs",  "spec",      "state",
-                                       NULL};
+                                       "schedules", NULL};
 static const char *const state_keys[] = {"backend",  "bucket",     "key",        "region",
                                          "endpoint", "access_key", "secret_key", NULL};
 static const char *const metadata_keys[] = {"name", "labels", NULL};
@@ -1043,7 +1043,7 @@ static void load_root_frame(struct loader *L, const struct sf_node *root)
     c->frames[c->n_frames++] = f;
     if (strcmp(c->kind, "SparkService") != 0)
         return;
-    static const char *const own[] = {"resources", "modules", "outputs", NULL};
+    static const char *const own[] = {"resources", "modules", "outputs", "schedules", NULL};
     for (size_t i = 0; own[i]; i++) {
         const struct sf_node *n = sf_node_get(root, own[i]);
         if (n)

@@ -13,8 +13,10 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "actions.h"
+#include "schedule.h"
 #include "sessions.h"
 #include "ui.h"
 #include "util.h"
@@ -30,6 +32,7 @@ struct sf_run {
     json_t *values;     /* address -> attribute object (or the unknown sentinel) */
     json_t *sens;       /* address -> array of sensitive attribute names */
     struct sf_sessions *sessions; /* the providers this run configured */
+    struct sf_schedule *sched;    /* the description's schedules:, or NULL */
 };
 
 /* ---- opening ---------------------------------------------------------- */
@@ -311,7 +314,7 @@ int sf_run_open(const struct sf_run_opts *o, struct sf_run **out, struct sf_diag
     if (sf_config_bind_vars(r->cfg, o->vars, o->n_vars, o->var_files, o->n_var_files, d) < 0)
         return -1;
     r->g = sf_run_resource_graph(r->cfg, d);
-    if (!r->g)
+    if (!r->g || sf_schedule_load(r->cfg, &r->sched, d) < 0)
         return -1;
     r->sessions = sf_sessions_new(r->cfg, r->cfg->dir);
     return open_state(r, d);
@@ -337,7 +340,7 @@ int sf_run_open_plan(const struct sf_run_opts *o, const struct sf_plan *plan, st
     if (sf_config_expand(r->cfg, d) < 0)
         return -1;
     r->g = sf_run_resource_graph(r->cfg, d);
-    if (!r->g)
+    if (!r->g || sf_schedule_load(r->cfg, &r->sched, d) < 0)
         return -1;
     r->sessions = sf_sessions_new(r->cfg, r->cfg->dir);
     if (open_state(r, d) < 0)
@@ -376,6 +379,7 @@ void sf_run_close(struct sf_run *r)
                     retries, requests);
         sf_sessions_free(r->sessions);
     }
+    sf_schedule_free(r->sched);
     if (r->cfg)
         sf_config_free(r->cfg);
     json_decref(r->values);
@@ -392,6 +396,46 @@ struct sf_config *sf_run_config(struct sf_run *r)
 struct sf_state *sf_run_state(struct sf_run *r)
 {
     return r->st;
+}
+
+const struct sf_schedule *sf_run_schedule(struct sf_run *r)
+{
+    return r->sched;
+}
+
+void sf_run_set_destroy(struct sf_run *r, bool destroy)
+{
+    r->o.destroy = destroy;
+}
+
+/* ---- power a schedule owns -------------------------------------------- */
+
+/* The attribute saying whether objects of rt run (SF_POWER), or NULL. */
+static const struct sf_attr *power_attr(const struct sf_resource_type *rt)
+{
+    for (const struct sf_attr *a = rt ? rt->attrs : NULL; a && a->name; a++)
+        if ((a->flags & SF_POWER) && rt->power_on && rt->power_off)
+            return a;
+    return NULL;
+}
+
+/* The power attribute of the resource at address when the schedule owns
+ * it, else NULL: then the schedule, not the description, decides it. */
+static const struct sf_attr *owned_power(const struct sf_run *r, const char *address,
+                                         const char *type)
+{
+    if (!sf_schedule_owns(r->sched, address))
+        return NULL;
+    return power_attr(sf_provider_find_type(type));
+}
+
+/* Whether attrs (a recorded object of type) is turned off. */
+static bool is_off(const char *type, const json_t *attrs)
+{
+    const struct sf_resource_type *rt = sf_provider_find_type(type);
+    const struct sf_attr *a = power_attr(rt);
+    const char *v = a ? json_string_value(json_object_get(attrs, a->name)) : NULL;
+    return v && strcmp(v, rt->power_off) == 0;
 }
 
 /* ---- expressions ------------------------------------------------------ */
@@ -471,7 +515,7 @@ int sf_run_validate(const struct sf_run_opts *o, struct sf_diags *d)
         sf_config_bind_vars(r->cfg, o->vars, o->n_vars, o->var_files, o->n_var_files, d) < 0)
         goto out;
     r->g = sf_run_resource_graph(r->cfg, d);
-    if (!r->g)
+    if (!r->g || sf_schedule_load(r->cfg, &r->sched, d) < 0)
         goto out;
     /* Every resource unknown: checks what can be checked before apply. */
     for (size_t i = 0; i < r->cfg->n_resources; i++) {
@@ -549,12 +593,14 @@ struct refresh_item {
     const struct sf_state_entry *entry;
     json_t *result; /* new reference, or NULL when gone */
     bool adopted;
+    const char *kept_for; /* not read: reached through this turned-off resource */
 };
 
 struct refresh_ctx {
     struct sf_run *r;
     struct refresh_item *items;
     struct sf_diags *d;
+    json_t *asleep; /* string value of a turned-off owned resource -> its address */
 };
 
 static int refresh_one(void *ctx, int id)
@@ -590,6 +636,15 @@ static int refresh_one(void *ctx, int id)
         it->result = json_incref((json_t *)attrs);
         return 0;
     }
+    /* An object reached through a host the schedule turned off (objects
+     * inside a SHUTOFF cluster) cannot be read; it is kept as recorded. */
+    const char *via = rt->connection ? json_string_value(json_object_get(attrs, rt->connection)) : NULL;
+    const json_t *host = via && *via ? json_object_get(rc->asleep, via) : NULL;
+    if (host) {
+        it->kept_for = json_string_value(host);
+        it->result = json_incref((json_t *)attrs);
+        return 0;
+    }
     json_t *out = NULL;
     if (rt->read(&c, attrs, &out) < 0)
         return -1;
@@ -611,16 +666,44 @@ static int refresh(struct sf_run *r, json_t *refreshed, json_t *adopted, struct 
         items[i].entry = sf_state_get(r->st, addrs[i]);
         sf_graph_add_node(g, addrs[i], &items[i]);
     }
-    struct refresh_ctx ctx = {r, items, d};
+    struct refresh_ctx ctx = {r, items, d, json_object()};
+    for (i = 0; i < n; i++) {
+        const json_t *attrs = sf_state_attrs(items[i].entry);
+        const char *type = sf_state_type(items[i].entry);
+        if (!attrs || !type || !owned_power(r, items[i].address, type) || !is_off(type, attrs))
+            continue;
+        const char *k;
+        json_t *v;
+        json_object_foreach((json_t *)attrs, k, v) if (json_is_string(v) && json_string_length(v) > 0)
+            json_object_set_new(ctx.asleep, json_string_value(v), json_string(items[i].address));
+    }
     struct sf_walk_opts wo = {.parallelism = r->o.parallelism, .visit = refresh_one, .ctx = &ctx,
                               .stop = r->o.stop};
     int rc = sf_walk(g, &wo, NULL);
+    json_t *kept = json_object(); /* host address -> how many objects were kept */
     for (i = 0; i < n; i++) {
         json_object_set_new(refreshed, items[i].address,
                             items[i].result ? items[i].result : json_null());
         if (items[i].adopted)
             json_object_set_new(adopted, items[i].address, json_true());
+        if (items[i].kept_for) {
+            json_int_t c = json_integer_value(json_object_get(kept, items[i].kept_for));
+            json_object_set_new(kept, items[i].kept_for, json_integer(c + 1));
+        }
     }
+    const char *host;
+    json_t *count;
+    json_object_foreach(kept, host, count)
+    {
+        json_int_t c = json_integer_value(count);
+        sf_warn(d, NULL,
+                "%lld object%s inside %s %s not refreshed: %s is turned off by the schedule, so "
+                "the plan takes %s as recorded",
+                (long long)c, c == 1 ? "" : "s", host, c == 1 ? "was" : "were", host,
+                c == 1 ? "it" : "them");
+    }
+    json_decref(kept);
+    json_decref(ctx.asleep);
     free(items);
     free(addrs);
     sf_graph_free(g);
@@ -691,6 +774,19 @@ static void add_drift(struct sf_run *r, struct sf_plan *p, const json_t *refresh
             continue;
         if (now && !json_is_null(now) && sf_value_equal(recorded, now))
             continue;
+        /* Power the schedule owns is the schedule's business, whoever
+         * turned the object on or off. */
+        const struct sf_attr *pa = owned_power(r, addr, sf_state_type(entry));
+        if (pa && now && !json_is_null(now)) {
+            json_t *a = sf_value_copy(recorded), *b = sf_value_copy(now);
+            json_object_del(a, pa->name);
+            json_object_del(b, pa->name);
+            bool same = sf_value_equal(a, b);
+            json_decref(a);
+            json_decref(b);
+            if (same)
+                continue;
+        }
         struct sf_drift *dr = sf_plan_add_drift(p);
         dr->address = sf_xstrdup(addr);
         dr->type = sf_xstrdup(sf_state_type(entry));
@@ -943,6 +1039,11 @@ int sf_run_plan(struct sf_run *r, struct sf_plan **out, struct sf_diags *d)
         if (!sf_config_find(r->cfg, r->o.replace[i]))
             sf_error(d, NULL, "-replace %s matches no resource in the description", r->o.replace[i]);
 
+    if (r->sched && !r->o.destroy) {
+        struct sf_sched_record rec;
+        sf_sched_record_read(sf_state_schedule(r->st), &rec);
+        p->schedule = sf_schedule_summary(r->sched, &rec, time(NULL));
+    }
     json_t *refreshed = json_object();
     json_t *adopted = json_object();
     p->refreshed = refreshed;
@@ -993,6 +1094,10 @@ int sf_run_plan(struct sf_run *r, struct sf_plan **out, struct sf_diags *d)
             set_value(r, rc->address, sf_unknown(), NULL);
             continue;
         }
+        /* The schedule owns the power: the object stays as it is. */
+        const struct sf_attr *pa = owned_power(r, rc->address, rc->type);
+        if (pa && prior && json_object_get(prior, pa->name))
+            json_object_set_new(desired, pa->name, sf_value_copy(json_object_get(prior, pa->name)));
         bool tainted = entry && sf_state_is_tainted(entry);
         bool requested = listed(r->o.replace, r->o.n_replace, rc->address);
         struct sf_change *c = sf_plan_add_change(p);
@@ -1011,6 +1116,12 @@ int sf_run_plan(struct sf_run *r, struct sf_plan **out, struct sf_diags *d)
                     true, SF_REASON_RENEW, c);
             c->reason_detail = why;
         }
+        if (pa && prior && c->action == SF_ACT_REPLACE && is_off(rc->type, prior))
+            sf_error(d, &rc->pos,
+                     "%s is hibernated (%s %s, turned off by the schedule) and the plan would "
+                     "replace it; a plan never replaces a hibernated resource: run sparkform wake "
+                     "first",
+                     rc->address, pa->name, json_string_value(json_object_get(prior, pa->name)));
         c->dependencies = graph_deps(r->g, rc);
         c->create_before_destroy = rc->lifecycle.create_before_destroy;
         if (c->action == SF_ACT_REPLACE && rc->lifecycle.prevent_destroy)
@@ -1108,8 +1219,10 @@ static json_t *final_values(struct sf_run *r, const struct sf_change *c,
     json_object_foreach(c->after, k, v)
     {
         json_t *now = json_object_get(desired, k);
+        const struct sf_attr *pa = owned_power(r, c->address, c->type);
         bool ignored = listed((const char *const *)rc->lifecycle.ignore_changes,
-                              rc->lifecycle.n_ignore, k);
+                              rc->lifecycle.n_ignore, k) ||
+                       (pa && strcmp(pa->name, k) == 0);
         if (!sf_value_has_unknown(v)) {
             if (now && !ignored && !sf_value_equal(now, v)) {
                 sf_diag_add(d, SF_SEV_ERROR, &rc->pos, c->address,
@@ -1352,12 +1465,38 @@ static int persist_refresh(struct sf_run *r, const struct sf_plan *p, int *recor
     return 0;
 }
 
+/* The schedule's record of the stack's life: when it was first created
+ * (what delete_after counts from), set by the first apply that leaves
+ * something in a stack with a schedule; removed with the last object, so
+ * a stack made again later starts afresh. */
+static int record_lifetime(struct sf_run *r, struct sf_diags *d)
+{
+    size_t n;
+    free(sf_state_addresses(r->st, &n));
+    const json_t *cur = sf_state_schedule(r->st);
+    if (n == 0)
+        return cur ? sf_state_set_schedule(r->st, NULL, d) : 0;
+    if (!r->sched)
+        return 0;
+    struct sf_sched_record rec;
+    sf_sched_record_read(cur, &rec);
+    if (rec.created)
+        return 0;
+    rec.created = time(NULL);
+    json_t *j = sf_sched_record_json(&rec);
+    int rc = sf_state_set_schedule(r->st, j, d);
+    json_decref(j);
+    return rc;
+}
+
 int sf_run_record_refresh(struct sf_run *r, const struct sf_plan *p, int *recorded,
                           struct sf_diags *d)
 {
     if (sf_state_begin(r->st, d) < 0)
         return -1;
     int rc = persist_refresh(r, p, recorded, d);
+    if (rc == 0 && !p->refresh_only)
+        rc = record_lifetime(r, d);
     if (sf_state_commit(r->st, d) < 0)
         rc = -1;
     return rc;
@@ -1430,6 +1569,8 @@ int sf_run_apply(struct sf_run *r, const struct sf_plan *p, struct sf_diags *d)
         sf_ui_progress_stop();
     }
     save_outputs(r, p, d);
+    if (!p->targets && record_lifetime(r, d) < 0)
+        rc = -1;
     if (sf_state_commit(r->st, d) < 0)
         rc = -1;
     if (rc == 0 && !sf_diags_errors(d)) {
@@ -1524,4 +1665,84 @@ int sf_run_import(struct sf_run *r, const char *address, const char *id, struct 
                    "differ.",
                    address);
     return w;
+}
+
+/* ---- power, for schedules --------------------------------------------- */
+
+int sf_run_power(struct sf_run *r, const char *address, bool on, bool *acted, struct sf_diags *d)
+{
+    *acted = false;
+    const struct sf_state_entry *e = sf_state_get(r->st, address);
+    const json_t *recorded = e ? sf_state_attrs(e) : NULL;
+    if (!recorded) {
+        sf_diag_add(d, SF_SEV_ERROR, NULL, address,
+                    "%s is not in the state: there is nothing to turn %s (apply the description "
+                    "first)",
+                    address, on ? "on" : "off");
+        return -1;
+    }
+    char *type = sf_xstrdup(sf_state_type(e));
+    const struct sf_resource_type *rt = sf_provider_find_type(type);
+    const struct sf_attr *pa = power_attr(rt);
+    /* What the record keeps besides the attributes, copied before the
+     * entry changes. */
+    const json_t *s = sf_state_sensitive(e), *deps = sf_state_deps(e);
+    json_t *sens = s ? json_copy((json_t *)s) : json_array();
+    json_t *dep = deps ? json_copy((json_t *)deps) : json_array();
+    bool tainted = sf_state_is_tainted(e);
+    json_t *prior = sf_value_copy(recorded);
+    json_t *now = NULL, *desired = NULL, *out = NULL;
+    int rc = -1;
+    struct sf_call call;
+    if (!pa) {
+        sf_diag_add(d, SF_SEV_ERROR, NULL, address, "%s (%s) has no power state to turn %s",
+                    address, type, on ? "on" : "off");
+        goto out;
+    }
+    if (sf_state_begin(r->st, d) < 0 || init_call(r, &call, address, type, OP_READ, d) < 0)
+        goto out;
+    if (rt->read(&call, prior, &now) < 0)
+        goto out;
+    if (!now) {
+        sf_diag_add(d, SF_SEV_ERROR, NULL, address,
+                    "%s no longer exists (deleted outside sparkform); run sparkform apply to make "
+                    "it again",
+                    address);
+        goto out;
+    }
+    const char *want = on ? rt->power_on : rt->power_off;
+    const char *have = json_string_value(json_object_get(now, pa->name));
+    if (have && strcmp(have, want) == 0) {
+        /* Already so: what was read is what the state keeps. */
+        rc = sf_value_equal(now, prior) ? 0 : sf_state_set_attrs(r->st, address, now, d);
+        goto out;
+    }
+    desired = sf_value_copy(now);
+    json_object_set_new(desired, pa->name, json_string(want));
+    if (init_call(r, &call, address, type, OP_UPDATE, d) < 0)
+        goto out;
+    sf_ui_progress_start(10);
+    struct sf_ui_op *op = sf_ui_op_begin(address, on ? "Waking" : "Hibernating");
+    watch_op(&call, op);
+    int urc = rt->update(&call, now, desired, &out);
+    double secs = sf_ui_op_end(op);
+    sf_ui_progress_stop();
+    int wrc = out ? sf_state_record(r->st, address, type, tainted, out, sens, dep, d) : 0;
+    if (urc == 0) {
+        sf_ui_line("%s: turned %s (%s %s) after %.0fs", address, on ? "on" : "off", pa->name, want,
+                   secs);
+        *acted = true;
+    } else {
+        sf_ui_line("%s: turning it %s failed after %.0fs", address, on ? "on" : "off", secs);
+    }
+    rc = urc == 0 && wrc == 0 ? 0 : -1;
+out:
+    free(type);
+    json_decref(sens);
+    json_decref(dep);
+    json_decref(prior);
+    json_decref(now);
+    json_decref(desired);
+    json_decref(out);
+    return rc;
 }

@@ -39,6 +39,7 @@ struct sf_run_opts {
 };
 
 struct sf_run;
+struct sf_schedule;
 
 /* Where a description keeps its state (state.h's sf_state_where), with
  * the strings it points into. */
@@ -70,6 +71,18 @@ void sf_run_close(struct sf_run *r);
 
 struct sf_config *sf_run_config(struct sf_run *r);
 struct sf_state *sf_run_state(struct sf_run *r);
+
+/* The description's schedule (schedule.h), NULL when it has none. */
+const struct sf_schedule *sf_run_schedule(struct sf_run *r);
+/* Make the next sf_run_plan plan the deletion of everything (an expired
+ * schedule destroys the stack under the lock its run already holds). */
+void sf_run_set_destroy(struct sf_run *r, bool destroy);
+/* Turn the object at address on or off through its type's power
+ * attribute (SF_POWER): read it, then, unless it is so already (*acted
+ * false), update it with that attribute changed, as an apply would, with
+ * its progress. The state records what the provider returned; the call
+ * starts journaling and leaves the commit to the caller. Returns 0 or -1. */
+int sf_run_power(struct sf_run *r, const char *address, bool on, bool *acted, struct sf_diags *d);
 
 /* Refresh and plan. *out is the caller's. Returns 0 or -1. */
 int sf_run_plan(struct sf_run *r, struct sf_plan **out, struct sf_diags *d);

@@ -67,6 +67,7 @@ void sf_state_free(struct sf_state *s)
     json_decref(s->resources);
     json_decref(s->outputs);
     json_decref(s->source);
+    json_decref(s->schedule);
     free(s->path);
     free(s->journal_path);
     free(s->lineage);
@@ -132,6 +133,12 @@ static int adopt_document(struct sf_state *s, json_t *doc, struct sf_diags *d)
         return -1;
     }
     s->source = json_incref(source);
+    json_t *schedule = json_object_get(doc, "schedule");
+    if (schedule && !json_is_object(schedule)) {
+        sf_error(d, &pos, "state file \"schedule\" is not an object; expected {created, last}");
+        return -1;
+    }
+    s->schedule = json_incref(schedule);
     s->lineage = sf_xstrdup(json_string_value(lineage));
     s->serial = s->file_serial = json_integer_value(serial);
     if (resources) {
@@ -343,6 +350,8 @@ static json_t *document(const struct sf_state *s, long long serial)
                             s->resources, "outputs", s->outputs);
     if (s->source)
         json_object_set(doc, "source", s->source);
+    if (s->schedule)
+        json_object_set(doc, "schedule", s->schedule);
     return doc;
 }
 
@@ -439,7 +448,19 @@ int sf_state_apply_record(struct sf_state *s, const json_t *rec, char **why)
         s->source = json_is_object(source) ? json_incref(source) : NULL;
         return 0;
     }
-    *why = sf_asprintf("unknown record op \"%s\"; expected put, intent, remove, outputs or source", op);
+    if (strcmp(op, "schedule") == 0) {
+        json_t *schedule = json_object_get(rec, "schedule");
+        if (schedule && !json_is_object(schedule) && !json_is_null(schedule)) {
+            *why = sf_xstrdup("schedule record's \"schedule\" is neither an object nor null");
+            return -1;
+        }
+        json_decref(s->schedule);
+        s->schedule = json_is_object(schedule) ? json_deep_copy(schedule) : NULL;
+        return 0;
+    }
+    *why = sf_asprintf("unknown record op \"%s\"; expected put, intent, remove, outputs, source "
+                       "or schedule",
+                       op);
     return -1;
 }
 
@@ -730,6 +751,26 @@ int sf_state_set_source(struct sf_state *s, const json_t *source, struct sf_diag
     if (same)
         return 0;
     json_t *rec = json_pack("{s:s, s:O}", "op", "source", "source", source ? source : json_null());
+    return record(s, rec, NULL, d);
+}
+
+const json_t *sf_state_schedule(const struct sf_state *s)
+{
+    return s->schedule;
+}
+
+int sf_state_set_schedule(struct sf_state *s, const json_t *schedule, struct sf_diags *d)
+{
+    if (schedule && !json_is_object(schedule)) {
+        sf_error(d, NULL, "a state's schedule record is an object {created, last}");
+        return -1;
+    }
+    pthread_mutex_lock(&s->mu);
+    bool same = schedule ? s->schedule && json_equal(s->schedule, (json_t *)schedule) : !s->schedule;
+    pthread_mutex_unlock(&s->mu);
+    if (same)
+        return 0;
+    json_t *rec = json_pack("{s:s, s:O}", "op", "schedule", "schedule", schedule ? schedule : json_null());
     return record(s, rec, NULL, d);
 }
 

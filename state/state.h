@@ -18,7 +18,9 @@
  *     },                                 the old object)
  *     "outputs": {"name": {"value": ..., "sensitive": false}},
  *     "source": {"url", "path", "ref", "commit"}   (only when the last apply
- *   }                                    or destroy read the description from git)
+ *                                        or destroy read the description from git)
+ *     "schedule": {"created", "last": {"kind", "due", "by"}}  (a stack with
+ *   }                                    schedules: provisioner/schedule.h)
  *
  * That shape is the file's and the journal's business: the engine sees a
  * struct sf_state and its entries only through the functions below, which
@@ -194,6 +196,12 @@ int sf_state_set_outputs(struct sf_state *s, const json_t *outputs, struct sf_di
  * recorded changes nothing. */
 const json_t *sf_state_source(const struct sf_state *s);
 int sf_state_set_source(struct sf_state *s, const json_t *source, struct sf_diags *d);
+/* The schedule's record (provisioner/schedule.h gives it meaning: when the
+ * stack was first created, and the last power transition acted on), or
+ * NULL. Borrowed. Setting NULL removes it; setting what is already
+ * recorded changes nothing. Journaled like every change. */
+const json_t *sf_state_schedule(const struct sf_state *s);
+int sf_state_set_schedule(struct sf_state *s, const json_t *schedule, struct sf_diags *d);
 /* A whole entry in the file's shape (above): for importing records made
  * elsewhere; the engine uses the calls above. */
 int sf_state_put(struct sf_state *s, const char *address, const json_t *entry, struct sf_diags *d);

@@ -24,6 +24,7 @@ struct sf_state {
     json_t *resources;     /* object: address -> entry (shape in state.h) */
     json_t *outputs;       /* object: name -> {"value", "sensitive"} */
     json_t *source;        /* object {"url", "path", "ref", "commit"}, or NULL */
+    json_t *schedule;      /* the schedule's record (provisioner/schedule.h), or NULL */
     int journal_fd;        /* -1 when no run is journaling */
     bool changed;          /* something was recorded since load */
     bool locked;

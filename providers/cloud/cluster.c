@@ -31,7 +31,7 @@ static const struct sf_attr attrs[] = {
     {"floating_ip_enabled", SF_BOOL, SF_OPTIONAL | SF_FORCE_NEW, "false", "a public address for the API"},
     {"labels", SF_MAP, SF_OPTIONAL, "{}", "cluster labels (strings)"},
     {"security_policy_sync_enabled", SF_BOOL, SF_OPTIONAL | SF_COMPUTED, NULL, "sync of security policies"},
-    {"status", SF_STRING, SF_OPTIONAL, "\"RUNNING\"", "\"RUNNING\" or \"SHUTOFF\" (turns the cluster off and on)"},
+    {"status", SF_STRING, SF_OPTIONAL | SF_POWER, "\"RUNNING\"", "\"RUNNING\" or \"SHUTOFF\" (turns the cluster off and on)"},
     {"id", SF_STRING, SF_COMPUTED | SF_STABLE, NULL, "the cluster's uuid"},
     {"cluster_template_id", SF_STRING, SF_COMPUTED, NULL, "the template the version resolved to"},
     {"master_flavor_id", SF_STRING, SF_COMPUTED, NULL, "the masters' flavor id"},
@@ -659,4 +659,6 @@ const struct sf_resource_type sf_cloud_cluster_type = {
     .status = cluster_status,
     .check = cluster_check,
     .timeouts = {.create = 3600, .update = 3600, .delete = 1800, .read = 300},
+    .power_on = "RUNNING",
+    .power_off = "SHUTOFF",
 };

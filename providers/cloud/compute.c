@@ -150,7 +150,7 @@ static const struct sf_attr server_attrs[] = {
     {"network_id", SF_STRING, SF_REQUIRED | SF_FORCE_NEW, NULL, "the network the server is on"},
     {"keypair", SF_STRING, SF_OPTIONAL | SF_FORCE_NEW, NULL, "name of a key pair to install"},
     {"metadata", SF_MAP, SF_OPTIONAL, "{}", "metadata key/values (strings)"},
-    {"power_state", SF_STRING, SF_OPTIONAL, "\"active\"", "\"active\" (running) or \"shutoff\" (stopped)"},
+    {"power_state", SF_STRING, SF_OPTIONAL | SF_POWER, "\"active\"", "\"active\" (running) or \"shutoff\" (stopped)"},
     {"id", SF_STRING, SF_COMPUTED | SF_STABLE, NULL, "Nova id"},
     {"flavor_id", SF_STRING, SF_COMPUTED, NULL, "the flavor's id"},
     {"image_id", SF_STRING, SF_COMPUTED | SF_STABLE, NULL, "the image's id"},
@@ -806,4 +806,6 @@ const struct sf_resource_type sf_cloud_server_type = {
     .status = server_status,
     .check = server_check,
     .timeouts = {.create = 1200, .update = 1200, .delete = 600, .read = 300},
+    .power_on = "active",
+    .power_off = "shutoff",
 };

@@ -141,4 +141,5 @@ const struct sf_resource_type sf_kube_config_map_type = {
     .plan = config_map_plan,
     .order = sf_kube_order_namespaced,
     .timeouts = {.create = 120, .update = 120, .delete = 120, .read = 60},
+    .connection = "kubeconfig",
 };

@@ -935,4 +935,5 @@ const struct sf_resource_type sf_kube_manifest_type = {
     .instances = sf_kube_manifest_instances,
     .status = sf_kube_manifest_status,
     .timeouts = {.create = 600, .update = 600, .delete = 600, .read = 120},
+    .connection = "kubeconfig",
 };

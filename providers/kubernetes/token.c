@@ -171,4 +171,5 @@ const struct sf_resource_type sf_kube_token_type = {
     .delete = token_delete,
     .order = token_order,
     .timeouts = {.create = 120, .delete = 120, .read = 60},
+    .connection = "kubeconfig",
 };
