@@ -14,6 +14,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "gitauth.h"
 #include "sigv4.h"
 #include "util.h"
 
@@ -40,10 +41,16 @@ int sf_gitsrc_parse(const char *source, struct sf_gitsrc *out, const char **why)
         free(out->ref);
         out->ref = sf_xstrdup(q + 5);
     }
-    /* The subdirectory follows a "//" that is not the scheme's. */
-    const char *scheme = strstr(main, "://");
-    const char *from = scheme ? scheme + 3 : main;
-    const char *sub = strstr(*from == '/' ? from + 1 : from, "//");
+    /* The subdirectory follows a "//" inside the path: not the scheme's,
+     * nor the slashes that open the path (ssh://host//srv/repo.git is the
+     * absolute path /srv/repo.git, file:///srv/repo too). */
+    const char *path = main;
+    size_t scheme = strspn(main, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789+-.");
+    if (scheme > 0 && !strncmp(main + scheme, "://", 3))
+        path = main + scheme + 3 + strcspn(main + scheme + 3, "/");
+    while (*path == '/')
+        path++;
+    const char *sub = strstr(path, "//");
     if (sub) {
         out->url = sf_xstrndup(main, (size_t)(sub - main));
         out->subdir = sf_xstrdup(sub + 2);
@@ -137,6 +144,16 @@ static char *scrubbed(const char *msg, const char *url)
     size_t at = 0, n = userinfo(url, &at);
     struct sf_buf b = {0};
     char *secret = n > 1 ? sf_xstrndup(url + at, n - 1) : NULL;
+    /* An ssh URL's user is a login name, which messages name ("failed as
+     * git"); over https a lone user may be a token. */
+    char *u = NULL, *h = NULL;
+    int port;
+    if (secret && !strchr(secret, ':') && sf_gitauth_ssh_endpoint(url, &u, &h, &port) == 0) {
+        free(secret);
+        secret = NULL;
+    }
+    free(u);
+    free(h);
     for (const char *p = msg; *p;) {
         const char *hit = secret ? strstr(p, secret) : NULL;
         if (!hit) {
@@ -151,12 +168,18 @@ static char *scrubbed(const char *msg, const char *url)
     return b.s ? sf_buf_take(&b) : sf_xstrdup("");
 }
 
-static int git_fail(struct sf_diags *d, const struct sf_pos *pos, const char *what, const char *url)
+/* An error of libgit2's, or the refusal of a credentials or host-key
+ * callback (auth; NULL when none ran), which says more. */
+static int git_fail(struct sf_diags *d, const struct sf_pos *pos, const char *what, const char *url,
+                    const struct sf_gitauth *auth)
 {
     const git_error *e = git_error_last();
     char *shown = sf_gitsrc_display_url(url);
-    char *msg = scrubbed(e && e->message ? e->message : "failed", url);
+    const char *why = auth && auth->failure ? auth->failure : e && e->message ? e->message : "failed";
+    char *msg = scrubbed(why, url);
     sf_error(d, pos, "git: %s %s: %s", what, shown, msg);
+    if (auth && auth->failure && auth->hint)
+        sf_diag_detail(d, "%s", auth->hint);
     free(msg);
     free(shown);
     return -1;
@@ -199,6 +222,8 @@ int sf_gitsrc_fetch(const char *cache, const struct sf_gitsrc *g, char **commit,
     int rc = -1;
     git_repository *repo = NULL;
     git_remote *remote = NULL;
+    struct sf_gitauth auth;
+    sf_gitauth_init(&auth, g->url);
     struct stat st;
     if (sf_mkdir_parents(repo_dir) < 0) {
         sf_error(d, pos, "cannot make the module cache %s: %s", cache, strerror(errno));
@@ -206,7 +231,7 @@ int sf_gitsrc_fetch(const char *cache, const struct sf_gitsrc *g, char **commit,
     }
     if (stat(repo_dir, &st) == 0) {
         if (git_repository_open_bare(&repo, repo_dir) < 0 || git_remote_lookup(&remote, repo, "origin") < 0) {
-            git_fail(d, pos, "cannot open the cached clone of", g->url);
+            git_fail(d, pos, "cannot open the cached clone of", g->url, NULL);
             goto out;
         }
         /* Tags and branches as the server has them now. */
@@ -215,16 +240,18 @@ int sf_gitsrc_fetch(const char *cache, const struct sf_gitsrc *g, char **commit,
         git_fetch_options fo;
         git_fetch_options_init(&fo, GIT_FETCH_OPTIONS_VERSION);
         fo.download_tags = GIT_REMOTE_DOWNLOAD_TAGS_ALL;
+        sf_gitauth_callbacks(&auth, &fo.callbacks);
         if (git_remote_fetch(remote, &specs, &fo, "sparkform init") < 0) {
-            git_fail(d, pos, "cannot fetch", g->url);
+            git_fail(d, pos, "cannot fetch", g->url, &auth);
             goto out;
         }
     } else {
         git_clone_options co;
         git_clone_options_init(&co, GIT_CLONE_OPTIONS_VERSION);
         co.bare = 1;
+        sf_gitauth_callbacks(&auth, &co.fetch_opts.callbacks);
         if (git_clone(&repo, g->url, repo_dir, &co) < 0) {
-            git_fail(d, pos, "cannot clone", g->url);
+            git_fail(d, pos, "cannot clone", g->url, &auth);
             goto out;
         }
     }
@@ -250,7 +277,7 @@ int sf_gitsrc_fetch(const char *cache, const struct sf_gitsrc *g, char **commit,
         sf_mkdir_parents(tmp);
         if (git_commit_lookup(&c, repo, &oid) < 0 || git_checkout_tree(repo, (git_object *)c, &ck) < 0 ||
             rename(tmp, tree) < 0) {
-            git_fail(d, pos, "cannot extract the tree of", g->url);
+            git_fail(d, pos, "cannot extract the tree of", g->url, NULL);
             git_commit_free(c);
             free(tmp);
             free(tree);
@@ -263,6 +290,7 @@ int sf_gitsrc_fetch(const char *cache, const struct sf_gitsrc *g, char **commit,
     *commit = sf_xstrdup(hex);
     rc = 0;
 out:
+    sf_gitauth_free(&auth);
     git_remote_free(remote);
     git_repository_free(repo);
     free(repo_dir);
@@ -314,13 +342,17 @@ char *sf_gitsrc_locked(const char *source, const char *root_dir, const char *wha
 {
     struct sf_gitsrc g;
     const char *why;
+    /* Messages show the source without a URL's password or token. */
+    char *shown = sf_gitsrc_display_url(source);
     if (sf_gitsrc_parse(source, &g, &why) < 0) {
-        sf_error(d, pos, "%s \"%s\": %s", what, source, why);
+        sf_error(d, pos, "%s \"%s\": %s", what, shown, why);
+        free(shown);
         return NULL;
     }
     json_t *lock = sf_lock_load(root_dir, d);
     if (!lock) {
         sf_gitsrc_free(&g);
+        free(shown);
         return NULL;
     }
     json_t *mods = json_object_get(lock, "modules");
@@ -330,11 +362,12 @@ char *sf_gitsrc_locked(const char *source, const char *root_dir, const char *wha
         const char *other = NULL, *k;
         json_t *e;
         json_object_foreach(mods, k, e) if (!strcmp(json_string_value(json_object_get(e, "url")) ?: "", g.url)) other = k;
+        char *shown_other = other ? sf_gitsrc_display_url(other) : NULL;
         if (other)
             sf_error(d, pos,
                      "%s \"%s\" does not match the lock file, which has \"%s\" for that "
                      "repository; run sparkform init to fetch what the description asks for",
-                     what, source, other);
+                     what, shown, shown_other);
         else if (sf_gitsrc_in_tree(root_dir))
             /* A description read from git takes its lock from the same
              * commit: nothing here may write one into the cache. */
@@ -342,16 +375,17 @@ char *sf_gitsrc_locked(const char *source, const char *root_dir, const char *wha
                      "%s \"%s\" is not in the sparkform.lock.json committed beside the description "
                      "in its repository; run sparkform init in a checkout of that repository and "
                      "commit the lock file",
-                     what, source);
+                     what, shown);
         else
-            sf_error(d, pos, "%s \"%s\" is not in the lock file yet; run sparkform init", what, source);
+            sf_error(d, pos, "%s \"%s\" is not in the lock file yet; run sparkform init", what, shown);
+        free(shown_other);
     } else {
         char *cache = sf_gitsrc_cache(root_dir);
         char *tree = sf_gitsrc_tree(cache, commit);
         struct stat st;
         if (stat(tree, &st) != 0)
             sf_error(d, pos, "%s \"%s\": commit %.12s is not in the module cache (%s); run sparkform init",
-                     what, source, commit, cache);
+                     what, shown, commit, cache);
         else
             path = sf_gitsrc_path(cache, &g, commit);
         free(tree);
@@ -359,5 +393,6 @@ char *sf_gitsrc_locked(const char *source, const char *root_dir, const char *wha
     }
     json_decref(lock);
     sf_gitsrc_free(&g);
+    free(shown);
     return path;
 }

@@ -42,19 +42,24 @@ static char *fetch_git(struct walk *W, const struct sf_node *src, const char *wh
     struct sf_gitsrc g;
     const char *why;
     if (sf_gitsrc_parse(source, &g, &why) < 0) {
-        sf_error(W->d, &src->pos, "%s \"%s\": %s", what, source, why);
+        char *shown = sf_gitsrc_display_url(source);
+        sf_error(W->d, &src->pos, "%s \"%s\": %s", what, shown, why);
+        free(shown);
         return NULL;
     }
     if (!json_object_get(mods, source)) {
-        fprintf(W->out, "Fetching %s ...\n", source);
+        /* The source as written may hold a URL's password or token. */
+        char *shown = sf_gitsrc_display_url(source);
+        fprintf(W->out, "Fetching %s ...\n", shown);
         fflush(W->out);
         char *commit = NULL;
         if (sf_gitsrc_fetch(W->cache, &g, &commit, &src->pos, W->d) == 0) {
-            fprintf(W->out, "- %s at commit %.12s\n", source, commit);
+            fprintf(W->out, "- %s at commit %.12s\n", shown, commit);
             json_object_set_new(mods, source,
                                 json_pack("{s:s, s:s, s:s}", "commit", commit, "url", g.url, "ref", g.ref));
         }
         free(commit);
+        free(shown);
     }
     const char *commit = json_string_value(json_object_get(json_object_get(mods, source), "commit"));
     char *path = commit ? sf_gitsrc_path(W->cache, &g, commit) : NULL;

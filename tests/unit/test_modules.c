@@ -3,7 +3,8 @@
  * the addresses instances get, for_each over maps, lists and keyed lists,
  * when, nesting, outputs and the order their references imply, the
  * input checks' messages with the caller's line and column, git sources
- * (modules, and a SparkService's operator.crds) locked by init.
+ * (modules, and a SparkService's operator.crds) locked by init, and how
+ * each URL form of a git source splits into URL, subdirectory and ref.
  */
 #include <check.h>
 #include <stdio.h>
@@ -12,6 +13,7 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "gitsrc.h"
 #include "init.h"
 #include "run.h"
 #include "util.h"
@@ -234,6 +236,50 @@ START_TEST(test_input_messages)
           "var.x cannot be used inside a module");
     ck_assert_ptr_nonnull(strstr(diags.items[diags.n - 1].detail, "in module.b (")) ;
     ck_assert_ptr_nonnull(strstr(diags.items[diags.n - 1].detail, "called at "));
+}
+END_TEST
+
+static void git_parses(const char *source, const char *url, const char *subdir, const char *ref)
+{
+    struct sf_gitsrc g;
+    const char *why = NULL;
+    ck_assert_msg(sf_gitsrc_parse(source, &g, &why) == 0, "%s: %s", source, why);
+    ck_assert_str_eq(g.url, url);
+    ck_assert_str_eq(g.subdir, subdir);
+    ck_assert_str_eq(g.ref, ref);
+    sf_gitsrc_free(&g);
+}
+
+/* The "//" before the subdirectory is neither the scheme's nor the
+ * slashes that open an absolute path (ssh://host//srv/repo.git). */
+START_TEST(test_git_source_forms)
+{
+    git_parses("git::ssh://git@git.example/org/repo.git//mod?ref=v1", "ssh://git@git.example/org/repo.git", "mod",
+               "v1");
+    git_parses("git::ssh://u@127.0.0.1:2222//srv/repo.git//mod/net?ref=v1", "ssh://u@127.0.0.1:2222//srv/repo.git",
+               "mod/net", "v1");
+    git_parses("git::ssh://u@127.0.0.1:2222//srv/repo.git?ref=main", "ssh://u@127.0.0.1:2222//srv/repo.git", "",
+               "main");
+    git_parses("git::ssh://u@127.0.0.1:2222/srv/repo.git//mod", "ssh://u@127.0.0.1:2222/srv/repo.git", "mod", "");
+    git_parses("git::git+ssh://git.example/repo.git//mod?ref=3f2a9c1", "git+ssh://git.example/repo.git", "mod",
+               "3f2a9c1");
+    git_parses("git::git@git.example:org/repo.git//mod?ref=v1", "git@git.example:org/repo.git", "mod", "v1");
+    git_parses("git::git@git.example:/srv/repo.git//a/b", "git@git.example:/srv/repo.git", "a/b", "");
+    git_parses("git::git.example:repo.git", "git.example:repo.git", "", "");
+    git_parses("git::https://git.example/org/repo.git//net?ref=v1.2.0", "https://git.example/org/repo.git", "net",
+               "v1.2.0");
+    git_parses("git::https://ci:tok@git.example/org/repo.git//net", "https://ci:tok@git.example/org/repo.git", "net",
+               "");
+    git_parses("git::file:///srv/repo//net?ref=v1", "file:///srv/repo", "net", "v1");
+    git_parses("git::file:///srv/repo", "file:///srv/repo", "", "");
+
+    struct sf_gitsrc g;
+    const char *why = NULL;
+    ck_assert_int_eq(sf_gitsrc_parse("git::ssh://h:2222//srv/repo.git//../x?ref=v1", &g, &why), -1);
+    ck_assert_str_eq(why, "a git source's subdirectory may not leave the repository");
+    ck_assert_int_eq(sf_gitsrc_parse("git::git@h:repo.git//m?ref=v1&depth=1", &g, &why), -1);
+    ck_assert_int_eq(sf_gitsrc_parse("ssh://git@h/repo.git//m", &g, &why), -1);
+    ck_assert_str_eq(why, "a git source starts with git::");
 }
 END_TEST
 
@@ -565,6 +611,7 @@ int main(void)
     tcase_add_test(tc, test_for_each_forms);
     tcase_add_test(tc, test_field_sensitivity);
     tcase_add_test(tc, test_input_messages);
+    tcase_add_test(tc, test_git_source_forms);
     tcase_add_test(tc, test_git_source);
     tcase_add_test(tc, test_operator_crds_git);
     tcase_add_test(tc, test_manifest_directory);
