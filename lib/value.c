@@ -70,6 +70,23 @@ json_t *sf_value_copy(const json_t *v)
     return json_copy((json_t *)v);
 }
 
+void sf_value_strings(const json_t *v, json_t *out)
+{
+    if (json_is_string(v) && json_string_length(v) > 0) {
+        json_array_append(out, (json_t *)v);
+    } else if (json_is_object(v)) {
+        const char *k;
+        json_t *m;
+        json_object_foreach((json_t *)v, k, m)
+            sf_value_strings(m, out);
+    } else if (json_is_array(v)) {
+        size_t i;
+        json_t *m;
+        json_array_foreach(v, i, m)
+            sf_value_strings(m, out);
+    }
+}
+
 bool sf_value_equal(const json_t *a, const json_t *b)
 {
     if (sf_is_unknown(a) || sf_is_unknown(b))

@@ -21,6 +21,9 @@ json_t *sf_value_copy(const json_t *v);
 /* Equality for diffing: integers and reals compare numerically, the
  * sentinel equals nothing, NULL equals json null. */
 bool sf_value_equal(const json_t *a, const json_t *b);
+/* Appends to the array out every non-empty string inside v (a secret
+ * value's strings, which messages must not show). */
+void sf_value_strings(const json_t *v, json_t *out);
 /* For files: replace the sentinel by its marker object, and back. New refs. */
 json_t *sf_value_encode(const json_t *v);
 json_t *sf_value_decode(const json_t *v);

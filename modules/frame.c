@@ -130,6 +130,14 @@ json_t *sf_frame_eval(const struct sf_at *at, const struct sf_node *n, bool *sen
     return sf_ld_eval_node(&sc, n, sens, d);
 }
 
+/* Whether the schema declares the field of an object input sensitive. */
+static bool field_sensitive(const struct sf_node *schema, const char *field)
+{
+    const struct sf_node *fields = schema && schema->kind == SF_NODE_MAP ? sf_node_get(schema, "fields") : NULL;
+    const struct sf_node *one = fields && fields->kind == SF_NODE_MAP ? sf_node_get(fields, field) : NULL;
+    return one && sf_input_sensitive(one);
+}
+
 /* An input's value inside frame f: what the caller wrote (evaluated where
  * the caller is), else a value given directly, else the default; then
  * completed against the schema. */
@@ -148,9 +156,23 @@ static json_t *input_value(const struct sf_at *at, const struct sf_ref *ref, boo
     json_t *v;
     if (node) {
         struct sf_at caller = {.c = at->c, .f = f->parent, .each = f->each, .user = at->user};
-        v = sf_frame_eval(&caller, node, sens, d);
+        /* input.NAME.FIELD where the caller wrote NAME as a mapping: the
+         * field is as secret as what the caller wrote for it (a registry's
+         * flavor is not secret because its password is). */
+        const struct sf_node *part = ref->field && node->kind == SF_NODE_MAP ? sf_node_get(node, ref->field)
+                                                                             : NULL;
+        bool whole = false;
+        v = sf_frame_eval(&caller, node, &whole, d);
         if (!v)
             return NULL;
+        if (whole && part) {
+            bool one = false;
+            json_t *pv = sf_frame_eval(&caller, part, &one, d);
+            json_decref(pv);
+            whole = one || field_sensitive(schema, ref->field);
+        }
+        if (whole)
+            *sens = true;
     } else if (f->given && json_object_get(f->given, ref->name)) {
         v = sf_value_copy(json_object_get(f->given, ref->name));
     } else {

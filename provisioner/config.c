@@ -734,6 +734,25 @@ const struct sf_resource_type *sf_ld_resource_type(struct loader *L, const struc
 
 static void check_refs(struct loader *L, const struct sf_ref *refs, size_t n);
 
+/* A value of a block set up before any resource exists (providers:,
+ * state:): its references must be variables. what names the value
+ * ("state.bucket"), why says why the rule holds. */
+static void only_variables(struct loader *L, const struct sf_node *v, const char *what, const char *why)
+{
+    struct sf_ref *refs = NULL;
+    size_t nrefs = 0;
+    sf_ld_collect_refs(L, v, &refs, &nrefs);
+    for (size_t j = 0; j < nrefs; j++) {
+        if (refs[j].kind == SF_REF_VAR)
+            check_refs(L, &refs[j], 1);
+        else
+            sf_error(L->d, &refs[j].pos,
+                     "%s may refer only to variables (${var.NAME}), not to %s: %s", what,
+                     refs[j].name, why);
+    }
+    sf_refs_free(refs, nrefs);
+}
+
 /* providers: {NAME: {key: value}}. Values may refer to variables only (a
  * provider is configured before any resource exists); a secret may not be
  * written down as a literal. */
@@ -779,19 +798,9 @@ static void load_provider_block(struct loader *L, struct sf_provider_cfg *pc)
             json_decref(conv);
             continue;
         }
-        struct sf_ref *refs = NULL;
-        size_t nrefs = 0;
-        sf_ld_collect_refs(L, v, &refs, &nrefs);
-        for (size_t j = 0; j < nrefs; j++) {
-            if (refs[j].kind == SF_REF_VAR)
-                check_refs(L, &refs[j], 1);
-            else
-                sf_error(L->d, &refs[j].pos,
-                         "providers.%s.%s may refer only to variables (${var.NAME}), not to %s: "
-                         "providers are set up before any resource exists",
-                         pc->name, k->name, refs[j].name);
-        }
-        sf_refs_free(refs, nrefs);
+        char *what = sf_asprintf("providers.%s.%s", pc->name, k->name);
+        only_variables(L, v, what, "providers are set up before any resource exists");
+        free(what);
     }
 }
 
@@ -970,19 +979,9 @@ static void load_state_block(struct loader *L, const struct sf_node *n)
             continue;
         }
         if (strstr(v->text, "${")) {
-            struct sf_ref *refs = NULL;
-            size_t nrefs = 0;
-            sf_ld_collect_refs(L, v, &refs, &nrefs);
-            for (size_t j = 0; j < nrefs; j++) {
-                if (refs[j].kind == SF_REF_VAR)
-                    check_refs(L, &refs[j], 1);
-                else
-                    sf_error(L->d, &refs[j].pos,
-                             "state.%s may refer only to variables (${var.NAME}), not to %s: the "
-                             "state is opened before any resource is read",
-                             k, refs[j].name);
-            }
-            sf_refs_free(refs, nrefs);
+            char *what = sf_asprintf("state.%s", k);
+            only_variables(L, v, what, "the state is opened before any resource is read");
+            free(what);
             continue;
         }
         const char *why = NULL;

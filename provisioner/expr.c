@@ -338,7 +338,10 @@ static struct ast *parse_reference(struct parser *ps, const char *start, char *f
         return NULL;
     }
     free(first);
-    return parse_steps(ps, a);
+    a = parse_steps(ps, a);
+    if (a && a->ref.kind == SF_REF_INPUT && a->n_steps && a->steps[0].key)
+        a->ref.field = a->steps[0].key;
+    return a;
 }
 
 /* The .KEY and [INDEX] steps after a reference. */
@@ -763,13 +766,14 @@ static void collect_refs(const struct ast *a, struct sf_ref **refs, size_t *n, s
             *cap = *cap ? *cap * 2 : 4;
             *refs = sf_xrealloc(*refs, *cap * sizeof(**refs));
         }
-        struct sf_ref *r = &(*refs)[(*n)++];
-        r->kind = a->ref.kind;
-        r->name = sf_xstrdup(a->ref.name);
-        r->attr = a->ref.attr ? sf_xstrdup(a->ref.attr) : NULL;
-        r->key = a->ref.key ? sf_xstrdup(a->ref.key) : NULL;
-        r->key_each = a->ref.key_each;
-        r->pos = a->ref.pos;
+        (*refs)[(*n)++] = (struct sf_ref){
+            .kind = a->ref.kind,
+            .name = sf_xstrdup(a->ref.name),
+            .attr = a->ref.attr ? sf_xstrdup(a->ref.attr) : NULL,
+            .key = a->ref.key ? sf_xstrdup(a->ref.key) : NULL,
+            .key_each = a->ref.key_each,
+            .pos = a->ref.pos,
+        };
     }
     for (size_t i = 0; i < a->n_steps; i++)
         collect_refs(a->steps[i].expr, refs, n, cap);

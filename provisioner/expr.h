@@ -41,6 +41,9 @@ struct sf_ref {
     char *key;         /* an instance's literal key (TYPE.NAME["a"].ATTR), or NULL */
     bool key_each;     /* the instance is [each.key] */
     struct sf_pos pos; /* where the reference starts in the file */
+    const char *field; /* input.NAME.FIELD: the first step when it is a literal .FIELD,
+                          else NULL (a lookup may judge that field's sensitivity
+                          alone); borrowed, and NULL in sf_expr_refs's copies */
 };
 
 /* How an expression gets the values it refers to. */

@@ -815,21 +815,6 @@ struct check_item {
     struct sf_diags diags; /* what the hook said, placed after the walk */
 };
 
-static void collect_strings(const json_t *v, json_t *out)
-{
-    if (json_is_string(v) && json_string_length(v) > 0) {
-        json_array_append(out, (json_t *)v);
-    } else if (json_is_object(v)) {
-        const char *k;
-        json_t *m;
-        json_object_foreach((json_t *)v, k, m) collect_strings(m, out);
-    } else if (json_is_array(v)) {
-        size_t i;
-        json_t *m;
-        json_array_foreach(v, i, m) collect_strings(m, out);
-    }
-}
-
 /* The strings inside the planned values that are secret: attributes the
  * schema marks sensitive and those a secret flowed into. New array. */
 static json_t *secret_strings(const struct sf_resource_type *rt, const json_t *after,
@@ -839,10 +824,10 @@ static json_t *secret_strings(const struct sf_resource_type *rt, const json_t *a
     size_t i;
     json_t *e;
     json_array_foreach(sensitive, i, e) if (json_is_string(e))
-        collect_strings(json_object_get(after, json_string_value(e)), out);
+        sf_value_strings(json_object_get(after, json_string_value(e)), out);
     for (const struct sf_attr *a = rt->attrs; a && a->name; a++)
         if (a->flags & SF_SENSITIVE)
-            collect_strings(json_object_get(after, a->name), out);
+            sf_value_strings(json_object_get(after, a->name), out);
     return out;
 }
 

@@ -86,24 +86,6 @@ static enum group group_of(const char *type, const json_t *status, const json_t 
     return G_OTHER;
 }
 
-/* Every string inside v (a sensitive attribute's value) into out. */
-static void collect_strings(const json_t *v, json_t *out)
-{
-    if (json_is_string(v) && json_string_length(v) > 0) {
-        json_array_append(out, (json_t *)v);
-    } else if (json_is_object(v)) {
-        const char *k;
-        json_t *m;
-        json_object_foreach((json_t *)v, k, m)
-            collect_strings(m, out);
-    } else if (json_is_array(v)) {
-        size_t i;
-        json_t *m;
-        json_array_foreach(v, i, m)
-            collect_strings(m, out);
-    }
-}
-
 static bool holds_secret(const char *s, const json_t *secrets)
 {
     size_t i;
@@ -134,7 +116,7 @@ static json_t *secrets_of(const struct item *it)
     json_t *out = json_array();
     for (const struct sf_attr *a = it->rt->attrs; a && a->name; a++)
         if (a->flags & SF_SENSITIVE)
-            collect_strings(json_object_get(it->recorded, a->name), out);
+            sf_value_strings(json_object_get(it->recorded, a->name), out);
     return out;
 }
 

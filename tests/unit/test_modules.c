@@ -114,6 +114,46 @@ START_TEST(test_addresses_and_nesting)
 }
 END_TEST
 
+/* A field of an object input is as secret as what the caller wrote for
+ * it: the registry's flavor is not secret because its password is. */
+START_TEST(test_field_sensitivity)
+{
+    put("sec/module.yaml", "apiVersion: sparkform/v1\nkind: Module\n"
+                           "inputs:\n  reg: {type: object, fields: {flavor: {type: string}, "
+                           "password: {type: string}, token: {type: string, default: t, sensitive: true}}}\n"
+                           "resources:\n"
+                           "  - {type: local_file, name: f, with: {path: \"${input.reg.flavor}\", "
+                           "content: \"${input.reg.password}\"}}\n"
+                           "  - {type: local_file, name: g, with: {path: \"${input.reg.token}\", "
+                           "content: \"${jsonencode(input.reg)}\"}}\n");
+    int rc;
+    struct sf_config *c = load(HEAD "variables:\n  pw: {type: string, default: s3cret, sensitive: true}\n"
+                                    "modules:\n  - {name: m, source: ./sec, inputs: {reg: {flavor: small, "
+                                    "password: \"${var.pw}\"}}}\n",
+                               &rc);
+    ck_assert_msg(rc == 0, "%s", first_error());
+    struct sf_scope sc = {0};
+    json_t *sens = NULL;
+    json_t *v = sf_config_eval_resource(c, sf_config_find(c, "module.m.local_file.f"), &sc, &sens, &diags);
+    ck_assert_ptr_nonnull(v);
+    ck_assert_str_eq(json_string_value(json_object_get(v, "path")), "small");
+    char *list = json_dumps(sens, JSON_COMPACT);
+    ck_assert_str_eq(list, "[\"content\"]");
+    free(list);
+    json_decref(v);
+    json_decref(sens);
+    /* A field the schema calls sensitive, and the whole input: secret. */
+    v = sf_config_eval_resource(c, sf_config_find(c, "module.m.local_file.g"), &sc, &sens, &diags);
+    ck_assert_ptr_nonnull(v);
+    list = json_dumps(sens, JSON_COMPACT);
+    ck_assert_str_eq(list, "[\"path\",\"content\"]");
+    free(list);
+    json_decref(v);
+    json_decref(sens);
+    sf_config_free(c);
+}
+END_TEST
+
 START_TEST(test_for_each_forms)
 {
     int rc;
@@ -523,6 +563,7 @@ int main(void)
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_add_test(tc, test_addresses_and_nesting);
     tcase_add_test(tc, test_for_each_forms);
+    tcase_add_test(tc, test_field_sensitivity);
     tcase_add_test(tc, test_input_messages);
     tcase_add_test(tc, test_git_source);
     tcase_add_test(tc, test_operator_crds_git);
