@@ -137,7 +137,7 @@ json_t *sf_plan_to_json(const struct sf_plan *p);
 /* Plan files: everything, secrets and unknowns included (written 0600,
  * atomically). Reading checks the format and reports errors in d. */
 int sf_plan_write(const char *path, const struct sf_plan *p, struct sf_diags *d);
-/* The same sealed with crypt (state/crypt.h) when it is not NULL: a state
+/* The same sealed with crypt (state/state_crypt.h) when it is not NULL: a state
  * with encryption has its saved plans encrypted too. Reading opens a
  * sealed plan with the key its envelope names (an environment variable). */
 struct sf_crypt;

@@ -20,7 +20,7 @@
  * reading gives back NULL (absent) and JSON null apart.
  *
  * When the state is encrypted, so is its saved plan: the JSON above is
- * sealed as an envelope of content "plan" (state/crypt.h). Apply reads it
+ * sealed as an envelope of content "plan" (state/state_crypt.h). Apply reads it
  * without a description, so the envelope's key_from (an environment
  * variable's name, never the key) says where its key is.
  */
@@ -33,7 +33,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "crypt.h"
+#include "state_crypt.h"
 #include "util.h"
 
 #define PLAN_FILE_VERSION 1

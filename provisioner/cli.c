@@ -799,10 +799,15 @@ static int cmd_state_migrate(struct args *a, struct sf_diags *d)
     if (sf_state_place(scfg, a->from_state ? a->from_state : DEFAULT_STATE, a->from_state != NULL,
                        &sp, d) < 0)
         goto out;
-    /* A bare file is read with the destination's keys: moving an
-     * encrypted local state to the bucket keeps the same ones. */
-    if (!scfg)
-        sp.w.crypt = dp.w.crypt;
+    /* A bare file that is encrypted is read with the destination's keys:
+     * moving an encrypted local state to the bucket keeps the same ones. */
+    if (!scfg) {
+        size_t len = 0;
+        char *text = sf_read_file(sp.w.path, &len);
+        if (text && sf_crypt_is_sealed(text, len))
+            sp.w.crypt = dp.w.crypt;
+        free(text);
+    }
     sname = sf_state_where_name(&sp.w);
     dname = sf_state_where_name(&dp.w);
     char *rs = sp.w.s3 ? NULL : realpath(sname, NULL), *rd = dp.w.s3 ? NULL : realpath(dname, NULL);

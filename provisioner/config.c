@@ -884,19 +884,9 @@ static void load_key_source(struct loader *L, const char *k, const struct sf_nod
                  k);
         return;
     }
-    struct sf_ref *refs = NULL;
-    size_t nrefs = 0;
-    sf_ld_collect_refs(L, v, &refs, &nrefs);
-    for (size_t j = 0; j < nrefs; j++) {
-        if (refs[j].kind == SF_REF_VAR)
-            check_refs(L, &refs[j], 1);
-        else
-            sf_error(L->d, &refs[j].pos,
-                     "state.encryption.%s may refer only to variables (${var.NAME}), not to %s: "
-                     "the state is opened before any resource is read",
-                     k, refs[j].name);
-    }
-    sf_refs_free(refs, nrefs);
+    char *what = sf_asprintf("state.encryption.%s", k);
+    only_variables(L, v, what, "the state is opened before any resource is read");
+    free(what);
 }
 
 /* state.encryption: {key, old_key, kdf}; for either backend. */

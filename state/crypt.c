@@ -1,5 +1,5 @@
 /*
- * Encryption at rest (crypt.h): key derivation (PBKDF2-HMAC-SHA256 for a
+ * Encryption at rest (state_crypt.h): key derivation (PBKDF2-HMAC-SHA256 for a
  * passphrase, HKDF-SHA256 for a random key), AES-256-GCM seals, and the
  * envelope a sealed state or plan file is. All cryptography is OpenSSL's;
  * this file only decides the parameters and the layout.
@@ -8,7 +8,7 @@
  * are kept for the life of the crypt: the writing key (one fresh salt per
  * process) and up to CACHE_KEYS keys met while reading.
  */
-#include "crypt.h"
+#include "state_crypt.h"
 
 #include <limits.h>
 #include <openssl/core_names.h>

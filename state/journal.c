@@ -13,7 +13,7 @@
  *   {"op":"outputs","outputs":{...}}
  *
  * With state encryption the header also holds the key's parameters,
- * "encryption": {"kdf", "iter", "salt", "key_id", "key_from"} (crypt.h),
+ * "encryption": {"kdf", "iter", "salt", "key_id", "key_from"} (state_crypt.h),
  * and every record is sealed on its own line:
  *
  *   {"sealed":"<base64 of nonce, ciphertext, tag>"}

@@ -7,7 +7,7 @@
  * taken, is the backend's: the local file here and in lock.c, an S3
  * object in remote.c; everything else is the same for both.
  *
- * With encryption (crypt.h) the document is sealed on its way to the file
+ * With encryption (state_crypt.h) the document is sealed on its way to the file
  * or the bucket and opened on its way back; nothing else here sees it.
  *
  * Every change is first expressed as a journal record and then applied by

@@ -45,7 +45,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "crypt.h"
+#include "state_crypt.h"
 #include "diag.h"
 
 struct sf_state;
@@ -73,7 +73,7 @@ struct sf_state_s3 {
 /* Where a state is: the local file path, or, when s3 is set, an object
  * (path is then unused). With crypt, the document (and its backup) is
  * written sealed with crypt's key and so is every journal record; reads
- * take the key or the old key (crypt.h). Without it an encrypted state is
+ * take the key or the old key (state_crypt.h). Without it an encrypted state is
  * refused. */
 struct sf_state_where {
     const char *path;

@@ -3,7 +3,9 @@
  * file, its backup, the S3 object), the records of its journal and saved
  * plan files. AES-256-GCM through OpenSSL's EVP, with a key derived from a
  * secret the user keeps outside the description (state.encryption in the
- * description, see config.c).
+ * description, see config.c). The code is state/crypt.c; this header is
+ * not named crypt.h, which would hide the system's <crypt.h> from the
+ * files that include it through -Istate.
  *
  * A sealed file is one JSON object, the envelope:
  *
@@ -21,8 +23,8 @@
  * a fresh random nonce. The journal uses the same pieces per record (the
  * key's parameters in its header, see journal.c).
  */
-#ifndef SF_CRYPT_H
-#define SF_CRYPT_H
+#ifndef SF_STATE_CRYPT_H
+#define SF_STATE_CRYPT_H
 
 #include <jansson.h>
 #include <stdbool.h>
