@@ -142,6 +142,12 @@ json_t *sf_plan_to_json(const struct sf_plan *p);
 /* Plan files: everything, secrets and unknowns included (written 0600,
  * atomically). Reading checks the format and reports errors in d. */
 int sf_plan_write(const char *path, const struct sf_plan *p, struct sf_diags *d);
+/* The same sealed with crypt (state/state_crypt.h) when it is not NULL: a state
+ * with encryption has its saved plans encrypted too. Reading opens a
+ * sealed plan with the key its envelope names (an environment variable). */
+struct sf_crypt;
+int sf_plan_write_sealed(const char *path, const struct sf_plan *p, struct sf_crypt *crypt,
+                         struct sf_diags *d);
 int sf_plan_read(const char *path, struct sf_plan **out, struct sf_diags *d);
 
 /* Human rendering of one value for show / output: strings quoted, lists

@@ -18,14 +18,22 @@
  *
  * A value that is NULL in the struct is left out of the file, so that
  * reading gives back NULL (absent) and JSON null apart.
+ *
+ * When the state is encrypted, so is its saved plan: the JSON above is
+ * sealed as an envelope of content "plan" (state/state_crypt.h). Apply reads it
+ * without a description, so the envelope's key_from (an environment
+ * variable's name, never the key) says where its key is.
  */
 #include "plan.h"
+
+#include <openssl/crypto.h>
 
 #include <errno.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "state_crypt.h"
 #include "util.h"
 
 #define PLAN_FILE_VERSION 1
@@ -106,6 +114,12 @@ static json_t *plan_file_json(const struct sf_plan *p)
 
 int sf_plan_write(const char *path, const struct sf_plan *p, struct sf_diags *d)
 {
+    return sf_plan_write_sealed(path, p, NULL, d);
+}
+
+int sf_plan_write_sealed(const char *path, const struct sf_plan *p, struct sf_crypt *crypt,
+                         struct sf_diags *d)
+{
     json_t *root = plan_file_json(p);
     char *text = json_dumps(root, JSON_COMPACT);
     json_decref(root);
@@ -114,6 +128,16 @@ int sf_plan_write(const char *path, const struct sf_plan *p, struct sf_diags *d)
         return -1;
     }
     size_t len = strlen(text);
+    if (crypt) {
+        size_t slen;
+        char *sealed = sf_crypt_seal(crypt, "plan", text, len, &slen, d);
+        OPENSSL_cleanse(text, len);
+        free(text);
+        if (!sealed)
+            return -1;
+        text = sealed;
+        len = slen;
+    }
     int rc = sf_write_file_atomic(path, text, len, 0600);
     int e = errno;
     free(text);
@@ -303,7 +327,19 @@ int sf_plan_read(const char *path, struct sf_plan **out, struct sf_diags *d)
         sf_error(d, NULL, "cannot read plan file %s: %s", path, strerror(errno));
         return -1;
     }
+    if (sf_crypt_is_sealed(text, len)) {
+        char *name = sf_asprintf("the plan file %s", path), *plain = NULL;
+        size_t plen = 0;
+        int rc = sf_crypt_open_self(name, "plan", text, len, &plain, &plen, d);
+        free(name);
+        free(text);
+        if (rc < 0)
+            return -1;
+        text = plain;
+        len = plen;
+    }
     json_t *root = json_loadb(text, len, 0, NULL);
+    OPENSSL_cleanse(text, len);
     free(text);
     const json_t *version = json_object_get(root, "sparkform_plan");
     if (!json_is_object(root) || !json_is_integer(version)) {

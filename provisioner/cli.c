@@ -67,11 +67,12 @@ static void strv_add(struct strv *s, const char *x)
 }
 
 struct args {
-    const char *file, *state, *out, *now;
+    const char *file, *state, *out, *now, *from_state, *from_config;
     struct strv pos, vars, var_files, targets, replace;
     int parallelism;
     long lock_timeout_ms;
-    bool auto_approve, detailed, refresh, refresh_only, json, no_color, destroy, lock, raw, help;
+    bool auto_approve, detailed, refresh, refresh_only, json, no_color, destroy, lock, raw, help,
+        force;
     const struct sf_gitdesc *git; /* -f git::...: where file came from */
 };
 
@@ -101,6 +102,9 @@ static const struct flag flags[] = {
     {"now", C_POWER, true, "-now TIME          act as if it were TIME (RFC 3339): for tests and catching up"},
     {"auto-approve", C_APPLY | C_DESTROY, false, "-auto-approve      do not ask for confirmation"},
     {"json", C_PLAN | C_SHOW | C_OUTPUT | C_VALIDATE | C_STATUS, false, "-json              machine-readable output (docs/json-format.md)"},
+    {"from-state", C_STATE, true, "-from-state FILE   state migrate: the local state file to move"},
+    {"from-config", C_STATE, true, "-from-config FILE  state migrate: a description whose state: block is the source"},
+    {"force", C_STATE, false, "-force             state migrate: overwrite a state already at the destination"},
     {"raw", C_OUTPUT, false, "-raw               print one output's value as is (a pipe or file only when sensitive)"},
     {"no-color", C_ALL, false, "-no-color          no ANSI colors (NO_COLOR in the environment too)"},
     {"help", C_ALL, false, "-help              this text"},
@@ -122,7 +126,7 @@ static const struct {
     {"output", C_OUTPUT, "output [NAME] [-json | -raw]", "print the outputs recorded in the state"},
     {"status", C_STATUS, "status [-f FILE] [-json]", "show how the applied service is doing, live"},
     {"graph", C_GRAPH, "graph [-f FILE]", "print the resource graph as DOT (sparkform graph | dot -Tsvg)"},
-    {"state", C_STATE, "state list | show ADDR | rm ADDR... | mv FROM TO", "inspect or edit the state"},
+    {"state", C_STATE, "state list | show ADDR | rm ADDR... | mv FROM TO | migrate -from-state FILE | -from-config OLD.yaml [-force]", "inspect, edit or move the state"},
     {"import", C_IMPORT, "import [-f FILE] ADDR ID", "bring an existing object under management as ADDR"},
     {"force-unlock", C_UNLOCK, "force-unlock LOCK_ID", "remove a lock left by a run that died"},
     {"schedule", C_SCHEDULE, "schedule run [-f FILE] [-now TIME]", "hibernate, wake or destroy the stack when its schedules: say so"},
@@ -136,6 +140,13 @@ static const struct {
     unsigned bit;
     const char *text;
 } notes[] = {
+    {C_STATE,
+     "state migrate copies a state to where the description (-f, or -state FILE) keeps it,\n"
+     "encrypted as its state.encryption says. The source is -from-state FILE (a local file, read\n"
+     "with the description's keys) or -from-config OLD.yaml (the state: block of another\n"
+     "description, with its backend and encryption), or both (that block's keys, that file).\n"
+     "Both states are locked; a destination that already holds a state is refused unless\n"
+     "-force; the copy is read back and compared; the source is left as it is."},
     {C_STATUS,
      "It asks the cloud, the registry, the object store and the cluster about every resource\n"
      "the state records, reading the description for its providers: and variables. It changes\n"
@@ -248,6 +259,12 @@ static int parse_args(int argc, char **argv, unsigned bit, const char *cmdname, 
             a->out = val;
         else if (!strcmp(n, "now"))
             a->now = val;
+        else if (!strcmp(n, "from-state"))
+            a->from_state = val;
+        else if (!strcmp(n, "from-config"))
+            a->from_config = val;
+        else if (!strcmp(n, "force"))
+            a->force = on;
         else if (!strcmp(n, "var")) {
             if (!strchr(val, '=')) {
                 sf_error(d, NULL, "-var takes NAME=VALUE, got \"%s\"", val);
@@ -406,6 +423,13 @@ static bool looks_like_plan(const char *path)
     if (!s)
         return false;
     bool is = strstr(s, "\"sparkform_plan\"") != NULL && s[strspn(s, " \t\r\n")] == '{';
+    if (!is && sf_crypt_is_sealed(s, len)) {
+        /* An encrypted plan (a state with encryption has them sealed). */
+        json_t *env = json_loadb(s, len, 0, NULL);
+        const char *content = json_string_value(json_object_get(env, "content"));
+        is = content && strcmp(content, "plan") == 0;
+        json_decref(env);
+    }
     free(s);
     return is;
 }
@@ -489,7 +513,7 @@ static int cmd_run(struct args *a, unsigned bit, struct sf_diags *d)
 
     if (bit == C_PLAN) {
         if (a->out) {
-            if (sf_plan_write(a->out, plan, d) < 0)
+            if (sf_plan_write_sealed(a->out, plan, sf_state_crypt(sf_run_state(r)), d) < 0)
                 goto out;
             if (!a->json)
                 printf("\nSaved the plan to %s. Apply exactly this plan with:\n  sparkform apply %s\n",
@@ -555,20 +579,32 @@ static int cmd_import(struct args *a, struct sf_diags *d)
  * (and -state does not override it), else the local file. Its variables
  * are bound only for an S3 state, whose settings may use them. cfg holds
  * what p points into; the caller frees both, whatever the result. */
+/* Load the description at path for its state: block, binding its
+ * variables when the block may use them (an S3 state, encryption). */
+static int load_state_block(struct args *a, const char *path, struct sf_config **cfg,
+                            struct sf_diags *d)
+{
+    if (sf_config_load(path, cfg, d) < 0)
+        return -1;
+    const struct sf_state_cfg *sc = &(*cfg)->state;
+    if ((sc->s3 || (sc->block && sf_node_get(sc->block, "encryption"))) &&
+        sf_config_bind_vars(*cfg, (const char *const *)a->vars.v, a->vars.n,
+                            (const char *const *)a->var_files.v, a->var_files.n, d) < 0)
+        return -1;
+    return 0;
+}
+
 static int state_place(struct args *a, struct sf_config **cfg, struct sf_state_place *p,
                        struct sf_diags *d)
 {
     *cfg = NULL;
     memset(p, 0, sizeof(*p));
     const char *desc = a->file ? a->file : DEFAULT_CONFIG;
-    if (!a->state && (a->file || access(desc, F_OK) == 0)) {
-        if (sf_config_load(desc, cfg, d) < 0)
-            return -1;
-        if ((*cfg)->state.s3 &&
-            sf_config_bind_vars(*cfg, (const char *const *)a->vars.v, a->vars.n,
-                                (const char *const *)a->var_files.v, a->var_files.n, d) < 0)
-            return -1;
-    }
+    /* -state FILE still takes the description's encryption (when -f
+     * names one): an encrypted local copy is read with its keys. */
+    if ((!a->state || a->file) && (a->file || access(desc, F_OK) == 0) &&
+        load_state_block(a, desc, cfg, d) < 0)
+        return -1;
     return sf_state_place(*cfg, a->state ? a->state : DEFAULT_STATE, a->state != NULL, p, d);
 }
 
@@ -743,22 +779,145 @@ static const char *type_in_address(const char *a)
     return a;
 }
 
+/* What a migration must carry over: everything but the serial (which the
+ * destination may have to raise). New reference. */
+static json_t *migrated_part(const struct sf_state *s)
+{
+    json_t *doc = sf_state_to_json(s);
+    json_object_del(doc, "serial");
+    return doc;
+}
+
+/* state migrate: the destination is where the description (or -state)
+ * keeps the state, the source is -from-state and/or -from-config. */
+static int cmd_state_migrate(struct args *a, struct sf_diags *d)
+{
+    if (a->pos.n != 1) {
+        sf_error(d, NULL, "state migrate takes no arguments besides its flags");
+        return 1;
+    }
+    if (!a->from_state && !a->from_config) {
+        sf_error(d, NULL, "state migrate needs its source: -from-state FILE (a local state file) "
+                          "or -from-config OLD.yaml (a description whose state: block is the "
+                          "source)");
+        return 1;
+    }
+    struct sf_config *dcfg = NULL, *scfg = NULL;
+    struct sf_state_place dp = {0}, sp = {0};
+    struct sf_state *src = NULL, *dst = NULL, *back = NULL;
+    char *sname = NULL, *dname = NULL;
+    json_t *want = NULL, *got = NULL;
+    int status = 1;
+    const char *desc = a->file ? a->file : DEFAULT_CONFIG;
+    if ((a->file || access(desc, F_OK) == 0) && load_state_block(a, desc, &dcfg, d) < 0)
+        goto out;
+    if (sf_state_place(dcfg, a->state ? a->state : DEFAULT_STATE, a->state != NULL, &dp, d) < 0)
+        goto out;
+    if (a->from_config && load_state_block(a, a->from_config, &scfg, d) < 0)
+        goto out;
+    if (sf_state_place(scfg, a->from_state ? a->from_state : DEFAULT_STATE, a->from_state != NULL,
+                       &sp, d) < 0)
+        goto out;
+    /* A bare file that is encrypted is read with the destination's keys:
+     * moving an encrypted local state to the bucket keeps the same ones. */
+    if (!scfg) {
+        size_t len = 0;
+        char *text = sf_read_file(sp.w.path, &len);
+        if (text && sf_crypt_is_sealed(text, len))
+            sp.w.crypt = dp.w.crypt;
+        free(text);
+    }
+    sname = sf_state_where_name(&sp.w);
+    dname = sf_state_where_name(&dp.w);
+    char *rs = sp.w.s3 ? NULL : realpath(sname, NULL), *rd = dp.w.s3 ? NULL : realpath(dname, NULL);
+    bool same = strcmp(rs ? rs : sname, rd ? rd : dname) == 0;
+    free(rs);
+    free(rd);
+    if (same) {
+        sf_error(d, NULL, "the source and the destination are the same state (%s); migrate it to "
+                          "another place and back to change how it is kept",
+                 dname);
+        sf_diag_detail(d, "To change only its key, set state.encryption.key to the new key and "
+                          "old_key to the old one: the next change writes it with the new key.");
+        goto out;
+    }
+    /* Source first, then destination: two migrations the other way round
+     * fail on a lock rather than wait for each other. */
+    if (a->lock ? sf_state_open_locked_at(&sp.w, "state migrate", a->lock_timeout_ms, &src, d)
+                : sf_state_load_at(&sp.w, &src, d))
+        goto out;
+    if (!sf_state_exists(src)) {
+        sf_error(d, NULL, "there is no state at %s: nothing to migrate", sname);
+        goto out;
+    }
+    if (a->lock ? sf_state_open_locked_at(&dp.w, "state migrate", a->lock_timeout_ms, &dst, d)
+                : sf_state_load_at(&dp.w, &dst, d))
+        goto out;
+    if (sf_state_exists(dst) && !a->force) {
+        sf_error(d, NULL, "%s already holds a state (lineage %s, serial %lld); migrate does not "
+                          "overwrite it unless -force is given",
+                 dname, sf_state_lineage(dst), sf_state_serial(dst));
+        goto out;
+    }
+    if (sf_state_copy_from(dst, src, d) < 0 || sf_state_commit(dst, d) < 0)
+        goto out;
+    /* Read back what was written, as the next run will. */
+    if (sf_state_load_at(&dp.w, &back, d) < 0)
+        goto out;
+    want = migrated_part(src);
+    got = migrated_part(back);
+    if (!json_equal(want, got) || sf_state_serial(back) != sf_state_serial(dst)) {
+        sf_error(d, NULL, "the state read back from %s is not the one written; the source %s was "
+                          "left as it is",
+                 dname, sname);
+        goto out;
+    }
+    size_t n = 0;
+    free(sf_state_addresses(back, &n));
+    printf("Migrated the state (lineage %s, serial %lld, %zu resource%s) from %s to %s%s.\n",
+           sf_state_lineage(back), sf_state_serial(back), n, n == 1 ? "" : "s", sname, dname,
+           dp.w.crypt ? ", encrypted" : "");
+    printf("The source %s was left in place; remove it once the new place is in use.\n", sname);
+    status = 0;
+out:
+    json_decref(want);
+    json_decref(got);
+    sf_state_free(back);
+    sf_state_free(dst); /* releases the locks */
+    sf_state_free(src);
+    free(sname);
+    free(dname);
+    sf_state_place_free(&sp);
+    sf_state_place_free(&dp);
+    sf_config_free(scfg);
+    sf_config_free(dcfg);
+    return status;
+}
+
 static int cmd_state(struct args *a, struct sf_diags *d)
 {
     if (a->pos.n == 0) {
-        sf_error(d, NULL, "state needs a subcommand: list, show ADDR, rm ADDR..., mv FROM TO");
+        sf_error(d, NULL, "state needs a subcommand: list, show ADDR, rm ADDR..., mv FROM TO, "
+                          "migrate");
         return 1;
     }
     const char *sub = a->pos.v[0];
+    if (!strcmp(sub, "migrate"))
+        return cmd_state_migrate(a, d);
+    if (a->from_state || a->from_config || a->force) {
+        sf_error(d, NULL, "-from-state, -from-config and -force belong to state migrate");
+        return 1;
+    }
     bool writes = !strcmp(sub, "rm") || !strcmp(sub, "mv");
     bool mv = !strcmp(sub, "mv");
     if (!writes && strcmp(sub, "list") != 0 && strcmp(sub, "show") != 0) {
-        static const char *const subs[] = {"list", "show", "rm", "mv", NULL};
+        static const char *const subs[] = {"list", "show", "rm", "mv", "migrate", NULL};
         const char *dym = sf_did_you_mean(sub, subs);
         if (dym)
             sf_error(d, NULL, "unknown state subcommand \"%s\"; did you mean \"%s\"?", sub, dym);
         else
-            sf_error(d, NULL, "unknown state subcommand \"%s\"; expected list, show, rm or mv", sub);
+            sf_error(d, NULL, "unknown state subcommand \"%s\"; expected list, show, rm, mv or "
+                              "migrate", sub);
         return 1;
     }
     if (writes && ((mv && a->pos.n != 3) || (!mv && a->pos.n < 2))) {
@@ -863,6 +1022,7 @@ static int cmd_status(struct args *a, struct sf_diags *d)
     struct sf_status_opts o = {
         .config_path = a->file ? a->file : a->pos.n ? a->pos.v[0] : DEFAULT_CONFIG,
         .state_path = a->state ? a->state : DEFAULT_STATE,
+        .state_given = a->state != NULL,
         .vars = a->vars.v,
         .n_vars = a->vars.n,
         .var_files = a->var_files.v,

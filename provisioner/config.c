@@ -29,7 +29,10 @@ static const char *const top_keys[] = {"apiVersion", "kind",    "metadata", "var
                                        "resources",  "modules", "outputs",  "spec",      "state",
                                        "schedules", NULL};
 static const char *const state_keys[] = {"backend",  "bucket",     "key",        "region",
-                                         "endpoint", "access_key", "secret_key", NULL};
+                                         "endpoint", "access_key", "secret_key", "encryption",
+                                         NULL};
+static const char *const encryption_keys[] = {"key", "old_key", "kdf", NULL};
+static const char *const key_source_keys[] = {"env", NULL};
 static const char *const metadata_keys[] = {"name", "labels", NULL};
 static const char *const variable_keys[] = {"type", "default", "env", "sensitive", "description", NULL};
 static const char *const variable_types[] = {"string", "number", "bool", "list", "map", "any", NULL};
@@ -834,6 +837,87 @@ static void load_providers(struct loader *L, const struct sf_node *n)
     }
 }
 
+/* Whether s is a plausible environment variable name. */
+static bool env_name_ok(const char *s)
+{
+    if (!*s || (s[0] >= '0' && s[0] <= '9'))
+        return false;
+    for (; *s; s++)
+        if (!(*s == '_' || (*s >= 'A' && *s <= 'Z') || (*s >= 'a' && *s <= 'z') ||
+              (*s >= '0' && *s <= '9')))
+            return false;
+    return true;
+}
+
+/* state.encryption.key / old_key: {env: NAME}, or "${var.NAME}" (checked
+ * sensitive when evaluated); never the secret itself. */
+static void load_key_source(struct loader *L, const char *k, const struct sf_node *v)
+{
+    if (v->kind == SF_NODE_MAP) {
+        char *where = sf_asprintf("under state.encryption.%s", k);
+        sf_ld_check_keys(L, v, where, key_source_keys);
+        free(where);
+        const struct sf_node *env = sf_node_get(v, "env");
+        char *what = sf_asprintf("state.encryption.%s.env", k);
+        const char *name = env ? sf_ld_want_string(L, env, what) : NULL;
+        free(what);
+        if (!env)
+            sf_error(L->d, &v->pos, "state.encryption.%s: expected {env: NAME}, the environment "
+                                    "variable that holds the key",
+                     k);
+        else if (name && !env_name_ok(name))
+            sf_error(L->d, &env->pos, "state.encryption.%s.env: \"%s\" is not an environment "
+                                      "variable name (letters, digits and _)",
+                     k, name);
+        return;
+    }
+    if (v->kind != SF_NODE_SCALAR || sf_ld_is_null(v)) {
+        sf_error(L->d, &v->pos, "state.encryption.%s: expected {env: NAME} or \"${var.NAME}\", "
+                                "got %s",
+                 k, sf_node_describe(v));
+        return;
+    }
+    if (!strstr(v->text, "${")) {
+        sf_error(L->d, &v->pos,
+                 "state.encryption.%s is a secret and may not be written in the description; use "
+                 "{env: NAME} or a sensitive variable (\"${var.NAME}\")",
+                 k);
+        return;
+    }
+    char *what = sf_asprintf("state.encryption.%s", k);
+    only_variables(L, v, what, "the state is opened before any resource is read");
+    free(what);
+}
+
+/* state.encryption: {key, old_key, kdf}; for either backend. */
+static void load_encryption(struct loader *L, const struct sf_node *n)
+{
+    if (n->kind != SF_NODE_MAP) {
+        sf_error(L->d, &n->pos, "state.encryption: expected a mapping such as {key: {env: NAME}}, "
+                                "got %s",
+                 sf_node_describe(n));
+        return;
+    }
+    sf_ld_check_keys(L, n, "under state.encryption", encryption_keys);
+    if (!sf_node_get(n, "key"))
+        sf_error(L->d, &n->pos, "state.encryption needs key: {env: NAME}, the environment variable "
+                                "that holds the key");
+    for (size_t i = 0; i < n->n; i++) {
+        const char *k = n->keys[i]->text;
+        const struct sf_node *v = n->items[i];
+        if (strcmp(k, "key") == 0 || strcmp(k, "old_key") == 0) {
+            load_key_source(L, k, v);
+        } else if (strcmp(k, "kdf") == 0) {
+            const char *kdf = sf_ld_want_string(L, v, "state.encryption.kdf");
+            if (kdf && strcmp(kdf, "pbkdf2") != 0 && strcmp(kdf, "hkdf") != 0)
+                sf_error(L->d, &v->pos, "state.encryption.kdf: expected pbkdf2 (a passphrase, the "
+                                        "default) or hkdf (a random key of 32 bytes or more), got "
+                                        "\"%s\"",
+                         kdf);
+        }
+    }
+}
+
 /* state: {backend: local} or {backend: s3, bucket, key, ...}. As in
  * providers:, values may refer to variables only (the state is opened
  * before any resource is read) and the secret key is never a literal. */
@@ -864,6 +948,11 @@ static void load_state_block(struct loader *L, const struct sf_node *n)
         const struct sf_node *v = n->items[i];
         if (strcmp(k, "backend") == 0)
             continue;
+        if (strcmp(k, "encryption") == 0) {
+            if (!sf_ld_is_null(v))
+                load_encryption(L, v);
+            continue;
+        }
         bool known = false;
         for (size_t j = 0; state_keys[j] && !known; j++)
             known = strcmp(k, state_keys[j]) == 0;
@@ -1710,6 +1799,72 @@ json_t *sf_config_state_settings(const struct sf_config *c, struct sf_diags *d)
         return NULL;
     }
     return out;
+}
+
+int sf_config_state_encryption(const struct sf_config *c, json_t **out, struct sf_diags *d)
+{
+    *out = NULL;
+    const struct sf_node *en = c->state.block ? sf_node_get(c->state.block, "encryption") : NULL;
+    if (sf_ld_is_null(en))
+        return 0;
+    struct sf_at at = {.c = c, .f = c->frames ? c->frames[0] : NULL};
+    struct sf_scope wrap;
+    sf_at_scope(&at, &wrap);
+    json_t *o = json_object();
+    bool failed = false;
+    static const char *const which[] = {"key", "old_key"};
+    for (size_t i = 0; i < 2; i++) {
+        const struct sf_node *vn = sf_node_get(en, which[i]);
+        if (!vn)
+            continue;
+        char *from = NULL;
+        json_t *v = NULL;
+        if (vn->kind == SF_NODE_MAP) {
+            const char *name = sf_node_get(vn, "env")->text;
+            const char *secret = getenv(name);
+            if (!secret || !*secret) {
+                sf_error(d, &vn->pos, "state.encryption.%s: the environment variable %s is not "
+                                      "set (or is empty); it must hold the state's key",
+                         which[i], name);
+                failed = true;
+                continue;
+            }
+            v = json_string(secret);
+            from = sf_asprintf("env %s", name);
+        } else {
+            bool sens = false;
+            json_t *raw = sf_ld_eval_node(&wrap, vn, &sens, d);
+            v = raw ? sf_ld_convert(raw, SF_STRING) : NULL;
+            if (!v || !*json_string_value(v) || !sens) {
+                if (raw && !sens)
+                    sf_error(d, &vn->pos, "state.encryption.%s is a secret: it must come from a "
+                                          "sensitive variable (sensitive: true) or {env: NAME}",
+                             which[i]);
+                else if (raw)
+                    sf_error(d, &vn->pos, "state.encryption.%s: the key is empty", which[i]);
+                json_decref(v);
+                failed = true;
+                continue;
+            }
+            /* "${var.NAME}" names where the key is without being it. */
+            from = sf_xstrndup(vn->text + 2, strlen(vn->text) > 3 ? strlen(vn->text) - 3 : 0);
+        }
+        json_object_set_new(o, which[i], v);
+        char *fk = sf_asprintf("%s_from", which[i]);
+        json_object_set_new(o, fk, json_string(from));
+        free(fk);
+        free(from);
+    }
+    const struct sf_node *kdf = sf_node_get(en, "kdf");
+    json_object_set_new(o, "kdf", json_string(kdf && strcmp(kdf->text, "hkdf") == 0
+                                                  ? "hkdf-sha256"
+                                                  : "pbkdf2-sha256"));
+    if (failed) {
+        json_decref(o);
+        return -1;
+    }
+    *out = o;
+    return 0;
 }
 
 json_t *sf_config_eval_output(const struct sf_config *c, const struct sf_output_cfg *o,

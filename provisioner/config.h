@@ -220,6 +220,12 @@ json_t *sf_config_provider_settings(const struct sf_config *c, const struct sf_p
  * sensitive variable or the environment). A new object of strings, or
  * NULL after errors in d (a missing endpoint or keys among them). */
 json_t *sf_config_state_settings(const struct sf_config *c, struct sf_diags *d);
+/* The state block's encryption: 0 with *out NULL when there is none, else
+ * a new object {"key", "key_from", "old_key"?, "old_key_from"?, "kdf"}
+ * with the secrets read from their environment variables or sensitive
+ * variables; -1 after errors in d (an unset variable is named, its value
+ * never is). */
+int sf_config_state_encryption(const struct sf_config *c, json_t **out, struct sf_diags *d);
 
 /* Evaluate an output's value the same way. *sensitive is set when the
  * output is declared sensitive or a secret flowed into it. */

@@ -247,7 +247,22 @@ int sf_state_place(const struct sf_config *cfg, const char *state_path, bool sta
 {
     memset(p, 0, sizeof(*p));
     p->w.path = state_path;
-    if (!cfg || !cfg->state.s3)
+    if (!cfg)
+        return 0;
+    if (sf_config_state_encryption(cfg, &p->encryption, d) < 0)
+        return -1;
+    if (p->encryption) {
+        const json_t *e = p->encryption;
+        p->crypt = (struct sf_crypt_cfg){
+            .key = json_string_value(json_object_get(e, "key")),
+            .key_from = json_string_value(json_object_get(e, "key_from")),
+            .old_key = json_string_value(json_object_get(e, "old_key")),
+            .old_key_from = json_string_value(json_object_get(e, "old_key_from")),
+            .kdf = json_string_value(json_object_get(e, "kdf")),
+        };
+        p->w.crypt = &p->crypt;
+    }
+    if (!cfg->state.s3)
         return 0;
     if (state_given) {
         /* Working on a local copy of a remote state (a download, a
@@ -279,6 +294,7 @@ int sf_state_place(const struct sf_config *cfg, const char *state_path, bool sta
 void sf_state_place_free(struct sf_state_place *p)
 {
     json_decref(p->settings);
+    json_decref(p->encryption);
     free(p->journal_dir);
     memset(p, 0, sizeof(*p));
 }

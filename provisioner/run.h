@@ -48,10 +48,12 @@ struct sf_state_place {
     struct sf_state_s3 s3;
     json_t *settings;  /* the evaluated state: block, or NULL */
     char *journal_dir; /* DIR/.sparkform beside the description */
+    struct sf_crypt_cfg crypt;
+    json_t *encryption; /* the evaluated state.encryption, or NULL */
 };
 
 /* The place of cfg's state: its state: block when that says backend: s3,
- * else the local file state_path. An explicit -state (state_given)
+ * else the local file state_path, with the block's encryption (on either). An explicit -state (state_given)
  * overrides an s3 block, with a warning naming what it overrides; cfg
  * may be NULL (no description: the local file). Returns 0 or -1 (errors
  * in d); free p with sf_state_place_free either way. */

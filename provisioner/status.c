@@ -20,6 +20,7 @@
 #include "config.h"
 #include "graph.h"
 #include "provider.h"
+#include "run.h"
 #include "sessions.h"
 #include "state.h"
 #include "ui.h"
@@ -246,20 +247,33 @@ static void print_table(const struct item *items, size_t n, size_t without_hook)
 int sf_status_run(const struct sf_status_opts *o, bool *healthy, struct sf_diags *d)
 {
     *healthy = false;
-    /* A missing file would load as an empty state: say what is wrong. */
-    if (access(o->state_path, F_OK) != 0) {
-        sf_error(d, NULL, "no state at %s: nothing has been applied yet (sparkform apply), or "
-                          "-state names another file",
-                 o->state_path);
-        return -1;
-    }
     struct sf_config *cfg = NULL;
     struct sf_state *st = NULL;
-    if (sf_config_load(o->config_path, &cfg, d) < 0 ||
-        sf_config_bind_vars(cfg, o->vars, o->n_vars, o->var_files, o->n_var_files, d) < 0 ||
-        sf_state_load(o->state_path, &st, d) < 0) {
-        if (cfg)
-            sf_config_free(cfg);
+    /* The state is where plan finds it: the state: block's bucket, or the
+     * local file, decrypted with the block's keys. */
+    struct sf_state_place place;
+    int open = sf_config_load(o->config_path, &cfg, d);
+    if (open == 0)
+        open = sf_config_bind_vars(cfg, o->vars, o->n_vars, o->var_files, o->n_var_files, d);
+    if (open == 0)
+        open = sf_state_place(cfg, o->state_path, o->state_given, &place, d);
+    else
+        memset(&place, 0, sizeof(place));
+    char *where = open == 0 ? sf_state_where_name(&place.w) : NULL;
+    if (open == 0)
+        open = sf_state_load_at(&place.w, &st, d);
+    /* A missing state would load as an empty one: say what is wrong. */
+    if (open == 0 && !sf_state_exists(st)) {
+        sf_error(d, NULL, "no state at %s: nothing has been applied yet (sparkform apply), or "
+                          "-state names another file",
+                 where);
+        open = -1;
+    }
+    sf_state_place_free(&place);
+    if (open < 0) {
+        free(where);
+        sf_state_free(st);
+        sf_config_free(cfg);
         return -1;
     }
 
@@ -289,7 +303,7 @@ int sf_status_run(const struct sf_status_opts *o, bool *healthy, struct sf_diags
     }
     if (n == 0 && without_hook == 0 && rc == 0) {
         sf_error(d, NULL, "the state at %s records no resources: nothing has been applied yet",
-                 o->state_path);
+                 where);
         rc = -1;
     }
 
@@ -328,5 +342,6 @@ int sf_status_run(const struct sf_status_opts *o, bool *healthy, struct sf_diags
     sf_sessions_free(x.sessions);
     sf_state_free(st);
     sf_config_free(cfg);
+    free(where);
     return rc;
 }

@@ -18,6 +18,7 @@
 struct sf_status_opts {
     const char *config_path;
     const char *state_path;
+    bool state_given;        /* -state: overrides an S3 state: block */
     const char *const *vars; /* "NAME=VALUE" */
     size_t n_vars;
     const char *const *var_files;

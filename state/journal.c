@@ -12,6 +12,17 @@
  *   {"op":"remove","address":"a.b"}
  *   {"op":"outputs","outputs":{...}}
  *
+ * With state encryption the header also holds the key's parameters,
+ * "encryption": {"kdf", "iter", "salt", "key_id", "key_from"} (state_crypt.h),
+ * and every record is sealed on its own line:
+ *
+ *   {"sealed":"<base64 of nonce, ciphertext, tag>"}
+ *
+ * with the header line and the record's number (1, 2, ...) as additional
+ * data, so a record cannot be moved to another journal or place. The key
+ * is derived once per journal: a record still costs one write and one
+ * fdatasync.
+ *
  * Bytes after the last newline that begin the way a header or record
  * begins are a write torn by a crash and are ignored: that change was never
  * reported as done. Anything else (no header, a line that does not parse,
@@ -27,12 +38,15 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <openssl/crypto.h>
+
 #include "util.h"
 
 #define JOURNAL_VERSION 1
 /* How the header and every record start as json_dumps writes them. */
 #define HEADER_LEAD "{\"journal\":"
 #define RECORD_LEAD "{\"op\":\""
+#define SEALED_LEAD "{\"sealed\":\""
 
 char *sf_journal_path(const char *state_path)
 {
@@ -68,13 +82,8 @@ static int write_line(int fd, const char *line, size_t len)
     return fdatasync(fd);
 }
 
-static int append_json(int fd, const json_t *rec)
+static int append_text(int fd, char *text)
 {
-    char *text = json_dumps(rec, JSON_COMPACT);
-    if (!text) {
-        errno = EINVAL;
-        return -1;
-    }
     size_t n = strlen(text);
     text = sf_xrealloc(text, n + 2);
     text[n] = '\n';
@@ -82,6 +91,22 @@ static int append_json(int fd, const json_t *rec)
     int rc = write_line(fd, text, n + 1);
     free(text);
     return rc;
+}
+
+static int append_json(int fd, const json_t *rec)
+{
+    char *text = json_dumps(rec, JSON_COMPACT);
+    if (!text) {
+        errno = EINVAL;
+        return -1;
+    }
+    return append_text(fd, text);
+}
+
+/* The additional data of record number n of an encrypted journal. */
+static char *record_aad(const char *header, size_t n)
+{
+    return sf_asprintf("%s\n%zu", header, n);
 }
 
 int sf_journal_open(struct sf_state *s, struct sf_diags *d)
@@ -105,8 +130,23 @@ int sf_journal_open(struct sf_state *s, struct sf_diags *d)
     }
     json_t *hdr = json_pack("{s:i, s:s, s:I}", "journal", JOURNAL_VERSION, "lineage", s->lineage,
                             "base_serial", (json_int_t)s->file_serial);
-    int rc = append_json(fd, hdr);
+    if (s->crypt) {
+        json_t *params = sf_crypt_params(s->crypt, d);
+        if (!params) {
+            json_decref(hdr);
+            close(fd);
+            unlink(path);
+            free(path);
+            return -1;
+        }
+        json_object_set_new(hdr, "encryption", params);
+    }
+    char *text = json_dumps(hdr, JSON_COMPACT);
     json_decref(hdr);
+    free(s->journal_aad);
+    s->journal_aad = s->crypt && text ? sf_xstrdup(text) : NULL;
+    s->journal_records = 0;
+    int rc = text ? append_text(fd, text) : -1;
     if (rc < 0) {
         sf_error(d, &pos, "cannot write the state journal: %s", strerror(errno));
         close(fd);
@@ -121,9 +161,43 @@ int sf_journal_open(struct sf_state *s, struct sf_diags *d)
     return 0;
 }
 
+/* The line of an encrypted journal's record: its JSON sealed; NULL after
+ * errors in d. */
+static char *sealed_line(struct sf_state *s, const json_t *record, struct sf_diags *d)
+{
+    char *plain = json_dumps(record, JSON_COMPACT);
+    if (!plain)
+        return NULL;
+    char *aad = record_aad(s->journal_aad, s->journal_records + 1);
+    char *sealed = sf_crypt_seal_record(s->crypt, aad, plain, strlen(plain), d);
+    OPENSSL_cleanse(plain, strlen(plain));
+    free(plain);
+    free(aad);
+    if (!sealed)
+        return NULL;
+    json_t *line = json_pack("{s:s}", "sealed", sealed);
+    free(sealed);
+    char *text = json_dumps(line, JSON_COMPACT);
+    json_decref(line);
+    return text;
+}
+
 int sf_journal_append(struct sf_state *s, const json_t *record, struct sf_diags *d)
 {
-    if (append_json(s->journal_fd, record) < 0) {
+    int rc;
+    if (s->journal_aad) {
+        size_t errs = sf_diags_errors(d);
+        char *line = sealed_line(s, record, d);
+        if (!line && sf_diags_errors(d) > errs)
+            return -1;
+        errno = EINVAL;
+        rc = line ? append_text(s->journal_fd, line) : -1;
+        if (rc == 0)
+            s->journal_records++;
+    } else {
+        rc = append_json(s->journal_fd, record);
+    }
+    if (rc < 0) {
         char *path = sf_xstrdup(s->journal_path);
         struct sf_pos pos = {path, 0, 0};
         const char *address = json_string_value(json_object_get(record, "address"));
@@ -141,6 +215,8 @@ int sf_journal_remove(struct sf_state *s, struct sf_diags *d)
         close(s->journal_fd);
         s->journal_fd = -1;
     }
+    free(s->journal_aad);
+    s->journal_aad = NULL;
     char *path = sf_xstrdup(s->journal_path);
     int rc = 0;
     if (unlink(path) < 0 && errno != ENOENT) {
@@ -260,9 +336,22 @@ int sf_journal_replay(struct sf_state *s, bool have_file, struct sf_diags *d)
     }
     int rc = 0;
     size_t applied = 0;
+    /* An encrypted journal's header names its key; its records are sealed. */
+    char *header = nlines ? sf_xstrndup(lines[0].p, lines[0].n) : NULL;
+    json_t *hdr = header ? json_loads(header, 0, NULL) : NULL;
+    const json_t *params = json_object_get(hdr, "encryption");
+    if (params && !s->crypt) {
+        struct sf_pos pos = {path, 1, 1};
+        sf_error(d, &pos, "the journal of %s is encrypted; set state.encryption (the key it was "
+                          "encrypted with) in the description",
+                 s->path);
+        rc = -1;
+    }
+    const char *lead = !nlines ? HEADER_LEAD : params ? SEALED_LEAD : RECORD_LEAD;
+    char *name = sf_asprintf("the journal %s", path);
     /* A tail that is not the start of a line we write means someone else's
      * file or damage: refuse before anything is replayed. */
-    if (tail < len && !torn_line(text + tail, len - tail, nlines ? RECORD_LEAD : HEADER_LEAD)) {
+    if (rc == 0 && tail < len && !torn_line(text + tail, len - tail, lead)) {
         struct sf_pos pos = {path, (int)nlines + 1, 1};
         if (nlines == 0)
             sf_error(d, &pos, "not a sparkform journal: it does not start with a journal header");
@@ -290,6 +379,31 @@ int sf_journal_replay(struct sf_state *s, bool have_file, struct sf_diags *d)
             rc = -1;
             break;
         }
+        if (params) {
+            const char *str = json_string_value(json_object_get(rec, "sealed"));
+            char *sealed = str ? sf_xstrdup(str) : NULL;
+            char *aad = record_aad(header, i), *plain = NULL;
+            size_t plen = 0;
+            if (!sealed)
+                sf_error(d, &pos, "the journal is encrypted but this record is not sealed; the "
+                                  "journal was damaged or altered");
+            json_decref(rec);
+            rec = NULL;
+            if (sealed && sf_crypt_open_record(s->crypt, params, name, aad, sealed, &plain, &plen,
+                                               d) == 0) {
+                rec = json_loadb(plain, plen, JSON_REJECT_DUPLICATES, &err);
+                OPENSSL_cleanse(plain, plen);
+                if (!rec)
+                    sf_error(d, &pos, "a sealed journal record is not valid JSON (%s)", err.text);
+            }
+            free(plain);
+            free(aad);
+            free(sealed);
+            if (!rec) {
+                rc = -1;
+                break;
+            }
+        }
         char *why = NULL;
         if (sf_state_apply_record(s, rec, &why) < 0) {
             sf_error(d, &pos, "bad journal record: %s", why);
@@ -307,5 +421,8 @@ int sf_journal_replay(struct sf_state *s, bool have_file, struct sf_diags *d)
     free(lines);
     free(text);
     free(path);
+    free(name);
+    free(header);
+    json_decref(hdr);
     return rc < 0 ? -1 : 0;
 }

@@ -7,6 +7,9 @@
  * taken, is the backend's: the local file here and in lock.c, an S3
  * object in remote.c; everything else is the same for both.
  *
+ * With encryption (state_crypt.h) the document is sealed on its way to the file
+ * or the bucket and opened on its way back; nothing else here sees it.
+ *
  * Every change is first expressed as a journal record and then applied by
  * sf_state_apply_record, the same function the journal replay uses, so a
  * replayed journal can only ever produce what the run had in memory.
@@ -16,6 +19,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <openssl/crypto.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -39,11 +43,17 @@ char *sf_state_where_name(const struct sf_state_where *w)
 static struct sf_state *state_new_at(const struct sf_state_where *w, struct sf_diags *d)
 {
     struct sf_remote *remote = NULL;
-    if (w->s3 && !(remote = sf_remote_new(w->s3, d)))
+    struct sf_crypt *crypt = NULL;
+    if (w->crypt && !(crypt = sf_crypt_new(w->crypt, d)))
         return NULL;
+    if (w->s3 && !(remote = sf_remote_new(w->s3, d))) {
+        sf_crypt_free(crypt);
+        return NULL;
+    }
     struct sf_state *s = sf_xcalloc(1, sizeof(*s));
     s->path = sf_state_where_name(w);
     s->remote = remote;
+    s->crypt = crypt;
     s->journal_path = remote ? sf_remote_journal_path(w->s3) : sf_journal_path(w->path);
     s->resources = json_object();
     s->outputs = json_object();
@@ -64,6 +74,8 @@ void sf_state_free(struct sf_state *s)
     if (s->journal_fd >= 0)
         close(s->journal_fd);
     sf_remote_free(s->remote);
+    sf_crypt_free(s->crypt);
+    free(s->journal_aad);
     json_decref(s->resources);
     json_decref(s->outputs);
     json_decref(s->source);
@@ -152,6 +164,41 @@ static int adopt_document(struct sf_state *s, json_t *doc, struct sf_diags *d)
     return 0;
 }
 
+char *sf_state_name(const struct sf_state *s)
+{
+    return sf_asprintf("the state %s", s->path);
+}
+
+/* Open a sealed document in place (text becomes the plain one); warn once
+ * when a plain one is read while encryption is configured. */
+static int unseal(struct sf_state *s, char **text, size_t *len, struct sf_diags *d)
+{
+    if (!sf_crypt_is_sealed(*text, *len)) {
+        s->plain_on_disk = s->crypt != NULL;
+        if (s->crypt)
+            sf_warn(d, NULL, "the state %s is not encrypted; state.encryption is set, so the next "
+                             "change writes it encrypted",
+                    s->path);
+        return 0;
+    }
+    if (!s->crypt) {
+        sf_error(d, NULL, "the state %s is encrypted; set state.encryption (the key it was "
+                          "encrypted with) in the description",
+                 s->path);
+        return -1;
+    }
+    char *name = sf_state_name(s), *plain = NULL;
+    size_t plen = 0;
+    int rc = sf_crypt_open(s->crypt, name, "state", *text, *len, &plain, &plen, d);
+    free(name);
+    if (rc < 0)
+        return -1;
+    free(*text);
+    *text = plain;
+    *len = plen;
+    return 0;
+}
+
 /* Read s->path (when it exists) and replay its journal into s. */
 static int load_into(struct sf_state *s, struct sf_diags *d)
 {
@@ -170,9 +217,16 @@ static int load_into(struct sf_state *s, struct sf_diags *d)
         }
     }
     bool have_file = text != NULL;
+    if (text && unseal(s, &text, &len, d) < 0) {
+        free(text);
+        return -1;
+    }
     if (text) {
         json_error_t err;
         json_t *doc = json_loadb(text, len, JSON_REJECT_DUPLICATES, &err);
+        /* A plain text that was sealed holds the secrets: wipe it. */
+        if (s->crypt)
+            OPENSSL_cleanse(text, len);
         free(text);
         if (!doc) {
             struct sf_pos pos = {path, err.line > 0 ? err.line : 0, err.column > 0 ? err.column : 0};
@@ -183,6 +237,7 @@ static int load_into(struct sf_state *s, struct sf_diags *d)
         json_decref(doc);
         if (rc < 0)
             return -1;
+        s->had_document = true;
     }
     if (sf_journal_replay(s, have_file, d) < 0)
         return -1;
@@ -257,6 +312,16 @@ void sf_state_take_lineage(struct sf_state *s, const char *lineage)
 const char *sf_state_lock_id(const struct sf_state *s)
 {
     return s->locked ? s->lock_id : NULL;
+}
+
+bool sf_state_exists(const struct sf_state *s)
+{
+    return s->had_document || s->changed;
+}
+
+struct sf_crypt *sf_state_crypt(const struct sf_state *s)
+{
+    return s->crypt;
 }
 
 /* --- reading ------------------------------------------------------------ */
@@ -776,17 +841,51 @@ int sf_state_set_schedule(struct sf_state *s, const json_t *schedule, struct sf_
 
 /* --- begin / commit ----------------------------------------------------- */
 
+/* The backup of a plain file when encryption is on: sealed, as the file
+ * itself is about to be (0, or -1 with errno or after errors in d). */
+static int seal_backup(struct sf_state *s, const char *backup, struct sf_diags *d)
+{
+    size_t len;
+    char *old = sf_read_file(s->path, &len);
+    if (!old)
+        return errno == ENOENT ? 0 : -1;
+    if (!sf_crypt_is_sealed(old, len)) {
+        size_t slen;
+        char *sealed = sf_crypt_seal(s->crypt, "state", old, len, &slen, d);
+        OPENSSL_cleanse(old, len);
+        free(old);
+        if (!sealed)
+            return -1;
+        old = sealed;
+        len = slen;
+    }
+    int rc = sf_write_file_atomic(backup, old, len, 0600);
+    free(old);
+    return rc;
+}
+
 /* Keep the file about to be replaced as PATH.backup. A hard link costs
  * nothing and is the very inode being replaced; a copy is the fallback for
- * file systems without links. Both end up 0600. */
-static int keep_backup(const char *path, struct sf_diags *d)
+ * file systems without links. Both end up 0600. The first encrypted write
+ * of a state that was plain seals the backup too rather than keep the
+ * secrets in clear beside it. */
+static int keep_backup(struct sf_state *s, struct sf_diags *d)
 {
+    const char *path = s->path;
     char *backup = sf_asprintf("%s.backup", path);
     char *tmp = sf_asprintf("%s.backup.tmp.%ld", path, (long)getpid());
     struct sf_pos pos = {backup, 0, 0};
     int rc = 0;
     unlink(tmp);
-    if (link(path, tmp) == 0) {
+    size_t errs = sf_diags_errors(d);
+    if (s->plain_on_disk) {
+        if (seal_backup(s, backup, d) < 0) {
+            if (sf_diags_errors(d) == errs)
+                sf_error(d, &pos, "cannot keep the previous state as a backup: %s",
+                         strerror(errno));
+            rc = -1;
+        }
+    } else if (link(path, tmp) == 0) {
         /* The link shares the old file's inode; that file is about to be
          * replaced, so changing its mode changes only the backup. */
         if (chmod(tmp, 0600) < 0 || rename(tmp, backup) < 0) {
@@ -834,6 +933,17 @@ static int commit_locked(struct sf_state *s, struct sf_diags *d)
     sf_buf_puts(&b, text);
     sf_buf_puts(&b, "\n");
     free(text);
+    if (s->crypt) {
+        size_t slen;
+        char *sealed = sf_crypt_seal(s->crypt, "state", b.s, b.len, &slen, d);
+        OPENSSL_cleanse(b.s, b.len);
+        sf_buf_free(&b);
+        if (!sealed)
+            return -1;
+        b = (struct sf_buf){0};
+        sf_buf_puts(&b, sealed);
+        free(sealed);
+    }
     int rc;
     if (s->remote) {
         /* A versioned bucket keeps the history a local backup would. */
@@ -844,7 +954,7 @@ static int commit_locked(struct sf_state *s, struct sf_diags *d)
             sf_diag_detail(d, "The journal %s keeps every change of this run; the next run "
                               "replays it.", s->journal_path);
     } else {
-        rc = keep_backup(s->path, d);
+        rc = keep_backup(s, d);
         if (rc == 0 && sf_write_file_atomic(s->path, b.s, b.len, 0600) < 0) {
             sf_error(d, &pos, "cannot write the state file: %s (the journal %s still holds "
                               "every change)", strerror(errno), s->journal_path);
@@ -856,6 +966,7 @@ static int commit_locked(struct sf_state *s, struct sf_diags *d)
         return -1;
     s->serial = s->file_serial = serial;
     s->changed = false;
+    s->plain_on_disk = false;
     /* The new file holds everything; a crash before this removal leaves a
      * journal whose base_serial is one less than the file's, which load
      * recognises as already folded. */
@@ -868,6 +979,29 @@ int sf_state_commit(struct sf_state *s, struct sf_diags *d)
     int rc = commit_locked(s, d);
     pthread_mutex_unlock(&s->mu);
     return rc;
+}
+
+int sf_state_copy_from(struct sf_state *dst, const struct sf_state *src, struct sf_diags *d)
+{
+    json_t *doc = sf_state_to_json(src);
+    pthread_mutex_lock(&dst->mu);
+    json_decref(dst->resources);
+    dst->resources = json_incref(json_object_get(doc, "resources"));
+    json_decref(dst->outputs);
+    dst->outputs = json_incref(json_object_get(doc, "outputs"));
+    json_decref(dst->source);
+    dst->source = json_incref(json_object_get(doc, "source"));
+    free(dst->lineage);
+    dst->lineage = sf_xstrdup(src->lineage);
+    /* commit writes file_serial + 1. */
+    long long serial = src->serial > dst->file_serial ? src->serial : dst->file_serial + 1;
+    dst->file_serial = serial - 1;
+    dst->serial = serial;
+    dst->changed = true;
+    pthread_mutex_unlock(&dst->mu);
+    json_decref(doc);
+    (void)d;
+    return 0;
 }
 
 int sf_state_begin(struct sf_state *s, struct sf_diags *d)

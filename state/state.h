@@ -47,6 +47,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "state_crypt.h"
 #include "diag.h"
 
 struct sf_state;
@@ -72,10 +73,14 @@ struct sf_state_s3 {
 };
 
 /* Where a state is: the local file path, or, when s3 is set, an object
- * (path is then unused). */
+ * (path is then unused). With crypt, the document (and its backup) is
+ * written sealed with crypt's key and so is every journal record; reads
+ * take the key or the old key (state_crypt.h). Without it an encrypted state is
+ * refused. */
 struct sf_state_where {
     const char *path;
     const struct sf_state_s3 *s3;
+    const struct sf_crypt_cfg *crypt;
 };
 
 /* How the state at w is named in messages: the path, or s3://BUCKET/KEY.
@@ -117,6 +122,12 @@ long long sf_state_serial(const struct sf_state *s);
 void sf_state_take_lineage(struct sf_state *s, const char *lineage);
 /* The id of the lock s holds, or NULL. */
 const char *sf_state_lock_id(const struct sf_state *s);
+/* Whether a document (or a journal of a run that died before its first
+ * commit) was there when s was loaded: false for a stack never applied. */
+bool sf_state_exists(const struct sf_state *s);
+/* The encryption s was opened with (what a saved plan of it is sealed
+ * with), or NULL. Borrowed. */
+struct sf_crypt *sf_state_crypt(const struct sf_state *s);
 
 /* --- reading ------------------------------------------------------------ */
 
@@ -205,6 +216,11 @@ int sf_state_set_schedule(struct sf_state *s, const json_t *schedule, struct sf_
 /* A whole entry in the file's shape (above): for importing records made
  * elsewhere; the engine uses the calls above. */
 int sf_state_put(struct sf_state *s, const char *address, const json_t *entry, struct sf_diags *d);
+
+/* `state migrate`: make dst a copy of src (lineage, resources, outputs,
+ * source); the next commit writes it with src's serial, or one more than
+ * dst's own when that is higher (a serial never goes back). */
+int sf_state_copy_from(struct sf_state *dst, const struct sf_state *src, struct sf_diags *d);
 
 /* Fold: when anything changed, write the state file atomically with
  * serial + 1 (the old file kept as PATH.backup, mode 0600), then remove the

@@ -31,6 +31,14 @@ struct sf_state {
     char *lock_id;
     pthread_mutex_t mu;
     long long file_serial; /* serial of the file on disk (0 when there is none) */
+    bool had_document;     /* a document was read at load */
+    bool plain_on_disk;    /* ... and it was plain, though encryption is set */
+    struct sf_crypt *crypt; /* NULL: a plain state */
+    /* An encrypted journal's header line: with the record's number, the
+     * additional data of every record, so that none can be moved to
+     * another journal or place. NULL while the journal is plain. */
+    char *journal_aad;
+    size_t journal_records;
 };
 
 /* Take PATH.lock: fails at once naming the holder (and saying so when its
@@ -46,6 +54,8 @@ int sf_journal_open(struct sf_state *s, struct sf_diags *d);
 int sf_journal_append(struct sf_state *s, const json_t *record, struct sf_diags *d);
 /* Replay PATH.journal into s, loaded from the file (have_file) or empty. */
 int sf_journal_replay(struct sf_state *s, bool have_file, struct sf_diags *d);
+/* The state's name in messages: "the state PATH". Caller frees. */
+char *sf_state_name(const struct sf_state *s);
 /* Close and remove the journal, then fsync the directory. */
 int sf_journal_remove(struct sf_state *s, struct sf_diags *d);
 /* Apply one journal record to the in-memory state (the caller holds s->mu
