@@ -20,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base64.h"
 #include "apis.h"
 #include "containerinfra.h"
 #include "faults.h"
@@ -706,7 +707,7 @@ void lc_ci_kube_config(struct lc_request *req, struct lc_response *resp)
                            "cluster", name, "user", user, "current-context", ctx, "preferences");
     const char *cert = lc_server_tls_cert(req->srv);
     if (cert) {
-        char *ca = lc_base64((const unsigned char *)cert, strlen(cert));
+        char *ca = sf_base64_encode((const unsigned char *)cert, strlen(cert));
         json_t *c0 = json_object_get(json_array_get(json_object_get(kc, "clusters"), 0), "cluster");
         json_object_set_new(c0, "certificate-authority-data", json_string(ca));
         free(ca);

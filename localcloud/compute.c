@@ -24,6 +24,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "base64.h"
 #include "apis.h"
 #include "faults.h"
 #include "fields.h"
@@ -303,31 +304,28 @@ static int check_public_key(const char *text, char *fingerprint, size_t fplen, c
         *why = "the key data is not valid base64";
         return -1;
     }
-    unsigned char *blob = sf_xmalloc(blen);
-    int n = EVP_DecodeBlock(blob, (const unsigned char *)b64, (int)blen);
-    if (n < 0) {
-        free(blob);
+    char *key64 = sf_xstrndup(b64, blen);
+    size_t n;
+    unsigned char *blob = sf_base64_decode(key64, &n);
+    free(key64);
+    if (!blob) {
         *why = "the key data is not valid base64";
         return -1;
     }
-    if (b64[blen - 1] == '=')
-        n--;
-    if (b64[blen - 2] == '=')
-        n--;
     size_t off = 0, len;
     const unsigned char *s;
     int rc = -1;
     *why = "the key data does not hold a key of its declared type";
-    if (ssh_string(blob, (size_t)n, &off, &s, &len) == 0 && len == tlen && memcmp(s, type, len) == 0) {
+    if (ssh_string(blob, n, &off, &s, &len) == 0 && len == tlen && memcmp(s, type, len) == 0) {
         int size = 256;
         if (strcmp(type, "ssh-ed25519") == 0) {
-            rc = ssh_string(blob, (size_t)n, &off, &s, &len) == 0 && len == 32 ? 0 : -1;
+            rc = ssh_string(blob, n, &off, &s, &len) == 0 && len == 32 ? 0 : -1;
         } else {
             /* rsa: e and n; ecdsa: curve name and point */
             const unsigned char *s2;
             size_t l2;
-            rc = ssh_string(blob, (size_t)n, &off, &s, &len) == 0 &&
-                         ssh_string(blob, (size_t)n, &off, &s2, &l2) == 0 && len > 0 && l2 > 0
+            rc = ssh_string(blob, n, &off, &s, &len) == 0 &&
+                         ssh_string(blob, n, &off, &s2, &l2) == 0 && len > 0 && l2 > 0
                      ? 0
                      : -1;
             if (rc == 0 && strcmp(type, "ssh-rsa") == 0) {
@@ -354,7 +352,7 @@ static int check_public_key(const char *text, char *fingerprint, size_t fplen, c
             o += (size_t)snprintf(fingerprint + o, fplen - o, i ? ":%02x" : "%02x", md[i]);
         if (sha256) {
             EVP_Digest(blob, (size_t)n, md, &mdlen, EVP_sha256(), NULL);
-            char *b = lc_base64(md, mdlen);
+            char *b = sf_base64_encode(md, mdlen);
             b[strcspn(b, "=")] = '\0';
             snprintf(sha256, 60, "SHA256:%s", b);
             free(b);

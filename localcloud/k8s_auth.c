@@ -14,6 +14,7 @@
  * recreating one of the same name) revokes it. k8s_rbac.c decides what
  * the user may do.
  */
+#include "base64.h"
 #include "k8s.h"
 
 #include <stdlib.h>
@@ -74,7 +75,7 @@ static json_t *account_of(struct lc_store *st, const char *cluster, const json_t
 
 static void set_b64(json_t *data, const char *key, const char *value)
 {
-    char *b = lc_base64((const unsigned char *)value, strlen(value));
+    char *b = sf_base64_encode((const unsigned char *)value, strlen(value));
     json_object_set_new(data, key, json_string(b));
     free(b);
 }
@@ -131,7 +132,7 @@ int lc_k8s_authenticate(struct lc_store *st, const char *cluster, const json_t *
                  json_pack("[s, s]", "system:masters", "system:authenticated"));
         return 0;
     }
-    char *b64 = lc_base64((const unsigned char *)token, strlen(token));
+    char *b64 = sf_base64_encode((const unsigned char *)token, strlen(token));
     char *kk = lc_k8s_kindkey(cluster, lc_k8s_builtin("secrets"));
     const char *id;
     json_t *sec;

@@ -14,6 +14,7 @@
  * lock; a watch from a resourceVersion older than the log gets 410 Gone, as
  * from a compacted etcd, and the client lists again.
  */
+#include "base64.h"
 #include "k8s.h"
 
 #include <errno.h>
@@ -824,7 +825,7 @@ static void list(struct lc_k8s_call *c)
     json_t *items = json_array();
     for (size_t i = from; i < to; i++)
         json_array_append_new(items, served(c, lc_store_get(c->st, LC_K8S_API, c->kindkey, ids[i])));
-    char *next = to < n ? lc_base64((const unsigned char *)ids[to - 1], strlen(ids[to - 1]))
+    char *next = to < n ? sf_base64_encode((const unsigned char *)ids[to - 1], strlen(ids[to - 1]))
                         : NULL;
     free(ids);
     if (wants_table(c)) {

@@ -12,6 +12,7 @@
  * schema expresses (a selector that must match the template's labels, a
  * Secret's base64, a CRD's name) are written out.
  */
+#include "base64.h"
 #include "k8s.h"
 
 #include <stdarg.h>
@@ -568,7 +569,7 @@ void lc_k8s_default(const struct lc_k8s_type *t, json_t *obj)
                 const char *s = json_string_value(v);
                 if (!s)
                     continue;
-                char *b = lc_base64((const unsigned char *)s, strlen(s));
+                char *b = sf_base64_encode((const unsigned char *)s, strlen(s));
                 json_object_set_new(data, key, json_string(b));
                 free(b);
             }

@@ -27,6 +27,7 @@
 #include <strings.h>
 #include <unistd.h>
 
+#include "base64.h"
 #include "s3.h"
 #include "util.h"
 
@@ -1066,7 +1067,7 @@ void s3_list_objects(struct s3_call *c, json_t *bucket)
         if (token)
             s3_xw_text(&x, "ContinuationToken", token);
         if (truncated && last) {
-            char *t = lc_base64((const unsigned char *)last, strlen(last));
+            char *t = sf_base64_encode((const unsigned char *)last, strlen(last));
             for (char *p = t; *p; p++)
                 *p = *p == '+' ? '-' : *p == '/' ? '_' : *p;
             s3_xw_text(&x, "NextContinuationToken", t);

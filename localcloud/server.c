@@ -11,6 +11,7 @@
  * paths are decoded segment by segment and signature checks see the bytes
  * that were sent.
  */
+#include "base64.h"
 #include "server.h"
 
 #include <arpa/inet.h>
@@ -110,27 +111,13 @@ char *lc_hex(const unsigned char *data, size_t n)
     return s;
 }
 
-char *lc_base64(const unsigned char *data, size_t n)
-{
-    char *out = sf_xmalloc(4 * ((n + 2) / 3) + 1);
-    EVP_EncodeBlock((unsigned char *)out, data, (int)n);
-    return out;
-}
-
 unsigned char *lc_unbase64(const char *s, size_t *n)
 {
+    /* What the APIs take: one unbroken, non-empty run of base64. */
     size_t len = strlen(s);
-    if (len == 0 || len % 4 != 0 || len > 1 << 20)
+    if (len == 0 || len > 1 << 20 || strcspn(s, " \t\r\n") != len)
         return NULL;
-    unsigned char *out = sf_xmalloc(len / 4 * 3 + 1);
-    int k = EVP_DecodeBlock(out, (const unsigned char *)s, (int)len);
-    if (k < 0) {
-        free(out);
-        return NULL;
-    }
-    size_t pad = (s[len - 1] == '=') + (s[len - 2] == '=');
-    *n = (size_t)k - pad;
-    return out;
+    return sf_base64_decode(s, n);
 }
 
 /* Length of the valid UTF-8 sequence at s (at most left bytes), 0 if invalid. */

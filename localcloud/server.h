@@ -213,8 +213,6 @@ long long lc_now_ms(void);
 void lc_format_time(long long ms, bool micro, char *buf, size_t n);
 /* n bytes as 2n lowercase hex characters; caller frees. */
 char *lc_hex(const unsigned char *data, size_t n);
-/* Standard base64 of n bytes; caller frees. */
-char *lc_base64(const unsigned char *data, size_t n);
 /* The bytes of strict, non-empty base64 (whole quads), *n set; NULL when
  * s is not that. Caller frees. */
 unsigned char *lc_unbase64(const char *s, size_t *n);

@@ -22,47 +22,11 @@
 #include <strings.h>
 #include <unistd.h>
 
+#include "base64.h"
 #include "gitsrc.h"
 #include "util.h"
 
-/* ---- base64 and fingerprints ---- */
-
-static char *b64_encode(const unsigned char *data, size_t n)
-{
-    char *out = sf_xmalloc(4 * ((n + 2) / 3) + 1);
-    EVP_EncodeBlock((unsigned char *)out, data, (int)n);
-    return out;
-}
-
-/* NULL when text is not base64 (padded, no whitespace). Caller frees. */
-static unsigned char *b64_decode(const char *text, size_t *len)
-{
-    size_t n = strlen(text);
-    *len = 0;
-    if (n == 0 || n % 4 != 0)
-        return NULL;
-    unsigned char *out = sf_xmalloc(n / 4 * 3 + 1);
-    int got = EVP_DecodeBlock(out, (const unsigned char *)text, (int)n);
-    if (got < 0) {
-        free(out);
-        return NULL;
-    }
-    /* EVP_DecodeBlock counts the padding as zero bytes. */
-    size_t pad = text[n - 1] == '=' ? (text[n - 2] == '=' ? 2 : 1) : 0;
-    *len = (size_t)got - pad;
-    return out;
-}
-
-static char *fingerprint_of(const unsigned char sha256[32])
-{
-    char *b64 = b64_encode(sha256, 32);
-    size_t n = strlen(b64);
-    while (n > 0 && b64[n - 1] == '=')
-        b64[--n] = '\0';
-    char *fp = sf_asprintf("SHA256:%s", b64);
-    free(b64);
-    return fp;
-}
+/* ---- fingerprints ---- */
 
 static bool sha256_of(const unsigned char *data, size_t n, unsigned char out[32])
 {
@@ -73,9 +37,9 @@ static bool sha256_of(const unsigned char *data, size_t n, unsigned char out[32]
 char *sf_gitauth_fingerprint_b64(const char *blob_b64)
 {
     size_t n;
-    unsigned char *blob = b64_decode(blob_b64, &n);
+    unsigned char *blob = sf_base64_decode(blob_b64, &n);
     unsigned char md[32];
-    char *fp = blob && sha256_of(blob, n, md) ? fingerprint_of(md) : NULL;
+    char *fp = blob && sha256_of(blob, n, md) ? sf_ssh_fingerprint(md) : NULL;
     free(blob);
     return fp;
 }
@@ -166,8 +130,8 @@ static bool hashed_match(const char *field, const char *name)
         return false;
     char *salt_b64 = sf_xstrndup(salt, (size_t)(bar - salt));
     size_t salt_n = 0, want_n = 0;
-    unsigned char *key = b64_decode(salt_b64, &salt_n);
-    unsigned char *want = b64_decode(bar + 1, &want_n);
+    unsigned char *key = sf_base64_decode(salt_b64, &salt_n);
+    unsigned char *want = sf_base64_decode(bar + 1, &want_n);
     unsigned char md[EVP_MAX_MD_SIZE];
     unsigned int md_n = 0;
     bool ok = key && want && want_n == 20 &&
@@ -204,7 +168,7 @@ static bool same_key(const struct sf_hostkey *key, const char *type, const char 
     if (key->blob_b64)
         return key->type && !strcmp(type, key->type) && !strcmp(b64, key->blob_b64);
     size_t n;
-    unsigned char *blob = b64_decode(b64, &n), md[32];
+    unsigned char *blob = sf_base64_decode(b64, &n), md[32];
     bool same = blob && sha256_of(blob, n, md) && CRYPTO_memcmp(md, key->sha256, 32) == 0;
     free(blob);
     return same;
@@ -302,7 +266,7 @@ static int check_host_key(struct sf_gitauth *a, const git_cert_hostkey *hk, cons
     if ((hk->type & GIT_CERT_SSH_RAW) && raw_type_name(hk->raw_type) && hk->hostkey &&
         sha256_of((const unsigned char *)hk->hostkey, hk->hostkey_len, key.sha256)) {
         key.type = raw_type_name(hk->raw_type);
-        blob_b64 = b64_encode((const unsigned char *)hk->hostkey, hk->hostkey_len);
+        blob_b64 = sf_base64_encode((const unsigned char *)hk->hostkey, hk->hostkey_len);
         key.blob_b64 = blob_b64;
     } else if (hk->type & GIT_CERT_SSH_SHA256) {
         memcpy(key.sha256, hk->hash_sha256, 32);
@@ -312,7 +276,7 @@ static int check_host_key(struct sf_gitauth *a, const git_cert_hostkey *hk, cons
         free(name);
         return refuse(a, GIT_ECERTIFICATE, f, NULL);
     }
-    char *offered_fp = fingerprint_of(key.sha256);
+    char *offered_fp = sf_ssh_fingerprint(key.sha256);
     char *offered = sf_asprintf("%s%s%s", key.type ? key.type : "", key.type ? " " : "", offered_fp);
 
     const char *env = getenv("SPARKFORM_GIT_KNOWN_HOSTS");

@@ -7,6 +7,7 @@
  * making its result unknown, except default() and coalesce(), which
  * decide as soon as they can.
  */
+#include "base64.h"
 #include "funcs.h"
 
 #include <errno.h>
@@ -251,10 +252,9 @@ static json_t *fn_text1(const struct sf_fcall *f)
         return NULL;
     size_t len = json_is_string(f->args[0]) ? json_string_length(f->args[0]) : strlen(s);
     if (f->id == F_BASE64) {
-        char *out = sf_xmalloc(4 * ((len + 2) / 3) + 1);
-        int n = EVP_EncodeBlock((unsigned char *)out, (const unsigned char *)s, (int)len);
+        char *out = sf_base64_encode(s, len);
         free(s);
-        return text_value(out, (size_t)n);
+        return text_value(out, strlen(out));
     }
     if (f->id == F_SHA256) {
         char hex[65];

@@ -8,6 +8,7 @@
  * are kept for the life of the crypt: the writing key (one fresh salt per
  * process) and up to CACHE_KEYS keys met while reading.
  */
+#include "base64.h"
 #include "state_crypt.h"
 
 #include <limits.h>
@@ -121,30 +122,11 @@ const char *sf_crypt_key_from(const struct sf_crypt *c)
 
 /* --- pieces ------------------------------------------------------------- */
 
-static char *b64_encode(const unsigned char *p, size_t n)
-{
-    char *out = sf_xmalloc(4 * ((n + 2) / 3) + 1);
-    EVP_EncodeBlock((unsigned char *)out, p, (int)n);
-    return out;
-}
-
 /* Decode s into a new buffer; -1 when s is not base64. */
 static int b64_decode(const char *s, unsigned char **out, size_t *n)
 {
-    size_t len = s ? strlen(s) : 0;
-    if (len % 4 != 0 || len > INT_MAX)
-        return -1;
-    unsigned char *buf = sf_xmalloc(len / 4 * 3 + 1);
-    int m = len ? EVP_DecodeBlock(buf, (const unsigned char *)s, (int)len) : 0;
-    if (m < 0) {
-        free(buf);
-        return -1;
-    }
-    /* EVP_DecodeBlock counts the padding as zero bytes. */
-    size_t pad = len >= 1 && s[len - 1] == '=' ? (len >= 2 && s[len - 2] == '=' ? 2 : 1) : 0;
-    *out = buf;
-    *n = (size_t)m - pad;
-    return 0;
+    *out = sf_base64_decode(s, n);
+    return *out ? 0 : -1;
 }
 
 static int b64_decode_exact(const char *s, unsigned char *out, size_t want)
@@ -296,7 +278,7 @@ static const struct dkey *write_key(struct sf_crypt *c, struct sf_diags *d)
 
 static json_t *params_of(const struct sf_crypt *c, const struct dkey *k)
 {
-    char *salt = b64_encode(k->salt, SALT_LEN);
+    char *salt = sf_base64_encode(k->salt, SALT_LEN);
     json_t *p = json_pack("{s:s, s:s, s:s, s:s}", "kdf", k->kdf, "salt", salt, "key_id", k->id,
                           "key_from", c->from[k->which]);
     if (p && k->iter)
@@ -404,7 +386,7 @@ char *sf_crypt_seal(struct sf_crypt *c, const char *content, const void *plain, 
     char *text = NULL;
     unsigned char nonce[NONCE_LEN];
     if (env && RAND_bytes(nonce, NONCE_LEN) == 1) {
-        char *nb = b64_encode(nonce, NONCE_LEN);
+        char *nb = sf_base64_encode(nonce, NONCE_LEN);
         json_object_set_new(env, "sparkform_encrypted", json_integer(ENVELOPE_VERSION));
         json_object_set_new(env, "content", json_string(content));
         json_object_set_new(env, "nonce", json_string(nb));
@@ -412,7 +394,7 @@ char *sf_crypt_seal(struct sf_crypt *c, const char *content, const void *plain, 
         char *aad = header_aad(env);
         unsigned char *ct = sf_xmalloc(len + TAG_LEN);
         if (aad && gcm(true, k->key, nonce, aad, plain, len, ct, ct + len) == 0) {
-            char *cb = b64_encode(ct, len + TAG_LEN);
+            char *cb = sf_base64_encode(ct, len + TAG_LEN);
             json_object_set_new(env, "ciphertext", json_string(cb));
             free(cb);
             char *dump = json_dumps(env, JSON_INDENT(1) | JSON_SORT_KEYS);
@@ -539,7 +521,7 @@ char *sf_crypt_seal_record(struct sf_crypt *c, const char *aad, const void *plai
             sf_error(d, NULL, "cannot encrypt a journal record (OpenSSL failed)");
         return NULL;
     }
-    char *out = b64_encode(raw, NONCE_LEN + len + TAG_LEN);
+    char *out = sf_base64_encode(raw, NONCE_LEN + len + TAG_LEN);
     free(raw);
     return out;
 }

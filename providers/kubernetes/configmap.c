@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base64.h"
 #include "kube.h"
 #include "util.h"
 
@@ -96,7 +97,7 @@ static int load_files(struct sf_call *c, json_t *desired)
         if (s) {
             json_object_set_new(data, k, s);
         } else {
-            char *b64 = sf_kube_base64(text, len);
+            char *b64 = sf_base64_encode(text, len);
             json_object_set_new(bin, k, json_string(b64));
             free(b64);
         }

@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base64.h"
 #include "kube.h"
 #include "util.h"
 
@@ -29,46 +30,6 @@ static const char *str(const json_t *o, const char *key)
 {
     const char *s = json_string_value(json_object_get(o, key));
     return s ? s : "";
-}
-
-/* ---------- base64 ---------- */
-
-char *sf_kube_base64(const void *data, size_t len)
-{
-    char *out = sf_xmalloc(4 * ((len + 2) / 3) + 1);
-    EVP_EncodeBlock((unsigned char *)out, data, (int)len);
-    return out;
-}
-
-unsigned char *sf_kube_unbase64(const char *text, size_t *len)
-{
-    size_t n = strlen(text);
-    char *clean = sf_xmalloc(n + 1);
-    size_t m = 0;
-    for (size_t i = 0; i < n; i++)
-        if (!strchr(" \t\r\n", text[i]))
-            clean[m++] = text[i];
-    clean[m] = '\0';
-    unsigned char *out = NULL;
-    if (m % 4 == 0) {
-        out = sf_xmalloc(m / 4 * 3 + 1);
-        int got = m ? EVP_DecodeBlock(out, (const unsigned char *)clean, (int)m) : 0;
-        /* EVP_DecodeBlock counts the padding as zero bytes. */
-        if (got >= 0 && m >= 1 && clean[m - 1] == '=')
-            got--;
-        if (got >= 0 && m >= 2 && clean[m - 2] == '=')
-            got--;
-        if (got < 0) {
-            free(out);
-            out = NULL;
-        } else {
-            out[got] = '\0';
-            *len = (size_t)got;
-        }
-    }
-    OPENSSL_cleanse(clean, m);
-    free(clean);
-    return out;
 }
 
 /* The text of len bytes as a JSON string, or NULL when they are not
@@ -135,12 +96,12 @@ static int check_map(struct sf_call *c, json_t *desired, const char *attr, bool 
             return -1;
         } else if (base64) {
             size_t n;
-            unsigned char *raw = sf_kube_unbase64(json_string_value(v), &n);
+            unsigned char *raw = sf_base64_decode(json_string_value(v), &n);
             if (!raw) {
                 sf_kube_fail(c, SF_CLASS_INVALID, "%s.%s: the value is not base64", attr, k);
                 return -1;
             }
-            char *canon = sf_kube_base64(raw, n);
+            char *canon = sf_base64_encode(raw, n);
             json_object_set_new(m, k, json_string(canon));
             OPENSSL_cleanse(raw, n);
             free(raw);
@@ -206,7 +167,7 @@ json_t *sf_kube_dataobj_body(const struct sf_kube_dataobj *d, const json_t *v)
         json_t *all = json_object();
         json_object_foreach ((json_t *)data, k, x) {
             const char *s = json_string_value(x);
-            char *e = sf_kube_base64(s ? s : "", s ? strlen(s) : 0);
+            char *e = sf_base64_encode(s ? s : "", s ? strlen(s) : 0);
             json_object_set_new(all, k, json_string(e));
             OPENSSL_cleanse(e, strlen(e));
             free(e);
@@ -267,7 +228,7 @@ json_t *sf_kube_dataobj_attrs(const struct sf_kube_dataobj *d, const json_t *con
         json_object_foreach (json_object_get(proj, "data"), k, x) {
             const char *s = json_string_value(x);
             size_t n = 0;
-            unsigned char *raw = s ? sf_kube_unbase64(s, &n) : NULL;
+            unsigned char *raw = s ? sf_base64_decode(s, &n) : NULL;
             json_t *text = raw && !json_object_get(pbin, k) ? as_text(raw, n) : NULL;
             if (text)
                 json_object_set_new(data, k, text);

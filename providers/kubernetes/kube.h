@@ -245,11 +245,6 @@ struct sf_kube_dataobj {
 };
 extern const struct sf_kube_dataobj sf_kube_secret_kind, sf_kube_config_map_kind;
 
-/* Standard base64 of len bytes; caller frees. */
-char *sf_kube_base64(const void *data, size_t len);
-/* The bytes of base64 text (whitespace ignored), NUL-terminated, *len
- * their count; NULL when it is not base64. Caller frees. */
-unsigned char *sf_kube_unbase64(const char *text, size_t *len);
 
 /* Whether v is a map whose members can be looked at (not unknown). */
 bool sf_kube_known_map(const json_t *v);

@@ -13,6 +13,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "base64.h"
 #include "kube.h"
 #include "node.h"
 #include "util.h"
@@ -40,7 +41,7 @@ void sf_kube_config_free(struct sf_kube_config *k)
 static char *unbase64(const char *in)
 {
     size_t n = 0;
-    unsigned char *out = sf_kube_unbase64(in, &n);
+    unsigned char *out = sf_base64_decode(in, &n);
     if (out && n == 0) {
         free(out);
         out = NULL;

@@ -10,6 +10,7 @@
  */
 #include <string.h>
 
+#include "base64.h"
 #include "kube.h"
 #include "util.h"
 
@@ -41,12 +42,12 @@ static json_t *attrs_of(const json_t *conn, const json_t *live, const char *sa)
     if (!tok)
         return NULL;
     size_t len = 0;
-    unsigned char *token = sf_kube_unbase64(tok, &len);
+    unsigned char *token = sf_base64_decode(tok, &len);
     unsigned char *ca = NULL;
     const char *ca64 = json_string_value(json_object_get(data, "ca.crt"));
     size_t calen = 0;
     if (ca64)
-        ca = sf_kube_unbase64(ca64, &calen);
+        ca = sf_base64_decode(ca64, &calen);
     const json_t *md = json_object_get(live, "metadata");
     const char *ns = json_string_value(json_object_get(md, "namespace"));
     const char *name = json_string_value(json_object_get(md, "name"));

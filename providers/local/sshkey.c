@@ -16,6 +16,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "base64.h"
 #include "local.h"
 #include "util.h"
 
@@ -56,14 +57,6 @@ static void put_string(struct sf_buf *b, const void *s, size_t n)
 static void put_cstring(struct sf_buf *b, const char *s)
 {
     put_string(b, s, strlen(s));
-}
-
-/* Base64 without line breaks; caller frees. */
-static char *b64(const void *data, size_t len)
-{
-    char *out = sf_xmalloc(4 * ((len + 2) / 3) + 1);
-    EVP_EncodeBlock((unsigned char *)out, data, (int)len);
-    return out;
 }
 
 /* Wipes a buffer that held key material before freeing it. */
@@ -129,7 +122,7 @@ static char *encode_private(const unsigned char pub[32], const unsigned char pri
     put_string(&whole, inner.s, inner.len);
     buf_wipe(&inner);
 
-    char *text = b64(whole.s, whole.len);
+    char *text = sf_base64_encode(whole.s, whole.len);
     buf_wipe(&whole);
 
     struct sf_buf pem = {0};
@@ -172,7 +165,7 @@ static int generate(struct sf_call *c, const char *comment, struct keypair *k)
     k->private_pem = encode_private(pub, priv, &blob, comment);
     OPENSSL_cleanse(priv, sizeof(priv));
 
-    char *pub64 = b64(blob.s, blob.len);
+    char *pub64 = sf_base64_encode(blob.s, blob.len);
     k->public_line = comment[0] ? sf_asprintf("ssh-ed25519 %s %s", pub64, comment)
                                 : sf_asprintf("ssh-ed25519 %s", pub64);
     free(pub64);
@@ -181,7 +174,7 @@ static int generate(struct sf_call *c, const char *comment, struct keypair *k)
     unsigned int mdlen = 0;
     if (EVP_Digest(blob.s, blob.len, md, &mdlen, EVP_sha256(), NULL) != 1)
         abort();
-    char *fp64 = b64(md, mdlen);
+    char *fp64 = sf_base64_encode(md, mdlen);
     /* ssh-keygen prints the fingerprint without base64 padding. */
     for (char *e = fp64 + strlen(fp64); e > fp64 && e[-1] == '='; e--)
         e[-1] = '\0';

@@ -29,6 +29,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "base64.h"
 #include "local.h"
 #include "util.h"
 
@@ -492,14 +493,6 @@ static char *serial_hex(X509 *x)
     return out;
 }
 
-static char *base64(const char *s)
-{
-    size_t n = strlen(s);
-    char *out = sf_xmalloc(4 * ((n + 2) / 3) + 1);
-    EVP_EncodeBlock((unsigned char *)out, (const unsigned char *)s, (int)n);
-    return out;
-}
-
 static int cert_create(struct sf_call *c, const json_t *desired, json_t **out)
 {
     *out = NULL;
@@ -534,7 +527,7 @@ static int cert_create(struct sf_call *c, const json_t *desired, json_t **out)
 
     if (rc == 0) {
         const char *ca_pem = s.ca_cert ? s.ca_cert : cert;
-        char *bundle = base64(ca_pem);
+        char *bundle = sf_base64_encode(ca_pem, strlen(ca_pem));
         json_t *o = sf_value_copy(desired);
         json_object_set_new(o, "cert_pem", json_string(cert));
         json_object_set_new(o, "key_pem", json_string(keytext));

@@ -12,6 +12,7 @@
  * a cloud_s3_credentials resource of the same stack, which the providers:
  * block cannot refer to); otherwise the provider's are used.
  */
+#include "base64.h"
 #include "s3.h"
 
 #include <openssl/crypto.h>
@@ -300,7 +301,9 @@ static void base64_md5(const void *data, size_t len, char out[32])
     unsigned char md[EVP_MAX_MD_SIZE];
     unsigned int n = 0;
     EVP_Digest(data ? data : "", len, md, &n, EVP_md5(), NULL);
-    EVP_EncodeBlock((unsigned char *)out, md, (int)n);
+    char *b64 = sf_base64_encode(md, n);
+    snprintf(out, 32, "%s", b64);
+    free(b64);
 }
 
 /* The error for an answer that is not accepted. */

@@ -32,6 +32,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base64.h"
 #include "http.h"
 #include "node.h"
 #include "sigv4.h"
@@ -497,8 +498,7 @@ static char *basic_auth(const char *user, const char *password)
 {
     char *pair = sf_asprintf("%s:%s", user, password);
     size_t n = strlen(pair);
-    char *b64 = sf_xmalloc(4 * ((n + 2) / 3) + 1);
-    EVP_EncodeBlock((unsigned char *)b64, (unsigned char *)pair, (int)n);
+    char *b64 = sf_base64_encode(pair, n);
     OPENSSL_cleanse(pair, n);
     free(pair);
     return b64;

@@ -29,6 +29,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "base64.h"
 #include "http.h"
 #include "ssh.h"
 #include "util.h"
@@ -137,51 +138,19 @@ static int tcp_connect(struct sf_call *c, const struct sf_ssh_target *t)
     return fd;
 }
 
-/* Base64 without padding, as ssh-keygen prints fingerprints. */
+/* The fingerprint into a fixed buffer (the session keeps it inline). */
 static void fingerprint_of(const unsigned char sha256[32], char out[64])
 {
-    unsigned char b64[48];
-    EVP_EncodeBlock(b64, sha256, 32);
-    size_t n = strlen((char *)b64);
-    while (n > 0 && b64[n - 1] == '=')
-        b64[--n] = '\0';
-    snprintf(out, 64, "SHA256:%s", (char *)b64);
-}
-
-/* Decodes base64 (whitespace skipped); *len the byte count. NULL when it
- * is not base64. Caller frees. */
-static unsigned char *b64_decode(const char *text, size_t *len)
-{
-    struct sf_buf clean = {0};
-    for (const char *p = text; *p; p++)
-        if (*p != '\n' && *p != '\r' && *p != ' ' && *p != '\t')
-            sf_buf_add(&clean, p, 1);
-    *len = 0;
-    if (!clean.s || clean.len % 4 != 0) {
-        sf_buf_free(&clean);
-        return NULL;
-    }
-    unsigned char *out = sf_xmalloc(clean.len / 4 * 3 + 1);
-    int n = EVP_DecodeBlock(out, (unsigned char *)clean.s, (int)clean.len);
-    if (n >= 0) {
-        /* EVP_DecodeBlock counts the padding as zero bytes. */
-        size_t pad = clean.s[clean.len - 1] == '=' ? (clean.s[clean.len - 2] == '=' ? 2 : 1) : 0;
-        *len = (size_t)n - pad;
-    }
-    OPENSSL_cleanse(clean.s, clean.cap);
-    sf_buf_free(&clean);
-    if (n < 0) {
-        free(out);
-        return NULL;
-    }
-    return out;
+    char *fp = sf_ssh_fingerprint(sha256);
+    snprintf(out, 64, "%s", fp);
+    free(fp);
 }
 
 /* The fingerprint of a known_hosts entry's key (base64 of the key blob). */
 static void known_fingerprint(const char *key_b64, char out[64])
 {
     size_t n;
-    unsigned char *blob = b64_decode(key_b64, &n);
+    unsigned char *blob = sf_base64_decode(key_b64, &n);
     unsigned char md[32];
     unsigned int mdlen = 0;
     if (blob && EVP_Digest(blob, n, md, &mdlen, EVP_sha256(), NULL) == 1 && mdlen == 32)
@@ -310,7 +279,7 @@ static int check_key_kind(struct sf_call *c, const char *key)
     begin += strlen("-----BEGIN OPENSSH PRIVATE KEY-----");
     char *body = sf_xstrndup(begin, (size_t)(end - begin));
     size_t n = 0;
-    unsigned char *raw = b64_decode(body, &n);
+    unsigned char *raw = sf_base64_decode(body, &n);
     OPENSSL_cleanse(body, strlen(body));
     free(body);
     /* The public part comes first in the container, unencrypted: the

@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base64.h"
 #include "config.h"
 #include "graph.h"
 #include "kubernetes/kube.h"
@@ -485,26 +486,26 @@ static void assert_json(const json_t *got, const char *want_text)
 
 START_TEST(base64_round_trip)
 {
-    char *e = sf_kube_base64("hunter2", 7);
+    char *e = sf_base64_encode("hunter2", 7);
     ck_assert_str_eq(e, "aHVudGVyMg==");
     size_t n = 0;
-    unsigned char *d = sf_kube_unbase64("aHVu\ndGVy Mg==", &n);
+    unsigned char *d = sf_base64_decode("aHVu\ndGVy Mg==", &n);
     ck_assert_uint_eq(n, 7);
     ck_assert_mem_eq(d, "hunter2", 7);
     free(d);
     free(e);
     static const unsigned char bin[] = {0xff, 0x00, 0xfe, 0x01};
-    e = sf_kube_base64(bin, sizeof bin);
-    d = sf_kube_unbase64(e, &n);
+    e = sf_base64_encode(bin, sizeof bin);
+    d = sf_base64_decode(e, &n);
     ck_assert_uint_eq(n, sizeof bin);
     ck_assert_mem_eq(d, bin, sizeof bin);
     free(d);
     free(e);
-    d = sf_kube_unbase64("", &n);
+    d = sf_base64_decode("", &n);
     ck_assert_uint_eq(n, 0);
     free(d);
-    ck_assert_ptr_null(sf_kube_unbase64("abc", &n));
-    ck_assert_ptr_null(sf_kube_unbase64("a*c=", &n));
+    ck_assert_ptr_null(sf_base64_decode("abc", &n));
+    ck_assert_ptr_null(sf_base64_decode("a*c=", &n));
 }
 END_TEST
 
