@@ -351,7 +351,20 @@ const char *sf_cron_text(const struct sf_cron *c)
 
 /* glibc's zone is process-wide: one computation at a time switches it. */
 static pthread_mutex_t tz_mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_once_t tz_once = PTHREAD_ONCE_INIT;
 
+/* Once per process, before the first switch: TZ made present, spelling
+ * glibc's own default when it was unset, so that each switch replaces its
+ * value in place rather than adding or removing a variable (which moves
+ * the environment under other threads' getenv). */
+static void tz_init(void)
+{
+    if (!getenv("TZ"))
+        setenv("TZ", ":/etc/localtime", 0);
+}
+
+/* Where the database is; read with tz_mu held, as every use of the
+ * environment here is. */
 static const char *tz_dir(void)
 {
     const char *dir = getenv("TZDIR");
@@ -401,6 +414,8 @@ static bool zone_file_ok(const char *zone)
  * when the zone is unknown. */
 static int tz_enter(const char *zone, const struct sf_pos *at, struct sf_diags *d, char **saved)
 {
+    pthread_once(&tz_once, tz_init);
+    pthread_mutex_lock(&tz_mu);
     if (!zone || !zone_name_ok(zone) || !zone_file_ok(zone)) {
         struct stat st;
         if (stat(tz_dir(), &st) != 0)
@@ -411,11 +426,11 @@ static int tz_enter(const char *zone, const struct sf_pos *at, struct sf_diags *
                      "unknown time zone \"%s\"; expected a name of the tz database such as "
                      "Europe/Moscow, America/New_York or UTC",
                      zone ? zone : "");
+        pthread_mutex_unlock(&tz_mu);
         return -1;
     }
-    pthread_mutex_lock(&tz_mu);
     const char *old = getenv("TZ");
-    *saved = old ? sf_xstrdup(old) : NULL;
+    *saved = sf_xstrdup(old ? old : ":/etc/localtime");
     setenv("TZ", zone, 1);
     tzset();
     /* glibc falls back to UTC, named after the zone's first letters and
@@ -423,10 +438,7 @@ static int tz_enter(const char *zone, const struct sf_pos *at, struct sf_diags *
      * always gives both names. */
     if (!tzname[1] || !tzname[1][0]) {
         sf_error(d, at, "time zone \"%s\": the C library cannot read %s/%s", zone, tz_dir(), zone);
-        if (*saved)
-            setenv("TZ", *saved, 1);
-        else
-            unsetenv("TZ");
+        setenv("TZ", *saved, 1);
         tzset();
         free(*saved);
         pthread_mutex_unlock(&tz_mu);
@@ -437,10 +449,7 @@ static int tz_enter(const char *zone, const struct sf_pos *at, struct sf_diags *
 
 static void tz_leave(char *saved)
 {
-    if (saved)
-        setenv("TZ", saved, 1);
-    else
-        unsetenv("TZ");
+    setenv("TZ", saved, 1);
     tzset();
     free(saved);
     pthread_mutex_unlock(&tz_mu);
