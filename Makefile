@@ -132,9 +132,9 @@ $(BUILD)/tests/test_cron: tests/unit/test_cron.c $(BASE_LIB)
 	$(CC) $(CFLAGS) $(INCLUDES) -o $@ $^ $(CHECKLIBS) $(LDLIBS)
 
 # The cloud provider's unit tests talk to a localcloud they start; so do
-# the S3 state's.
-$(BUILD)/tests/test_cloud: | $(BUILD)/localcloud
-$(BUILD)/tests/test_state_s3: | $(BUILD)/localcloud
+# the S3 state's (tests/unit/lcproc.c starts and stops it).
+$(BUILD)/tests/test_cloud: $(BUILD)/obj/tests/unit/lcproc.o | $(BUILD)/localcloud
+$(BUILD)/tests/test_state_s3: $(BUILD)/obj/tests/unit/lcproc.o | $(BUILD)/localcloud
 
 test-unit: $(UNIT_BIN)
 	@set -e; for t in $(UNIT_BIN); do echo "== $$t"; CK_FORK=yes $$t; done

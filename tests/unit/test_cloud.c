@@ -8,21 +8,17 @@
  * are covered end to end by tests/e2e/cloud_*.sh.
  */
 #include <check.h>
-#include <fcntl.h>
 #include <ftw.h>
-#include <limits.h>
-#include <libgen.h>
 #include <pthread.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include "cloud/cloud.h"
 #include "diag.h"
+#include "lcproc.h"
 #include "provider.h"
 #include "util.h"
 
@@ -37,47 +33,12 @@ static int rm_entry(const char *p, const struct stat *st, int flag, struct FTW *
     return remove(p);
 }
 
-/* build/tests/test_cloud -> build/localcloud, unless LOCALCLOUD says. */
-static char *localcloud_path(void)
-{
-    const char *env = getenv("LOCALCLOUD");
-    if (env && *env)
-        return sf_xstrdup(env);
-    char self[PATH_MAX];
-    ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
-    ck_assert_int_gt(n, 0);
-    self[n] = '\0';
-    return sf_asprintf("%s/../localcloud", dirname(self));
-}
-
 static void start_localcloud(void)
 {
-    char *bin = localcloud_path();
-    char *data = sf_asprintf("%s/data", tmpdir);
-    char *ready = sf_asprintf("%s/ready", tmpdir);
-    char *log = sf_asprintf("%s/log", tmpdir);
-    lc_pid = fork();
-    ck_assert_int_ge(lc_pid, 0);
-    if (lc_pid == 0) {
-        int fd = open(log, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-        dup2(fd, 2);
-        execl(bin, bin, "--listen", "127.0.0.1:0", "--data", data, "--ready-file", ready,
-              "--delay-ms", "0", "--token-ttl", "1", "--tls-port", "-1", "--verbose", (char *)NULL);
-        _exit(127);
-    }
-    char *addr = NULL;
-    for (int i = 0; i < 200 && !addr; i++) {
-        addr = sf_read_file(ready, NULL);
-        if (!addr)
-            sf_sleep_ms(25);
-    }
-    ck_assert_msg(addr != NULL, "localcloud (%s) did not start", bin);
+    static const char *const extra[] = {"--token-ttl", "1", "--verbose", NULL};
+    char addr[96];
+    lc_pid = sf_test_localcloud_start(tmpdir, extra, addr, sizeof(addr));
     snprintf(url, sizeof(url), "http://%s/identity/v3", addr);
-    free(addr);
-    free(bin);
-    free(data);
-    free(ready);
-    free(log);
 }
 
 static void setup(void)
@@ -92,10 +53,7 @@ static void setup(void)
 
 static void teardown(void)
 {
-    if (lc_pid > 0) {
-        kill(lc_pid, SIGTERM);
-        waitpid(lc_pid, NULL, 0);
-    }
+    sf_test_localcloud_stop(lc_pid);
     nftw(tmpdir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
     sf_diags_free(&diags);
 }

@@ -9,19 +9,15 @@
  * The commands end to end: tests/e2e/s3_state.sh.
  */
 #include <check.h>
-#include <fcntl.h>
 #include <ftw.h>
-#include <libgen.h>
-#include <limits.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include "http.h"
+#include "lcproc.h"
 #include "s3/s3.h"
 #include "state_private.h"
 #include "util.h"
@@ -40,18 +36,6 @@ static struct sf_s3_ctx s3x;
 static int rm_entry(const char *p, const struct stat *st, int flag, struct FTW *f)
 {
     return remove(p);
-}
-
-static char *localcloud_path(void)
-{
-    const char *env = getenv("LOCALCLOUD");
-    if (env && *env)
-        return sf_xstrdup(env);
-    char self[PATH_MAX];
-    ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
-    ck_assert_int_gt(n, 0);
-    self[n] = '\0';
-    return sf_asprintf("%s/../localcloud", dirname(self));
 }
 
 /* A plain request to localcloud; the answer is the caller's. */
@@ -99,29 +83,9 @@ static void setup(void)
 {
     snprintf(tmpdir, sizeof(tmpdir), "/tmp/sf-test-state-s3-XXXXXX");
     ck_assert_ptr_nonnull(mkdtemp(tmpdir));
-    char *bin = localcloud_path();
-    char *data = sf_asprintf("%s/data", tmpdir), *ready = sf_asprintf("%s/ready", tmpdir);
-    char *log = sf_asprintf("%s/log", tmpdir);
-    lc_pid = fork();
-    ck_assert_int_ge(lc_pid, 0);
-    if (lc_pid == 0) {
-        int fd = open(log, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-        dup2(fd, 2);
-        execl(bin, bin, "--listen", "127.0.0.1:0", "--data", data, "--ready-file", ready,
-              "--delay-ms", "0", "--tls-port", "-1", (char *)NULL);
-        _exit(127);
-    }
-    char *addr = NULL;
-    for (int i = 0; i < 200 && !addr; i++)
-        if (!(addr = sf_read_file(ready, NULL)))
-            sf_sleep_ms(25);
-    ck_assert_msg(addr != NULL, "localcloud (%s) did not start", bin);
+    char addr[96];
+    lc_pid = sf_test_localcloud_start(tmpdir, NULL, addr, sizeof(addr));
     snprintf(base, sizeof(base), "http://%s", addr);
-    free(addr);
-    free(bin);
-    free(data);
-    free(ready);
-    free(log);
 
     struct sf_http_opts o = {.max_attempts = 1};
     http = sf_http_new(&o);
@@ -170,10 +134,7 @@ static void setup(void)
 
 static void teardown(void)
 {
-    if (lc_pid > 0) {
-        kill(lc_pid, SIGTERM);
-        waitpid(lc_pid, NULL, 0);
-    }
+    sf_test_localcloud_stop(lc_pid);
     nftw(tmpdir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
     sf_s3_endpoint_free(&s3x.ep);
     sf_http_free(http);
