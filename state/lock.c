@@ -121,20 +121,31 @@ static json_t *read_lock(const char *path, bool *bad)
     return info;
 }
 
-static const char *field(const json_t *info, const char *key)
+const char *sf_lock_field(const json_t *info, const char *key)
 {
     const char *v = json_string_value(json_object_get(info, key));
     return v ? v : "?";
 }
 
+char *sf_lock_holder(const json_t *info)
+{
+    const char *lease = json_string_value(json_object_get(info, "lease_expires"));
+    char *until = lease ? sf_asprintf(", lease until %s", lease) : sf_xstrdup("");
+    char *text = sf_asprintf("%s@%s (pid %lld, operation \"%s\", since %s%s, lock id %s)",
+                             sf_lock_field(info, "who"), sf_lock_field(info, "host"),
+                             (long long)json_integer_value(json_object_get(info, "pid")),
+                             sf_lock_field(info, "operation"), sf_lock_field(info, "created"), until,
+                             sf_lock_field(info, "id"));
+    free(until);
+    return text;
+}
+
 static void report_holder(const struct sf_state *s, const json_t *info, struct sf_diags *d)
 {
     struct sf_pos pos = {s->path, 0, 0};
-    long long pid = json_integer_value(json_object_get(info, "pid"));
-    sf_error(d, &pos,
-             "state is locked by %s@%s (pid %lld, operation \"%s\", since %s, lock id %s)",
-             field(info, "who"), field(info, "host"), pid, field(info, "operation"),
-             field(info, "created"), field(info, "id"));
+    char *holder = sf_lock_holder(info);
+    sf_error(d, &pos, "state is locked by %s", holder);
+    free(holder);
 }
 
 /* Why the holder of the lock info is provably dead (a new string), or
@@ -143,7 +154,7 @@ static void report_holder(const struct sf_state *s, const json_t *info, struct s
 static char *holder_dead(const json_t *info)
 {
     char *host = sf_lock_host(), *boot = boot_id();
-    bool same_host = strcmp(host, field(info, "host")) == 0;
+    bool same_host = strcmp(host, sf_lock_field(info, "host")) == 0;
     const char *lock_boot = json_string_value(json_object_get(info, "boot_id"));
     bool same_boot = !lock_boot || !*boot || strcmp(lock_boot, boot) == 0;
     free(host);
@@ -184,16 +195,14 @@ static int take_over(const struct sf_state *s, const char *path, const json_t *i
     bool bad;
     json_t *now = read_lock(path, &bad);
     int rc = 0;
-    if (now && strcmp(field(now, "id"), field(info, "id")) == 0) {
+    if (now && strcmp(sf_lock_field(now, "id"), sf_lock_field(info, "id")) == 0) {
         rc = unlink(path) < 0 && errno != ENOENT ? -1 : 0;
         if (rc == 0) {
             struct sf_pos pos = {s->path, 0, 0};
-            sf_warn(d, &pos,
-                    "took over the state lock left by a run that died: %s@%s (pid %lld, "
-                    "operation \"%s\", since %s, lock id %s); %s",
-                    field(info, "who"), field(info, "host"),
-                    (long long)json_integer_value(json_object_get(info, "pid")),
-                    field(info, "operation"), field(info, "created"), field(info, "id"), why);
+            char *holder = sf_lock_holder(info);
+            sf_warn(d, &pos, "took over the state lock left by a run that died: %s; %s", holder,
+                    why);
+            free(holder);
         }
     }
     json_decref(now);
@@ -326,7 +335,7 @@ int sf_state_unlock(struct sf_state *s)
     json_t *info = read_lock(path, &bad);
     int rc = -1;
     /* Only our own lock: after a force-unlock someone else may hold it. */
-    if (info && s->lock_id && strcmp(field(info, "id"), s->lock_id) == 0)
+    if (info && s->lock_id && strcmp(sf_lock_field(info, "id"), s->lock_id) == 0)
         rc = unlink(path);
     json_decref(info);
     free(path);
@@ -348,13 +357,12 @@ int sf_state_force_unlock(const char *path, const char *id, struct sf_diags *d)
     } else if (!info) {
         sf_error(d, &pos, "the lock file %s is not a sparkform lock (expected JSON with an "
                           "\"id\"); remove it by hand if no run is going on", lpath);
-    } else if (!id || strcmp(field(info, "id"), id) != 0) {
+    } else if (!id || strcmp(sf_lock_field(info, "id"), id) != 0) {
         sf_error(d, &pos, "the lock on %s has id %s, not %s; nothing was removed", path,
-                 field(info, "id"), id ? id : "(none)");
-        sf_diag_detail(d, "It is held by %s@%s (pid %lld, operation \"%s\", since %s).",
-                       field(info, "who"), field(info, "host"),
-                       (long long)json_integer_value(json_object_get(info, "pid")),
-                       field(info, "operation"), field(info, "created"));
+                 sf_lock_field(info, "id"), id ? id : "(none)");
+        char *holder = sf_lock_holder(info);
+        sf_diag_detail(d, "It is held by %s.", holder);
+        free(holder);
     } else if (unlink(lpath) < 0) {
         sf_error(d, &pos, "cannot remove the lock %s: %s", lpath, strerror(errno));
     } else {

@@ -293,12 +293,6 @@ int sf_remote_write(struct sf_state *s, const char *text, size_t len, struct sf_
 
 /* ---- the lock ---------------------------------------------------------- */
 
-static const char *field(const json_t *info, const char *key)
-{
-    const char *v = json_string_value(json_object_get(info, key));
-    return v ? v : "?";
-}
-
 /* "2024-05-01T12:00:00Z" -> seconds since the epoch; -1 when malformed. */
 static time_t parse_time(const char *s)
 {
@@ -355,7 +349,7 @@ static int read_lock(struct sf_remote *r, struct sf_diags *d, double timeout_s, 
 
 static bool ours(const struct sf_remote *r, const json_t *info)
 {
-    return info && r->lock_id && strcmp(field(info, "id"), r->lock_id) == 0;
+    return info && r->lock_id && strcmp(sf_lock_field(info, "id"), r->lock_id) == 0;
 }
 
 /* PUT the lock with the condition cond. 1 when the lock is ours now, 0
@@ -381,7 +375,7 @@ static int put_lock(struct sf_remote *r, struct sf_diags *d, const char *cond, d
         int have = read_lock(r, d, timeout_s, &info, &etag);
         got = have < 0 ? -1 : have == 1 && ours(r, info) ? 1 : 0;
         if (got == 1) {
-            time_t t = parse_time(field(info, "lease_expires"));
+            time_t t = parse_time(sf_lock_field(info, "lease_expires"));
             if (t > 0)
                 until = t;
         }
@@ -434,14 +428,12 @@ static void renew_once(struct sf_remote *r)
         json_t *info = NULL;
         char *etag = NULL;
         int have = read_lock(r, &tmp, timeout_s < 1 ? 1 : timeout_s, &info, &etag);
-        if (have == 1)
-            why = sf_asprintf("the lock is held now by %s@%s (pid %lld, operation \"%s\", lock id "
-                              "%s)",
-                              field(info, "who"), field(info, "host"),
-                              (long long)json_integer_value(json_object_get(info, "pid")),
-                              field(info, "operation"), field(info, "id"));
+        char *holder = have == 1 ? sf_lock_holder(info) : NULL;
+        if (holder)
+            why = sf_asprintf("the lock is held now by %s", holder);
         else if (have == 0)
             why = sf_xstrdup("the lock was removed (sparkform force-unlock?)");
+        free(holder);
         json_decref(info);
         free(etag);
     }
@@ -489,13 +481,9 @@ static void *renew_loop(void *arg)
 static void report_holder(const struct sf_remote *r, const json_t *info, struct sf_diags *d)
 {
     struct sf_pos pos = {r->name, 0, 0};
-    sf_error(d, &pos,
-             "state is locked by %s@%s (pid %lld, operation \"%s\", since %s, lease until %s, "
-             "lock id %s)",
-             field(info, "who"), field(info, "host"),
-             (long long)json_integer_value(json_object_get(info, "pid")),
-             field(info, "operation"), field(info, "created"), field(info, "lease_expires"),
-             field(info, "id"));
+    char *holder = sf_lock_holder(info);
+    sf_error(d, &pos, "state is locked by %s", holder);
+    free(holder);
 }
 
 int sf_remote_lock(struct sf_state *s, const char *operation, long timeout_ms,
@@ -526,7 +514,7 @@ int sf_remote_lock(struct sf_state *s, const char *operation, long timeout_ms,
             rc = 1;
             break;
         }
-        time_t until = have == 1 ? parse_time(field(holder, "lease_expires")) : 0;
+        time_t until = have == 1 ? parse_time(sf_lock_field(holder, "lease_expires")) : 0;
         if (have == 1 && until > 0 && time(NULL) > until) {
             /* Left by a run that died: its lease ran out unrenewed. Take it
              * over on the condition that it is still that very lock. */
@@ -540,13 +528,10 @@ int sf_remote_lock(struct sf_state *s, const char *operation, long timeout_ms,
             }
             if (took == 1) {
                 struct sf_pos pos = {r->name, 0, 0};
-                sf_warn(d, &pos,
-                        "took over the state lock left by a run that died: %s@%s (pid %lld, "
-                        "operation \"%s\", since %s, lock id %s); its lease ran out at %s",
-                        field(holder, "who"), field(holder, "host"),
-                        (long long)json_integer_value(json_object_get(holder, "pid")),
-                        field(holder, "operation"), field(holder, "created"),
-                        field(holder, "id"), field(holder, "lease_expires"));
+                char *who = sf_lock_holder(holder);
+                sf_warn(d, &pos, "took over the state lock left by a run that died: %s; its lease "
+                        "ran out", who);
+                free(who);
                 rc = 1;
                 break;
             }
@@ -562,7 +547,7 @@ int sf_remote_lock(struct sf_state *s, const char *operation, long timeout_ms,
     }
     if (rc == 0 && holder) {
         report_holder(r, holder, d);
-        time_t until = parse_time(field(holder, "lease_expires"));
+        time_t until = parse_time(sf_lock_field(holder, "lease_expires"));
         if (until > 0 && time(NULL) > until)
             sf_diag_detail(d, "Its lease ran out: the run that held it died. It is taken over "
                               "at the next attempt.");
@@ -571,7 +556,7 @@ int sf_remote_lock(struct sf_state *s, const char *operation, long timeout_ms,
         else
             sf_diag_detail(d, "Wait for it with -lock-timeout, or, if that run died, its lease "
                               "runs out by itself (or: sparkform force-unlock %s).",
-                           field(holder, "id"));
+                           sf_lock_field(holder, "id"));
     }
     json_decref(holder);
     if (rc != 1) {
@@ -655,15 +640,12 @@ int sf_remote_force_unlock(struct sf_remote *r, const char *id, struct sf_diags 
     int rc = -1;
     if (have == 0) {
         sf_error(d, &pos, "no lock is held on %s", r->name);
-    } else if (have == 1 && (!id || strcmp(field(info, "id"), id) != 0)) {
+    } else if (have == 1 && (!id || strcmp(sf_lock_field(info, "id"), id) != 0)) {
         sf_error(d, &pos, "the lock on %s has id %s, not %s; nothing was removed", r->name,
-                 field(info, "id"), id ? id : "(none)");
-        sf_diag_detail(d, "It is held by %s@%s (pid %lld, operation \"%s\", since %s, lease until "
-                          "%s).",
-                       field(info, "who"), field(info, "host"),
-                       (long long)json_integer_value(json_object_get(info, "pid")),
-                       field(info, "operation"), field(info, "created"),
-                       field(info, "lease_expires"));
+                 sf_lock_field(info, "id"), id ? id : "(none)");
+        char *holder = sf_lock_holder(info);
+        sf_diag_detail(d, "It is held by %s.", holder);
+        free(holder);
     } else if (have == 1) {
         rc = delete_lock(r, d);
     }

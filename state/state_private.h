@@ -67,6 +67,11 @@ char *sf_lock_user(void);
 char *sf_lock_host(void);
 /* t as RFC 3339 UTC ("2024-05-01T12:00:00Z"). */
 char *sf_lock_time(time_t t);
+/* A string field of a lock's content, "?" when absent. */
+const char *sf_lock_field(const json_t *info, const char *key);
+/* Who holds the lock info, for messages: `who@host (pid N, operation
+ * "apply", since T[, lease until L], lock id ID)`; a new string. */
+char *sf_lock_holder(const json_t *info);
 
 /* remote.c: the S3 backend. */
 /* Check cfg and set up its client; NULL after errors in d. */
