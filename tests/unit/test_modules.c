@@ -24,12 +24,7 @@ static struct sf_diags diags;
 static void put(const char *name, const char *text)
 {
     char *path = sf_asprintf("%s/%s", dir, name);
-    char *slash = strrchr(path, '/');
-    *slash = '\0';
-    char *mk = sf_asprintf("mkdir -p '%s'", path);
-    ck_assert_int_eq(system(mk), 0);
-    free(mk);
-    *slash = '/';
+    ck_assert_int_eq(sf_mkdir_parents(path), 0);
     ck_assert_int_eq(sf_write_file_atomic(path, text, strlen(text), 0644), 0);
     free(path);
 }
